@@ -1,0 +1,202 @@
+"""The one exception hierarchy of llmplan.
+
+Every failure a user can expect (bad YAML, a refused plan, a gateway that is
+down) is a subclass of :class:`LlmplanError`.  The CLI turns these into a
+message and an exit code in exactly one place (``planner.cli.main``); anything
+else is a bug and keeps its traceback.
+
+Exit codes follow Terraform's ``-detailed-exitcode``: 0 success, 1 error,
+2 "changes (or drift) present".  2 is a *result*, never an exception, so every
+class here maps to 1; the attribute exists so that a future code is added in
+one place.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Iterable, Sequence
+
+EXIT_OK = 0
+EXIT_ERROR = 1
+EXIT_CHANGES = 2
+
+
+@dataclass(frozen=True, order=True)
+class Problem:
+    """One thing wrong with the user's input, pointing at where it is.
+
+    ``file`` is a display path (relative to the project root when possible),
+    ``line`` is 1-based or ``None`` when the problem has no single line (a
+    missing file, a duplicate across files), ``path`` is the JSON path of the
+    offending field (``safety_filters[1].threshold``) or ``""``.
+    """
+
+    file: str
+    line: int | None
+    path: str
+    message: str
+
+    def __str__(self) -> str:
+        where = self.file if self.line is None else f"{self.file}:{self.line}"
+        return f"{where} {self.path}: {self.message}" if self.path else f"{where}: {self.message}"
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"file": self.file, "line": self.line, "path": self.path, "message": self.message}
+
+
+class LlmplanError(Exception):
+    """Root of every expected failure; ``str()`` is what the user reads."""
+
+    exit_code: int = EXIT_ERROR
+    hint: str | None = None
+
+    def __init__(self, message: str, *, hint: str | None = None) -> None:
+        super().__init__(message)
+        if hint is not None:
+            self.hint = hint
+
+    @property
+    def message(self) -> str:
+        return str(self.args[0]) if self.args else self.__class__.__name__
+
+
+# --- user input -----------------------------------------------------------
+
+
+class ConfigurationError(LlmplanError):
+    """The project, an environment or the process environment is unusable."""
+
+
+class EnvironmentNotFound(ConfigurationError):
+    def __init__(self, name: str, available: Sequence[str], environments_dir: str) -> None:
+        listing = ", ".join(available) if available else "none"
+        super().__init__(
+            f"environment {name!r} not found in {environments_dir} (available: {listing})",
+            hint="pass --env with one of the available names, or --root pointing at the project",
+        )
+        self.name = name
+        self.available = tuple(available)
+
+
+class CredentialsMissing(ConfigurationError):
+    def __init__(self, variable: str) -> None:
+        super().__init__(
+            f"environment variable {variable} is not set",
+            hint="export the OAuth client credentials of the gateway "
+            "(GENESYSCLOUD_OAUTHCLIENT_ID, GENESYSCLOUD_OAUTHCLIENT_SECRET)",
+        )
+        self.variable = variable
+
+
+class ValidationFailed(LlmplanError):
+    """Input is wrong in one or more places; carries every problem at once."""
+
+    def __init__(self, problems: Iterable[Problem], what: str = "validation failed") -> None:
+        self.problems: tuple[Problem, ...] = tuple(sorted(problems, key=_problem_order))
+        count = len(self.problems)
+        lines = "\n".join(f"  {p}" for p in self.problems)
+        super().__init__(f"{what}: {count} problem{'s' if count != 1 else ''}\n{lines}")
+
+
+def _problem_order(problem: Problem) -> tuple[str, int, str, str]:
+    return (problem.file, problem.line or 0, problem.path, problem.message)
+
+
+# --- the gateway ----------------------------------------------------------
+
+
+class GatewayError(LlmplanError):
+    """The gateway answered with an error, or could not be reached.
+
+    Carries what the Genesys Cloud error body says so a user can quote the
+    ``contextId`` to support.  Never carries a token or a secret.
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        status: int | None = None,
+        code: str | None = None,
+        context_id: str | None = None,
+        errors: Sequence[dict[str, Any]] = (),
+        method: str | None = None,
+        url: str | None = None,
+        hint: str | None = None,
+    ) -> None:
+        super().__init__(message, hint=hint)
+        self.status = status
+        self.code = code
+        self.context_id = context_id
+        self.errors = tuple(errors)
+        self.method = method
+        self.url = url
+
+
+class AuthenticationFailed(GatewayError):
+    hint = "check GENESYSCLOUD_OAUTHCLIENT_ID / GENESYSCLOUD_OAUTHCLIENT_SECRET and the client's scopes"
+
+
+class PermissionDenied(GatewayError):
+    hint = "grant the OAuth client the scope named above (ai:llm:manage, ai:models:read)"
+
+
+class NotFound(GatewayError):
+    pass
+
+
+class BadRequest(GatewayError):
+    pass
+
+
+class VersionConflict(GatewayError):
+    hint = "the configuration changed since it was planned; run plan again"
+
+
+class RateLimited(GatewayError):
+    hint = "the gateway's rate limit was exceeded for longer than the retry budget; retry later or lower --parallelism"
+
+
+class GatewayUnavailable(GatewayError):
+    hint = "the gateway is down or unreachable; retry later"
+
+
+class InsecureGatewayURL(ConfigurationError):
+    pass
+
+
+# --- plans, state, apply --------------------------------------------------
+
+
+class PlanFileError(LlmplanError):
+    """A saved plan cannot be read or was altered since it was written."""
+
+
+class StalePlan(LlmplanError):
+    hint = "run plan again and review the new plan"
+
+
+class SafetyThresholdExceeded(LlmplanError):
+    pass
+
+
+class StateError(LlmplanError):
+    """The state file is unreadable, of another lineage, or newer than us."""
+
+
+class LockHeld(StateError):
+    def __init__(self, message: str, holder: dict[str, Any] | None = None) -> None:
+        super().__init__(message)
+        self.holder = holder or {}
+
+
+class AuditError(LlmplanError):
+    """The audit trail does not verify."""
+
+
+class ApplyFailed(LlmplanError):
+    """Some changes failed; the others were applied and recorded."""
+
+
+class Aborted(LlmplanError):
+    """The user declined, or confirmation was impossible."""

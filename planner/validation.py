@@ -1,0 +1,199 @@
+"""Judging configurations: JSON Schema, environment policy, capability rules.
+
+Every check returns *all* its findings; nothing raises on the first one.
+Findings about a bare configuration are :class:`Violation` (a JSON path and a
+message) so the sandbox gateway can reuse them for its 400 answers; findings
+about files are :class:`~planner.errors.Problem` (file, line, path, message)
+so a user can jump to the line.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import Any, Iterable, Mapping
+
+from planner import schemas
+from planner.configuration import Capabilities, with_defaults
+from planner.environment import EnvironmentSource, ModelFile, Origin
+from planner.errors import Problem
+from planner.yamlsource import JsonPath, format_path
+
+
+@dataclass(frozen=True, order=True)
+class Violation:
+    """One broken rule in a configuration, without a file."""
+
+    path: JsonPath
+    message: str
+
+    @property
+    def field(self) -> str:
+        return format_path(self.path)
+
+
+# --- bare configurations (shared with the sandbox) -------------------------
+
+
+def configuration_violations(config: Any) -> list[Violation]:
+    """Schema rules plus the rules a schema cannot say (unique filter types)."""
+    found = schema_violations(schemas.validator(schemas.MODEL_CONFIGURATION), config)
+    found.extend(_duplicate_filter_violations(config))
+    return found
+
+
+def capability_violations(config: Mapping[str, Any], capabilities: Capabilities) -> list[Violation]:
+    """Rules that depend on the live model; ``config`` must be schema-valid."""
+    found: list[Violation] = []
+    max_tokens = config.get("max_tokens")
+    if isinstance(max_tokens, int) and max_tokens > capabilities.max_context_window:
+        found.append(Violation(("max_tokens",), f"{max_tokens} exceeds the model's max_context_window of {capabilities.max_context_window}"))
+    for index, item in enumerate(config.get("safety_filters") or ()):
+        if item.get("filter_type") in capabilities.restricted_safety_filters and item.get("action") == "block":
+            found.append(
+                Violation(
+                    ("safety_filters", index, "action"),
+                    f"filter {item['filter_type']!r} is restricted on this model and may not use 'block' (use 'redact' or 'flag')",
+                )
+            )
+    return found
+
+
+def _duplicate_filter_violations(config: Any) -> list[Violation]:
+    found: list[Violation] = []
+    first_seen: dict[str, int] = {}
+    filters = config.get("safety_filters") if isinstance(config, dict) else None
+    for index, item in enumerate(filters if isinstance(filters, list) else ()):
+        filter_type = item.get("filter_type") if isinstance(item, dict) else None
+        if not isinstance(filter_type, str):
+            continue
+        if filter_type in first_seen:
+            found.append(
+                Violation(
+                    ("safety_filters", index, "filter_type"),
+                    f"filter_type {filter_type!r} appears more than once (first at safety_filters[{first_seen[filter_type]}])",
+                )
+            )
+        else:
+            first_seen[filter_type] = index
+    return found
+
+
+def schema_violations(validator: Any, instance: Any) -> list[Violation]:
+    found: list[Violation] = []
+    for error in validator.iter_errors(instance):
+        found.extend(_explain(error))
+    return sorted(set(found))
+
+
+def _show(value: Any) -> str:
+    try:
+        return json.dumps(value, ensure_ascii=False)
+    except (TypeError, ValueError):
+        return repr(value)
+
+
+def _explain(error: Any) -> list[Violation]:
+    """Plain-English message(s) for one jsonschema error."""
+    path: JsonPath = tuple(error.absolute_path)
+    kind = error.validator
+    schema = error.schema
+    instance = error.instance
+    if kind == "additionalProperties" and isinstance(instance, dict):
+        allowed = list(schema.get("properties", {}))
+        return [
+            Violation(path + (key,), f"unknown field {key!r} (allowed: {', '.join(allowed)})")
+            for key in instance
+            if key not in allowed
+        ]
+    if kind == "required":
+        missing = error.validator_value
+        names = [name for name in missing if isinstance(instance, dict) and name not in instance]
+        return [Violation(path, f"missing required field {name!r}") for name in names]
+    if kind == "enum":
+        return [Violation(path, f"{_show(instance)} is not one of: {', '.join(map(str, error.validator_value))}")]
+    if kind == "const":
+        return [Violation(path, f"{_show(instance)} must be {_show(error.validator_value)}")]
+    if kind == "type":
+        expected = error.validator_value
+        expected = " or ".join(expected) if isinstance(expected, list) else expected
+        article = "an" if expected[:1] in "aeiou" else "a"
+        return [Violation(path, f"{_show(instance)} is not {article} {expected}")]
+    if kind == "minItems":
+        return [Violation(path, f"needs at least {error.validator_value} item{'s' if error.validator_value != 1 else ''}")]
+    if kind == "pattern" and path and path[-1] == "model_id":
+        return [Violation(path, f"{_show(instance)} is not a UUID (expected 8-4-4-4-12 hexadecimal digits)")]
+    if kind == "pattern":
+        return [Violation(path, f"{_show(instance)} does not have the expected form ({error.validator_value})")]
+    if kind in ("oneOf", "anyOf") and all(set(branch) == {"required"} for branch in error.validator_value):
+        names = [branch["required"][0] for branch in error.validator_value]
+        return [Violation(path, f"set exactly one of: {', '.join(names)}")]
+    return [Violation(path, error.message)]
+
+
+# --- files (with locations) -----------------------------------------------
+
+
+def _problems(violations: Iterable[Violation], locate: Any, suffix: str = "") -> list[Problem]:
+    result = []
+    for violation in violations:
+        origin: Origin = locate(violation.path)
+        result.append(Problem(origin.file, origin.line, violation.field, violation.message + suffix))
+    return result
+
+
+def check_environment(source: EnvironmentSource) -> list[Problem]:
+    """Every problem of an environment read from disk, in file order."""
+    problems = list(source.problems)
+    policy_validator = None
+    settings = source.settings
+    if settings is not None:
+        env_violations = schema_violations(schemas.validator(schemas.ENVIRONMENT), settings.data)
+        problems.extend(_problems(env_violations, lambda path: Origin(settings.file, settings.line_of(path))))
+        policy = settings.data.get("policy")
+        if isinstance(policy, dict):
+            policy_validator, policy_problems = _compile_policy(policy, settings.file, settings.line_of(("policy",)))
+            problems.extend(policy_problems)
+
+    owners: dict[str, ModelFile] = {}
+    for model in source.models:
+        problems.extend(_problems(configuration_violations(model.config), model.origin))
+        if policy_validator is not None:
+            policy_violations = schema_violations(policy_validator, with_defaults(model.config))
+            problems.extend(_problems(policy_violations, model.origin, f" (policy of environment {source.name})"))
+        model_id = model.config.get("model_id")
+        if not isinstance(model_id, str):
+            continue
+        model_id = model_id.lower()
+        if model_id in owners:
+            other = owners[model_id]
+            line = model.origin(("model_id",)).line
+            other_line = other.origin(("model_id",)).line
+            problems.append(
+                Problem(model.file, line, "model_id", f"{model.config['model_id']} is also managed by {other.file}:{other_line}; a model belongs in one file")
+            )
+        else:
+            owners[model_id] = model
+    return sorted(set(problems), key=lambda p: (p.file, p.line or 0, p.path, p.message))
+
+
+def _compile_policy(policy: dict[str, Any], file: str, line: int | None) -> tuple[Any, list[Problem]]:
+    from jsonschema import Draft202012Validator
+    from jsonschema.exceptions import SchemaError
+
+    try:
+        Draft202012Validator.check_schema(policy)
+    except SchemaError as exc:
+        where = format_path(("policy",) + tuple(exc.absolute_path))
+        return None, [Problem(file, line, where, f"policy is not a valid JSON Schema: {exc.message}")]
+    return Draft202012Validator(policy), []
+
+
+def check_capabilities(models: Iterable[ModelFile], capabilities: Mapping[str, Capabilities]) -> list[Problem]:
+    """Capability rules for every model whose live capabilities are known."""
+    problems: list[Problem] = []
+    for model in models:
+        known = capabilities.get(model.model_id.lower())
+        if known is not None:
+            problems.extend(_problems(capability_violations(model.config, known), model.origin, " (live capability)"))
+    return problems

@@ -1,0 +1,197 @@
+"""Safe YAML reading that remembers where every value came from.
+
+PyYAML's constructors throw line numbers away and silently accept duplicate
+keys, NaN and alias bombs.  We compose the node graph with the C loader (fast,
+no object construction) and build plain JSON-compatible data ourselves, so we
+can refuse what a configuration file should never contain and keep a line for
+every JSON path.  Nothing here raises for bad input: problems are returned, so
+a caller can report every broken file at once.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Mapping
+
+import yaml
+
+from planner.errors import Problem
+
+try:  # the C loader is ~10x faster; fall back to pure Python where libyaml is missing
+    from yaml import CSafeLoader as _Loader
+except ImportError:  # pragma: no cover - depends on the PyYAML build
+    from yaml import SafeLoader as _Loader  # type: ignore[assignment]
+
+MAX_FILE_BYTES = 1024 * 1024
+# A configuration file has tens of nodes; 100k is far beyond any honest file
+# and stops "billion laughs" alias expansion long before memory suffers.
+MAX_NODES = 100_000
+
+JsonPath = tuple[str | int, ...]
+
+_STR = "tag:yaml.org,2002:str"
+_INT = "tag:yaml.org,2002:int"
+_FLOAT = "tag:yaml.org,2002:float"
+_BOOL = "tag:yaml.org,2002:bool"
+_NULL = "tag:yaml.org,2002:null"
+_MERGE = "tag:yaml.org,2002:merge"
+_MAP = "tag:yaml.org,2002:map"
+_SEQ = "tag:yaml.org,2002:seq"
+
+_constructor = yaml.constructor.SafeConstructor()
+
+
+@dataclass(frozen=True)
+class SourceDocument:
+    """A parsed file: plain data plus the 1-based line of every JSON path."""
+
+    file: str
+    data: Any
+    lines: Mapping[JsonPath, int] = field(default_factory=dict)
+
+    def line_of(self, path: JsonPath) -> int | None:
+        """Line of ``path`` or of its nearest ancestor that has one."""
+        for end in range(len(path), -1, -1):
+            line = self.lines.get(path[:end])
+            if line is not None:
+                return line
+        return None
+
+
+def format_path(path: JsonPath) -> str:
+    """``("safety_filters", 1, "threshold")`` -> ``safety_filters[1].threshold``."""
+    out = ""
+    for part in path:
+        if isinstance(part, int):
+            out += f"[{part}]"
+        else:
+            out += f".{part}" if out else str(part)
+    return out
+
+
+class _Invalid(Exception):
+    def __init__(self, line: int | None, path: JsonPath, message: str) -> None:
+        super().__init__(message)
+        self.line = line
+        self.path = path
+        self.message = message
+
+
+def read_yaml_file(path: Path, display: str, max_bytes: int = MAX_FILE_BYTES) -> tuple[SourceDocument | None, list[Problem]]:
+    """Read and parse one YAML file; return the document or the problems."""
+    try:
+        size = path.stat().st_size
+        if size > max_bytes:
+            return None, [Problem(display, None, "", f"file is {size} bytes, over the {max_bytes}-byte limit")]
+        raw = path.read_bytes()
+    except OSError as exc:
+        return None, [Problem(display, None, "", f"cannot read file: {exc.strerror or exc}")]
+    return parse_yaml(raw, display)
+
+
+def parse_yaml(raw: bytes | str, display: str) -> tuple[SourceDocument | None, list[Problem]]:
+    """Parse one YAML document holding a mapping."""
+    if isinstance(raw, bytes):
+        try:
+            text = raw.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            return None, [Problem(display, None, "", f"not UTF-8 text (byte {exc.start})")]
+    else:
+        text = raw
+    try:
+        documents = list(yaml.compose_all(text, Loader=_Loader))
+    except yaml.MarkedYAMLError as exc:
+        mark = exc.problem_mark or exc.context_mark
+        line = mark.line + 1 if mark is not None else None
+        reason = " ".join(part for part in (exc.context, exc.problem) if part)
+        return None, [Problem(display, line, "", f"YAML syntax error: {reason}")]
+    except yaml.YAMLError as exc:  # reader errors: control characters and the like
+        return None, [Problem(display, None, "", f"YAML error: {exc}")]
+    if not documents:
+        return None, [Problem(display, 1, "", "file is empty; expected a mapping of fields")]
+    if len(documents) > 1:
+        second = documents[1]
+        return None, [Problem(display, second.start_mark.line + 1, "", "file holds more than one YAML document; put one document per file")]
+    root = documents[0]
+    if not isinstance(root, yaml.MappingNode):
+        return None, [Problem(display, root.start_mark.line + 1, "", f"expected a mapping of fields, got {_kind(root)}")]
+    builder = _Builder()
+    try:
+        data = builder.build(root, ())
+    except _Invalid as exc:
+        return None, [Problem(display, exc.line, format_path(exc.path), exc.message)]
+    builder.lines.setdefault((), root.start_mark.line + 1)
+    return SourceDocument(display, data, builder.lines), []
+
+
+def _kind(node: yaml.Node) -> str:
+    if isinstance(node, yaml.SequenceNode):
+        return "a list"
+    if isinstance(node, yaml.ScalarNode):
+        return "an empty document" if node.tag == _NULL else f"a single value ({node.value!r})"
+    return "something else"
+
+
+class _Builder:
+    def __init__(self) -> None:
+        self.lines: dict[JsonPath, int] = {}
+        self.visited = 0
+
+    def build(self, node: yaml.Node, path: JsonPath) -> Any:
+        self.visited += 1
+        line = node.start_mark.line + 1
+        if self.visited > MAX_NODES:
+            raise _Invalid(line, path, f"document expands to more than {MAX_NODES} values (alias/anchor expansion?)")
+        if isinstance(node, yaml.MappingNode):
+            return self._mapping(node, path)
+        if isinstance(node, yaml.SequenceNode):
+            if node.tag != _SEQ:
+                raise _Invalid(line, path, f"unsupported YAML tag {node.tag}")
+            items = []
+            for index, item in enumerate(node.value):
+                self.lines[path + (index,)] = item.start_mark.line + 1
+                items.append(self.build(item, path + (index,)))
+            return items
+        return self._scalar(node, path)
+
+    def _mapping(self, node: yaml.MappingNode, path: JsonPath) -> dict[str, Any]:
+        if node.tag != _MAP:
+            raise _Invalid(node.start_mark.line + 1, path, f"unsupported YAML tag {node.tag}")
+        result: dict[str, Any] = {}
+        for key_node, value_node in node.value:
+            key_line = key_node.start_mark.line + 1
+            if key_node.tag == _MERGE:
+                raise _Invalid(key_line, path, "merge keys (<<) are not supported; use the environment's defaults instead")
+            if not isinstance(key_node, yaml.ScalarNode) or key_node.tag != _STR:
+                shown = key_node.value if isinstance(key_node, yaml.ScalarNode) else _kind(key_node)
+                raise _Invalid(key_line, path, f"keys must be text, got {shown!r}")
+            key = key_node.value
+            child = path + (key,)
+            if key in result:
+                first = self.lines.get(child)
+                raise _Invalid(key_line, child, f"duplicate key {key!r} (first defined on line {first})")
+            self.lines[child] = key_line
+            result[key] = self.build(value_node, child)
+        return result
+
+    def _scalar(self, node: yaml.ScalarNode, path: JsonPath) -> Any:
+        line = node.start_mark.line + 1
+        tag = node.tag
+        if tag == _STR:
+            return node.value
+        if tag == _NULL:
+            return None
+        if tag == _BOOL:
+            return _constructor.construct_yaml_bool(node)
+        if tag == _INT:
+            return _constructor.construct_yaml_int(node)
+        if tag == _FLOAT:
+            value = _constructor.construct_yaml_float(node)
+            if math.isnan(value) or math.isinf(value):
+                raise _Invalid(line, path, f"{node.value!r} is not a finite number")
+            return value
+        if tag == "tag:yaml.org,2002:timestamp":
+            return node.value  # a date-looking value is kept as text; the schema judges it
+        raise _Invalid(line, path, f"unsupported YAML tag {tag}")
