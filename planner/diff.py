@@ -1,0 +1,144 @@
+"""Comparing configurations: normalization, canonical hash, field-level diff.
+
+Two configurations are equal when they mean the same thing to the gateway:
+defaults filled in, read-only bookkeeping (``version``…) dropped, ``1`` and
+``1.0`` the same number, and safety filters a set keyed by ``filter_type`` so
+reordering a list is not a change.  Equality is decided by a canonical hash
+first; deepdiff runs only on the pairs that differ, to say which fields.
+Pure functions over plain data.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Mapping
+
+from planner.configuration import FIELDS, canonical_json, sha256_hex, with_defaults
+
+FILTERS = "safety_filters"
+
+
+@dataclass(frozen=True, order=True)
+class FieldChange:
+    """One field that differs: a readable path and both values (None = absent)."""
+
+    path: str
+    before: Any
+    after: Any
+
+    @property
+    def kind(self) -> str:
+        if self.before is None:
+            return "added"
+        if self.after is None:
+            return "removed"
+        return "changed"
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"path": self.path, "before": self.before, "after": self.after}
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> "FieldChange":
+        return cls(data["path"], data.get("before"), data.get("after"))
+
+
+def _number(value: Any) -> Any:
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    return value
+
+
+def _normal_value(value: Any) -> Any:
+    if isinstance(value, bool) or value is None or isinstance(value, str):
+        return value
+    if isinstance(value, (int, float)):
+        return _number(value)
+    if isinstance(value, Mapping):
+        return {key: _normal_value(item) for key, item in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_normal_value(item) for item in value]
+    return value
+
+
+def normalize(config: Mapping[str, Any]) -> dict[str, Any]:
+    """The comparable form of a configuration (desired or live).
+
+    Only the documented fields take part: a field the gateway adds in a later
+    API version must not turn every plan into an update.
+    """
+    full = with_defaults(config)
+    result: dict[str, Any] = {}
+    for key in FIELDS:
+        if key not in full:
+            continue
+        value = _normal_value(full[key])
+        if key == "model_id" and isinstance(value, str):
+            value = value.lower()
+        elif key == FILTERS and isinstance(value, list):
+            value = {
+                item.get("filter_type"): {k: v for k, v in item.items() if k != "filter_type"}
+                for item in value
+                if isinstance(item, Mapping)
+            }
+        result[key] = value
+    return result
+
+
+def to_payload(config: Mapping[str, Any]) -> dict[str, Any]:
+    """The request body for a configuration: documented fields, defaults
+    filled, numbers normalized, filters in their written order."""
+    full = with_defaults(config)
+    payload = {key: _normal_value(full[key]) for key in FIELDS if key in full}
+    if isinstance(payload.get("model_id"), str):
+        payload["model_id"] = payload["model_id"].lower()
+    return payload
+
+
+def configuration_hash(config: Mapping[str, Any]) -> str:
+    """Canonical hash of the normalized form: equal hash, equal meaning."""
+    return sha256_hex(canonical_json(normalize(config)))
+
+
+def diff_configurations(before: Mapping[str, Any] | None, after: Mapping[str, Any] | None) -> tuple[FieldChange, ...]:
+    """Field-level changes from ``before`` to ``after`` (either may be None),
+    sorted by path so two runs print the same plan."""
+    old = normalize(before) if before is not None else {}
+    new = normalize(after) if after is not None else {}
+    if canonical_json(old) == canonical_json(new):
+        return ()
+    if not old or not new:  # a whole configuration appears or goes: one change per leaf
+        side = new or old
+        leaves = sorted(_leaves(side, []), key=lambda item: item[0])
+        return tuple(FieldChange(path, None, value) if new else FieldChange(path, value, None) for path, value in leaves)
+    from deepdiff import DeepDiff  # imported here: the fast path above needs none of it
+    from deepdiff.helper import NotPresent
+
+    changes: list[FieldChange] = []
+    for levels in DeepDiff(old, new, verbose_level=2).tree.values():
+        for level in levels:
+            path = format_field_path(level.path(output_format="list"))
+            t1 = None if isinstance(level.t1, NotPresent) else level.t1
+            t2 = None if isinstance(level.t2, NotPresent) else level.t2
+            changes.append(FieldChange(path, t1, t2))
+    return tuple(sorted(changes, key=lambda change: change.path))
+
+
+def _leaves(value: Any, parts: list[Any]) -> list[tuple[str, Any]]:
+    """Paths and values down to single fields; one safety filter is one leaf."""
+    if isinstance(value, Mapping) and value and not (len(parts) == 2 and parts[0] == FILTERS):
+        found: list[tuple[str, Any]] = []
+        for key, item in value.items():
+            found.extend(_leaves(item, parts + [key]))
+        return found
+    return [(format_field_path(parts), value)]
+
+
+def format_field_path(parts: list[Any]) -> str:
+    """``['safety_filters', 'pii', 'threshold']`` -> ``safety_filters[pii].threshold``."""
+    out = ""
+    for index, part in enumerate(parts):
+        if isinstance(part, int) or (index == 1 and parts[0] == FILTERS):
+            out += f"[{part}]"
+        else:
+            out += f".{part}" if out else str(part)
+    return out

@@ -1,0 +1,368 @@
+"""The plan: what apply will do, as plain data.
+
+``build_plan`` is a pure function of the desired environment, the live
+configurations and the last recorded state.  A plan knows nothing about how
+it will be shown; renderers read it, apply executes its changes.  Saved to a
+file it is a JSON document in the shape of ``terraform show -json``
+(``format_version``, ``resource_changes[]`` …) plus an ``llmplan`` block with
+what apply needs to refuse a stale plan, sealed by a checksum.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, Iterable, Mapping, Sequence
+
+from planner.configuration import canonical_json, sha256_hex
+from planner.diff import FieldChange, configuration_hash, diff_configurations, to_payload
+from planner.environment import Environment
+from planner.errors import PlanFileError
+
+if TYPE_CHECKING:  # the state module is only needed for its types
+    from planner.state import State
+
+NO_OP = "no-op"
+CREATE = "create"
+UPDATE = "update"
+FORGET = "forget"
+ACTIONS = (CREATE, UPDATE, FORGET, NO_OP)
+WRITE_ACTIONS = (CREATE, UPDATE)  # the actions that send a PUT
+
+FORMAT_VERSION = "1.0"
+RESOURCE_TYPE = "llm_model_configuration"
+PROVIDER_NAME = "llmplan/genesys-cloud-llm-gateway"
+
+
+@dataclass(frozen=True)
+class ResourceChange:
+    """What happens to one model address.
+
+    ``before`` is the live configuration (``None`` if never configured),
+    ``after`` the body apply will PUT (``None`` for forget), ``live_version``
+    the version the change was computed against: apply sends it, and the
+    gateway refuses the PUT if the model changed since.
+    """
+
+    address: str
+    model_id: str
+    action: str
+    before: Mapping[str, Any] | None
+    after: Mapping[str, Any] | None
+    changes: tuple[FieldChange, ...] = ()
+    live_version: int | None = None
+    file: str | None = None
+
+
+@dataclass(frozen=True)
+class DriftedResource:
+    """A model whose live configuration differs from what llmplan last applied."""
+
+    address: str
+    model_id: str
+    before: Mapping[str, Any] | None  # as last applied (state)
+    after: Mapping[str, Any] | None  # as live now
+    changes: tuple[FieldChange, ...]
+    state_version: int | None
+    live_version: int | None
+    applied_at: str | None
+
+
+@dataclass(frozen=True)
+class SafetyCheck:
+    """The share of models a plan changes, against the environment's limit."""
+
+    max_change_percent: float
+    changed: int
+    total: int
+
+    @property
+    def percent(self) -> float:
+        return 100.0 * self.changed / self.total if self.total else 0.0
+
+    @property
+    def exceeded(self) -> bool:
+        return self.changed > 0 and self.percent > self.max_change_percent
+
+    def describe(self) -> str:
+        return (
+            f"{self.changed} of {self.total} models would change ({self.percent:.0f} %), "
+            f"over the {self.max_change_percent:g} % limit of this environment; "
+            "review the plan and re-run with --force"
+        )
+
+
+@dataclass(frozen=True)
+class Plan:
+    environment: str
+    created_at: str
+    tool_version: str
+    state_lineage: str | None
+    state_serial: int
+    changes: tuple[ResourceChange, ...]
+    drift: tuple[DriftedResource, ...]
+    safety: SafetyCheck
+    targets: tuple[str, ...] = ()
+    checksum: str | None = field(default=None, compare=False)
+
+    def count(self, action: str) -> int:
+        return sum(1 for change in self.changes if change.action == action)
+
+    @property
+    def actionable(self) -> tuple[ResourceChange, ...]:
+        """The changes apply performs (everything but no-op), in address order."""
+        return tuple(change for change in self.changes if change.action != NO_OP)
+
+    @property
+    def has_changes(self) -> bool:
+        return bool(self.actionable)
+
+
+# --- building ---------------------------------------------------------------
+
+
+def build_plan(
+    environment: Environment,
+    live: Mapping[str, Mapping[str, Any] | None],
+    state: "State | None",
+    *,
+    created_at: str,
+    tool_version: str,
+    targets: Sequence[str] = (),
+) -> Plan:
+    """Compare desired (YAML), live (gateway) and last applied (state).
+
+    ``live`` maps lower-case model ids to the live configuration as the
+    gateway returned it (with ``version``), or None if never configured.
+    ``targets`` limits the plan to those addresses.
+    """
+    wanted = set(targets)
+    recorded = dict(state.resources) if state is not None else {}
+    changes: list[ResourceChange] = []
+    drift: list[DriftedResource] = []
+
+    for model in environment.models:
+        if wanted and model.address not in wanted:
+            continue
+        model_id = model.model_id.lower()
+        live_config = live.get(model_id)
+        after = to_payload(model.config)
+        live_version = live_config.get("version") if live_config is not None else None
+        if live_config is None:
+            action = CREATE
+            field_changes = diff_configurations(None, after)
+            before = None
+        else:
+            before = to_payload(live_config)
+            same = configuration_hash(before) == configuration_hash(after)
+            action = NO_OP if same else UPDATE
+            field_changes = () if same else diff_configurations(before, after)
+        changes.append(ResourceChange(model.address, model_id, action, before, after, field_changes, live_version, model.file))
+
+        previous = recorded.get(model.address)
+        if previous is not None and previous.model_id.lower() == model_id:
+            drifted = _drift(model.address, model_id, previous, live_config)
+            if drifted is not None:
+                drift.append(drifted)
+
+    desired_addresses = {model.address for model in environment.models}
+    for address, previous in sorted(recorded.items()):
+        if address in desired_addresses or (wanted and address not in wanted):
+            continue
+        changes.append(ResourceChange(address, previous.model_id.lower(), FORGET, dict(previous.configuration), None, (), previous.version, None))
+
+    changes.sort(key=lambda change: change.address)
+    written = sum(1 for change in changes if change.action in WRITE_ACTIONS)
+    return Plan(
+        environment=environment.name,
+        created_at=created_at,
+        tool_version=tool_version,
+        state_lineage=state.lineage if state is not None else None,
+        state_serial=state.serial if state is not None else 0,
+        changes=tuple(changes),
+        drift=tuple(sorted(drift, key=lambda item: item.address)),
+        safety=SafetyCheck(environment.apply.max_change_percent, written, len(environment.models)),
+        targets=tuple(sorted(wanted)),
+    )
+
+
+def _drift(address: str, model_id: str, previous: Any, live_config: Mapping[str, Any] | None) -> DriftedResource | None:
+    recorded = to_payload(previous.configuration)
+    now = to_payload(live_config) if live_config is not None else None
+    if now is not None and configuration_hash(recorded) == configuration_hash(now):
+        return None
+    return DriftedResource(
+        address=address,
+        model_id=model_id,
+        before=recorded,
+        after=now,
+        changes=diff_configurations(recorded, now),
+        state_version=previous.version,
+        live_version=live_config.get("version") if live_config is not None else None,
+        applied_at=previous.applied_at,
+    )
+
+
+def unknown_targets(environment: Environment, state: "State | None", targets: Iterable[str]) -> list[str]:
+    known = {model.address for model in environment.models}
+    if state is not None:
+        known.update(state.resources)
+    return sorted(set(targets) - known)
+
+
+# --- the saved form ---------------------------------------------------------
+
+
+def _field_changes(changes: Iterable[FieldChange]) -> list[dict[str, Any]]:
+    return [change.to_dict() for change in changes]
+
+
+def _resource(address: str, actions: list[str], before: Any, after: Any) -> dict[str, Any]:
+    return {
+        "address": address,
+        "mode": "managed",
+        "type": RESOURCE_TYPE,
+        "name": address,
+        "provider_name": PROVIDER_NAME,
+        "change": {"actions": actions, "before": before, "after": after},
+    }
+
+
+def to_document(plan: Plan) -> dict[str, Any]:
+    """The plan as a JSON document shaped like ``terraform show -json``."""
+    resource_changes = []
+    for change in plan.changes:
+        entry = _resource(change.address, [change.action], _plain(change.before), _plain(change.after))
+        entry.update(
+            model_id=change.model_id,
+            live_version=change.live_version,
+            file=change.file,
+            field_changes=_field_changes(change.changes),
+        )
+        resource_changes.append(entry)
+    resource_drift = []
+    for item in plan.drift:
+        entry = _resource(item.address, [UPDATE if item.after is not None else "delete"], _plain(item.before), _plain(item.after))
+        entry.update(
+            model_id=item.model_id,
+            state_version=item.state_version,
+            live_version=item.live_version,
+            applied_at=item.applied_at,
+            field_changes=_field_changes(item.changes),
+        )
+        resource_drift.append(entry)
+    document: dict[str, Any] = {
+        "format_version": FORMAT_VERSION,
+        "llmplan_version": plan.tool_version,
+        "timestamp": plan.created_at,
+        "applyable": plan.has_changes,
+        "complete": True,
+        "errored": False,
+        "resource_changes": resource_changes,
+        "resource_drift": resource_drift,
+        "llmplan": {
+            "environment": plan.environment,
+            "state": {"lineage": plan.state_lineage, "serial": plan.state_serial},
+            "targets": list(plan.targets),
+            "summary": {
+                "create": plan.count(CREATE),
+                "update": plan.count(UPDATE),
+                "forget": plan.count(FORGET),
+                "no_op": plan.count(NO_OP),
+                "drifted": len(plan.drift),
+            },
+            "safety": {
+                "max_change_percent": plan.safety.max_change_percent,
+                "changed": plan.safety.changed,
+                "total": plan.safety.total,
+                "change_percent": round(plan.safety.percent, 2),
+                "exceeded": plan.safety.exceeded,
+            },
+        },
+    }
+    document["llmplan"]["checksum"] = document_checksum(document)
+    return document
+
+
+def _plain(value: Mapping[str, Any] | None) -> Any:
+    return json.loads(canonical_json(value)) if value is not None else None
+
+
+def document_checksum(document: Mapping[str, Any]) -> str:
+    """sha256 over the canonical JSON of the document without its checksum."""
+    sealed = dict(document)
+    block = dict(sealed.get("llmplan") or {})
+    block.pop("checksum", None)
+    sealed["llmplan"] = block
+    return "sha256:" + sha256_hex(canonical_json(sealed))
+
+
+def from_document(document: Mapping[str, Any], *, source: str = "plan file") -> Plan:
+    """A plan from its saved form; refuses anything hand-edited or foreign."""
+    from planner import schemas
+    from planner.validation import schema_violations
+
+    if not isinstance(document, Mapping):
+        raise PlanFileError(f"{source} is not a llmplan plan (expected a JSON object)")
+    version = str(document.get("format_version", ""))
+    if version.split(".")[0] != FORMAT_VERSION.split(".")[0]:
+        raise PlanFileError(f"{source} has format_version {version!r}; this llmplan reads {FORMAT_VERSION}", hint="create the plan again with this version of llmplan")
+    violations = schema_violations(schemas.validator(schemas.PLAN), document)
+    if violations:
+        listing = "; ".join(f"{v.field or '(root)'}: {v.message}" for v in violations[:5])
+        raise PlanFileError(f"{source} is not a valid llmplan plan: {listing}")
+    block = document["llmplan"]
+    if block.get("checksum") != document_checksum(document):
+        raise PlanFileError(f"{source} was modified after it was written (checksum mismatch)", hint="create and review a new plan; a plan file must be applied exactly as reviewed")
+    changes = tuple(
+        ResourceChange(
+            address=entry["address"],
+            model_id=entry["model_id"],
+            action=entry["change"]["actions"][0],
+            before=entry["change"]["before"],
+            after=entry["change"]["after"],
+            changes=tuple(FieldChange.from_dict(item) for item in entry["field_changes"]),
+            live_version=entry.get("live_version"),
+            file=entry.get("file"),
+        )
+        for entry in document["resource_changes"]
+    )
+    drift = tuple(
+        DriftedResource(
+            address=entry["address"],
+            model_id=entry["model_id"],
+            before=entry["change"]["before"],
+            after=entry["change"]["after"],
+            changes=tuple(FieldChange.from_dict(item) for item in entry["field_changes"]),
+            state_version=entry.get("state_version"),
+            live_version=entry.get("live_version"),
+            applied_at=entry.get("applied_at"),
+        )
+        for entry in document["resource_drift"]
+    )
+    safety = block["safety"]
+    return Plan(
+        environment=block["environment"],
+        created_at=document["timestamp"],
+        tool_version=document["llmplan_version"],
+        state_lineage=block["state"]["lineage"],
+        state_serial=block["state"]["serial"],
+        changes=changes,
+        drift=drift,
+        safety=SafetyCheck(safety["max_change_percent"], safety["changed"], safety["total"]),
+        targets=tuple(block["targets"]),
+        checksum=block["checksum"],
+    )
+
+
+def dumps(plan: Plan) -> str:
+    """The saved form as text (stable key order, one trailing newline)."""
+    return json.dumps(to_document(plan), indent=2, sort_keys=False, ensure_ascii=False) + "\n"
+
+
+def loads(text: str, *, source: str = "plan file") -> Plan:
+    try:
+        document = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise PlanFileError(f"{source} is not valid JSON (truncated or not a plan?): {exc.msg} at line {exc.lineno}") from exc
+    return from_document(document, source=source)

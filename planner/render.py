@@ -1,0 +1,143 @@
+"""Showing plans to people and machines: text, markdown, JSON.
+
+Renderers decide nothing: each takes a plan and a writable text stream.
+Output is deterministic (sorted by address, then field path) so two runs
+over the same input print the same bytes, and the JSON rendering is the
+very document a saved plan holds.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any, Iterable, TextIO
+
+from planner.diff import FieldChange
+from planner.plan import CREATE, FORGET, NO_OP, UPDATE, Plan, ResourceChange, dumps
+
+SYMBOLS = {CREATE: "+", UPDATE: "~", FORGET: "-", NO_OP: " "}
+_COLORS = {"+": "\x1b[32m", "~": "\x1b[33m", "-": "\x1b[31m", "!": "\x1b[1;33m", "bold": "\x1b[1m"}
+_RESET = "\x1b[0m"
+
+
+def value_text(value: Any) -> str:
+    """A value as the user wrote it, compactly: JSON scalars and flow mappings."""
+    return json.dumps(value, ensure_ascii=False, separators=(", ", ": "), sort_keys=True)
+
+
+def summary_line(plan: Plan) -> str:
+    if not plan.has_changes:
+        return "No changes."
+    return f"Plan: {plan.count(CREATE)} to create, {plan.count(UPDATE)} to update, {plan.count(FORGET)} to forget."
+
+
+def _field_lines(changes: Iterable[FieldChange]) -> list[tuple[str, str]]:
+    """(symbol, text) per field change."""
+    lines = []
+    for change in changes:
+        if change.kind == "added":
+            lines.append(("+", f"{change.path}: {value_text(change.after)}"))
+        elif change.kind == "removed":
+            lines.append(("-", f"{change.path}: {value_text(change.before)}"))
+        else:
+            lines.append(("~", f"{change.path}: {value_text(change.before)} → {value_text(change.after)}"))
+    return lines
+
+
+def _headline(change: ResourceChange) -> str:
+    if change.action == CREATE:
+        return f"{change.address} ({change.model_id}) will be configured for the first time"
+    if change.action == UPDATE:
+        return f"{change.address} ({change.model_id}) will be updated in place (live version {change.live_version})"
+    return f"{change.address} ({change.model_id}) will be dropped from state; its live configuration is left alone"
+
+
+# --- text -------------------------------------------------------------------
+
+
+def render_text(plan: Plan, out: TextIO, *, color: bool = False) -> None:
+    """Terraform-like human output."""
+
+    def paint(symbol: str, text: str) -> str:
+        return f"{_COLORS[symbol]}{text}{_RESET}" if color and symbol in _COLORS else text
+
+    total = len([c for c in plan.changes if c.action != FORGET])
+    if plan.drift:
+        out.write(paint("bold", "Changed outside llmplan since the last apply:") + "\n\n")
+        for item in plan.drift:
+            since = f" (applied {item.applied_at}, state version {item.state_version}, live version {item.live_version})"
+            out.write(f"  {paint('~', '~')} {item.address}{since}\n")
+            for symbol, text in _field_lines(item.changes):
+                out.write(f"      {paint(symbol, symbol)} {text}\n")
+        out.write("\n")
+    if plan.safety.exceeded:
+        out.write(paint("!", f"Warning: {plan.safety.describe()}.") + "\n\n")
+    if not plan.has_changes:
+        out.write(f"No changes. The live configuration of environment {plan.environment} matches the YAML ({total} model{'s' if total != 1 else ''}).\n")
+        return
+    out.write(f"llmplan will perform the following actions in environment {plan.environment}:\n\n")
+    for change in plan.actionable:
+        symbol = SYMBOLS[change.action]
+        out.write(f"  # {_headline(change)}\n")
+        out.write(f"  {paint(symbol, f'{symbol} {change.action} {change.address}')}\n")
+        for field_symbol, text in _field_lines(change.changes):
+            out.write(f"      {paint(field_symbol, field_symbol)} {text}\n")
+        out.write("\n")
+    out.write(paint("bold", summary_line(plan)) + "\n")
+
+
+# --- markdown ---------------------------------------------------------------
+
+
+def render_markdown(plan: Plan, out: TextIO) -> None:
+    """A pull-request comment: summary first, table, collapsible field diff."""
+    out.write(f"### llmplan · `{plan.environment}` · {summary_line(plan)}\n\n")
+    if plan.safety.exceeded:
+        out.write(f"> [!WARNING]\n> {plan.safety.describe()}.\n\n")
+    if plan.drift:
+        out.write(f"> [!NOTE]\n> {len(plan.drift)} model{'s' if len(plan.drift) != 1 else ''} changed outside llmplan since the last apply: "
+                  + ", ".join(f"`{item.address}`" for item in plan.drift) + ".\n\n")
+    if plan.has_changes:
+        out.write("| | model | action | fields |\n|---|---|---|---|\n")
+        for change in plan.actionable:
+            fields = ", ".join(f"`{c.path}`" for c in change.changes) if change.action == UPDATE else "—"
+            out.write(f"| {SYMBOLS[change.action]} | `{change.address}` | {change.action} | {fields} |\n")
+        out.write("\n<details><summary>Field-level changes</summary>\n\n```diff\n")
+        for change in plan.actionable:
+            out.write(f"@@ {SYMBOLS[change.action]} {change.action} {change.address} ({change.model_id}) @@\n")
+            out.write("".join(_diff_lines(change.changes)))
+        out.write("```\n\n</details>\n")
+    else:
+        out.write(f"The live configuration matches the YAML ({len(plan.changes)} models).\n")
+    if plan.drift:
+        out.write("\n<details><summary>Changed outside llmplan</summary>\n\n```diff\n")
+        for item in plan.drift:
+            out.write(f"@@ ~ {item.address} (state version {item.state_version}, live version {item.live_version}) @@\n")
+            out.write("".join(_diff_lines(item.changes)))
+        out.write("```\n\n</details>\n")
+
+
+def _diff_lines(changes: Iterable[FieldChange]) -> list[str]:
+    """Field changes as ``diff`` lines so GitHub colors them."""
+    lines = []
+    for change in changes:
+        if change.before is not None:
+            lines.append(f"-   {change.path}: {value_text(change.before)}\n")
+        if change.after is not None:
+            lines.append(f"+   {change.path}: {value_text(change.after)}\n")
+    return lines
+
+
+# --- json -------------------------------------------------------------------
+
+
+def render_json(plan: Plan, out: TextIO) -> None:
+    out.write(dumps(plan))
+
+
+def render(plan: Plan, out: TextIO, output_format: str, *, color: bool = False) -> None:
+    if output_format == "json":
+        render_json(plan, out)
+    elif output_format == "markdown":
+        render_markdown(plan, out)
+    else:
+        render_text(plan, out, color=color)
