@@ -60,8 +60,9 @@ def canonical_json(data: Any) -> str:
     return json.dumps(data, sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False)
 
 
-def sha256_hex(text: str) -> str:
-    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+def sha256_hex(text: str | bytes) -> str:
+    data = text if isinstance(text, bytes) else text.encode("utf-8")
+    return hashlib.sha256(data).hexdigest()
 
 
 def payload_hash(payload: Any) -> str:

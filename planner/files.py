@@ -7,9 +7,14 @@ the outcome they record.
 
 from __future__ import annotations
 
+import fcntl
+import json
 import os
 import tempfile
+from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any, Iterator
 
 
 def fsync_directory(directory: Path) -> None:
@@ -54,11 +59,15 @@ def append_line_durably(path: Path, line: str) -> None:
     """Append one line (``\\n`` added) and fsync before returning."""
     if "\n" in line:
         raise ValueError("a journal line may not contain a newline")
+    append_bytes_durably(path, (line + "\n").encode("utf-8"))
+
+
+def append_bytes_durably(path: Path, data: bytes) -> None:
+    """Append raw bytes and fsync before returning (for fragments that are not UTF-8 lines)."""
     path.parent.mkdir(parents=True, exist_ok=True)
     created = not path.exists()
     fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
     try:
-        data = (line + "\n").encode("utf-8")
         written = 0
         while written < len(data):
             written += os.write(fd, data[written:])
@@ -67,3 +76,86 @@ def append_line_durably(path: Path, line: str) -> None:
         os.close(fd)
     if created:
         fsync_directory(path.parent)
+
+
+def truncate_durably(path: Path, size: int) -> None:
+    """Cut ``path`` to ``size`` bytes and fsync (dropping a torn tail)."""
+    fd = os.open(path, os.O_WRONLY)
+    try:
+        os.ftruncate(fd, size)
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def remove_durably(path: Path) -> None:
+    """Delete ``path`` (if present) so that the deletion survives a power cut."""
+    try:
+        path.unlink()
+    except FileNotFoundError:
+        return
+    fsync_directory(path.parent)
+
+
+@contextmanager
+def exclusive_lock(path: Path) -> Iterator[None]:
+    """Hold an OS lock on ``path`` (created if needed) for a short critical section.
+
+    ``flock`` locks belong to an open file, so this excludes other threads as
+    well as other processes, and the OS drops it if the holder dies.
+    """
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(fd)  # closing the last descriptor releases the flock
+
+
+@dataclass(frozen=True)
+class JsonLines:
+    """A JSON-lines file as read back after a possible crash.
+
+    ``records`` are the parsed lines before the first problem. A crash in the
+    middle of an append leaves a *torn tail*: a last line without its newline,
+    or one that does not parse; it starts at byte ``torn_offset``. An
+    unparsable line that is not the last cannot come from a crash:
+    ``bad_line`` (1-based) names it, and reading stops there.
+    """
+
+    records: tuple[Any, ...]
+    torn_offset: int | None = None
+    torn_fragment: bytes = b""
+    bad_line: int | None = None
+    bad_reason: str = ""
+
+    @property
+    def torn(self) -> bool:
+        return self.torn_offset is not None
+
+
+def read_json_lines(path: Path) -> JsonLines:
+    """Parse a JSON-lines file written with :func:`append_line_durably`; absent = empty."""
+    try:
+        data = path.read_bytes()
+    except FileNotFoundError:
+        return JsonLines(records=())
+    records: list[Any] = []
+    offset = 0
+    number = 0
+    while offset < len(data):
+        number += 1
+        end = data.find(b"\n", offset)
+        is_last = end == -1 or end == len(data) - 1
+        if end == -1:
+            return JsonLines(tuple(records), torn_offset=offset, torn_fragment=data[offset:])
+        try:
+            records.append(json.loads(data[offset:end].decode("utf-8")))
+        except (UnicodeDecodeError, ValueError) as error:
+            if is_last:
+                return JsonLines(tuple(records), torn_offset=offset, torn_fragment=data[offset : end + 1])
+            reason = "empty line" if end == offset else f"not valid JSON ({error.__class__.__name__}: {error})"
+            return JsonLines(tuple(records), bad_line=number, bad_reason=reason)
+        offset = end + 1
+    return JsonLines(tuple(records))
