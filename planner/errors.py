@@ -161,6 +161,16 @@ class GatewayUnavailable(GatewayError):
     hint = "the gateway is down or unreachable; retry later"
 
 
+class CircuitOpen(GatewayUnavailable):
+    """Refused without sending: the circuit breaker is open, so the request certainly did not reach the gateway."""
+
+
+class InvalidModelId(GatewayError):
+    """A model id that is not a UUID; refused before it enters a URL, nothing was sent."""
+
+    hint = "model ids are UUIDs like a1b2c3d4-e5f6-7890-abcd-ef1234567890"
+
+
 class InsecureGatewayURL(ConfigurationError):
     pass
 
@@ -185,8 +195,8 @@ class StateError(LlmplanError):
 
 
 class LockHeld(StateError):
-    def __init__(self, message: str, holder: dict[str, Any] | None = None) -> None:
-        super().__init__(message)
+    def __init__(self, message: str, holder: dict[str, Any] | None = None, *, hint: str | None = None) -> None:
+        super().__init__(message, hint=hint)
         self.holder = holder or {}
 
 
