@@ -155,7 +155,7 @@ def read_json_lines(path: Path) -> JsonLines:
         except (UnicodeDecodeError, ValueError) as error:
             if is_last:
                 return JsonLines(tuple(records), torn_offset=offset, torn_fragment=data[offset : end + 1])
-            reason = "empty line" if end == offset else f"not valid JSON ({error.__class__.__name__}: {error})"
+            reason = "empty line" if end == offset else "not valid JSON"
             return JsonLines(tuple(records), bad_line=number, bad_reason=reason)
         offset = end + 1
     return JsonLines(tuple(records))
