@@ -133,6 +133,190 @@ def validate(env: str, root: Path, output_format: str) -> None:
         emit(f"{count} model{'s' if count != 1 else ''} valid in environment {env}")
 
 
+def parallelism_option(func: Callable[..., Any]) -> Callable[..., Any]:
+    return click.option(
+        "--parallelism",
+        type=click.IntRange(1, 64),
+        default=None,
+        help="Concurrent requests to the gateway (default: the environment's apply.parallelism, else 10).",
+    )(func)
+
+
+def use_color(no_color: bool = False) -> bool:
+    """Color only for a person at a terminal, and never with NO_COLOR set."""
+    return not no_color and "NO_COLOR" not in os.environ and sys.stdout.isatty()
+
+
+@cli.command(context_settings=CONTEXT)
+@env_option
+@root_option
+@format_option("text", "markdown", "json")
+@click.option("--out", "out_file", type=click.Path(dir_okay=False, path_type=Path), help="Save the plan to FILE for `llmplan apply FILE`.")
+@click.option("--detailed-exitcode", is_flag=True, help="Exit 2 when there are changes (0 none, 1 error), as Terraform does.")
+@click.option("--target", "targets", multiple=True, metavar="ADDRESS", help="Plan only this model address (repeatable).")
+@parallelism_option
+@click.option("--no-color", is_flag=True, help="Plain text even on a terminal (NO_COLOR is honoured too).")
+def plan(env: str, root: Path, output_format: str, out_file: Path | None, detailed_exitcode: bool, targets: tuple[str, ...], parallelism: int | None, no_color: bool) -> int:
+    """Show what apply would change: desired YAML against the live gateway.
+
+    Validates the environment, fetches the live configuration and the
+    models' capabilities, and prints field-level changes. Changes made on the
+    gateway outside llmplan since the last apply are listed separately.
+
+    \b
+    Examples:
+      llmplan plan --env dev
+      llmplan plan --env prod --format markdown --out plan.json --detailed-exitcode
+    """
+    from planner import manager
+    from planner.errors import EXIT_CHANGES, EXIT_OK
+    from planner.render import render
+
+    outcome = manager.make_plan(root, env, targets=targets, parallelism=parallelism)
+    if out_file is not None:
+        manager.write_plan_file(outcome.plan, out_file)
+    render(outcome.plan, sys.stdout, output_format, color=use_color(no_color))
+    if out_file is not None:
+        emit(f"Saved the plan to {out_file}; apply exactly this plan with: llmplan apply {out_file}", err=True)
+    return EXIT_CHANGES if detailed_exitcode and outcome.plan.has_changes else EXIT_OK
+
+
+@cli.command(context_settings=CONTEXT)
+@click.argument("plan_file", type=click.Path(dir_okay=False, path_type=Path))
+@format_option("text", "markdown", "json")
+@click.option("--no-color", is_flag=True, help="Plain text even on a terminal (NO_COLOR is honoured too).")
+def show(plan_file: Path, output_format: str, no_color: bool) -> None:
+    """Render a saved plan file (checked against its checksum first).
+
+    \b
+    Example:
+      llmplan show plan.json --format markdown
+    """
+    from planner import manager
+    from planner.render import render
+
+    render(manager.read_plan_file(plan_file), sys.stdout, output_format, color=use_color(no_color))
+
+
+class Progress:
+    """Apply progress on stderr: a live counter on a terminal, a line per
+    model otherwise (CI logs)."""
+
+    def __init__(self, total: int) -> None:
+        import time
+
+        self.total = total
+        self.done = 0
+        self.failed = 0
+        self.started = time.monotonic()
+        self.live = sys.stderr.isatty()
+
+    def __call__(self, outcome: Any) -> None:
+        import time
+
+        self.done += 1
+        self.failed += outcome.status == "failure"
+        if self.live:
+            rate = self.done / max(time.monotonic() - self.started, 1e-6)
+            sys.stderr.write(f"\r  applied {self.done}/{self.total}  {rate:.1f}/s  {self.failed} failed ")
+            sys.stderr.flush()
+            if self.done == self.total:
+                sys.stderr.write("\n")
+        else:
+            detail = f" ({outcome.error_code}: {outcome.error_message})" if outcome.error_message else ""
+            version = f" → version {outcome.version}" if outcome.version is not None else ""
+            emit(f"  {outcome.status:8} {outcome.action} {outcome.address}{version}{detail}", err=True)
+
+
+def confirm_on_terminal(plan: Any) -> bool:
+    """Terraform's rule: only the word 'yes' applies; no terminal, no apply."""
+    from planner.errors import Aborted
+
+    if not sys.stdin.isatty():
+        raise Aborted("apply needs confirmation but there is no terminal", hint="review the plan and pass --auto-approve, or apply a saved plan file")
+    answer = click.prompt(
+        f"\nDo you want to apply these changes to environment {plan.environment}?\n  Only 'yes' will be accepted",
+        default="",
+        show_default=False,
+    )
+    return answer.strip() == "yes"
+
+
+@cli.command(context_settings=CONTEXT)
+@click.argument("plan_file", required=False, type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--env", "-e", "env", metavar="ENV", help="Environment to plan and apply (not needed with PLAN_FILE).")
+@root_option
+@click.option("--auto-approve", is_flag=True, help="Apply without asking (for CI, after the plan was reviewed).")
+@click.option("--force", is_flag=True, help="Apply even if more models change than apply.max_change_percent allows.")
+@click.option("--fail-fast", is_flag=True, help="Stop scheduling new changes after the first failure.")
+@click.option("--lock-timeout", type=click.FloatRange(min=0), default=0.0, show_default=True, metavar="SECONDS", help="Wait this long for another apply's lock.")
+@parallelism_option
+@click.option("--no-color", is_flag=True, help="Plain text even on a terminal (NO_COLOR is honoured too).")
+def apply(plan_file: Path | None, env: str | None, root: Path, auto_approve: bool, force: bool, fail_fast: bool, lock_timeout: float, parallelism: int | None, no_color: bool) -> None:
+    """Make the live gateway match the YAML, recording every outcome.
+
+    With PLAN_FILE, applies exactly that reviewed plan, or refuses it if the
+    state or any live configuration moved since. Without it, plans now,
+    shows the plan and asks for 'yes' (or --auto-approve). Each change is one
+    atomic PUT; state, audit trail and governance outbox are written as each
+    one finishes. Exit 0 when all succeeded, 1 if any failed (re-run to finish).
+
+    \b
+    Examples:
+      llmplan apply --env dev
+      llmplan apply plan.json --auto-approve
+    """
+    from planner import manager
+    from planner.errors import ApplyFailed
+    from planner.metrics import render_text as metrics_text
+    from planner.render import render
+
+    color = use_color(no_color)
+    progress: dict[str, Progress] = {}
+
+    def show_plan(plan: Any) -> None:
+        render(plan, sys.stdout, "text", color=color)
+        progress[""] = Progress(len(plan.actionable))
+
+    def on_outcome(outcome: Any) -> None:
+        progress[""](outcome)
+
+    def confirm(plan: Any) -> bool:
+        return True if auto_approve else confirm_on_terminal(plan)
+
+    result = manager.apply(
+        root,
+        plan_file=plan_file,
+        env_name=env,
+        parallelism=parallelism,
+        force=force,
+        fail_fast=fail_fast,
+        lock_timeout=lock_timeout,
+        show_plan=show_plan,
+        confirm=confirm,
+        on_outcome=on_outcome,
+    )
+    if result.repair_note:
+        emit(f"Note: {result.repair_note}", err=True)
+    for entry in result.reconciled:
+        emit(f"Note: an interrupted earlier apply was settled for {entry.get('address')}: {entry['status']}", err=True)
+    if not result.plan.has_changes:
+        emit("No changes. Nothing to apply." + (f" Recorded {result.refreshed} live configuration(s) in state." if result.refreshed else ""))
+        return
+    succeeded = [o for o in result.outcomes if o.status == "success"]
+    emit(f"\nApply complete: {len(succeeded)} succeeded, {len(result.failures)} failed, {len(result.skipped)} not attempted.")
+    if result.summary is not None and result.summary.updates:
+        emit(metrics_text(result.summary))
+    if result.undelivered:
+        emit(f"Governance: {result.undelivered} event(s) not delivered yet, kept in the outbox; run `llmplan governance flush --env {result.plan.environment}`.", err=True)
+    if result.failures or result.skipped:
+        listing = "; ".join(f"{o.address}: {o.error_message or o.status}" for o in [*result.failures, *result.skipped])
+        raise ApplyFailed(
+            f"{len(result.failures)} change(s) failed and {len(result.skipped)} were not attempted ({listing})",
+            hint=f"the successful changes are applied and recorded; fix the cause and run `llmplan apply --env {result.plan.environment}` again to finish",
+        )
+
+
 # --- errors become exit codes here, and only here ---------------------------
 
 

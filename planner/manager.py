@@ -8,11 +8,28 @@ the whole flow.
 
 from __future__ import annotations
 
+import os
+from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING, Callable, Iterator, Mapping, Sequence
 
+from planner import __version__
+from planner.clock import utc_now
 from planner.environment import Environment, build_environment, read_environment
-from planner.errors import ValidationFailed
-from planner.validation import check_environment
+from planner.errors import ConfigurationError, Problem, ValidationFailed
+from planner.validation import check_capabilities, check_environment
+
+if TYPE_CHECKING:
+    from planner.apply import Outcome
+    from planner.audit import AuditLog
+    from planner.gateway.client import GatewayClient
+    from planner.governance import GovernanceNotifier
+    from planner.metrics import MetricsSummary
+    from planner.state import State
+    from planner.live import LiveSnapshot
+    from planner.plan import Plan
+    from planner.state import LocalStateBackend
 
 
 def load_environment(root: Path, name: str) -> Environment:
@@ -22,3 +39,273 @@ def load_environment(root: Path, name: str) -> Environment:
     if problems:
         raise ValidationFailed(problems, what=f"environment {name} is not valid")
     return build_environment(source)
+
+
+def state_backend(environment: Environment) -> "LocalStateBackend":
+    from planner.state import LocalStateBackend
+
+    return LocalStateBackend(environment.state_dir)
+
+
+@contextmanager
+def gateway_client(environment: Environment, *, parallelism: int, environ: Mapping[str, str] | None = None) -> Iterator["GatewayClient"]:
+    """A client for the environment's gateway.
+
+    ``gateway: {sandbox: true}`` starts the built-in sandbox in this process,
+    persisted under ``state/<env>/`` so successive commands see each other's
+    changes; ``LLMPLAN_GATEWAY_URL`` points any environment elsewhere.
+    """
+    from planner.gateway.client import GatewayClient
+    from planner.gateway.endpoints import GATEWAY_URL_VARIABLE, Credentials, Endpoint, credentials_from_env, resolve_endpoint
+
+    environ = os.environ if environ is None else environ
+    settings = environment.gateway
+    sandbox = None
+    fallback = None
+    if settings.sandbox:
+        from planner.sandbox import DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET, start_sandbox
+
+        # the sandbox's own documented client, unless GENESYSCLOUD_* name another
+        fallback = Credentials(DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET)
+    if settings.sandbox and not environ.get(GATEWAY_URL_VARIABLE):
+        sandbox = start_sandbox(data_file=environment.state_dir / "sandbox.json")
+        endpoint = Endpoint(api_url=sandbox.url, login_url=sandbox.url)
+        credentials = fallback  # an in-process sandbox is ours: never send it the user's credentials
+    else:
+        endpoint = resolve_endpoint(region=settings.region, base_url=settings.base_url, login_url=settings.login_url, environ=environ)
+        credentials = credentials_from_env(environ, fallback=fallback)
+    try:
+        with GatewayClient(endpoint, credentials, parallelism=parallelism) as client:
+            yield client
+    finally:
+        if sandbox is not None:
+            sandbox.stop()
+
+
+def fetch_and_check(environment: Environment, client: "GatewayClient", *, parallelism: int, addresses: Sequence[str] = ()) -> "LiveSnapshot":
+    """Live configurations of the environment's models, after checking every
+    model exists on the gateway and respects its live capabilities."""
+    from planner.live import fetch_live
+
+    models = [m for m in environment.models if not addresses or m.address in addresses]
+    snapshot = fetch_live(client, [m.model_id for m in models], parallelism=parallelism)
+    problems: list[Problem] = []
+    for model in models:
+        if model.model_id.lower() in snapshot.unknown:
+            origin = model.origin(("model_id",))
+            problems.append(Problem(origin.file, origin.line, "model_id", f"model {model.model_id} does not exist on the gateway"))
+    problems.extend(check_capabilities(models, snapshot.capabilities))
+    if problems:
+        raise ValidationFailed(problems, what=f"environment {environment.name} does not fit the live gateway")
+    return snapshot
+
+
+@dataclass(frozen=True)
+class PlanOutcome:
+    environment: Environment
+    plan: "Plan"
+    snapshot: "LiveSnapshot"
+
+
+def make_plan(
+    root: Path,
+    env_name: str,
+    *,
+    targets: Sequence[str] = (),
+    parallelism: int | None = None,
+    environ: Mapping[str, str] | None = None,
+) -> PlanOutcome:
+    """validate → fetch live → check capabilities → build the plan."""
+    from planner.plan import build_plan, unknown_targets
+
+    environment = load_environment(root, env_name)
+    state = state_backend(environment).read()
+    missing = unknown_targets(environment, state, targets)
+    if missing:
+        known = ", ".join(m.address for m in environment.models) or "none"
+        raise ConfigurationError(f"--target {', '.join(missing)}: no such address in environment {env_name} (addresses: {known})")
+    workers = parallelism or environment.apply.parallelism
+    with gateway_client(environment, parallelism=workers, environ=environ) as client:
+        snapshot = fetch_and_check(environment, client, parallelism=workers, addresses=targets)
+    plan = build_plan(environment, snapshot.configurations, state, created_at=utc_now(), tool_version=__version__, targets=targets)
+    return PlanOutcome(environment, plan, snapshot)
+
+
+def read_plan_file(path: Path) -> "Plan":
+    from planner.errors import PlanFileError
+    from planner.plan import loads
+
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise PlanFileError(f"plan file {path} does not exist") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise PlanFileError(f"cannot read plan file {path}: {exc}") from exc
+    return loads(text, source=f"plan file {path}")
+
+
+def write_plan_file(plan: "Plan", path: Path) -> None:
+    from planner.files import atomic_write_text
+    from planner.plan import dumps
+
+    atomic_write_text(path, dumps(plan))
+
+
+# --- apply ------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ApplyResult:
+    plan: "Plan"
+    outcomes: tuple["Outcome", ...]
+    summary: "MetricsSummary | None"
+    reconciled: tuple[dict, ...] = ()
+    refreshed: int = 0
+    repair_note: str | None = None
+    undelivered: int = 0
+    metrics_file: Path | None = None
+
+    @property
+    def failures(self) -> list["Outcome"]:
+        return [outcome for outcome in self.outcomes if outcome.status == "failure"]
+
+    @property
+    def skipped(self) -> list["Outcome"]:
+        return [outcome for outcome in self.outcomes if outcome.status == "skipped"]
+
+
+def _check_not_moved(plan: "Plan", state: "State | None", configurations: Mapping[str, Mapping | None]) -> None:
+    """Refuse a saved plan if state or any live configuration moved since."""
+    from planner.errors import StalePlan
+
+    lineage = state.lineage if state is not None else None
+    serial = state.serial if state is not None else 0
+    if plan.state_lineage is not None and lineage != plan.state_lineage:
+        raise StalePlan(f"the plan was made against state lineage {plan.state_lineage}, but the state of environment {plan.environment} has lineage {lineage}")
+    if serial != plan.state_serial:
+        raise StalePlan(f"the state of environment {plan.environment} moved since the plan was made (serial {plan.state_serial} → {serial}): another apply ran")
+    moved = []
+    for change in plan.changes:
+        if change.action == "forget":
+            continue
+        live = configurations.get(change.model_id)
+        version = live.get("version") if live is not None else None
+        if version != change.live_version:
+            moved.append(f"{change.address} (planned against version {change.live_version}, live is {version})")
+    if moved:
+        raise StalePlan("live configuration changed since the plan was made: " + ", ".join(moved))
+
+
+def _notifier(environment: Environment, environ: Mapping[str, str]) -> "GovernanceNotifier | None":
+    settings = environment.governance
+    if settings is None:
+        return None
+    from planner.governance import GovernanceNotifier
+
+    secret = None
+    if settings.secret_env:
+        secret = environ.get(settings.secret_env)
+        if not secret:
+            raise ConfigurationError(
+                f"governance.secret_env names {settings.secret_env}, but that environment variable is not set",
+                hint=f"export {settings.secret_env} with the webhook signing secret, or remove secret_env from environment.yaml",
+            )
+    return GovernanceNotifier(settings.webhook_url, environment.state_dir / "outbox.jsonl", secret=secret, timeout=settings.timeout_seconds)
+
+
+def audit_log(environment: Environment) -> "AuditLog":
+    from planner.audit import AuditLog
+
+    return AuditLog(environment.state_dir / "audit.jsonl")
+
+
+def apply(
+    root: Path,
+    *,
+    plan_file: Path | None = None,
+    env_name: str | None = None,
+    parallelism: int | None = None,
+    force: bool = False,
+    fail_fast: bool = False,
+    lock_timeout: float = 0.0,
+    show_plan: "Callable[[Plan], None]" = lambda plan: None,
+    confirm: "Callable[[Plan], bool]" = lambda plan: False,
+    on_outcome: "Callable[[Outcome], None] | None" = None,
+    environ: Mapping[str, str] | None = None,
+) -> ApplyResult:
+    """lock → (saved plan: refuse if stale | plan now and confirm) → PUTs → record."""
+    from planner.apply import Executor, Recorder, reconcile_interrupted, refresh_unchanged
+    from planner.errors import Aborted, SafetyThresholdExceeded
+    from planner.live import fetch_live
+    from planner.metrics import ApplyMetrics, prometheus_text, write_textfile
+    from planner.plan import build_plan
+
+    environ = os.environ if environ is None else environ
+    saved = read_plan_file(plan_file) if plan_file is not None else None
+    if saved is not None and env_name and env_name != saved.environment:
+        raise ConfigurationError(f"the plan file is for environment {saved.environment}, not {env_name}")
+    name = saved.environment if saved is not None else env_name
+    if not name:
+        raise ConfigurationError("name the environment (--env) or a saved plan file to apply")
+    environment = load_environment(root, name)
+    notifier = _notifier(environment, environ)
+    backend = state_backend(environment)
+    lock = backend.lock("apply", timeout=lock_timeout)
+    try:
+        audit = audit_log(environment)
+        repair_note = _repair_audit(audit)
+        state = backend.read()
+        workers = parallelism or environment.apply.parallelism
+        with gateway_client(environment, parallelism=workers, environ=environ) as client:
+            if saved is not None:
+                ids = [c.model_id for c in saved.changes if c.action != "forget"]
+                snapshot = fetch_live(client, ids, parallelism=workers)
+                _check_not_moved(saved, state, snapshot.configurations)
+                plan = saved
+            else:
+                snapshot = fetch_and_check(environment, client, parallelism=workers)
+                plan = build_plan(environment, snapshot.configurations, state, created_at=utc_now(), tool_version=__version__)
+            reconciled = tuple(reconcile_interrupted(audit, snapshot.configurations, environment.name))
+            if plan.safety.exceeded and not force:
+                raise SafetyThresholdExceeded(plan.safety.describe())
+            show_plan(plan)
+            if saved is None and plan.has_changes and not confirm(plan):
+                raise Aborted("apply cancelled; nothing was changed")
+            metrics = ApplyMetrics()
+            refreshed = 0
+            try:
+                refreshed = refresh_unchanged(plan, state, backend, snapshot.capabilities, utc_now())
+                outcomes = Executor(
+                    plan,
+                    client,
+                    Recorder(environment.name, backend, audit, metrics, notifier),
+                    capabilities=snapshot.capabilities,
+                    parallelism=workers,
+                    fail_fast=fail_fast,
+                    on_outcome=on_outcome,
+                ).run()
+            finally:
+                backend.commit()
+        undelivered = notifier.flush().remaining if notifier is not None else 0
+        summary = metrics.summary()
+        metrics_file = None
+        if summary.updates:
+            metrics_file = environment.state_dir / "metrics.prom"
+            write_textfile(metrics_file, prometheus_text(summary, environment.name))
+        return ApplyResult(plan, tuple(outcomes), summary, reconciled, refreshed, repair_note, undelivered, metrics_file)
+    finally:
+        backend.unlock(lock)
+
+
+def _repair_audit(audit: "AuditLog") -> str | None:
+    """A torn last audit line (a crash mid-write) is set aside and recorded,
+    never chained onto; anything worse stops the apply."""
+    report = audit.verify()
+    if report.ok:
+        return None
+    if report.torn_tail:
+        audit.repair()
+        return f"audit trail: {report.problem}; the fragment was moved to audit.jsonl.torn and the repair recorded"
+    from planner.errors import AuditError
+
+    raise AuditError(f"audit trail does not verify: {report.problem}", hint="inspect state/<env>/audit.jsonl; llmplan audit verify names the first bad line")

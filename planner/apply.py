@@ -1,0 +1,283 @@
+"""Executing a plan: concurrent atomic PUTs, each outcome recorded at once.
+
+For every change, in this order, each step durable before the next:
+  1. an audit entry ``pending`` (the intent, written before the request),
+  2. the PUT carrying the version the plan was computed against,
+  3. on success: the state journal, the audit outcome, the governance outbox;
+     on failure: the audit outcome.
+A crash between 1 and 3 leaves a ``pending`` entry without an outcome;
+:func:`reconcile_interrupted` settles it on the next run by looking at the
+live configuration, so no update is ever applied without an audit entry.
+The only module that runs PUTs; it renders nothing.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+import uuid
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Callable, Mapping, Sequence
+
+from planner.clock import utc_now
+from planner.configuration import Capabilities, payload_hash
+from planner.diff import configuration_hash, to_payload
+from planner.errors import GatewayError, VersionConflict
+from planner.plan import FORGET, NO_OP, WRITE_ACTIONS, Plan, ResourceChange
+
+if TYPE_CHECKING:
+    from planner.audit import AuditLog
+    from planner.gateway.client import GatewayClient
+    from planner.governance import GovernanceNotifier
+    from planner.metrics import ApplyMetrics
+    from planner.state import ResourceState, State, StateBackend
+
+UPDATE_ACTION = "configuration_update"
+FORGET_ACTION = "state_forget"
+SUCCESS, FAILURE, PENDING, SKIPPED = "success", "failure", "pending", "skipped"
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What happened to one change."""
+
+    address: str
+    model_id: str
+    action: str
+    status: str
+    latency_ms: float = 0.0
+    version: int | None = None
+    error_code: str | None = None
+    error_message: str | None = None
+
+
+@dataclass(frozen=True)
+class Recorder:
+    """Where outcomes go: state, audit trail, governance, metrics."""
+
+    environment: str
+    backend: "StateBackend"
+    audit: "AuditLog"
+    metrics: "ApplyMetrics"
+    notifier: "GovernanceNotifier | None" = None
+    clock: Callable[[], str] | None = None
+
+
+def _now(recorder: Recorder) -> str:
+    return (recorder.clock or utc_now)()
+
+
+def resource_state(change: ResourceChange, applied: Mapping[str, Any], capabilities: Capabilities | None, applied_at: str) -> "ResourceState":
+    """What state keeps of a model: the configuration the gateway answered with."""
+    from planner.state import ResourceState
+
+    configuration = to_payload(applied)
+    return ResourceState(
+        address=change.address,
+        model_id=change.model_id,
+        configuration=configuration,
+        version=int(applied["version"]),
+        payload_hash=payload_hash(configuration),
+        applied_at=applied_at,
+        capabilities=capabilities.to_api() if capabilities is not None else None,
+    )
+
+
+class Executor:
+    """Runs the write changes of a plan with bounded concurrency.
+
+    Stopping (Ctrl-C, ``fail_fast``) stops *scheduling*: requests in flight
+    finish and are recorded, so nothing is left half-known.
+    """
+
+    def __init__(
+        self,
+        plan: Plan,
+        client: "GatewayClient",
+        recorder: Recorder,
+        *,
+        capabilities: Mapping[str, Capabilities],
+        parallelism: int,
+        fail_fast: bool = False,
+        on_outcome: Callable[[Outcome], None] | None = None,
+        monotonic: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.plan = plan
+        self.client = client
+        self.recorder = recorder
+        self.capabilities = capabilities
+        self.parallelism = parallelism
+        self.fail_fast = fail_fast
+        self.on_outcome = on_outcome or (lambda outcome: None)
+        self.monotonic = monotonic
+        self.stop = threading.Event()
+        self._record_lock = threading.Lock()
+        self._plan_checksum = plan.checksum
+
+    # -- recording, serialized so the audit chain and journal stay in order --
+
+    def _audit(self, change: ResourceChange, status: str, operation_id: str, *, latency_ms: float = 0.0, error: GatewayError | None = None, payload: Mapping[str, Any] | None = None) -> dict[str, Any]:
+        fields: dict[str, Any] = {
+            "operation_id": operation_id,
+            "environment": self.recorder.environment,
+            "address": change.address,
+            "model_id": change.model_id,
+            "action": UPDATE_ACTION,
+            "status": status,
+            "latency_ms": round(latency_ms, 3),
+            "payload_hash": payload_hash(payload if payload is not None else change.after),
+            "compliance_mode": (change.after or {}).get("compliance_mode"),
+            "plan_checksum": self._plan_checksum,
+        }
+        if error is not None:
+            fields["error_code"] = error.code or (str(error.status) if error.status else type(error).__name__)
+            fields["error_message"] = error.message
+        return self.recorder.audit.append(fields)
+
+    def _put(self, change: ResourceChange) -> Outcome:
+        operation_id = str(uuid.uuid4())
+        with self._record_lock:
+            self._audit(change, PENDING, operation_id)
+        started = self.monotonic()
+        try:
+            applied = self.client.put_configuration(change.model_id, change.after, expected_version=change.live_version)
+        except GatewayError as error:
+            latency = (self.monotonic() - started) * 1000
+            if isinstance(error, VersionConflict):
+                error = VersionConflict(
+                    f"{change.address} changed on the gateway since the plan was made (planned against version {change.live_version}); not applied",
+                    status=error.status,
+                    code=error.code or "conflict",
+                    context_id=error.context_id,
+                )
+            with self._record_lock:
+                self._audit(change, FAILURE, operation_id, latency_ms=latency, error=error)
+                self.recorder.metrics.observe(False, latency)
+            return Outcome(change.address, change.model_id, change.action, FAILURE, latency, None, error.code, error.message)
+        latency = (self.monotonic() - started) * 1000
+        resource = resource_state(change, applied, self.capabilities.get(change.model_id), _now(self.recorder))
+        with self._record_lock:
+            self.recorder.backend.record(resource)
+            entry = self._audit(change, SUCCESS, operation_id, latency_ms=latency)
+            event = None
+            if self.recorder.notifier is not None:
+                from planner.governance import build_event
+
+                event = build_event(entry, resource.configuration)
+                self.recorder.notifier.enqueue(event)
+            self.recorder.metrics.observe(True, latency)
+        if event is not None:
+            self.recorder.notifier.deliver(event)  # outside the lock: a slow receiver must not stall the others
+        return Outcome(change.address, change.model_id, change.action, SUCCESS, latency, resource.version)
+
+    def _forget(self, change: ResourceChange) -> Outcome:
+        with self._record_lock:
+            self.recorder.backend.forget(change.address)
+            self.recorder.audit.append(
+                {
+                    "operation_id": str(uuid.uuid4()),
+                    "environment": self.recorder.environment,
+                    "address": change.address,
+                    "model_id": change.model_id,
+                    "action": FORGET_ACTION,
+                    "status": SUCCESS,
+                    "latency_ms": 0,
+                    "payload_hash": payload_hash(change.before),
+                    "compliance_mode": (change.before or {}).get("compliance_mode"),
+                    "plan_checksum": self._plan_checksum,
+                }
+            )
+        return Outcome(change.address, change.model_id, FORGET, SUCCESS)
+
+    def run(self) -> list[Outcome]:
+        """Apply every actionable change; returns outcomes in address order."""
+        outcomes: list[Outcome] = []
+        for change in self.plan.actionable:
+            if change.action == FORGET:
+                outcome = self._forget(change)
+                outcomes.append(outcome)
+                self.on_outcome(outcome)
+        pending = [change for change in self.plan.actionable if change.action in WRITE_ACTIONS]
+        in_flight: dict[Future[Outcome], ResourceChange] = {}
+        with ThreadPoolExecutor(max_workers=max(1, self.parallelism), thread_name_prefix="llmplan-apply") as pool:
+            try:
+                while pending or in_flight:
+                    while pending and len(in_flight) < self.parallelism and not self.stop.is_set():
+                        change = pending.pop(0)
+                        in_flight[pool.submit(self._put, change)] = change
+                    if not in_flight:
+                        break
+                    done, _ = wait(list(in_flight), return_when=FIRST_COMPLETED)
+                    for future in done:
+                        in_flight.pop(future)
+                        outcome = future.result()
+                        outcomes.append(outcome)
+                        self.on_outcome(outcome)
+                        if outcome.status == FAILURE and self.fail_fast:
+                            self.stop.set()
+            except KeyboardInterrupt:
+                # stop scheduling; let the requests in flight finish and be recorded
+                self.stop.set()
+                for future in list(in_flight):
+                    outcome = future.result()
+                    outcomes.append(outcome)
+                    self.on_outcome(outcome)
+                raise
+            finally:
+                for change in pending:
+                    outcomes.append(Outcome(change.address, change.model_id, change.action, SKIPPED))
+        return sorted(outcomes, key=lambda outcome: outcome.address)
+
+
+def refresh_unchanged(plan: Plan, state: "State | None", backend: "StateBackend", capabilities: Mapping[str, Capabilities], applied_at: str) -> int:
+    """Record live configurations that already match the YAML but not state.
+
+    Terraform refreshes state on every apply; without this, a model adopted
+    by hand or recovered after a crash would show as changed outside llmplan
+    forever.  Returns how many were recorded.
+    """
+    recorded = 0
+    for change in plan.changes:
+        if change.action != NO_OP or change.before is None or change.live_version is None:
+            continue
+        previous = state.resources.get(change.address) if state is not None else None
+        if previous is not None and previous.version == change.live_version and configuration_hash(previous.configuration) == configuration_hash(change.before):
+            continue
+        backend.record(resource_state(change, dict(change.before, version=change.live_version), capabilities.get(change.model_id), applied_at))
+        recorded += 1
+    return recorded
+
+
+def interrupted_operations(audit_entries: Sequence[Mapping[str, Any]]) -> list[Mapping[str, Any]]:
+    """``pending`` audit entries that never got an outcome (a crash mid-PUT)."""
+    open_ops: dict[str, Mapping[str, Any]] = {}
+    for entry in audit_entries:
+        operation = entry.get("operation_id")
+        if not operation or entry.get("action") != UPDATE_ACTION:
+            continue
+        if entry.get("status") == PENDING:
+            open_ops[operation] = entry
+        else:
+            open_ops.pop(operation, None)
+    return list(open_ops.values())
+
+
+def reconcile_interrupted(audit: "AuditLog", live_configurations: Mapping[str, Mapping[str, Any] | None], environment: str) -> list[dict[str, Any]]:
+    """Close every interrupted operation with what the gateway shows now.
+
+    If the live configuration carries exactly the payload that was being
+    sent, the PUT went through: the outcome is ``success``; otherwise it did
+    not (or was overwritten since), and the outcome is ``failure`` with
+    ``error_code: interrupted``.  Either way the trail is complete.
+    """
+    closed = []
+    for entry in interrupted_operations(audit.entries()):
+        live = live_configurations.get(str(entry.get("model_id", "")).lower())
+        went_through = live is not None and payload_hash(to_payload(live)) == entry.get("payload_hash")
+        fields = {key: entry[key] for key in ("operation_id", "address", "model_id", "action", "payload_hash", "compliance_mode", "plan_checksum") if key in entry}
+        fields.update(environment=environment, status=SUCCESS if went_through else FAILURE, latency_ms=0)
+        if not went_through:
+            fields.update(error_code="interrupted", error_message="the apply was interrupted before this request's outcome was recorded; the live configuration does not carry it")
+        closed.append(audit.append(fields))
+    return closed
