@@ -1,0 +1,102 @@
+"""Fixtures of the gateway client tests: a fake clock, and the real sandbox over HTTP."""
+
+from __future__ import annotations
+
+import threading
+from typing import Any, Callable, Iterator
+
+import pytest
+import requests
+
+
+class FakeClock:
+    """A monotonic clock that only moves when someone sleeps; records every sleep."""
+
+    def __init__(self, start: float = 1000.0) -> None:
+        self.now = start
+        self.sleeps: list[float] = []
+        self._lock = threading.Lock()
+
+    def __call__(self) -> float:
+        with self._lock:
+            return self.now
+
+    def sleep(self, seconds: float) -> None:
+        with self._lock:
+            self.sleeps.append(seconds)
+            self.now += max(seconds, 0.0)
+
+    def advance(self, seconds: float) -> None:
+        with self._lock:
+            self.now += seconds
+
+
+@pytest.fixture
+def clock() -> FakeClock:
+    return FakeClock()
+
+
+class SandboxAdmin:
+    """The sandbox's admin endpoints, for arranging faults and reading the request log."""
+
+    def __init__(self, url: str) -> None:
+        self.url = url
+        self._http = requests.Session()
+        self._http.trust_env = False
+
+    def faults(self, **spec: Any) -> None:
+        response = self._http.post(f"{self.url}/__sandbox/faults", json=spec, timeout=5)
+        assert response.status_code < 300, response.text
+
+    def clear_faults(self) -> None:
+        self._http.delete(f"{self.url}/__sandbox/faults", timeout=5).raise_for_status()
+
+    def requests(self, *, path_contains: str = "", method: str | None = None) -> list[dict[str, Any]]:
+        response = self._http.get(f"{self.url}/__sandbox/requests", timeout=5)
+        response.raise_for_status()
+        return [
+            entry
+            for entry in response.json()["requests"]
+            if path_contains in entry["path"] and (method is None or entry["method"] == method) and not entry["path"].startswith("/__sandbox")
+        ]
+
+    def token_requests(self) -> list[dict[str, Any]]:
+        return self.requests(path_contains="/oauth/token")
+
+    def close(self) -> None:
+        self._http.close()
+
+
+StartSandbox = Callable[..., Any]
+
+
+@pytest.fixture
+def start_sandbox() -> Iterator[StartSandbox]:
+    """Start in-process sandboxes on ephemeral loopback ports; all stopped at teardown."""
+    sandbox_module = pytest.importorskip("planner.sandbox")
+    start = getattr(sandbox_module, "start_sandbox", None)
+    if start is None:
+        pytest.skip("planner.sandbox.start_sandbox does not exist yet")
+    running: list[Any] = []
+
+    def starter(**options: Any) -> Any:
+        sandbox = start(**options)
+        running.append(sandbox)
+        return sandbox
+
+    yield starter
+    for sandbox in running:
+        sandbox.stop()
+
+
+@pytest.fixture
+def gateway(start_sandbox: StartSandbox) -> Any:
+    """A sandbox with the demo catalog and a budget no ordinary test reaches."""
+    return start_sandbox(rate_limit=100_000)
+
+
+@pytest.fixture
+def admin(gateway: Any) -> Iterator[SandboxAdmin]:
+    helper = SandboxAdmin(gateway.url)
+    yield helper
+    helper.close()
