@@ -1,0 +1,256 @@
+"""Governance notifications: one signed webhook event per applied change, never lost, never fatal.
+
+Every event goes to a durable outbox (``state/<env>/outbox.jsonl``) *before*
+it is sent. A successful delivery appends its id to
+``outbox.jsonl.delivered`` (O(1) per event on the hot path); :meth:`flush`
+resends what is still pending and then compacts both files. A failed delivery
+is logged and kept; it never raises into apply. Each event carries a stable
+``event_id`` (the audit entry's id) so a receiver can drop duplicates: after
+a crash between a send and its ``delivered`` mark, an event is sent again.
+
+The body is the canonical JSON of the event; with a secret, the
+``X-Llmplan-Signature`` header is ``sha256=<hex HMAC-SHA256 of the body>``,
+as GitHub signs its webhooks. The secret never appears in logs, reprs, files
+or errors.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import logging
+import threading
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Callable, Mapping
+from urllib.parse import urlsplit
+
+import requests
+
+from planner import __version__
+from planner.configuration import canonical_json, with_defaults
+from planner.errors import ConfigurationError
+from planner.files import append_line_durably, atomic_write_text, read_json_lines, remove_durably, truncate_durably
+from planner.gateway.endpoints import is_loopback_url
+
+log = logging.getLogger(__name__)
+
+EVENT_TYPE = "llm_config_change"
+OUTBOX_FILE = "outbox.jsonl"
+SIGNATURE_HEADER = "X-Llmplan-Signature"
+EVENT_ID_HEADER = "X-Llmplan-Event-Id"
+
+
+def build_event(audit_entry: Mapping[str, Any], configuration: Mapping[str, Any]) -> dict[str, Any]:
+    """The documented ``llm_config_change`` event for one successful update.
+
+    ``event_id`` is the audit entry's ``audit_id``: stable across resends,
+    and the key to find the change in the audit trail.
+    """
+    applied = with_defaults(configuration)
+    return {
+        "event_id": str(audit_entry["audit_id"]),
+        "event_type": EVENT_TYPE,
+        "audit_log": json.loads(canonical_json(dict(audit_entry))),
+        "configuration_snapshot": {
+            "model_id": applied.get("model_id", audit_entry.get("model_id")),
+            "temperature_matrix": dict(applied.get("temperature_matrix") or {}),
+            "safety_filters_count": len(applied.get("safety_filters") or ()),
+            "compliance_mode": applied.get("compliance_mode"),
+        },
+    }
+
+
+def sign(body: bytes, secret: str) -> str:
+    """``sha256=`` + hex HMAC-SHA256 of the exact body bytes."""
+    return "sha256=" + hmac.new(secret.encode("utf-8"), body, hashlib.sha256).hexdigest()
+
+
+@dataclass(frozen=True)
+class FlushResult:
+    delivered: int
+    failed: int
+    remaining: int
+
+
+def _display_url(url: str) -> str:
+    """Scheme, host and port only: webhook paths and queries often embed tokens."""
+    parts = urlsplit(url)
+    return f"{parts.scheme}://{parts.netloc.rpartition('@')[2]}"
+
+
+class GovernanceNotifier:
+    """Sends events to one webhook, keeping each in a durable outbox until it is delivered.
+
+    HTTPS is required, except for a loopback address (the sandbox's
+    receiver). After a connection failure or timeout, :meth:`deliver` stops
+    trying for ``pause_after_unreachable`` seconds and only queues, so an
+    apply of 1,000 models does not wait 1,000 timeouts on a dead receiver;
+    :meth:`flush` tries again.
+
+    Thread-safe within a process. Two processes must not flush the same
+    outbox at once; apply and ``governance flush`` hold the state lock.
+    """
+
+    def __init__(
+        self,
+        webhook_url: str,
+        outbox_path: Path,
+        *,
+        secret: str | None = None,
+        timeout: float = 5.0,
+        session: requests.Session | None = None,
+        pause_after_unreachable: float = 30.0,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        parts = urlsplit(webhook_url)
+        if parts.scheme not in ("http", "https") or not parts.hostname:
+            raise ConfigurationError(f"governance webhook_url {_display_url(webhook_url)!r} is not an http(s) URL")
+        if parts.scheme != "https" and not is_loopback_url(webhook_url):
+            raise ConfigurationError(
+                f"governance webhook_url must use https (got {_display_url(webhook_url)}); "
+                "plain http is allowed only for loopback addresses",
+                hint="use the receiver's https:// address",
+            )
+        self.webhook_url = webhook_url
+        self.outbox_path = Path(outbox_path)
+        self.delivered_path = self.outbox_path.with_name(self.outbox_path.name + ".delivered")
+        self.timeout = timeout
+        self.warnings: list[str] = []
+        self._secret = secret or None
+        self._session = session or requests.Session()
+        self._pause = pause_after_unreachable
+        self._clock = clock
+        self._paused_until = float("-inf")
+        self._mutex = threading.Lock()
+        self._outbox_checked = False
+
+    def __repr__(self) -> str:
+        signed = "signed" if self._secret else "unsigned"
+        return f"GovernanceNotifier({_display_url(self.webhook_url)!r}, {signed}, outbox={str(self.outbox_path)!r})"
+
+    # --- the outbox --------------------------------------------------------
+
+    def enqueue(self, event: Mapping[str, Any]) -> None:
+        """Make the event durable in the outbox; call before :meth:`deliver`."""
+        line = canonical_json(dict(event))
+        with self._mutex:
+            if not self._outbox_checked:
+                self._drop_torn_tail(self.outbox_path)
+                self._drop_torn_tail(self.delivered_path)
+                self._outbox_checked = True
+            self._outbox_checked = False  # until the append is known complete
+            append_line_durably(self.outbox_path, line)
+            self._outbox_checked = True
+
+    def _drop_torn_tail(self, path: Path) -> None:
+        """A crash mid-append leaves a torn line; appending after it would glue two lines into garbage."""
+        content = read_json_lines(path)
+        if content.torn_offset is not None:
+            truncate_durably(path, content.torn_offset)
+            self.warnings.append(f"{path}: removed a torn last line ({len(content.torn_fragment)} bytes, an incomplete write from a crash)")
+
+    def pending(self) -> list[dict[str, Any]]:
+        """Queued events not yet delivered, oldest first, each once."""
+        with self._mutex:
+            return self._pending()
+
+    def _pending(self) -> list[dict[str, Any]]:
+        delivered = {record.get("event_id") for record in read_json_lines(self.delivered_path).records if isinstance(record, dict)}
+        outbox = read_json_lines(self.outbox_path)
+        if outbox.bad_line is not None:
+            self._warn(f"{self.outbox_path} line {outbox.bad_line} is corrupted ({outbox.bad_reason}); events after it are not read")
+        seen: set[str] = set()
+        events = []
+        for event in outbox.records:
+            if not isinstance(event, dict) or not isinstance(event.get("event_id"), str):
+                continue
+            if event["event_id"] in delivered or event["event_id"] in seen:
+                continue
+            seen.add(event["event_id"])
+            events.append(event)
+        return events
+
+    def _warn(self, message: str) -> None:
+        log.warning("%s", message)
+        if message not in self.warnings:
+            self.warnings.append(message)
+
+    def _mark_delivered(self, event_id: str) -> None:
+        with self._mutex:
+            append_line_durably(self.delivered_path, canonical_json({"event_id": event_id}))
+
+    # --- sending -----------------------------------------------------------
+
+    def deliver(self, event: Mapping[str, Any]) -> bool:
+        """POST one event now; True if the receiver accepted it (2xx). Never raises for network or HTTP failures."""
+        if self._clock() < self._paused_until:
+            return False
+        return self._send(event)
+
+    def flush(self) -> FlushResult:
+        """Resend every pending event once, in order; stops early if the receiver is unreachable.
+
+        Compacts the outbox afterwards: delivered events are dropped from it.
+        """
+        delivered = failed = 0
+        for event in self.pending():
+            if self._send(event):
+                delivered += 1
+                continue
+            failed += 1
+            if self._clock() < self._paused_until:
+                break  # unreachable: the rest would only wait for the same timeout
+        self._compact()
+        return FlushResult(delivered=delivered, failed=failed, remaining=len(self.pending()))
+
+    def _send(self, event: Mapping[str, Any]) -> bool:
+        event_id = str(event.get("event_id", ""))
+        try:
+            body = canonical_json(dict(event)).encode("utf-8")
+        except (TypeError, ValueError) as error:
+            self._warn(f"governance event {event_id} is not plain JSON and cannot be sent ({error.__class__.__name__})")
+            return False
+        headers = {"Content-Type": "application/json", EVENT_ID_HEADER: event_id, "User-Agent": f"llmplan/{__version__}"}
+        if self._secret:
+            headers[SIGNATURE_HEADER] = sign(body, self._secret)
+        where = _display_url(self.webhook_url)
+        try:
+            with self._session.post(self.webhook_url, data=body, headers=headers, timeout=self.timeout, allow_redirects=False) as response:
+                status = response.status_code
+        except requests.RequestException as error:
+            # The exception text can quote the full URL; only its class is logged.
+            self._paused_until = self._clock() + self._pause
+            log.warning("governance event %s not delivered to %s (%s); kept in the outbox", event_id, where, error.__class__.__name__)
+            return False
+        if not 200 <= status < 300:
+            log.warning("governance event %s not delivered to %s (HTTP %s); kept in the outbox", event_id, where, status)
+            return False
+        self._paused_until = float("-inf")
+        self._mark_delivered(event_id)
+        return True
+
+    def _compact(self) -> None:
+        """Rewrite the outbox with only pending events, then clear the delivered marks.
+
+        Crash-safe in this order: a crash in between leaves marks for events
+        no longer in the outbox, which are ignored.
+        """
+        with self._mutex:
+            if not self.outbox_path.exists():
+                remove_durably(self.delivered_path)
+                return
+            remaining = self._pending()
+            outbox = read_json_lines(self.outbox_path)
+            if outbox.bad_line is not None:
+                return  # keep the corrupted file for a human rather than rewrite around it
+            if len(remaining) == len(outbox.records) and not outbox.torn:
+                return
+            if remaining:
+                atomic_write_text(self.outbox_path, "".join(canonical_json(event) + "\n" for event in remaining))
+            else:
+                remove_durably(self.outbox_path)
+            remove_durably(self.delivered_path)
+            self._outbox_checked = False
