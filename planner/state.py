@@ -365,6 +365,7 @@ class LocalStateBackend:
         self._sleep = sleep
         self._mutex = threading.RLock()
         self._journal_checked = False
+        self._lineage_checked = False
         self._held: dict[str, int] = {}
         self._held_mutex = threading.Lock()
 
@@ -501,8 +502,9 @@ class LocalStateBackend:
             self._journal_checked = True
 
     def _current_lineage(self) -> str:
-        if self._lineage is None:
-            self._load()
+        if not self._lineage_checked:
+            self._load()  # refuses a state or journal of another lineage before anything is appended
+            self._lineage_checked = True
         if self._lineage is None:
             self._lineage = str(uuid.uuid4())  # the first write in an empty folder creates it
         return self._lineage
