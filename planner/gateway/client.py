@@ -357,11 +357,11 @@ class GatewayClient:
             headers = outcome.headers if isinstance(outcome, requests.Response) else {}
             wait = policy.next_wait(result, headers, self._rng)
             if cause is Cause.RATE_LIMITED and paced:
-                info = RateLimitInfo.from_headers(headers)
-                # A 429 that says the budget is spent (or says nothing) stops every
-                # thread until the window resets; a 429 with budget left (a per-
-                # endpoint limit, an injected fault) only delays this request.
-                if info.allowed is None or info.count is None or info.exhausted:
+                # A 429 whose headers say the budget is spent stops every thread
+                # until the window resets.  One that does not say so (another
+                # limit, a passing fault) delays only this request: holding
+                # everyone on it would let a few stray 429s stall a whole apply.
+                if RateLimitInfo.from_headers(headers).exhausted:
                     self.pacer.hold(wait)
             self._log.info(
                 "retrying %s %s in %.2f s after %s (retry %d; correlation id %s)",

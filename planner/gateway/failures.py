@@ -68,15 +68,18 @@ def error_from_response(
     common: dict[str, Any] = {"status": status, "code": code, "context_id": context_id, "errors": entries, "method": method, "url": url}
 
     if status == 400:
+        if not entries:
+            return BadRequest(f"{request} was refused ({answered}){tail}", **common)
         lines = []
         for entry in entries:
             text = scrub(str(entry.get("message") or entry.get("code") or "invalid"))
-            fields = _field_names(entry)
-            lines.append(f"  {', '.join(fields)}: {text}" if fields else f"  {text}")
-        listing = ("\n" + "\n".join(lines)) if lines else ""
+            prefix = ", ".join(_field_names(entry))
+            # The gateway may already start the message with the field name.
+            lines.append(f"  {text}" if not prefix or text.startswith(f"{prefix}:") else f"  {prefix}: {text}")
         count = len(entries)
-        summary = f"{count} field violation{'s' if count != 1 else ''}" if count else "the request is invalid"
-        return BadRequest(f"{request} was refused ({answered}, {summary}){tail}{listing}", **common)
+        where = f" [contextId {context_id}]" if context_id else ""
+        listing = "\n".join(lines)
+        return BadRequest(f"{request} was refused ({answered}, {count} field violation{'s' if count != 1 else ''}){where}:\n{listing}", **common)
     if status == 401:
         return AuthenticationFailed(
             f"{request} was refused ({answered}) even with a freshly fetched token{tail}; "

@@ -100,3 +100,31 @@ def admin(gateway: Any) -> Iterator[SandboxAdmin]:
     helper = SandboxAdmin(gateway.url)
     yield helper
     helper.close()
+
+
+SANDBOX_CREDENTIALS = ("sandbox", "sandbox-secret")
+FAST_RETRIES = {"backoff_base": 0.01, "backoff_cap": 0.05}
+
+
+@pytest.fixture
+def make_client() -> Iterator[Callable[..., Any]]:
+    """Build GatewayClients for a sandbox (fast backoff unless told otherwise); all closed at teardown."""
+    from planner.gateway.client import GatewayClient
+    from planner.gateway.endpoints import Credentials, Endpoint
+    from planner.gateway.retry import RetryPolicy
+
+    made: list[Any] = []
+
+    def build(sandbox: Any, *, credentials: tuple[str, str] = SANDBOX_CREDENTIALS, retry: Any = None, **options: Any) -> Any:
+        client = GatewayClient(
+            Endpoint(sandbox.url, sandbox.url),
+            Credentials(*credentials),
+            retry=retry if retry is not None else RetryPolicy(**FAST_RETRIES),
+            **options,
+        )
+        made.append(client)
+        return client
+
+    yield build
+    for client in made:
+        client.close()

@@ -34,14 +34,14 @@ def error_for(method: str, path: str, status: int, data: Any, retries: int = 0) 
 def test_a_400_carries_and_lists_every_field_violation() -> None:
     violations = [
         {"message": "9000 exceeds the model's max_context_window of 4096", "code": "bad.request", "status": 400, "details": [{"fieldName": "max_tokens"}]},
-        {"message": "'political' is restricted: block is not allowed", "code": "bad.request", "status": 400, "details": [{"fieldName": "safety_filters[0].action"}]},
+        {"message": "safety_filters[0].action: 'political' is restricted: block is not allowed", "code": "bad.request", "status": 400, "details": [{"fieldName": "safety_filters[0].action"}]},
     ]
     error = error_for("PUT", CONFIG_PATH, 400, body(400, "bad.request", "2 violations", errors=violations))
     assert isinstance(error, BadRequest)
     assert error.errors == tuple(violations)
     assert (error.status, error.code, error.context_id) == (400, "bad.request", "ctx-42")
     assert str(error).splitlines() == [
-        f"PUT {CONFIG_PATH} was refused (400 bad.request, 2 field violations): 2 violations [contextId ctx-42]",
+        f"PUT {CONFIG_PATH} was refused (400 bad.request, 2 field violations) [contextId ctx-42]:",
         "  max_tokens: 9000 exceeds the model's max_context_window of 4096",
         "  safety_filters[0].action: 'political' is restricted: block is not allowed",
     ]
@@ -79,6 +79,11 @@ def test_each_status_has_its_own_error(status: int, code: str, kind: type, words
     assert words in str(error)
     assert "[contextId ctx-42]" in str(error)
     assert (error.status, error.code, error.method) == (status, code, "PUT")
+
+
+def test_a_400_without_entries_quotes_the_message() -> None:
+    error = error_for("GET", "/api/v2/ai/models", 400, body(400, "bad.request", "pageSize 0 is out of range"))
+    assert str(error) == "GET /api/v2/ai/models was refused (400 bad.request): pageSize 0 is out of range [contextId ctx-42]"
 
 
 def test_a_body_that_is_not_json_still_gives_a_clear_error() -> None:
