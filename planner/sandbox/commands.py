@@ -1,10 +1,147 @@
-"""``llmplan sandbox …`` commands."""
+"""``llmplan sandbox …`` commands: parse options, start the server, wait for a signal."""
 
 from __future__ import annotations
 
+import json
+import signal
+import threading
+from pathlib import Path
+from typing import Any
+
 import click
 
+from planner.sandbox.errors import SandboxError
 
-@click.group()
+CONTEXT = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
+
+
+def _fail_rule(text: str) -> dict[str, Any]:
+    """``503:0.3`` → a status rule firing for 30 % of API requests; ``429:0.1:2`` adds Retry-After 2."""
+    parts = text.split(":")
+    try:
+        if len(parts) not in (2, 3):
+            raise ValueError
+        rule: dict[str, Any] = {"effect": "status", "status": int(parts[0]), "share": float(parts[1])}
+        if len(parts) == 3:
+            rule["retry_after"] = float(parts[2])
+    except ValueError:
+        raise click.BadParameter(f"{text!r} is not STATUS:SHARE[:RETRY_AFTER], e.g. 503:0.3 or 429:0.1:2") from None
+    return rule
+
+
+def _faults_file(path: Path | None) -> dict[str, Any]:
+    if path is None:
+        return {}
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as error:
+        raise click.BadParameter(f"cannot read {path}: {error}", param_hint="--faults") from None
+    if not isinstance(data, dict):
+        raise click.BadParameter(f"{path} must hold a JSON object (the body of POST /__sandbox/faults)", param_hint="--faults")
+    return data
+
+
+@click.group(context_settings=CONTEXT)
 def sandbox() -> None:
     """Run the built-in sandbox gateway (a local stand-in for the real API)."""
+
+
+@sandbox.command(context_settings=CONTEXT)
+@click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on; loopback only unless --allow-remote.")
+@click.option("--port", default=8765, show_default=True, type=click.IntRange(0, 65535), help="Port to listen on; 0 picks a free one.")
+@click.option("--models", "extra_models", default=0, show_default=True, type=click.IntRange(0, 1_000_000), help="Add N generated models (bench-00001 …, stable ids) to the demo catalog.")
+@click.option("--no-catalog", is_flag=True, help="Start without the demo models.")
+@click.option("--data", "data_file", type=click.Path(dir_okay=False, path_type=Path), help="Keep models and configurations in this JSON file across restarts (created if missing).")
+@click.option("--rate-limit", default=300, show_default=True, type=click.IntRange(min=1), help="Requests each client may make per window.")
+@click.option("--rate-window", default=60.0, show_default=True, type=click.FloatRange(min=0.001, max=86_400), help="Length of a rate-limit window in seconds.")
+@click.option("--latency-ms", default=0.0, show_default=True, type=click.FloatRange(min=0), help="Added latency for every API and token request, in milliseconds.")
+@click.option("--latency-jitter-ms", default=0.0, show_default=True, type=click.FloatRange(min=0), help="Random +/- jitter around --latency-ms, in milliseconds.")
+@click.option("--token-lifetime", default=86_400, show_default=True, type=click.IntRange(min=1), help="Lifetime of issued access tokens in seconds.")
+@click.option("--seed", default=0, show_default=True, type=int, help="Seed of the fault decisions, for reproducible runs.")
+@click.option("--fail", "fail_rules", multiple=True, metavar="STATUS:SHARE[:RETRY]", help="Answer this share of API requests with STATUS (e.g. 503:0.3, or 429:0.1:2 with Retry-After 2). Repeatable.")
+@click.option("--drop-share", type=click.FloatRange(0, 1), help="Close this share of API connections without an answer.")
+@click.option("--faults", "faults_file", type=click.Path(exists=True, dir_okay=False, path_type=Path), help="JSON file with fault settings, as the body of POST /__sandbox/faults.")
+@click.option("--client-id", default="sandbox", show_default=True, help="OAuth client id with every scope (sandbox-readonly always exists too).")
+@click.option("--client-secret", envvar="LLMPLAN_SANDBOX_CLIENT_SECRET", default="sandbox-secret", show_default="sandbox-secret, or $LLMPLAN_SANDBOX_CLIENT_SECRET", help="Secret of --client-id.")
+@click.option("--allow-remote", is_flag=True, help="Allow a non-loopback --host (the sandbox has no real security).")
+@click.option("--verbose", "-v", is_flag=True, help="Print one line per request to stderr.")
+def serve(
+    host: str,
+    port: int,
+    extra_models: int,
+    no_catalog: bool,
+    data_file: Path | None,
+    rate_limit: int,
+    rate_window: float,
+    latency_ms: float,
+    latency_jitter_ms: float,
+    token_lifetime: int,
+    seed: int,
+    fail_rules: tuple[str, ...],
+    drop_share: float | None,
+    faults_file: Path | None,
+    client_id: str,
+    client_secret: str,
+    allow_remote: bool,
+    verbose: bool,
+) -> None:
+    """Serve the sandbox gateway until Ctrl-C (SIGINT) or SIGTERM.
+
+    It implements the gateway API (OAuth, models, configurations, paging,
+    rate limits, errors) plus /__sandbox/ admin endpoints for faults, seeding,
+    drift, the request log and a webhook receiver. Prints
+    "listening on http://HOST:PORT" once ready; exits 0 when stopped.
+
+    \b
+    Examples:
+      llmplan sandbox serve --port 8765 --data state/sandbox.json
+      llmplan sandbox serve --port 0 --models 1000 --rate-limit 100000
+      llmplan sandbox serve --latency-ms 50 --latency-jitter-ms 10 --fail 503:0.1 --seed 7
+    """
+    from planner.sandbox.server import start_sandbox
+    from planner.sandbox.tokens import READONLY_CLIENT_ID, ClientSpec, default_clients
+
+    faults = _faults_file(faults_file)
+    rules = list(faults.get("rules", []))
+    rules.extend(_fail_rule(text) for text in fail_rules)
+    if drop_share is not None:
+        rules.append({"effect": "drop", "share": drop_share})
+    if rules:
+        faults["rules"] = rules
+    clients = {key: spec for key, spec in default_clients().items() if key == READONLY_CLIENT_ID}
+    clients[client_id] = ClientSpec(client_secret)
+
+    stop = threading.Event()
+    previous = {sig: signal.signal(sig, lambda *_: stop.set()) for sig in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        running = start_sandbox(
+            host=host,
+            port=port,
+            extra_models=extra_models,
+            catalog=not no_catalog,
+            data_file=data_file,
+            rate_limit=rate_limit,
+            rate_window_seconds=rate_window,
+            latency_ms=latency_ms,
+            latency_jitter_ms=latency_jitter_ms,
+            token_lifetime_seconds=token_lifetime,
+            seed=seed,
+            faults=faults or None,
+            clients=clients,
+            allow_remote=allow_remote,
+            verbose=verbose,
+        )
+        try:
+            click.echo(f"listening on {running.url}")
+            click.get_text_stream("stdout").flush()
+            while not stop.wait(0.5):
+                pass
+        finally:
+            running.stop()
+        click.echo("stopped", err=True)
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+
+
+__all__ = ["sandbox", "SandboxError"]
