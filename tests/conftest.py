@@ -1,0 +1,38 @@
+"""Fixtures shared by every test folder.
+
+``sandbox``: a fresh sandbox gateway on 127.0.0.1 and an ephemeral port,
+stopped after the test.  ``make_sandbox(**options)``: start sandboxes with
+options of ``planner.sandbox.start_sandbox`` (rate limit, faults, data
+file…); every one is stopped after the test.  The sandbox is imported only
+when a test asks for it, so the core tests never load it.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any, Callable, Iterator
+
+import pytest
+
+if TYPE_CHECKING:
+    from planner.sandbox import RunningSandbox
+
+
+@pytest.fixture
+def make_sandbox() -> Iterator[Callable[..., "RunningSandbox"]]:
+    from planner.sandbox import start_sandbox
+
+    started: list[RunningSandbox] = []
+
+    def make(**options: Any) -> "RunningSandbox":
+        running = start_sandbox(**options)
+        started.append(running)
+        return running
+
+    yield make
+    for running in reversed(started):
+        running.stop()
+
+
+@pytest.fixture
+def sandbox(make_sandbox: Callable[..., "RunningSandbox"]) -> "RunningSandbox":
+    return make_sandbox()
