@@ -25,6 +25,9 @@ MODELS_DIR = "models"
 ADDRESS_PATTERN = re.compile(r"^[a-z0-9][a-z0-9_-]*$")
 ENVIRONMENT_NAME_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]*$")
 MODEL_SUFFIXES = (".yaml", ".yml")
+# A model's identity is never inherited: a ``model_id`` in ``defaults`` is an
+# error reported once there, not a duplicate id in every model file.
+NOT_INHERITED = frozenset({"model_id"})
 
 DEFAULT_PARALLELISM = 10
 DEFAULT_MAX_CHANGE_PERCENT = 100.0
@@ -210,9 +213,9 @@ def merge_defaults(address: str, document: SourceDocument, defaults_doc: SourceD
     if defaults_doc is not None:
         defaults = defaults_doc.data["defaults"]
         for path, line in defaults_doc.lines.items():
-            if path[:1] == ("defaults",) and len(path) > 1:
+            if path[:1] == ("defaults",) and len(path) > 1 and path[1] not in NOT_INHERITED:
                 origins[path[1:]] = Origin(defaults_doc.file, line)
-        config = copy.deepcopy(defaults)
+        config = {key: copy.deepcopy(value) for key, value in defaults.items() if key not in NOT_INHERITED}
     else:
         config = {}
     _merge_into(config, document.data, (), origins)

@@ -45,8 +45,33 @@ def _registry() -> Any:
 
 
 @lru_cache(maxsize=None)
+def validator_class() -> Any:
+    """Draft 2020-12 where ``integer`` means a whole number written as one.
+
+    Standard JSON Schema accepts ``2048.0`` as an integer; the gateway stores
+    ``2048``, so a desired ``2048.0`` would differ from live forever, and the
+    capability check (an ``int`` comparison) would skip it.
+    """
+    from jsonschema import Draft202012Validator, validators
+
+    checker = Draft202012Validator.TYPE_CHECKER.redefine(
+        "integer", lambda _checker, instance: isinstance(instance, int) and not isinstance(instance, bool)
+    )
+    return validators.extend(Draft202012Validator, type_checker=checker)
+
+
+@lru_cache(maxsize=None)
 def validator(name: str) -> Any:
     """A compiled draft 2020-12 validator for one of our schemas."""
-    from jsonschema import Draft202012Validator
+    return validator_class()(load_schema(name), registry=_registry())
 
-    return Draft202012Validator(load_schema(name), registry=_registry())
+
+def validator_for(schema: dict[str, Any]) -> Any:
+    """A validator for a user's schema (an environment's policy).
+
+    Its ``$ref`` resolve only against our own schemas: without an explicit
+    registry jsonschema would fetch a remote ``$ref`` over the network, and
+    ``validate`` promises to send no request.  An unresolvable reference
+    raises ``referencing.exceptions.Unresolvable`` while validating.
+    """
+    return validator_class()(schema, registry=_registry())

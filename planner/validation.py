@@ -10,6 +10,7 @@ so a user can jump to the line.
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass
 from typing import Any, Iterable, Mapping
 
@@ -17,7 +18,16 @@ from planner import schemas
 from planner.configuration import Capabilities, with_defaults
 from planner.environment import EnvironmentSource, ModelFile, Origin
 from planner.errors import Problem
-from planner.yamlsource import JsonPath, format_path
+from planner.yamlsource import JsonPath, format_path, shorten
+
+# What a pattern stands for, by field name, so a user never reads a regex.
+_PATTERN_MEANINGS = {
+    "model_id": "is not a UUID (expected 8-4-4-4-12 hexadecimal digits)",
+    "base_url": "is not an https:// URL (http:// only on 127.0.0.1, localhost or [::1])",
+    "login_url": "is not an https:// URL (http:// only on 127.0.0.1, localhost or [::1])",
+    "webhook_url": "is not an https:// URL (http:// only on 127.0.0.1, localhost or [::1])",
+    "secret_env": "is not an environment variable name (letters, digits and _, not starting with a digit)",
+}
 
 
 @dataclass(frozen=True, order=True)
@@ -88,9 +98,10 @@ def schema_violations(validator: Any, instance: Any) -> list[Violation]:
 
 def _show(value: Any) -> str:
     try:
-        return json.dumps(value, ensure_ascii=False)
+        shown = json.dumps(value, ensure_ascii=False)
     except (TypeError, ValueError):
-        return repr(value)
+        shown = repr(value)
+    return shorten(shown)
 
 
 def _explain(error: Any) -> list[Violation]:
@@ -101,10 +112,12 @@ def _explain(error: Any) -> list[Violation]:
     instance = error.instance
     if kind == "additionalProperties" and isinstance(instance, dict):
         allowed = list(schema.get("properties", {}))
+        patterns = list(schema.get("patternProperties", {}))
+        listing = f" (allowed: {', '.join(allowed)})" if allowed else ""
         return [
-            Violation(path + (key,), f"unknown field {key!r} (allowed: {', '.join(allowed)})")
+            Violation(path + (key,), f"unknown field {shorten(key)!r}{listing}")
             for key in instance
-            if key not in allowed
+            if key not in allowed and not any(re.search(pattern, key) for pattern in patterns)
         ]
     if kind == "required":
         missing = error.validator_value
@@ -121,14 +134,24 @@ def _explain(error: Any) -> list[Violation]:
         return [Violation(path, f"{_show(instance)} is not {article} {expected}")]
     if kind == "minItems":
         return [Violation(path, f"needs at least {error.validator_value} item{'s' if error.validator_value != 1 else ''}")]
-    if kind == "pattern" and path and path[-1] == "model_id":
-        return [Violation(path, f"{_show(instance)} is not a UUID (expected 8-4-4-4-12 hexadecimal digits)")]
+    meaning = _PATTERN_MEANINGS.get(path[-1]) if path and isinstance(path[-1], str) else None
+    if kind in ("pattern", "minLength", "maxLength") and meaning is not None:
+        return [Violation(path, f"{_show(instance)} {meaning}")]
     if kind == "pattern":
-        return [Violation(path, f"{_show(instance)} does not have the expected form ({error.validator_value})")]
-    if kind in ("oneOf", "anyOf") and all(set(branch) == {"required"} for branch in error.validator_value):
-        names = [branch["required"][0] for branch in error.validator_value]
+        return [Violation(path, f"{_show(instance)} does not have the expected form ({shorten(str(error.validator_value))})")]
+    if kind == "dependentRequired" and isinstance(instance, dict):
+        return [
+            Violation(path + (key,), f"{key!r} needs {needed!r} to be set too")
+            for key, needs in error.validator_value.items()
+            if key in instance
+            for needed in needs
+            if needed not in instance
+        ]
+    branches = error.validator_value
+    if kind in ("oneOf", "anyOf") and all(isinstance(b, dict) and set(b) == {"required"} and len(b["required"]) == 1 for b in branches):
+        names = [branch["required"][0] for branch in branches]
         return [Violation(path, f"set exactly one of: {', '.join(names)}")]
-    return [Violation(path, error.message)]
+    return [Violation(path, shorten(error.message, 200))]
 
 
 # --- files (with locations) -----------------------------------------------
@@ -149,44 +172,62 @@ def check_environment(source: EnvironmentSource) -> list[Problem]:
     settings = source.settings
     if settings is not None:
         env_violations = schema_violations(schemas.validator(schemas.ENVIRONMENT), settings.data)
+        env_violations.extend(Violation(("defaults",) + v.path, v.message) for v in _duplicate_filter_violations(settings.data.get("defaults")))
         problems.extend(_problems(env_violations, lambda path: Origin(settings.file, settings.line_of(path))))
         policy = settings.data.get("policy")
         if isinstance(policy, dict):
             policy_validator, policy_problems = _compile_policy(policy, settings.file, settings.line_of(("policy",)))
             problems.extend(policy_problems)
 
+    # A bad value in ``defaults`` is reported once, at its line in
+    # environment.yaml, not once more for every model that inherits it.
+    reported_defaults = {(p.line, p.path) for p in problems if settings is not None and p.file == settings.file}
+
     owners: dict[str, ModelFile] = {}
     for model in source.models:
-        problems.extend(_problems(configuration_violations(model.config), model.origin))
+        for problem in _problems(configuration_violations(model.config), model.origin):
+            if settings is not None and problem.file == settings.file and (problem.line, f"defaults.{problem.path}") in reported_defaults:
+                continue
+            problems.append(problem)
         if policy_validator is not None:
-            policy_violations = schema_violations(policy_validator, with_defaults(model.config))
-            problems.extend(_problems(policy_violations, model.origin, f" (policy of environment {source.name})"))
+            problems.extend(_policy_problems(policy_validator, model, source.name, settings))
         model_id = model.config.get("model_id")
         if not isinstance(model_id, str):
             continue
         model_id = model_id.lower()
         if model_id in owners:
             other = owners[model_id]
-            line = model.origin(("model_id",)).line
-            other_line = other.origin(("model_id",)).line
+            here = model.origin(("model_id",))
+            there = other.origin(("model_id",))
             problems.append(
-                Problem(model.file, line, "model_id", f"{model.config['model_id']} is also managed by {other.file}:{other_line}; a model belongs in one file")
+                Problem(here.file, here.line, "model_id", f"{shorten(model.config['model_id'])} is also managed by {there.file}:{there.line}; a model belongs in one file")
             )
         else:
             owners[model_id] = model
     return sorted(set(problems), key=lambda p: (p.file, p.line or 0, p.path, p.message))
 
 
+def _policy_problems(policy_validator: Any, model: ModelFile, environment: str, settings: Any) -> list[Problem]:
+    from referencing.exceptions import Unresolvable
+
+    try:
+        violations = schema_violations(policy_validator, with_defaults(model.config))
+    except Unresolvable as exc:
+        # refs are resolved lazily, so a dangling one only shows while validating
+        where = Origin(settings.file, settings.line_of(("policy",)))
+        return [Problem(where.file, where.line, "policy", f"policy is not a valid JSON Schema: cannot resolve $ref ({shorten(str(exc), 120)}); llmplan never fetches schemas over the network")]
+    return _problems(violations, model.origin, f" (policy of environment {environment})")
+
+
 def _compile_policy(policy: dict[str, Any], file: str, line: int | None) -> tuple[Any, list[Problem]]:
-    from jsonschema import Draft202012Validator
     from jsonschema.exceptions import SchemaError
 
     try:
-        Draft202012Validator.check_schema(policy)
+        schemas.validator_class().check_schema(policy)
     except SchemaError as exc:
         where = format_path(("policy",) + tuple(exc.absolute_path))
-        return None, [Problem(file, line, where, f"policy is not a valid JSON Schema: {exc.message}")]
-    return Draft202012Validator(policy), []
+        return None, [Problem(file, line, where, f"policy is not a valid JSON Schema: {shorten(exc.message, 120)}")]
+    return schemas.validator_for(policy), []
 
 
 def check_capabilities(models: Iterable[ModelFile], capabilities: Mapping[str, Capabilities]) -> list[Problem]:

@@ -28,6 +28,15 @@ MAX_FILE_BYTES = 1024 * 1024
 # A configuration file has tens of nodes; 100k is far beyond any honest file
 # and stops "billion laughs" alias expansion long before memory suffers.
 MAX_NODES = 100_000
+# Counting nodes is not enough: a few aliases of one long string stay under
+# MAX_NODES yet every error message about them repeats the string (a 300 KB
+# file once produced 2 GB of output).  The text of all values, with aliases
+# expanded, may be at most twice what an honest file of the maximum size holds.
+MAX_EXPANDED_CHARS = 2 * MAX_FILE_BYTES
+# Configurations are a few levels deep; the cap turns a recursive alias
+# (``&a [*a]``) or absurd nesting into an error instead of a RecursionError.
+MAX_DEPTH = 50
+SHOWN_CHARS = 60
 
 JsonPath = tuple[str | int, ...]
 
@@ -58,6 +67,11 @@ class SourceDocument:
             if line is not None:
                 return line
         return None
+
+
+def shorten(text: str, limit: int = SHOWN_CHARS) -> str:
+    """``text`` cut to ``limit`` characters, so one huge value cannot flood a message."""
+    return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
 def format_path(path: JsonPath) -> str:
@@ -97,7 +111,8 @@ def parse_yaml(raw: bytes | str, display: str) -> tuple[SourceDocument | None, l
         try:
             text = raw.decode("utf-8")
         except UnicodeDecodeError as exc:
-            return None, [Problem(display, None, "", f"not UTF-8 text (byte {exc.start})")]
+            line = raw.count(b"\n", 0, exc.start) + 1
+            return None, [Problem(display, line, "", f"not UTF-8 text (byte {exc.start} is {raw[exc.start]:#04x}); save the file as UTF-8")]
     else:
         text = raw
     try:
@@ -107,8 +122,13 @@ def parse_yaml(raw: bytes | str, display: str) -> tuple[SourceDocument | None, l
         line = mark.line + 1 if mark is not None else None
         reason = " ".join(part for part in (exc.context, exc.problem) if part)
         return None, [Problem(display, line, "", f"YAML syntax error: {reason}")]
-    except yaml.YAMLError as exc:  # reader errors: control characters and the like
-        return None, [Problem(display, None, "", f"YAML error: {exc}")]
+    except yaml.reader.ReaderError as exc:  # control characters and the like
+        position = exc.position if isinstance(exc.position, int) else 0
+        line = text.count("\n", 0, position) + 1
+        shown = repr(text[position]) if position < len(text) else "a character"
+        return None, [Problem(display, line, "", f"YAML error: {shown} is not allowed here ({exc.reason})")]
+    except yaml.YAMLError as exc:
+        return None, [Problem(display, None, "", f"YAML error: {shorten(str(exc), 200)}")]
     if not documents:
         return None, [Problem(display, 1, "", "file is empty; expected a mapping of fields")]
     if len(documents) > 1:
@@ -130,7 +150,7 @@ def _kind(node: yaml.Node) -> str:
     if isinstance(node, yaml.SequenceNode):
         return "a list"
     if isinstance(node, yaml.ScalarNode):
-        return "an empty document" if node.tag == _NULL else f"a single value ({node.value!r})"
+        return "an empty document" if node.tag == _NULL else f"a single value ({shorten(node.value)!r})"
     return "something else"
 
 
@@ -138,17 +158,24 @@ class _Builder:
     def __init__(self) -> None:
         self.lines: dict[JsonPath, int] = {}
         self.visited = 0
+        self.expanded_chars = 0
 
     def build(self, node: yaml.Node, path: JsonPath) -> Any:
         self.visited += 1
         line = node.start_mark.line + 1
         if self.visited > MAX_NODES:
             raise _Invalid(line, path, f"document expands to more than {MAX_NODES} values (alias/anchor expansion?)")
+        if len(path) > MAX_DEPTH:
+            raise _Invalid(line, path[:1], f"values are nested more than {MAX_DEPTH} levels deep (a recursive alias?)")
+        if isinstance(node, yaml.ScalarNode):
+            self.expanded_chars += len(node.value)
+            if self.expanded_chars > MAX_EXPANDED_CHARS:
+                raise _Invalid(line, path, f"document expands to more than {MAX_EXPANDED_CHARS} characters of values (alias/anchor expansion?)")
         if isinstance(node, yaml.MappingNode):
             return self._mapping(node, path)
         if isinstance(node, yaml.SequenceNode):
             if node.tag != _SEQ:
-                raise _Invalid(line, path, f"unsupported YAML tag {node.tag}")
+                raise _Invalid(line, path, f"unsupported YAML tag {shorten(node.tag)}")
             items = []
             for index, item in enumerate(node.value):
                 self.lines[path + (index,)] = item.start_mark.line + 1
@@ -158,20 +185,20 @@ class _Builder:
 
     def _mapping(self, node: yaml.MappingNode, path: JsonPath) -> dict[str, Any]:
         if node.tag != _MAP:
-            raise _Invalid(node.start_mark.line + 1, path, f"unsupported YAML tag {node.tag}")
+            raise _Invalid(node.start_mark.line + 1, path, f"unsupported YAML tag {shorten(node.tag)}")
         result: dict[str, Any] = {}
         for key_node, value_node in node.value:
             key_line = key_node.start_mark.line + 1
             if key_node.tag == _MERGE:
                 raise _Invalid(key_line, path, "merge keys (<<) are not supported; use the environment's defaults instead")
             if not isinstance(key_node, yaml.ScalarNode) or key_node.tag != _STR:
-                shown = key_node.value if isinstance(key_node, yaml.ScalarNode) else _kind(key_node)
+                shown = shorten(key_node.value) if isinstance(key_node, yaml.ScalarNode) else _kind(key_node)
                 raise _Invalid(key_line, path, f"keys must be text, got {shown!r}")
             key = key_node.value
             child = path + (key,)
             if key in result:
                 first = self.lines.get(child)
-                raise _Invalid(key_line, child, f"duplicate key {key!r} (first defined on line {first})")
+                raise _Invalid(key_line, child, f"duplicate key {shorten(key)!r} (first defined on line {first})")
             self.lines[child] = key_line
             result[key] = self.build(value_node, child)
         return result
@@ -183,15 +210,18 @@ class _Builder:
             return node.value
         if tag == _NULL:
             return None
-        if tag == _BOOL:
-            return _constructor.construct_yaml_bool(node)
-        if tag == _INT:
-            return _constructor.construct_yaml_int(node)
-        if tag == _FLOAT:
-            value = _constructor.construct_yaml_float(node)
-            if math.isnan(value) or math.isinf(value):
-                raise _Invalid(line, path, f"{node.value!r} is not a finite number")
+        constructors = {_BOOL: ("true or false", _constructor.construct_yaml_bool), _INT: ("an integer", _constructor.construct_yaml_int), _FLOAT: ("a number", _constructor.construct_yaml_float)}
+        if tag in constructors:
+            expected, construct = constructors[tag]
+            try:
+                value = construct(node)
+            except (ValueError, KeyError, TypeError, yaml.YAMLError):
+                # an explicit tag on text that is not of that type (``!!int twelve``),
+                # or an integer over Python's 4300-digit conversion limit
+                raise _Invalid(line, path, f"{shorten(node.value)!r} cannot be read as {expected}") from None
+            if isinstance(value, float) and (math.isnan(value) or math.isinf(value)):
+                raise _Invalid(line, path, f"{shorten(node.value)!r} is not a finite number")
             return value
         if tag == "tag:yaml.org,2002:timestamp":
             return node.value  # a date-looking value is kept as text; the schema judges it
-        raise _Invalid(line, path, f"unsupported YAML tag {tag}")
+        raise _Invalid(line, path, f"unsupported YAML tag {shorten(tag)}")
