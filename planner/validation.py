@@ -20,6 +20,9 @@ from planner.environment import EnvironmentSource, ModelFile, Origin
 from planner.errors import Problem
 from planner.yamlsource import JsonPath, format_path, shorten
 
+# JSON Schema's type names in the words of a YAML file.
+_TYPE_NAMES = {"object": "mapping", "array": "list"}
+
 # What a pattern stands for, by field name, so a user never reads a regex.
 _PATTERN_MEANINGS = {
     "model_id": "is not a UUID (expected 8-4-4-4-12 hexadecimal digits)",
@@ -129,9 +132,9 @@ def _explain(error: Any) -> list[Violation]:
         return [Violation(path, f"{_show(instance)} must be {_show(error.validator_value)}")]
     if kind == "type":
         expected = error.validator_value
-        expected = " or ".join(expected) if isinstance(expected, list) else expected
-        article = "an" if expected[:1] in "aeiou" else "a"
-        return [Violation(path, f"{_show(instance)} is not {article} {expected}")]
+        names = [_TYPE_NAMES.get(name, name) for name in (expected if isinstance(expected, list) else [expected])]
+        shown = " or ".join(("an " if name[:1] in "aeiou" else "a ") + name for name in names)
+        return [Violation(path, f"{_show(instance)} is not {shown}")]
     if kind == "minItems":
         return [Violation(path, f"needs at least {error.validator_value} item{'s' if error.validator_value != 1 else ''}")]
     meaning = _PATTERN_MEANINGS.get(path[-1]) if path and isinstance(path[-1], str) else None
