@@ -95,7 +95,7 @@ class Pacer:
     def __init__(
         self,
         *,
-        safety: float = 0.95,
+        safety: float = 0.97,
         clock: Callable[[], float] = time.monotonic,
         sleep: Callable[[float], None] = time.sleep,
     ) -> None:
