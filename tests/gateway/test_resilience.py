@@ -7,6 +7,7 @@ means the gateway saw exactly two requests.
 from __future__ import annotations
 
 import logging
+import random
 import threading
 import time
 from collections import Counter
@@ -294,3 +295,25 @@ def test_sixteen_threads_share_one_token_one_pacer_and_the_pool(gateway: Any, ad
     assert client.pacer.budget == (100_000, 60.0)  # one pacer learnt the budget from everyone's answers
     assert client.stats().attempts == 1 + 1 + 80  # token, listing, the calls: no retry
     assert not [record for record in caplog.records if "Connection pool is full" in record.getMessage()]
+
+
+# --- the waits themselves, on a fake clock (nothing really sleeps) -------------------
+
+
+def test_retry_waits_follow_the_gateway_and_the_policy(gateway: Any, admin: Any, make_client: Callable[..., Any], clock: Any) -> None:
+    class HalfwayRandom(random.Random):
+        def uniform(self, a: float, b: float) -> float:
+            return (a + b) / 2
+
+    policy = RetryPolicy(backoff_base=0.5, backoff_cap=1.5)
+    client = make_client(gateway, clock=clock, sleep=clock.sleep, retry=policy, rng=HalfwayRandom())
+    client.get_model(SUPPORT)
+    admin.faults(rules=[
+        {"effect": "status", "status": 429, "retry_after": 7, "count": 1},
+        {"effect": "status", "status": 503, "count": 4},
+    ])
+    clock.sleeps.clear()
+    client.get_model(SUPPORT)
+    # Retry-After exactly, then half of each capped exponential ceiling 0.5, 1, 1.5, 1.5.
+    # (The pacer never sleeps here: the sandbox's budget of 100,000 allows a burst of 1,500.)
+    assert clock.sleeps == [7.0, 0.25, 0.5, 0.75, 0.75]
