@@ -1,4 +1,4 @@
-"""Fixtures of the gateway client tests: a fake clock, and the real sandbox over HTTP."""
+"""Fixtures of the gateway client tests: a fake clock, a sandbox with its admin endpoints, clients."""
 
 from __future__ import annotations
 
@@ -67,32 +67,10 @@ class SandboxAdmin:
         self._http.close()
 
 
-StartSandbox = Callable[..., Any]
-
-
 @pytest.fixture
-def start_sandbox() -> Iterator[StartSandbox]:
-    """Start in-process sandboxes on ephemeral loopback ports; all stopped at teardown."""
-    sandbox_module = pytest.importorskip("planner.sandbox")
-    start = getattr(sandbox_module, "start_sandbox", None)
-    if start is None:
-        pytest.skip("planner.sandbox.start_sandbox does not exist yet")
-    running: list[Any] = []
-
-    def starter(**options: Any) -> Any:
-        sandbox = start(**options)
-        running.append(sandbox)
-        return sandbox
-
-    yield starter
-    for sandbox in running:
-        sandbox.stop()
-
-
-@pytest.fixture
-def gateway(start_sandbox: StartSandbox) -> Any:
-    """A sandbox with the demo catalog and a budget no ordinary test reaches."""
-    return start_sandbox(rate_limit=100_000)
+def gateway(make_sandbox: Callable[..., Any]) -> Any:
+    """A sandbox (``make_sandbox`` of tests/conftest.py) with the demo catalog and a budget no ordinary test reaches."""
+    return make_sandbox(rate_limit=100_000)
 
 
 @pytest.fixture

@@ -21,10 +21,10 @@ WRONG_CANARY = "canary-wrong-5ecret-44b2"
 SUPPORT = "a1b2c3d4-e5f6-7890-abcd-ef1234567890"
 
 
-def test_the_canary_secret_never_leaks(start_sandbox: Any, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], caplog: pytest.LogCaptureFixture) -> None:
+def test_the_canary_secret_never_leaks(make_sandbox: Any, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], caplog: pytest.LogCaptureFixture) -> None:
     from planner.sandbox import ClientSpec
 
-    sandbox = start_sandbox(
+    sandbox = make_sandbox(
         rate_limit=100_000,
         clients={"canary-client": ClientSpec(CANARY, frozenset({"ai:models:read"}))},
     )

@@ -82,8 +82,8 @@ def test_a_token_revoked_mid_run_is_replaced_once_and_the_run_goes_on(gateway: A
     assert 1 <= statuses[401] <= 8  # at most the requests in flight when the token died
 
 
-def test_a_short_token_lifetime_is_survived(start_sandbox: Any, admin: Any, make_client: Callable[..., Any]) -> None:
-    sandbox = start_sandbox(rate_limit=100_000, token_lifetime_seconds=1)
+def test_a_short_token_lifetime_is_survived(make_sandbox: Any, admin: Any, make_client: Callable[..., Any]) -> None:
+    sandbox = make_sandbox(rate_limit=100_000, token_lifetime_seconds=1)
     client = make_client(sandbox)
     deadline = time.monotonic() + 1.2
     calls = 0
@@ -165,8 +165,8 @@ def test_429s_beyond_the_budget_raise_rate_limited_after_a_bounded_number_of_att
     assert len(admin.requests(path_contains="/api/v2/")) == 4
 
 
-def test_the_pacer_keeps_a_run_under_the_gateways_budget(start_sandbox: Any, make_client: Callable[..., Any]) -> None:
-    sandbox = start_sandbox(rate_limit=20, rate_window_seconds=1.0)
+def test_the_pacer_keeps_a_run_under_the_gateways_budget(make_sandbox: Any, make_client: Callable[..., Any]) -> None:
+    sandbox = make_sandbox(rate_limit=20, rate_window_seconds=1.0)
     client = make_client(sandbox, parallelism=4)
     with ThreadPoolExecutor(4) as pool:
         names = list(pool.map(lambda _: client.get_model(SUPPORT).name, range(30)))
