@@ -342,8 +342,11 @@ class GatewayClient:
                     with self._stats_lock:
                         self._pacing_wait += waited
             outcome = self._send_once(method, url, path, data=data, form=form, token=token, correlation_id=correlation_id, attempt=policy.retries + 1)
-            status = outcome.status_code if isinstance(outcome, requests.Response) else None
-            result: int | BaseException = status if status is not None else outcome  # type: ignore[assignment]
+            result: int | BaseException
+            if isinstance(outcome, requests.Response):
+                result, headers, what = outcome.status_code, outcome.headers, str(outcome.status_code)
+            else:
+                result, headers, what = outcome, {}, describe_exception(outcome)
             cause = cause_of(result)
             if cause is Cause.UNAUTHORIZED and not authenticated:
                 cause = None  # a 401 of the token endpoint is bad credentials, not an expired token
@@ -354,7 +357,6 @@ class GatewayClient:
             policy = policy.increment(method, result)
             if policy.is_exhausted:
                 return self._final(method, url, path, outcome, policy.retries - 1)
-            headers = outcome.headers if isinstance(outcome, requests.Response) else {}
             wait = policy.next_wait(result, headers, self._rng)
             if cause is Cause.RATE_LIMITED and paced:
                 # A 429 whose headers say the budget is spent stops every thread
@@ -365,8 +367,7 @@ class GatewayClient:
                     self.pacer.hold(wait)
             self._log.info(
                 "retrying %s %s in %.2f s after %s (retry %d; correlation id %s)",
-                method, path, wait, status if status is not None else describe_exception(outcome),  # type: ignore[arg-type]
-                policy.retries, correlation_id,
+                method, path, wait, what, policy.retries, correlation_id,
             )
             with self._stats_lock:
                 self._retries += 1
