@@ -224,9 +224,8 @@ class AuditLog:
                 if number == 1:
                     return bad(number, "prev_hash is not the start of a chain (lines were removed from the beginning?)")
                 return bad(number, f"prev_hash does not match line {number - 1} (a line was removed, inserted or reordered)")
-            problems = _schema_problems(entry)
-            if problems:
-                return bad(number, f"not a valid audit entry ({problems[0]})")
+            # No schema check here: append() refuses invalid entries, so a line whose hash holds was
+            # valid when written, and skipping it keeps verify at ~15 µs a line.
             previous = entry["entry_hash"]
         if content.bad_line is not None:
             return bad(content.bad_line, f"{content.bad_reason} (edited or corrupted)")

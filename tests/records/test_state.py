@@ -294,3 +294,35 @@ def test_records_from_many_threads_all_land(tmp_path: Path, resource: MakeResour
         thread.join()
     state = LocalStateBackend(state_dir(tmp_path)).read()
     assert state is not None and len(state.resources) == 200
+
+
+def test_a_hand_edit_is_noticed_and_checked_against_the_schema(tmp_path: Path, resource: MakeResource) -> None:
+    backend = LocalStateBackend(state_dir(tmp_path))
+    backend.record(resource(1))
+    backend.commit()
+    path = state_dir(tmp_path) / "state.json"
+    assert State.written_by_us(path.read_bytes())
+
+    path.write_text(path.read_text().replace('"max_tokens":2048', '"max_tokens":1024'))  # still valid
+    edited = LocalStateBackend(state_dir(tmp_path))
+    state = edited.read()
+    assert state is not None and state.resources["model-0001"].configuration["max_tokens"] == 1024
+    assert any("edited by hand" in warning for warning in edited.warnings)
+
+    path.write_text(path.read_text().replace('"version":1', '"version":"one"'))  # no longer valid
+    with pytest.raises(StateError, match=r"resources\.model-0001\.version: 'one' is not of type 'integer'"):
+        LocalStateBackend(state_dir(tmp_path)).read()
+
+
+def test_state_json_has_one_line_per_resource_so_diffs_show_what_changed(tmp_path: Path, resource: MakeResource) -> None:
+    backend = LocalStateBackend(state_dir(tmp_path))
+    for index in range(1, 6):
+        backend.record(resource(index))
+    backend.commit()
+    before = (state_dir(tmp_path) / "state.json").read_text().splitlines()
+    backend.record(resource(3, version=2))
+    backend.commit()
+    after = (state_dir(tmp_path) / "state.json").read_text().splitlines()
+    changed = [new for old, new in zip(before, after) if old != new]
+    assert len(before) == len(after)
+    assert [line.split(":")[0].strip() for line in changed] == ['{"checksum"', '"serial"', '"model-0003"']
