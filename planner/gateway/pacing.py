@@ -15,9 +15,12 @@ interval as long as the window this sends at most
 counts in fixed or sliding windows, so a long apply runs just under the limit.
 
 The window length is not a header: it is learnt as the largest ``reset``
-seen (the gateway rounds it up to whole seconds, so the first answer of a
-window shows the full length).  Until an answer arrives nothing is paced;
-requests sent meanwhile are charged to the budget once it is known.  When an
+seen (the gateway rounds it up to whole seconds, so the answers of the first
+second of a window show the full length), leaving out the answer to a
+window's first request (``count`` 1), whose rounding is the least reliable.
+Until the budget and window are known nothing is paced; requests sent
+meanwhile are charged to the budget once it is.  A client that never sends
+twice in one window is never paced, and needs not be.  When an
 answer says the budget is spent (``count`` ≥ ``allowed``), or a 429 arrives,
 every thread holds until the window resets.
 """
@@ -142,20 +145,32 @@ class Pacer:
             return
         with self._lock:
             now = self._clock()
-            if info.reset is not None and info.reset > 0:
-                self._window = max(self._window or 0.0, info.reset)
-            window = self._window or DEFAULT_WINDOW_SECONDS
-            first = self._interval is None
             self._allowed = info.allowed
-            self._interval = window / (self._safety * info.allowed)
+            if info.exhausted and info.reset is not None:
+                self._held_until = max(self._held_until, now + info.reset)
+            if info.reset is None:
+                window: float | None = DEFAULT_WINDOW_SECONDS
+            elif info.count == 1 or info.reset <= 0:
+                # The first request of a window says the whole window, and a
+                # server computing "end - now" in floating point may round it
+                # up to one second more (the sandbox does, now and then): a
+                # 1 s window read as 2 s would halve the pace.  Later answers
+                # of the window tell the length as well, without that risk.
+                window = None
+            else:
+                window = info.reset
+            if window is not None:
+                self._window = max(self._window or 0.0, window)
+            if self._window is None:
+                return  # not paced until the window is known
+            first = self._interval is None
+            self._interval = self._window / (self._safety * info.allowed)
             burst = max(1, math.floor(info.allowed * (1.0 - self._safety) / 2))
             self._tolerance = (burst - 1) * self._interval
             if first:
                 # Requests sent before we knew the budget count against it.
                 self._theoretical_arrival = max(self._theoretical_arrival, now) + self._unpaced_sent * self._interval
                 self._unpaced_sent = 0
-            if info.exhausted and info.reset is not None:
-                self._held_until = max(self._held_until, now + info.reset)
 
     def hold(self, seconds: float) -> None:
         """Nobody sends for ``seconds`` from now (the budget is spent)."""

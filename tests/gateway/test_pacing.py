@@ -9,7 +9,7 @@ import pytest
 
 from planner.gateway.pacing import Pacer, RateLimitInfo
 
-BUDGET_100_PER_SECOND = RateLimitInfo(allowed=100, count=1, reset=1)
+BUDGET_100_PER_SECOND = RateLimitInfo(allowed=100, count=2, reset=1)
 
 
 def send_times(pacer: Pacer, clock: Any, count: int) -> list[float]:
@@ -52,8 +52,8 @@ def test_it_learns_the_budget_and_paces_just_under_it(clock: Any) -> None:
 
 def test_a_minute_window_is_learnt_from_the_reset_header(clock: Any) -> None:
     pacer = Pacer(clock=clock, sleep=clock.sleep, safety=0.95)
-    pacer.observe(RateLimitInfo(allowed=300, count=1, reset=60))
-    pacer.observe(RateLimitInfo(allowed=300, count=2, reset=59))  # a later answer: window stays 60
+    pacer.observe(RateLimitInfo(allowed=300, count=2, reset=60))
+    pacer.observe(RateLimitInfo(allowed=300, count=3, reset=59))  # a later answer: window stays 60
     assert pacer.budget == (300, 60.0)
     times = send_times(pacer, clock, 600)
     assert busiest_window(times, 60.0) <= 300
@@ -62,11 +62,27 @@ def test_a_minute_window_is_learnt_from_the_reset_header(clock: Any) -> None:
 
 def test_a_small_burst_goes_out_at_once_after_idling(clock: Any) -> None:
     pacer = Pacer(clock=clock, sleep=clock.sleep, safety=0.95)
-    pacer.observe(RateLimitInfo(allowed=300, count=1, reset=60))
+    pacer.observe(RateLimitInfo(allowed=300, count=2, reset=60))
     clock.advance(100)
     times = send_times(pacer, clock, 10)
     assert times[:7] == [times[0]] * 7  # burst of floor(300 * 0.05 / 2) = 7
     assert times[7] > times[0]
+
+
+def test_the_answer_to_a_windows_first_request_does_not_set_the_window(clock: Any) -> None:
+    pacer = Pacer(clock=clock, sleep=clock.sleep, safety=0.95)
+    pacer.observe(RateLimitInfo(allowed=100, count=1, reset=2))  # a 1 s window's end, rounded up one second too far
+    assert pacer.rate is None  # one request per window needs no pacing
+    pacer.observe(RateLimitInfo(allowed=100, count=2, reset=1))
+    assert pacer.budget == (100, 1.0)
+    pacer.observe(RateLimitInfo(allowed=100, count=1, reset=2))  # the next window's first answer
+    assert pacer.budget == (100, 1.0)
+
+
+def test_without_a_reset_header_the_contracts_minute_is_assumed(clock: Any) -> None:
+    pacer = Pacer(clock=clock, sleep=clock.sleep, safety=0.95)
+    pacer.observe(RateLimitInfo(allowed=300, count=1, reset=None))
+    assert pacer.budget == (300, 60.0)
 
 
 def test_requests_sent_before_the_budget_was_known_are_charged_to_it(clock: Any) -> None:
