@@ -31,12 +31,12 @@ import threading
 import time
 import uuid
 from dataclasses import dataclass
-from datetime import datetime, timezone
 from pathlib import Path
 from types import MappingProxyType
 from typing import Any, Callable, Mapping, Protocol, Sequence
 
 from planner import __version__, schemas
+from planner.clock import utc_now
 from planner.configuration import READ_ONLY_FIELDS, canonical_json, sha256_hex
 from planner.errors import LockHeld, StateError
 from planner.files import (
@@ -137,7 +137,7 @@ class ResourceState:
             configuration=configuration,
             version=body.get("version"),  # type: ignore[arg-type]  # checked by the schema on record()
             payload_hash=payload_hash,
-            applied_at=applied_at or datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z",
+            applied_at=applied_at or utc_now(),
             capabilities=capabilities,
         )
 
@@ -399,8 +399,12 @@ def _who() -> str:
     return f"{user}@{socket.gethostname()}"
 
 
-def _utc_seconds() -> str:
-    return datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+def _identity(path: Path) -> tuple[int, int, int] | None:
+    try:
+        status = path.stat()
+    except FileNotFoundError:
+        return None
+    return (status.st_ino, status.st_size, status.st_mtime_ns)
 
 
 class LocalStateBackend:
@@ -469,8 +473,7 @@ class LocalStateBackend:
             return self._fold(persisted, changes)
 
     def _load(self) -> tuple[State | None, list[_Change]]:
-        persisted = self._load_state_file()
-        changes = self._load_journal()
+        persisted, changes = self._load_consistent()
         lineage = persisted.lineage if persisted is not None else (changes[0].lineage if changes else None)
         if lineage is not None:
             self._check_lineage(lineage, self.state_path if persisted is not None else self.journal_path)
@@ -485,6 +488,22 @@ class LocalStateBackend:
             self._lineage = lineage
         return persisted, changes
 
+    def _load_consistent(self, attempts: int = 20) -> tuple[State | None, list[_Change]]:
+        """state.json and the journal as of one instant, even while another process commits.
+
+        A commit renames a new state.json into place, then deletes the
+        journal. A reader without the lock could pair the old state with a
+        journal started after that commit; every rename makes a new inode,
+        so a state.json that changed while we read is simply read again.
+        """
+        for _ in range(attempts):
+            before = _identity(self.state_path)
+            persisted = self._load_state_file()
+            changes = self._load_journal()
+            if _identity(self.state_path) == before:
+                return persisted, changes
+        raise StateError(f"{self.state_path} kept changing while it was read; is another llmplan running without the lock?")
+
     def _check_lineage(self, found: str, path: Path) -> None:
         if self._lineage is not None and found != self._lineage:
             raise StateError(
@@ -498,6 +517,12 @@ class LocalStateBackend:
             raw = self.state_path.read_bytes()
             text = raw.decode("utf-8")
         except FileNotFoundError:
+            if self.backup_path.exists():
+                # Our writes never leave state.json absent once written: someone removed it.
+                raise StateError(
+                    f"{self.state_path} is missing but {self.backup_path.name} exists; refusing to start a new state",
+                    hint=f"restore it with `cp {self.backup_path} {self.state_path}`, or remove the backup to start afresh",
+                ) from None
             return None
         except (OSError, UnicodeDecodeError) as error:
             raise self._corrupted(f"cannot be read ({error.__class__.__name__})") from error
@@ -629,7 +654,7 @@ class LocalStateBackend:
             operation=operation,
             who=_who(),
             pid=os.getpid(),
-            created=_utc_seconds(),
+            created=utc_now(),
             path=str(self.state_path),
         )
         try:

@@ -326,3 +326,46 @@ def test_state_json_has_one_line_per_resource_so_diffs_show_what_changed(tmp_pat
     changed = [new for old, new in zip(before, after) if old != new]
     assert len(before) == len(after)
     assert [line.split(":")[0].strip() for line in changed] == ['{"checksum"', '"serial"', '"model-0003"']
+
+
+def test_a_removed_state_file_with_a_backup_beside_it_is_refused(tmp_path: Path, resource: MakeResource) -> None:
+    backend = LocalStateBackend(state_dir(tmp_path))
+    backend.record(resource(1))
+    backend.commit()
+    backend.record(resource(2))
+    backend.commit()
+    (state_dir(tmp_path) / "state.json").unlink()  # a slip of the hand
+    with pytest.raises(StateError, match="is missing but state.json.backup exists") as refused:
+        LocalStateBackend(state_dir(tmp_path)).commit()
+    assert refused.value.hint is not None and "cp " in refused.value.hint
+    assert not (state_dir(tmp_path) / "state.json").exists()
+
+
+def test_readers_without_the_lock_see_a_consistent_state_while_a_writer_commits(tmp_path: Path, resource: MakeResource) -> None:
+    """Every version a reader sees for one address was recorded; it never goes back to an older one."""
+    import threading
+
+    writer = LocalStateBackend(state_dir(tmp_path))
+    writer.record(resource(1, version=1))
+    writer.commit()
+    done = threading.Event()
+    seen: list[int] = []
+
+    def read_repeatedly() -> None:
+        reader = LocalStateBackend(state_dir(tmp_path))
+        while not done.is_set():
+            state = reader.read()
+            assert state is not None
+            seen.append(state.resources["model-0001"].version)
+
+    thread = threading.Thread(target=read_repeatedly)
+    thread.start()
+    try:
+        for version in range(2, 60):
+            writer.record(resource(1, version=version))
+            if version % 3 == 0:
+                writer.commit()
+    finally:
+        done.set()
+        thread.join()
+    assert seen and all(later >= earlier for earlier, later in zip(seen, seen[1:]))

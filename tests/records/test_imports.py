@@ -1,0 +1,32 @@
+"""Each record-keeping module imports alone (no cycles), and the light ones stay light."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[2]
+CHECK = """
+import sys
+import {module}
+heavy = sorted(name for name in ("requests", "click", "deepdiff", "planner.sandbox") if name in sys.modules)
+print(",".join(heavy))
+"""
+
+
+@pytest.mark.parametrize(
+    ("module", "may_load"),
+    [
+        ("planner.state", ""),
+        ("planner.audit", ""),
+        ("planner.metrics", ""),
+        ("planner.governance", "requests"),  # it sends the webhook
+    ],
+)
+def test_module_imports_alone(module: str, may_load: str) -> None:
+    result = subprocess.run([sys.executable, "-c", CHECK.format(module=module)], capture_output=True, text=True, cwd=REPO, timeout=60)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == may_load
