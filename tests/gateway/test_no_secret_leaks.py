@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import base64
 import logging
+import os
 import re
 import traceback
-from typing import Any, Callable
+from typing import Any
 
 import pytest
+import requests
 
 from planner.errors import LlmplanError
 from planner.gateway.breaker import CircuitBreaker
@@ -31,8 +33,6 @@ def test_the_canary_secret_never_leaks(make_sandbox: Any, monkeypatch: pytest.Mo
     monkeypatch.setenv("GENESYSCLOUD_OAUTHCLIENT_ID", "canary-client")
     monkeypatch.setenv("GENESYSCLOUD_OAUTHCLIENT_SECRET", CANARY)
     caplog.set_level(logging.DEBUG)  # every logger, urllib3 included
-    import os
-
     credentials = credentials_from_env(os.environ)
     endpoint = Endpoint(sandbox.url, sandbox.url)
     fast = RetryPolicy(backoff_base=0.01, backoff_cap=0.02, unavailable=2)
@@ -48,7 +48,7 @@ def test_the_canary_secret_never_leaks(make_sandbox: Any, monkeypatch: pytest.Mo
         client.list_models()
         client.get_configuration(SUPPORT)
         tokens = [client._tokens.get()]  # noqa: SLF001 - the test must know the token to look for it
-        admin = __import__("requests").Session()
+        admin = requests.Session()
         admin.trust_env = False
         faults = f"{sandbox.url}/__sandbox/faults"
         scenarios = [
