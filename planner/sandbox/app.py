@@ -64,6 +64,7 @@ class Request:
     body: bytes = b""
     client_host: str = "127.0.0.1"
     body_error: ApiError | None = None
+    unparsable: bool = False  # http.server rejected it; answer body_error as is
 
     def header(self, name: str) -> str | None:
         wanted = name.lower()
@@ -250,7 +251,7 @@ class SandboxApp:
 
     def protocol_error(self, error: ApiError, method: str, path: str) -> Response:
         """An answer for a request http.server could not even parse (414, 431…)."""
-        return self.handle(Request(method=method or "", path=path or "", body_error=error))
+        return self.handle(Request(method=method or "", path=path or "", body_error=error, unparsable=True))
 
     def _record(self, request: Request, response: Response, ctx: _Context, started: float) -> None:
         if request.path.startswith("/__sandbox/") and request.path != WEBHOOK_PATH:
@@ -270,7 +271,7 @@ class SandboxApp:
 
     def _dispatch(self, request: Request, ctx: _Context) -> Response:
         path = request.path
-        if request.method == "" and request.body_error is not None:
+        if request.unparsable and request.body_error is not None:
             raise request.body_error
         is_api = path.startswith("/api/v2/") and not path.startswith("/api/v2/docs/")
         if is_api or path == "/oauth/token" or path == WEBHOOK_PATH:

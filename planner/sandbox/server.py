@@ -10,6 +10,7 @@ what the answers are is decided by :class:`~planner.sandbox.app.SandboxApp`.
 from __future__ import annotations
 
 import logging
+import selectors
 import socket
 import socketserver
 import sys
@@ -168,7 +169,38 @@ class _Server(ThreadingHTTPServer):
         self.stopping = threading.Event()
         self._connections: set[socket.socket] = set()
         self._connections_lock = threading.Lock()
-        super().__init__(address, _Handler)
+        self._wake_reader, self._wake_writer = socket.socketpair()
+        try:
+            super().__init__(address, _Handler)
+        except BaseException:
+            self._wake_reader.close()
+            self._wake_writer.close()
+            raise
+
+    def serve_until_stopped(self) -> None:
+        """Accept connections until :meth:`wake_to_stop`; unlike serve_forever
+        it does not poll, so stopping takes no poll interval."""
+        with selectors.DefaultSelector() as selector:
+            selector.register(self.socket, selectors.EVENT_READ)
+            selector.register(self._wake_reader, selectors.EVENT_READ)
+            while not self.stopping.is_set():
+                ready = selector.select()
+                if self.stopping.is_set():
+                    break
+                if any(key.fileobj is self.socket for key, _ in ready):
+                    self._handle_request_noblock()
+
+    def wake_to_stop(self) -> None:
+        self.stopping.set()
+        try:
+            self._wake_writer.send(b"x")
+        except OSError:
+            pass
+
+    def server_close(self) -> None:
+        super().server_close()
+        self._wake_reader.close()
+        self._wake_writer.close()
 
     def server_bind(self) -> None:
         # HTTPServer.server_bind does a reverse DNS lookup (getfqdn), which can
@@ -224,11 +256,10 @@ class RunningSandbox:
             if self._stopped:
                 return
             self._stopped = True
-        self._server.stopping.set()
-        self._server.shutdown()
+        self._server.wake_to_stop()
+        self._thread.join(timeout=10)
         self._server.server_close()
         self._server.close_connections()
-        self._thread.join(timeout=10)
 
     @property
     def stopped(self) -> bool:
@@ -328,9 +359,7 @@ def start_sandbox(
         server = _Server((host, port), app, verbose=verbose, family=family)
     except OSError as error:
         raise SandboxError(f"cannot listen on {host}:{port}: {error.strerror or error}") from error
-    running_thread = threading.Thread(
-        target=server.serve_forever, kwargs={"poll_interval": 0.05}, name=f"llmplan-sandbox-{server.server_address[1]}", daemon=True
-    )
+    running_thread = threading.Thread(target=server.serve_until_stopped, name=f"llmplan-sandbox-{server.server_address[1]}", daemon=True)
     sandbox = RunningSandbox(server, running_thread, app)
     app.base_url = sandbox.url
     running_thread.start()

@@ -1,0 +1,136 @@
+"""``llmplan sandbox serve`` driven as a user drives it: a real process, real signals."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import selectors
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Iterator
+
+import click
+import pytest
+import requests
+from click.testing import CliRunner
+
+from planner.sandbox.commands import sandbox as sandbox_group
+
+SUPPORT = "a1b2c3d4-e5f6-7890-abcd-ef1234567890"
+START_DEADLINE = 30.0
+
+
+def first_line(process: subprocess.Popen[str], deadline: float) -> str:
+    assert process.stdout is not None
+    selector = selectors.DefaultSelector()
+    selector.register(process.stdout, selectors.EVENT_READ)
+    if not selector.select(timeout=deadline):
+        raise AssertionError("the sandbox printed nothing in time")
+    return process.stdout.readline()
+
+
+@contextlib.contextmanager
+def serving(*arguments: str, env: dict[str, str] | None = None) -> Iterator[tuple[subprocess.Popen[str], str]]:
+    process = subprocess.Popen(
+        [sys.executable, "-m", "planner", "sandbox", "serve", "--port", "0", *arguments],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env={**os.environ, **(env or {})},
+    )
+    try:
+        line = first_line(process, START_DEADLINE)
+        assert line.startswith("listening on http://127.0.0.1:"), line + (process.stderr.read() if process.poll() is not None else "")  # type: ignore[union-attr]
+        yield process, line.split()[-1]
+    finally:
+        if process.poll() is None:
+            process.kill()
+        process.communicate(timeout=10)
+
+
+def token(url: str, client: tuple[str, str] = ("sandbox", "sandbox-secret")) -> requests.Response:
+    return requests.post(f"{url}/oauth/token", data={"grant_type": "client_credentials"}, auth=client, timeout=5)
+
+
+@pytest.mark.parametrize("stop_signal", [signal.SIGTERM, signal.SIGINT])
+def test_serve_announces_its_address_answers_and_stops_cleanly(stop_signal: signal.Signals) -> None:
+    with serving() as (process, url):
+        access = token(url).json()["access_token"]
+        model = requests.get(f"{url}/api/v2/ai/models/{SUPPORT}", headers={"Authorization": f"Bearer {access}"}, timeout=5)
+        assert model.json()["name"] == "claude-support"
+        process.send_signal(stop_signal)
+        _, stderr = process.communicate(timeout=15)
+        assert process.returncode == 0
+        assert "Traceback" not in stderr
+        assert "sandbox-secret" not in stderr
+
+
+def test_serve_options_shape_the_gateway(tmp_path: Path) -> None:
+    data = tmp_path / "sandbox.json"
+    with serving("--models", "30", "--rate-limit", "7", "--token-lifetime", "120", "--data", str(data)) as (process, url):
+        granted = token(url).json()
+        assert granted["expires_in"] == 120
+        page = requests.get(f"{url}/api/v2/ai/models", headers={"Authorization": f"Bearer {granted['access_token']}"}, timeout=5)
+        assert page.json()["total"] == 36
+        assert page.headers["inin-ratelimit-allowed"] == "7"
+        process.send_signal(signal.SIGTERM)
+        process.communicate(timeout=15)
+    assert data.exists()
+
+
+def test_fail_flags_inject_faults_from_the_start() -> None:
+    with serving("--fail", "503:1", "--seed", "3") as (_, url):
+        access = token(url).json()["access_token"]
+        response = requests.get(f"{url}/api/v2/ai/models", headers={"Authorization": f"Bearer {access}"}, timeout=5)
+        assert response.status_code == 503
+        rules = requests.get(f"{url}/__sandbox/faults", timeout=5).json()["rules"]
+        assert rules == [{"effect": "status", "status": 503, "share": 1.0, "matched": 1, "fired": 1}]
+
+
+def test_the_client_secret_can_come_from_the_environment() -> None:
+    with serving("--client-id", "ci", env={"LLMPLAN_SANDBOX_CLIENT_SECRET": "from-env"}) as (_, url):
+        assert token(url, ("ci", "from-env")).status_code == 200
+        assert token(url).status_code == 401
+
+
+def run_cli(*arguments: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "planner", "sandbox", "serve", *arguments], capture_output=True, text=True, timeout=60, check=False
+    )
+
+
+def test_a_non_loopback_host_is_refused_with_a_hint() -> None:
+    result = run_cli("--host", "0.0.0.0", "--port", "0")
+    assert result.returncode == 1
+    assert "refusing to serve the sandbox on 0.0.0.0" in result.stderr
+    assert "--allow-remote" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_a_corrupt_data_file_is_a_clear_error(tmp_path: Path) -> None:
+    data = tmp_path / "sandbox.json"
+    data.write_text("{not json")
+    result = run_cli("--port", "0", "--data", str(data))
+    assert result.returncode == 1
+    assert f"sandbox data file {data} is not valid JSON" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_a_malformed_fail_flag_is_a_usage_error() -> None:
+    result = run_cli("--port", "0", "--fail", "often")
+    assert result.returncode == 1
+    assert "STATUS:SHARE" in result.stderr
+
+
+def test_every_option_has_help_and_the_command_has_an_example() -> None:
+    serve = sandbox_group.commands["serve"]
+    options = [parameter for parameter in serve.params if isinstance(parameter, click.Option)]
+    assert len(options) >= 15
+    assert [option.name for option in options if not option.help] == []
+    result = CliRunner().invoke(sandbox_group, ["serve", "--help"])
+    assert result.exit_code == 0
+    assert "llmplan sandbox serve --port" in result.output
+    assert "listening on http://HOST:PORT" in result.output
