@@ -179,17 +179,18 @@ class ResourceState:
         return cls._unchecked(data)
 
     @classmethod
-    def _unchecked(cls, data: Mapping[str, Any]) -> "ResourceState":
-        """From freshly parsed, already validated JSON that nobody else holds: no copy needed."""
+    def _unchecked(cls, data: Mapping[str, Any], *, owned: bool = False) -> "ResourceState":
+        """From already validated data; ``owned``: freshly parsed JSON nobody else holds, so no copy is needed."""
+        wrap = MappingProxyType if owned else _frozen
         capabilities = data.get("capabilities")
         return cls(
             address=data["address"],
             model_id=data["model_id"],
-            configuration=MappingProxyType(data["configuration"]),
+            configuration=wrap(data["configuration"]),
             version=data["version"],
             payload_hash=data["payload_hash"],
             applied_at=data["applied_at"],
-            capabilities=None if capabilities is None else MappingProxyType(capabilities),
+            capabilities=None if capabilities is None else wrap(capabilities),
         )
 
 
@@ -268,8 +269,9 @@ class State:
         """Build from JSON data: newer formats and schema violations refused with a clear StateError.
 
         ``trusted``: the data is a sealed document we wrote and validated
-        ourselves (its checksum holds), so the schema check is skipped — it
-        costs ~0.4 ms a resource, too much for a 10,000-model plan.
+        ourselves (its checksum holds) and just parsed, so the schema check
+        (~0.4 ms a resource, too much for a 10,000-model plan) and the
+        defensive copies are skipped.
         """
         if not isinstance(data, Mapping):
             raise StateError(f"{source} is not a JSON object")
@@ -289,7 +291,7 @@ class State:
         return cls(
             lineage=data["lineage"],
             serial=data["serial"],
-            resources={address: ResourceState._unchecked(resource) for address, resource in data["resources"].items()},
+            resources={address: ResourceState._unchecked(resource, owned=trusted) for address, resource in data["resources"].items()},
             format_version=data["format_version"],
             tool_version=data["tool_version"],
         )
@@ -371,7 +373,7 @@ class _Change:
             raise StateError(f"{source} is not a journal entry (no lineage)")
         if data.get("op") == "record":
             if _sealed_intact(data) and isinstance(data.get("resource"), dict):
-                resource = ResourceState._unchecked(data["resource"])  # validated by record() before it was written
+                resource = ResourceState._unchecked(data["resource"], owned=True)  # validated by record() before it was written
             else:
                 resource = ResourceState.from_dict(data.get("resource"), source=source)
             return cls(data["lineage"], resource.address, resource)
