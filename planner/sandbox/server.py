@@ -34,8 +34,9 @@ logger = logging.getLogger("planner.sandbox")
 
 __all__ = ["DEFAULT_CLIENT_ID", "DEFAULT_CLIENT_SECRET", "RunningSandbox", "start_sandbox"]
 
-# How long a connection may sit idle or dribble a request before it is closed.
-CONNECTION_TIMEOUT_SECONDS = 30.0
+# How long a connection may sit idle or dribble a request before it is closed
+# (long enough that a pooled client rarely races the close).
+CONNECTION_TIMEOUT_SECONDS = 120.0
 
 
 class _Handler(BaseHTTPRequestHandler):
@@ -75,7 +76,10 @@ class _Handler(BaseHTTPRequestHandler):
     def _read_body(self) -> tuple[bytes, ApiError | None]:
         if self.headers.get("Transfer-Encoding"):
             return b"", ApiError(411, "chunked request bodies are not supported; send a Content-Length", close=True)
-        length_header = self.headers.get("Content-Length")
+        lengths = self.headers.get_all("Content-Length") or []
+        if len(set(lengths)) > 1:
+            return b"", ApiError(400, "conflicting Content-Length headers", close=True)
+        length_header = lengths[0] if lengths else None
         if length_header is None:
             return b"", None
         length_text = length_header.strip()

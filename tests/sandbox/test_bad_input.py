@@ -165,6 +165,7 @@ def test_too_many_query_fields_get_400(gateway: tuple[Any, Any]) -> None:
         (b"GET / HTTP/9.9\r\nHost: x\r\n\r\n", 505),  # unknown HTTP version
         (b"PUT " + CONFIG.encode() + b" HTTP/1.1\r\nHost: x\r\nAUTH\r\nContent-Length: lots\r\n\r\n", 400),
         (b"PUT " + CONFIG.encode() + b" HTTP/1.1\r\nHost: x\r\nAUTH\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n", 411),
+        (b"PUT " + CONFIG.encode() + b" HTTP/1.1\r\nHost: x\r\nAUTH\r\nContent-Length: 2\r\nContent-Length: 9\r\n\r\n{}", 400),  # smuggling
         (b"GET / HTTP/1.1\r\n" + b"".join(b"X-H%d: v\r\n" % n for n in range(150)) + b"\r\n", 431),  # too many headers
     ],
 )
