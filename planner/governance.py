@@ -179,8 +179,12 @@ class GovernanceNotifier:
             self.warnings.append(message)
 
     def _mark_delivered(self, event_id: str) -> None:
-        with self._mutex:
-            append_line_durably(self.delivered_path, canonical_json({"event_id": event_id}))
+        try:
+            with self._mutex:
+                append_line_durably(self.delivered_path, canonical_json({"event_id": event_id}))
+        except OSError as error:
+            # Delivered but not marked: it will be sent again, and the receiver deduplicates by event id.
+            self._warn(f"governance event {event_id} was delivered but could not be marked in {self.delivered_path} ({error.strerror or error.__class__.__name__})")
 
     # --- sending -----------------------------------------------------------
 
