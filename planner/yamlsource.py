@@ -11,6 +11,7 @@ a caller can report every broken file at once.
 from __future__ import annotations
 
 import math
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Mapping
@@ -21,8 +22,12 @@ from planner.errors import Problem
 
 try:  # the C loader is ~10x faster; fall back to pure Python where libyaml is missing
     from yaml import CSafeLoader as _Loader
+
+    _READER_OFFSETS_IN_BYTES = True  # libyaml reports positions in the UTF-8 bytes
 except ImportError:  # pragma: no cover - depends on the PyYAML build
     from yaml import SafeLoader as _Loader  # type: ignore[assignment]
+
+    _READER_OFFSETS_IN_BYTES = False
 
 MAX_FILE_BYTES = 1024 * 1024
 # A configuration file has tens of nodes; 100k is far beyond any honest file
@@ -111,39 +116,59 @@ def parse_yaml(raw: bytes | str, display: str) -> tuple[SourceDocument | None, l
         try:
             text = raw.decode("utf-8")
         except UnicodeDecodeError as exc:
-            line = raw.count(b"\n", 0, exc.start) + 1
+            line = len(_LINE_BREAK.findall(raw[: exc.start].decode("utf-8"))) + 1
             return None, [Problem(display, line, "", f"not UTF-8 text (byte {exc.start} is {raw[exc.start]:#04x}); save the file as UTF-8")]
     else:
         text = raw
+    last_line = _last_line(text)
+
+    def problem(line: int | None, path: JsonPath, message: str) -> tuple[None, list[Problem]]:
+        # at the end of a file libyaml points one line past the last one
+        return None, [Problem(display, None if line is None else min(line, last_line), format_path(path), message)]
+
     try:
         documents = list(yaml.compose_all(text, Loader=_Loader))
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
-        line = mark.line + 1 if mark is not None else None
         reason = " ".join(part for part in (exc.context, exc.problem) if part)
-        return None, [Problem(display, line, "", f"YAML syntax error: {reason}")]
+        return problem(mark.line + 1 if mark is not None else None, (), f"YAML syntax error: {reason}")
     except yaml.reader.ReaderError as exc:  # control characters and the like
         position = exc.position if isinstance(exc.position, int) else 0
-        line = text.count("\n", 0, position) + 1
-        shown = repr(text[position]) if position < len(text) else "a character"
-        return None, [Problem(display, line, "", f"YAML error: {shown} is not allowed here ({exc.reason})")]
+        if _READER_OFFSETS_IN_BYTES:
+            encoded = text.encode("utf-8")
+            before, after = encoded[:position].decode("utf-8", "replace"), encoded[position:].decode("utf-8", "replace")
+        else:
+            before, after = text[:position], text[position:]
+        shown = repr(after[0]) if after else "a character"
+        return problem(len(_LINE_BREAK.findall(before)) + 1, (), f"YAML error: {shown} is not allowed here ({exc.reason})")
     except yaml.YAMLError as exc:
-        return None, [Problem(display, None, "", f"YAML error: {shorten(str(exc), 200)}")]
+        return problem(None, (), f"YAML error: {shorten(str(exc), 200)}")
     if not documents:
-        return None, [Problem(display, 1, "", "file is empty; expected a mapping of fields")]
+        return problem(1, (), "file is empty; expected a mapping of fields")
     if len(documents) > 1:
-        second = documents[1]
-        return None, [Problem(display, second.start_mark.line + 1, "", "file holds more than one YAML document; put one document per file")]
+        return problem(documents[1].start_mark.line + 1, (), "file holds more than one YAML document; put one document per file")
     root = documents[0]
     if not isinstance(root, yaml.MappingNode):
-        return None, [Problem(display, root.start_mark.line + 1, "", f"expected a mapping of fields, got {_kind(root)}")]
+        return problem(root.start_mark.line + 1, (), f"expected a mapping of fields, got {_kind(root)}")
     builder = _Builder()
     try:
         data = builder.build(root, ())
     except _Invalid as exc:
-        return None, [Problem(display, exc.line, format_path(exc.path), exc.message)]
+        return problem(exc.line, exc.path, exc.message)
     builder.lines.setdefault((), root.start_mark.line + 1)
     return SourceDocument(display, data, builder.lines), []
+
+
+# What YAML counts as a line break (and so libyaml's line numbers).
+_LINE_BREAK = re.compile("\r\n|[\n\r\x85\u2028\u2029]")
+
+
+def _last_line(text: str) -> int:
+    """Number of the last line holding anything (1 for an empty text)."""
+    lines = _LINE_BREAK.split(text)
+    if len(lines) > 1 and lines[-1] == "":
+        lines.pop()  # the "line" after the final line break
+    return len(lines)
 
 
 def _kind(node: yaml.Node) -> str:
@@ -215,7 +240,7 @@ class _Builder:
             expected, construct = constructors[tag]
             try:
                 value = construct(node)
-            except (ValueError, KeyError, TypeError, yaml.YAMLError):
+            except (ValueError, LookupError, TypeError, yaml.YAMLError):
                 # an explicit tag on text that is not of that type (``!!int twelve``),
                 # or an integer over Python's 4300-digit conversion limit
                 raise _Invalid(line, path, f"{shorten(node.value)!r} cannot be read as {expected}") from None
