@@ -131,6 +131,11 @@ API_ROUTES = (
         PUT=(SCOPE_MANAGE, "put_configuration"),
     ),
 )
+# No token, no rate limit.
+PUBLIC_ROUTES = (
+    _route("/oauth/token", POST=(None, "token")),
+    _route("/api/v2/docs/openapi.json", GET=(None, "openapi")),
+)
 ADMIN_ROUTES = (
     _route("/__sandbox/health", GET=(None, "health")),
     _route(FAULTS_PATH, GET=(None, "get_faults"), POST=(None, "set_faults"), DELETE=(None, "reset_faults")),
@@ -282,18 +287,13 @@ class SandboxApp:
             return self._api(request, ctx)
         if request.body_error is not None:
             raise request.body_error
-        if path == "/oauth/token":
-            _match([_route(path, POST=(None, "token"))], request.method, path)
-            return self.token(request, ctx)
-        if path == "/api/v2/docs/openapi.json":
-            _match([_route(path, GET=(None, "openapi"))], request.method, path)
-            return self.openapi(request)
+        routes: tuple[_Route, ...] = PUBLIC_ROUTES
         if path.startswith("/__sandbox/"):
             if not _is_loopback(request.client_host):
                 raise ApiError(403, "the /__sandbox/ endpoints answer loopback clients only", code="forbidden")
-            (_, name), params = _match(ADMIN_ROUTES, request.method, path)
-            return getattr(self, name)(request, params, ctx)
-        raise ApiError(404, f"no such endpoint: {request.method} {_short(path)}")
+            routes = ADMIN_ROUTES
+        (_, name), params = _match(routes, request.method, path)
+        return getattr(self, name)(request, params, ctx)
 
     def _inject(self, request: Request, ctx: _Context, latency: bool) -> Response | None:
         if latency:
@@ -343,7 +343,7 @@ class SandboxApp:
 
     # --- OAuth ----------------------------------------------------------------------
 
-    def token(self, request: Request, ctx: _Context) -> Response:
+    def token(self, request: Request, params: dict[str, str], ctx: _Context) -> Response:
         if request.media_type() != "application/x-www-form-urlencoded":
             return _oauth_error(400, "invalid_request", "the token request must be sent as application/x-www-form-urlencoded")
         try:
@@ -418,7 +418,7 @@ class SandboxApp:
         self.store.model(model_id)  # 404 before complaining about the body
         return json_response(self.store.put_configuration(model_id, _json_body(request)))
 
-    def openapi(self, request: Request) -> Response:
+    def openapi(self, request: Request, params: dict[str, str], ctx: _Context) -> Response:
         document = dict(_openapi_document())
         if self.base_url:
             document["servers"] = [{"url": self.base_url, "description": "this sandbox"}]

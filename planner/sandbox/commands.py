@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import json
 import signal
+import sys
 import threading
 from pathlib import Path
 from typing import Any
 
 import click
 
-from planner.sandbox.errors import SandboxError
 
 CONTEXT = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
 
@@ -133,7 +133,7 @@ def serve(
         )
         try:
             click.echo(f"listening on {running.url}")
-            click.get_text_stream("stdout").flush()
+            sys.stdout.flush()
             while not stop.wait(0.5):
                 pass
         finally:
@@ -143,5 +143,3 @@ def serve(
         for sig, handler in previous.items():
             signal.signal(sig, handler)
 
-
-__all__ = ["sandbox", "SandboxError"]

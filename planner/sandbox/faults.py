@@ -258,7 +258,7 @@ class FaultInjector:
     def snapshot(self) -> dict[str, Any]:
         with self._lock:
             data = self._settings.to_api()
-            for rule, counters in zip(data["rules"], self._counters):
+            for rule, counters in zip(data["rules"], self._counters, strict=True):
                 rule["matched"] = counters.matched
                 rule["fired"] = counters.fired
         return data

@@ -192,7 +192,7 @@ class _Server(ThreadingHTTPServer):
                 if self.stopping.is_set():
                     break
                 if any(key.fileobj is self.socket for key, _ in ready):
-                    self._handle_request_noblock()
+                    self._handle_request_noblock()  # type: ignore[attr-defined]  # BaseServer's accept-and-dispatch
 
     def wake_to_stop(self) -> None:
         self.stopping.set()
@@ -289,7 +289,7 @@ def is_loopback_host(host: str) -> bool:
         infos = socket.getaddrinfo(host, None)
     except OSError:
         return False
-    return bool(infos) and all(ip_address(info[4][0].split("%", 1)[0]).is_loopback for info in infos)
+    return bool(infos) and all(ip_address(str(info[4][0]).split("%", 1)[0]).is_loopback for info in infos)
 
 
 def start_sandbox(

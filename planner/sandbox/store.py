@@ -176,7 +176,7 @@ class ModelStore:
             raise SandboxDataError(
                 f"sandbox data file {path} has format_version {data.get('format_version')!r}; this llmplan reads version {DATA_FORMAT_VERSION}"
             )
-        body = {"models": data.get("models")}
+        body: dict[str, Any] = {"models": data.get("models")}
         violations = _validate_specs(body)
         if not violations:
             violations = [v for spec_index, spec in enumerate(body["models"]) for v in self._spec_config_violations(spec_index, spec)]

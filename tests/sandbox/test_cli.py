@@ -8,7 +8,6 @@ import selectors
 import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 from typing import Iterator
 
