@@ -29,15 +29,23 @@ def fsync_directory(directory: Path) -> None:
         os.close(fd)
 
 
-def atomic_write_text(path: Path, text: str, *, backup: bool = False) -> None:
+def atomic_write_text(path: Path, text: str, *, backup: bool = False, mode: int | None = None) -> None:
     """Replace ``path`` with ``text``: temp file in the same folder, fsync, rename.
 
     With ``backup``, the previous content is kept as ``<name>.backup`` (a hard
-    link, so the old file is never absent in between).
+    link, so the old file is never absent in between). The new file keeps the
+    permissions of the one it replaces, else ``mode`` (default 0644, like the
+    appended files; a temp file alone would be 0600, unreadable for example
+    by node_exporter reading metrics.prom).
     """
     path.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        permissions = path.stat().st_mode & 0o7777
+    except FileNotFoundError:
+        permissions = 0o644 if mode is None else mode
     fd, temp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
+        os.fchmod(fd, permissions)
         with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as handle:
             handle.write(text)
             handle.flush()

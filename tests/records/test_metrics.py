@@ -116,3 +116,12 @@ def test_observations_from_many_threads_are_all_counted() -> None:
     summary = metrics.summary()
     assert (summary.updates, summary.successes, summary.failures) == (4000, 3000, 1000)
     assert math.isclose(summary.success_rate or 0, 0.75)
+
+
+def test_the_textfile_is_readable_by_another_user_such_as_node_exporter(tmp_path: Path) -> None:
+    path = tmp_path / "metrics.prom"
+    write_textfile(path, "x 1\n")
+    assert path.stat().st_mode & 0o777 == 0o644
+    path.chmod(0o640)  # an operator's choice survives the next write
+    write_textfile(path, "x 2\n")
+    assert path.stat().st_mode & 0o777 == 0o640
