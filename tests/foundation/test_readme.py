@@ -1,0 +1,68 @@
+"""What the README says about environments, validate and exit codes is true."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+
+from foundation_helpers import REPO_ROOT, SANDBOX_ENVIRONMENT, Project, run_main
+from planner.errors import EXIT_CHANGES, EXIT_ERROR, EXIT_OK
+
+README = (REPO_ROOT / "README.md").read_text(encoding="utf-8")
+
+
+def section(title: str) -> str:
+    match = re.search(rf"^## {re.escape(title)}\n(.*?)(?=^## |\Z)", README, re.M | re.S)
+    assert match, f"README has no section {title!r}"
+    return match.group(1)
+
+
+def code_blocks(text: str, language: str) -> list[str]:
+    return re.findall(rf"^```{language}\n(.*?)^```", text, re.M | re.S)
+
+
+def test_the_readme_model_example_is_valid(project: Project, no_network: list[object]) -> None:
+    (example,) = code_blocks(section("An environment"), "yaml")
+    project.environment(settings=SANDBOX_ENVIRONMENT, models={"support-bot": example})
+
+    run = run_main(["validate", "--env", "corpus", "--root", str(project.root)])
+
+    assert (run.code, run.stdout) == (0, "1 model valid in environment corpus\n"), run.stderr
+
+
+@pytest.mark.parametrize(
+    "command", [line.split("#")[0].split() for block in code_blocks(section("An environment"), "sh") for line in block.splitlines() if line.startswith("llmplan ")]
+)
+def test_the_readme_validate_commands_work_on_the_examples(command: list[str], no_network: list[object]) -> None:
+    assert command[:2] == ["llmplan", "validate"]
+
+    run = run_main([*command[1:], "--root", str(REPO_ROOT)])
+
+    assert run.code == EXIT_OK, run.stderr
+
+
+def test_the_layout_is_the_one_the_examples_use() -> None:
+    """environment.yaml plus models/<address>.yaml, each file pointing editors at its schema."""
+    environments = sorted(p for p in (REPO_ROOT / "environments").iterdir() if p.is_dir())
+    assert [p.name for p in environments] == ["dev", "prod", "staging"]
+    for env in environments:
+        settings = env / "environment.yaml"
+        models = sorted((env / "models").glob("*.yaml"))
+        assert settings.is_file() and models, env
+        for path, schema in [(settings, "environment.schema.json"), *((m, "model-configuration.schema.json") for m in models)]:
+            first = path.read_text(encoding="utf-8").splitlines()[0]
+            match = re.fullmatch(r"# yaml-language-server: \$schema=(\S+)", first)
+            assert match, f"{path}: first line is {first!r}"
+            target = (path.parent / match.group(1)).resolve()
+            assert target == (REPO_ROOT / "schemas" / schema).resolve() and target.is_file(), path
+
+
+def test_the_exit_code_table_matches_the_code() -> None:
+    rows = dict(re.findall(r"^\| (\d) \| (.+?) \|$", section("Exit codes"), re.M))
+
+    assert sorted(int(code) for code in rows) == [EXIT_OK, EXIT_ERROR, EXIT_CHANGES] == [0, 1, 2]
+    assert "valid" in rows["0"]
+    assert "file, line and field" in rows["1"]
+    assert "changes" in rows["2"] and "drift" in rows["2"]
