@@ -160,7 +160,7 @@ def read_json_lines(path: Path) -> JsonLines:
             return JsonLines(tuple(records), torn_offset=offset, torn_fragment=data[offset:])
         try:
             records.append(json.loads(data[offset:end].decode("utf-8")))
-        except (UnicodeDecodeError, ValueError) as error:
+        except (UnicodeDecodeError, ValueError):
             if is_last:
                 return JsonLines(tuple(records), torn_offset=offset, torn_fragment=data[offset : end + 1])
             reason = "empty line" if end == offset else "not valid JSON"
