@@ -125,7 +125,7 @@ class GovernanceNotifier:
         self._clock = clock
         self._paused_until = float("-inf")
         self._mutex = threading.Lock()
-        self._outbox_checked = False
+        self._clean_tails: set[Path] = set()
 
     def __repr__(self) -> str:
         signed = "signed" if self._secret else "unsigned"
@@ -135,22 +135,21 @@ class GovernanceNotifier:
 
     def enqueue(self, event: Mapping[str, Any]) -> None:
         """Make the event durable in the outbox; call before :meth:`deliver`."""
-        line = canonical_json(dict(event))
         with self._mutex:
-            if not self._outbox_checked:
-                self._drop_torn_tail(self.outbox_path)
-                self._drop_torn_tail(self.delivered_path)
-                self._outbox_checked = True
-            self._outbox_checked = False  # until the append is known complete
-            append_line_durably(self.outbox_path, line)
-            self._outbox_checked = True
+            self._append(self.outbox_path, canonical_json(dict(event)))
 
-    def _drop_torn_tail(self, path: Path) -> None:
-        """A crash mid-append leaves a torn line; appending after it would glue two lines into garbage."""
-        content = read_json_lines(path)
-        if content.torn_offset is not None:
-            truncate_durably(path, content.torn_offset)
-            self.warnings.append(f"{path}: removed a torn last line ({len(content.torn_fragment)} bytes, an incomplete write from a crash)")
+    def _append(self, path: Path, line: str) -> None:
+        """Append durably; the first time per file, cut a torn last line left by a crash,
+        which the new line would otherwise be glued to. Call with the mutex held."""
+        if path not in self._clean_tails:
+            content = read_json_lines(path)
+            if content.torn_offset is not None:
+                truncate_durably(path, content.torn_offset)
+                self._warn(f"{path}: removed a torn last line ({len(content.torn_fragment)} bytes, an incomplete write from a crash)")
+            self._clean_tails.add(path)
+        self._clean_tails.discard(path)  # until this append is known complete
+        append_line_durably(path, line)
+        self._clean_tails.add(path)
 
     def pending(self) -> list[dict[str, Any]]:
         """Queued events not yet delivered, oldest first, each once."""
@@ -181,7 +180,7 @@ class GovernanceNotifier:
     def _mark_delivered(self, event_id: str) -> None:
         try:
             with self._mutex:
-                append_line_durably(self.delivered_path, canonical_json({"event_id": event_id}))
+                self._append(self.delivered_path, canonical_json({"event_id": event_id}))
         except OSError as error:
             # Delivered but not marked: it will be sent again, and the receiver deduplicates by event id.
             self._warn(f"governance event {event_id} was delivered but could not be marked in {self.delivered_path} ({error.strerror or error.__class__.__name__})")
@@ -257,4 +256,4 @@ class GovernanceNotifier:
             else:
                 remove_durably(self.outbox_path)
             remove_durably(self.delivered_path)
-            self._outbox_checked = False
+            self._clean_tails.clear()

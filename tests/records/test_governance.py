@@ -291,3 +291,18 @@ def test_the_secret_appears_in_no_file_and_no_log(
         if path.is_file():
             assert CANARY.encode() not in path.read_bytes(), path
     assert CANARY not in repr(notifier)
+
+
+def test_a_torn_delivered_mark_is_cut_before_the_next_mark(tmp_path: Path, receiver: str, fields: Callable[..., dict[str, Any]]) -> None:
+    first, second = audited_events(tmp_path, fields, 2)
+    notifier = GovernanceNotifier(receiver, tmp_path / "outbox.jsonl")
+    notifier.enqueue(first)
+    notifier.enqueue(second)
+    assert notifier.deliver(first)
+    with open(tmp_path / "outbox.jsonl.delivered", "ab") as handle:
+        handle.write(b'{"event_id":"')  # a crash while marking the second one
+    later = GovernanceNotifier(receiver, tmp_path / "outbox.jsonl")
+    assert later.pending() == [second]
+    assert later.deliver(second)
+    assert later.pending() == []
+    assert len(deliveries(receiver)) == 2
