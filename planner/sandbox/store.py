@@ -15,7 +15,6 @@ validated by the same rules.
 from __future__ import annotations
 
 import json
-import os
 import threading
 from dataclasses import dataclass
 from datetime import datetime, timezone
@@ -24,6 +23,7 @@ from typing import Any, Callable, Iterable, Mapping
 
 from planner import schemas
 from planner.configuration import FIELDS, FILTER_TYPES, READ_ONLY_FIELDS, Capabilities, with_defaults
+from planner.files import atomic_write_text
 from planner.sandbox.answers import ApiError, FieldProblem, problems_message
 from planner.sandbox.errors import SandboxDataError
 from planner.validation import Violation, capability_violations, configuration_violations, schema_violations
@@ -390,29 +390,6 @@ class ModelStore:
                 data = self.export()
             atomic_write_text(self._data_file, json.dumps(data, indent=1, ensure_ascii=False) + "\n")
             self._written_generation = generation
-
-
-def atomic_write_text(path: Path, text: str) -> None:
-    """Write ``text`` so that ``path`` is always either the old or the new file."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    temporary = path.with_name(f".{path.name}.{os.getpid()}.{threading.get_ident()}.tmp")
-    try:
-        with open(temporary, "w", encoding="utf-8") as handle:
-            handle.write(text)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(temporary, path)
-    except BaseException:
-        temporary.unlink(missing_ok=True)
-        raise
-    try:
-        directory = os.open(path.parent, os.O_RDONLY)
-    except OSError:
-        return
-    try:
-        os.fsync(directory)
-    finally:
-        os.close(directory)
 
 
 def _reject_constant(name: str) -> Any:
