@@ -117,7 +117,7 @@ class Executor:
 
     # -- recording, serialized so the audit chain and journal stay in order --
 
-    def _audit(self, change: ResourceChange, status: str, operation_id: str, *, latency_ms: float = 0.0, error: GatewayError | None = None, payload: Mapping[str, Any] | None = None) -> dict[str, Any]:
+    def _audit(self, change: ResourceChange, status: str, operation_id: str, *, latency_ms: float = 0.0, error: GatewayError | None = None, version: int | None = None) -> dict[str, Any]:
         fields: dict[str, Any] = {
             "operation_id": operation_id,
             "environment": self.recorder.environment,
@@ -126,10 +126,12 @@ class Executor:
             "action": UPDATE_ACTION,
             "status": status,
             "latency_ms": round(latency_ms, 3),
-            "payload_hash": payload_hash(payload if payload is not None else change.after),
+            "payload_hash": payload_hash(change.after),
             "compliance_mode": (change.after or {}).get("compliance_mode"),
             "plan_checksum": self._plan_checksum,
         }
+        if version is not None:
+            fields["version"] = version
         if error is not None:
             fields["error_code"] = error.code or (str(error.status) if error.status else type(error).__name__)
             fields["error_message"] = error.message
@@ -159,7 +161,7 @@ class Executor:
         resource = resource_state(change, applied, self.capabilities.get(change.model_id), _now(self.recorder))
         with self._record_lock:
             self.recorder.backend.record(resource)
-            entry = self._audit(change, SUCCESS, operation_id, latency_ms=latency)
+            entry = self._audit(change, SUCCESS, operation_id, latency_ms=latency, version=resource.version)
             event = None
             if self.recorder.notifier is not None:
                 from planner.governance import build_event
@@ -281,3 +283,34 @@ def reconcile_interrupted(audit: "AuditLog", live_configurations: Mapping[str, M
             fields.update(error_code="interrupted", error_message="the apply was interrupted before this request's outcome was recorded; the live configuration does not carry it")
         closed.append(audit.append(fields))
     return closed
+
+
+def record_live(
+    recorder: Recorder,
+    *,
+    address: str,
+    live: Mapping[str, Any],
+    capabilities: Capabilities | None,
+    action: str,
+) -> "ResourceState":
+    """Record a live configuration in state without changing the gateway
+    (import, refresh), with an audit entry saying so."""
+    model_id = str(live["model_id"]).lower()
+    change = ResourceChange(address, model_id, NO_OP, live, live, (), live.get("version"))
+    resource = resource_state(change, live, capabilities, _now(recorder))
+    recorder.backend.record(resource)
+    recorder.audit.append(
+        {
+            "operation_id": str(uuid.uuid4()),
+            "environment": recorder.environment,
+            "address": address,
+            "model_id": model_id,
+            "action": action,
+            "status": SUCCESS,
+            "latency_ms": 0,
+            "payload_hash": resource.payload_hash,
+            "compliance_mode": resource.configuration.get("compliance_mode"),
+            "version": resource.version,
+        }
+    )
+    return resource

@@ -317,6 +317,269 @@ def apply(plan_file: Path | None, env: str | None, root: Path, auto_approve: boo
         )
 
 
+def lock_timeout_option(func: Callable[..., Any]) -> Callable[..., Any]:
+    return click.option("--lock-timeout", type=click.FloatRange(min=0), default=0.0, show_default=True, metavar="SECONDS", help="Wait this long for another command's lock on the state.")(func)
+
+
+@cli.command(context_settings=CONTEXT)
+@env_option
+@root_option
+@format_option("text", "markdown", "json")
+@click.option("--out", "out_file", type=click.Path(dir_okay=False, path_type=Path), help="Also write the report to FILE (same format).")
+@parallelism_option
+@click.option("--no-color", is_flag=True, help="Plain text even on a terminal (NO_COLOR is honoured too).")
+def drift(env: str, root: Path, output_format: str, out_file: Path | None, parallelism: int | None, no_color: bool) -> int:
+    """Report where the live gateway differs from the YAML (for cron).
+
+    Tells apart "live changed outside llmplan" from "YAML changed but not
+    applied", lists configured models no YAML names, and since when each
+    difference is known. Read-only: no lock, no prompt. Exit 0 no drift,
+    2 drift, 1 error (an unreachable gateway is an error, never "no drift").
+
+    \b
+    Example:
+      llmplan drift --env prod --format json --out drift.json
+    """
+    import io
+
+    from planner import manager
+    from planner.errors import EXIT_CHANGES, EXIT_OK
+    from planner.render import render_drift
+
+    report = manager.drift(root, env, parallelism=parallelism)
+    render_drift(report, sys.stdout, output_format, color=use_color(no_color))
+    if out_file is not None:
+        from planner.files import atomic_write_text
+
+        buffer = io.StringIO()
+        render_drift(report, buffer, output_format)
+        atomic_write_text(out_file, buffer.getvalue())
+    return EXIT_CHANGES if report.has_drift else EXIT_OK
+
+
+@cli.command(context_settings=CONTEXT)
+@env_option
+@root_option
+@lock_timeout_option
+def refresh(env: str, root: Path, lock_timeout: float) -> None:
+    """Record the live configuration of managed models in state.
+
+    Changes nothing on the gateway. Use it to accept a reviewed change made
+    outside llmplan: edit the YAML to match, then refresh, and plan and
+    drift no longer report it. Each recorded model gets an audit entry.
+
+    \b
+    Example:
+      llmplan refresh --env dev
+    """
+    from planner import manager
+
+    recorded = manager.refresh(root, env, lock_timeout=lock_timeout)
+    for item in recorded:
+        emit(f"  recorded {item.address} (version {item.version})")
+    emit(f"Refresh complete: {len(recorded)} model(s) recorded in state." if recorded else "State already matches the live configuration.")
+
+
+@cli.command("import", context_settings=CONTEXT)
+@env_option
+@root_option
+@click.option("--model-id", "model_ids", multiple=True, metavar="ID", help="Import this live model (repeatable).")
+@click.option("--all", "import_all", is_flag=True, help="Import every configured live model no YAML file names.")
+@lock_timeout_option
+def import_command(env: str, root: Path, model_ids: tuple[str, ...], import_all: bool, lock_timeout: float) -> None:
+    """Adopt live configurations into YAML: write models/<name>.yaml.
+
+    Writes one file per model (named after the model, never overwriting a
+    file) in the canonical layout, and records it in state, so the next plan
+    shows no change for it. Without --model-id or --all, lists what could be
+    imported.
+
+    \b
+    Examples:
+      llmplan import --env dev
+      llmplan import --env dev --model-id b2c3d4e5-f6a7-4890-9bcd-ef1234567891
+    """
+    from planner import manager
+
+    if model_ids and import_all:
+        raise click.UsageError("pass --model-id or --all, not both")
+    result = manager.import_models(root, env, model_ids=model_ids, import_all=import_all, lock_timeout=lock_timeout)
+    if not model_ids and not import_all:
+        if not result.candidates:
+            emit(f"Nothing to import: every configured model on the gateway is managed by environment {env}.")
+            return
+        emit(f"{len(result.candidates)} configured model(s) on the gateway are in no YAML file of {env}:")
+        for candidate in result.candidates:
+            emit(f"  {candidate.model_id}  {candidate.name} (version {candidate.version})")
+        emit(f"Import them with --model-id ID (repeatable) or --all.")
+        return
+    for item in result.imported:
+        emit(f"  imported {item.name} ({item.model_id}) → {display(item.file, root)}")
+    emit(f"Import complete: {len(result.imported)} model(s) written and recorded in state." if result.imported else "Nothing to import.")
+
+
+def display(path: Path | None, root: Path) -> str:
+    from planner.environment import display_path
+
+    return display_path(path, root.resolve()) if path is not None else ""
+
+
+@cli.group(context_settings=CONTEXT)
+def state() -> None:
+    """Inspect the recorded state of an environment.
+
+    \b
+    Example:
+      llmplan state show --env prod
+    """
+
+
+@state.command("show", context_settings=CONTEXT)
+@env_option
+@root_option
+@format_option("text", "json")
+def state_show(env: str, root: Path, output_format: str) -> None:
+    """Show what state holds: lineage, serial, models, lock holder.
+
+    \b
+    Example:
+      llmplan state show --env dev --format json
+    """
+    from planner import manager
+
+    view = manager.show_state(root, env)
+    if output_format == "json":
+        document = view.state.to_dict() if view.state is not None else None
+        emit(json.dumps({"environment": env, "state": document, "lock": view.lock.to_dict() if view.lock else None, "warnings": list(view.warnings)}, indent=2, ensure_ascii=False))
+        return
+    for warning in view.warnings:
+        emit(f"Warning: {warning}", err=True)
+    if view.state is None:
+        emit(f"No state for environment {env} yet (nothing applied).")
+    else:
+        emit(f"environment {env}: lineage {view.state.lineage}, serial {view.state.serial}, {len(view.state.resources)} model(s)")
+        for address, resource in sorted(view.state.resources.items()):
+            emit(f"  {address:30} {resource.model_id}  version {resource.version:<5} applied {resource.applied_at}")
+    emit(f"locked: {view.lock.describe()}" if view.lock else "not locked")
+
+
+@cli.command("force-unlock", context_settings=CONTEXT)
+@env_option
+@root_option
+@click.argument("lock_id")
+def force_unlock(env: str, root: Path, lock_id: str) -> None:
+    """Remove a stale lock left by a process that no longer runs.
+
+    The id is the one a refused command printed. A lock whose holder is
+    still alive is never removed.
+
+    \b
+    Example:
+      llmplan force-unlock --env prod 3f2c9a1e-…
+    """
+    from planner import manager
+
+    manager.force_unlock(root, env, lock_id)
+    emit(f"Lock {lock_id} of environment {env} removed.")
+
+
+@cli.group(context_settings=CONTEXT)
+def audit() -> None:
+    """Check and read the hash-chained audit trail of an environment.
+
+    \b
+    Examples:
+      llmplan audit verify --env prod
+      llmplan audit show --env prod --format json
+    """
+
+
+@audit.command("verify", context_settings=CONTEXT)
+@env_option
+@root_option
+@click.option("--repair", is_flag=True, help="Set aside a torn last line (from a crash) and record the repair.")
+@lock_timeout_option
+def audit_verify(env: str, root: Path, repair: bool, lock_timeout: float) -> None:
+    """Check that no audit line was edited, removed, reordered or inserted.
+
+    Exit 0 when the chain verifies, 1 naming the first bad line otherwise.
+
+    \b
+    Example:
+      llmplan audit verify --env prod
+    """
+    from planner import manager
+    from planner.errors import AuditError
+
+    report, repaired = manager.verify_audit(root, env, repair=repair, lock_timeout=lock_timeout)
+    if repaired is not None:
+        emit(f"Repaired: moved a torn last line ({repaired.fragment_bytes} bytes) to {repaired.torn_path} and recorded the repair in the trail", err=True)
+    if not report.ok:
+        hint = f"run `llmplan audit verify --env {env} --repair` to set the torn line aside" if report.torn_tail else "restore the file from Git history or a backup; do not edit it by hand"
+        raise AuditError(f"audit trail of {env} does not verify: {report.problem}", hint=hint)
+    emit(f"audit trail of {env} verifies: {report.entries} entr{'y' if report.entries == 1 else 'ies'}, chain intact")
+
+
+@audit.command("show", context_settings=CONTEXT)
+@env_option
+@root_option
+@click.option("--model-id", help="Only entries of this model.")
+@format_option("text", "json")
+def audit_show(env: str, root: Path, model_id: str | None, output_format: str) -> None:
+    """List audit entries, oldest first.
+
+    \b
+    Example:
+      llmplan audit show --env prod --model-id a1b2c3d4-e5f6-7890-abcd-ef1234567890
+    """
+    from planner import manager
+
+    entries = manager.audit_entries(root, env, model_id=model_id)
+    if output_format == "json":
+        emit(json.dumps(entries, indent=2, ensure_ascii=False))
+        return
+    for entry in entries:
+        error = f"  {entry.get('error_code')}: {entry.get('error_message')}" if entry.get("status") == "failure" else ""
+        emit(f"{entry.get('timestamp')}  {entry.get('action'):20} {entry.get('status'):8} {entry.get('address', '-')}{error}")
+    if not entries:
+        emit("no audit entries")
+
+
+@cli.group(context_settings=CONTEXT)
+def governance() -> None:
+    """Governance webhook deliveries (signed events after each applied change).
+
+    \b
+    Example:
+      llmplan governance flush --env prod
+    """
+
+
+@governance.command("flush", context_settings=CONTEXT)
+@env_option
+@root_option
+@lock_timeout_option
+def governance_flush(env: str, root: Path, lock_timeout: float) -> None:
+    """Resend governance events that could not be delivered during apply.
+
+    Exit 1 if some are still undelivered (they stay in the outbox).
+
+    \b
+    Example:
+      llmplan governance flush --env prod
+    """
+    from planner import manager
+    from planner.errors import LlmplanError
+
+    result = manager.flush_governance(root, env, lock_timeout=lock_timeout)
+    if result is None:
+        emit(f"environment {env} has no governance webhook configured")
+        return
+    emit(f"governance: {result.delivered} delivered, {result.failed} failed, {result.remaining} still queued")
+    if result.remaining:
+        raise LlmplanError(f"{result.remaining} governance event(s) could not be delivered; they stay in the outbox", hint="check the webhook receiver and run governance flush again")
+
+
 # --- errors become exit codes here, and only here ---------------------------
 
 

@@ -22,7 +22,10 @@ from planner.validation import check_capabilities, check_environment
 
 if TYPE_CHECKING:
     from planner.apply import Outcome
-    from planner.audit import AuditLog
+    from planner.audit import AuditLog, AuditReport, RepairResult
+    from planner.drift import DriftReport, UnmanagedModel
+    from planner.governance import FlushResult
+    from planner.state import LockInfo
     from planner.gateway.client import GatewayClient
     from planner.governance import GovernanceNotifier
     from planner.metrics import MetricsSummary
@@ -164,6 +167,7 @@ class ApplyResult:
     repair_note: str | None = None
     undelivered: int = 0
     metrics_file: Path | None = None
+    warnings: tuple[str, ...] = ()
 
     @property
     def failures(self) -> list["Outcome"]:
@@ -285,14 +289,15 @@ def apply(
                     on_outcome=on_outcome,
                 ).run()
             finally:
-                backend.commit()
+                _finish_records(backend, audit)
         undelivered = notifier.flush().remaining if notifier is not None else 0
         summary = metrics.summary()
         metrics_file = None
         if summary.updates:
             metrics_file = environment.state_dir / "metrics.prom"
             write_textfile(metrics_file, prometheus_text(summary, environment.name))
-        return ApplyResult(plan, tuple(outcomes), summary, reconciled, refreshed, repair_note, undelivered, metrics_file)
+        warnings = tuple(backend.warnings) + tuple(getattr(notifier, "warnings", ()))
+        return ApplyResult(plan, tuple(outcomes), summary, reconciled, refreshed, repair_note, undelivered, metrics_file, warnings)
     finally:
         backend.unlock(lock)
 
@@ -309,3 +314,241 @@ def _repair_audit(audit: "AuditLog") -> str | None:
     from planner.errors import AuditError
 
     raise AuditError(f"audit trail does not verify: {report.problem}", hint="inspect state/<env>/audit.jsonl; llmplan audit verify names the first bad line")
+
+
+def _finish_records(backend: "LocalStateBackend", audit: "AuditLog") -> "State":
+    """Fold the journal into state.json, then checkpoint the audit trail so a
+    removal of its last lines is detectable too."""
+    state = backend.commit()
+    audit.checkpoint()
+    return state
+
+
+# --- drift, refresh, import ---------------------------------------------------
+
+
+def drift(root: Path, env_name: str, *, parallelism: int | None = None, environ: Mapping[str, str] | None = None) -> "DriftReport":
+    """Read-only: no lock, no prompt; safe beside a running apply."""
+    from planner.drift import detect_drift
+    from planner.live import fetch_all
+
+    environment = load_environment(root, env_name)
+    state = state_backend(environment).read()
+    workers = parallelism or environment.apply.parallelism
+    with gateway_client(environment, parallelism=workers, environ=environ) as client:
+        snapshot = fetch_all(client)
+    _check_known(environment, snapshot)
+    return detect_drift(environment, snapshot.configurations, snapshot.names, state, created_at=utc_now(), tool_version=__version__)
+
+
+def _check_known(environment: Environment, snapshot: "LiveSnapshot") -> None:
+    problems = []
+    for model in environment.models:
+        if model.model_id.lower() not in snapshot.configurations:
+            origin = model.origin(("model_id",))
+            problems.append(Problem(origin.file, origin.line, "model_id", f"model {model.model_id} does not exist on the gateway"))
+    if problems:
+        raise ValidationFailed(problems, what=f"environment {environment.name} does not fit the live gateway")
+
+
+@dataclass(frozen=True)
+class RecordedModel:
+    address: str
+    model_id: str
+    version: int | None
+    file: Path | None = None
+    name: str | None = None
+
+
+def refresh(root: Path, env_name: str, *, lock_timeout: float = 0.0, environ: Mapping[str, str] | None = None) -> list[RecordedModel]:
+    """Record the live configuration of every managed model in state, changing
+    nothing on the gateway: how a reviewed out-of-band change is accepted."""
+    from planner.apply import Recorder, record_live
+    from planner.diff import configuration_hash
+    from planner.metrics import ApplyMetrics
+
+    environment = load_environment(root, env_name)
+    backend = state_backend(environment)
+    lock = backend.lock("refresh", timeout=lock_timeout)
+    try:
+        audit = audit_log(environment)
+        _repair_audit(audit)
+        state = backend.read()
+        workers = environment.apply.parallelism
+        with gateway_client(environment, parallelism=workers, environ=environ) as client:
+            snapshot = fetch_and_check(environment, client, parallelism=workers)
+        recorder = Recorder(environment.name, backend, audit, ApplyMetrics())
+        recorded: list[RecordedModel] = []
+        try:
+            for model in environment.models:
+                live = snapshot.configurations.get(model.model_id.lower())
+                if live is None:
+                    continue
+                previous = state.resources.get(model.address) if state is not None else None
+                if previous is not None and previous.version == live.get("version") and configuration_hash(previous.configuration) == configuration_hash(live):
+                    continue
+                record_live(recorder, address=model.address, live=live, capabilities=snapshot.capabilities.get(model.model_id.lower()), action="state_refresh")
+                recorded.append(RecordedModel(model.address, model.model_id.lower(), live.get("version")))
+        finally:
+            _finish_records(backend, audit)
+        return recorded
+    finally:
+        backend.unlock(lock)
+
+
+@dataclass(frozen=True)
+class ImportResult:
+    imported: tuple[RecordedModel, ...]
+    candidates: tuple["UnmanagedModel", ...]
+
+
+def import_models(
+    root: Path,
+    env_name: str,
+    *,
+    model_ids: Sequence[str] = (),
+    import_all: bool = False,
+    lock_timeout: float = 0.0,
+    environ: Mapping[str, str] | None = None,
+) -> ImportResult:
+    """Write model files for live configurations no YAML names yet, and record
+    them in state, so the next plan shows no change for them. Without
+    ``model_ids`` or ``import_all``, only lists what could be imported."""
+    from planner.apply import Recorder, record_live
+    from planner.drift import UnmanagedModel
+    from planner.environment import MODEL_SUFFIXES, MODELS_DIR
+    from planner.gateway.client import check_model_id
+    from planner.importer import choose_addresses, model_yaml
+    from planner.live import fetch_all
+    from planner.metrics import ApplyMetrics
+
+    for model_id in model_ids:
+        check_model_id(model_id)
+    environment = load_environment(root, env_name)
+    backend = state_backend(environment)
+    lock = backend.lock("import", timeout=lock_timeout)
+    try:
+        with gateway_client(environment, parallelism=environment.apply.parallelism, environ=environ) as client:
+            snapshot = fetch_all(client)
+        managed = {model.model_id.lower(): model for model in environment.models}
+        candidates = tuple(
+            UnmanagedModel(model_id, snapshot.names[model_id], config.get("version"))
+            for model_id, config in sorted(snapshot.configurations.items())
+            if config is not None and model_id not in managed
+        )
+        if import_all:
+            chosen = [candidate.model_id for candidate in candidates]
+        else:
+            chosen = []
+            for raw in model_ids:
+                model_id = raw.lower()
+                if model_id not in snapshot.configurations:
+                    raise ConfigurationError(f"model {raw} does not exist on the gateway")
+                if model_id in managed:
+                    raise ConfigurationError(f"model {raw} is already managed by {managed[model_id].file}")
+                if snapshot.configurations[model_id] is None:
+                    raise ConfigurationError(f"model {raw} was never configured on the gateway; there is nothing to import (write its YAML and apply instead)")
+                if model_id not in chosen:
+                    chosen.append(model_id)
+        if not chosen:
+            return ImportResult((), candidates)
+        models_dir = environment.directory / MODELS_DIR
+        taken = {path.stem for path in models_dir.iterdir() if path.suffix in MODEL_SUFFIXES}
+        addresses = choose_addresses([(model_id, snapshot.names[model_id]) for model_id in chosen], taken)
+        audit = audit_log(environment)
+        _repair_audit(audit)
+        recorder = Recorder(environment.name, backend, audit, ApplyMetrics())
+        imported: list[RecordedModel] = []
+        try:
+            for model_id in chosen:
+                live = snapshot.configurations[model_id]
+                path = models_dir / f"{addresses[model_id]}.yaml"
+                _write_new_file(path, model_yaml(live))
+                record_live(recorder, address=addresses[model_id], live=live, capabilities=snapshot.capabilities.get(model_id), action="state_import")
+                imported.append(RecordedModel(addresses[model_id], model_id, live.get("version"), path, snapshot.names[model_id]))
+        finally:
+            _finish_records(backend, audit)
+        return ImportResult(tuple(imported), candidates)
+    finally:
+        backend.unlock(lock)
+
+
+def _write_new_file(path: Path, text: str) -> None:
+    """Create ``path`` durably; never overwrite a file that exists."""
+    from planner.files import fsync_directory
+
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
+    except FileExistsError:
+        raise ConfigurationError(f"{path} already exists; not overwriting it") from None
+    with os.fdopen(fd, "w", encoding="utf-8") as handle:
+        handle.write(text)
+        handle.flush()
+        os.fsync(handle.fileno())
+    fsync_directory(path.parent)
+
+
+# --- state, locks, audit, governance -----------------------------------------
+
+
+def _environment_for_records(root: Path, env_name: str) -> Environment:
+    """Records commands must work even when the YAML is broken (that is when
+    people look at state), so only the folder has to exist."""
+    from planner.environment import ApplySettings, GatewaySettings, environment_directory
+
+    root = root.resolve()
+    directory = environment_directory(root, env_name)
+    return Environment(env_name, root, directory, GatewaySettings(), None, ApplySettings(), None, ())
+
+
+@dataclass(frozen=True)
+class StateView:
+    environment: str
+    state: "State | None"
+    lock: "LockInfo | None"
+    warnings: tuple[str, ...]
+
+
+def show_state(root: Path, env_name: str) -> StateView:
+    environment = _environment_for_records(root, env_name)
+    backend = state_backend(environment)
+    state = backend.read()
+    return StateView(env_name, state, backend.lock_holder(), tuple(backend.warnings))
+
+
+def force_unlock(root: Path, env_name: str, lock_id: str) -> None:
+    state_backend(_environment_for_records(root, env_name)).force_unlock(lock_id)
+
+
+def verify_audit(root: Path, env_name: str, *, repair: bool = False, lock_timeout: float = 0.0) -> tuple["AuditReport", "RepairResult | None"]:
+    environment = _environment_for_records(root, env_name)
+    audit = audit_log(environment)
+    report = audit.verify()
+    if not repair or report.ok or not report.torn_tail:
+        return report, None
+    backend = state_backend(environment)
+    lock = backend.lock("audit repair", timeout=lock_timeout)
+    try:
+        result = audit.repair()
+        return audit.verify(), result
+    finally:
+        backend.unlock(lock)
+
+
+def audit_entries(root: Path, env_name: str, *, model_id: str | None = None) -> list[dict]:
+    return audit_log(_environment_for_records(root, env_name)).entries(model_id=model_id)
+
+
+def flush_governance(root: Path, env_name: str, *, lock_timeout: float = 0.0, environ: Mapping[str, str] | None = None) -> "FlushResult | None":
+    """Resend queued webhook deliveries, under the state lock so two flushes
+    never send the same outbox twice."""
+    environment = load_environment(root, env_name)
+    notifier = _notifier(environment, os.environ if environ is None else environ)
+    if notifier is None:
+        return None
+    backend = state_backend(environment)
+    lock = backend.lock("governance flush", timeout=lock_timeout)
+    try:
+        return notifier.flush()
+    finally:
+        backend.unlock(lock)

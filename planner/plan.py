@@ -213,11 +213,11 @@ def unknown_targets(environment: Environment, state: "State | None", targets: It
 # --- the saved form ---------------------------------------------------------
 
 
-def _field_changes(changes: Iterable[FieldChange]) -> list[dict[str, Any]]:
+def field_changes_json(changes: Iterable[FieldChange]) -> list[dict[str, Any]]:
     return [change.to_dict() for change in changes]
 
 
-def _resource(address: str, actions: list[str], before: Any, after: Any) -> dict[str, Any]:
+def resource_entry(address: str, actions: list[str], before: Any, after: Any) -> dict[str, Any]:
     return {
         "address": address,
         "mode": "managed",
@@ -232,23 +232,23 @@ def to_document(plan: Plan) -> dict[str, Any]:
     """The plan as a JSON document shaped like ``terraform show -json``."""
     resource_changes = []
     for change in plan.changes:
-        entry = _resource(change.address, [change.action], _plain(change.before), _plain(change.after))
+        entry = resource_entry(change.address, [change.action], plain_json(change.before), plain_json(change.after))
         entry.update(
             model_id=change.model_id,
             live_version=change.live_version,
             file=change.file,
-            field_changes=_field_changes(change.changes),
+            field_changes=field_changes_json(change.changes),
         )
         resource_changes.append(entry)
     resource_drift = []
     for item in plan.drift:
-        entry = _resource(item.address, [UPDATE if item.after is not None else "delete"], _plain(item.before), _plain(item.after))
+        entry = resource_entry(item.address, [UPDATE if item.after is not None else "delete"], plain_json(item.before), plain_json(item.after))
         entry.update(
             model_id=item.model_id,
             state_version=item.state_version,
             live_version=item.live_version,
             applied_at=item.applied_at,
-            field_changes=_field_changes(item.changes),
+            field_changes=field_changes_json(item.changes),
         )
         resource_drift.append(entry)
     document: dict[str, Any] = {
@@ -284,7 +284,7 @@ def to_document(plan: Plan) -> dict[str, Any]:
     return document
 
 
-def _plain(value: Mapping[str, Any] | None) -> Any:
+def plain_json(value: Mapping[str, Any] | None) -> Any:
     return json.loads(canonical_json(value)) if value is not None else None
 
 

@@ -12,7 +12,8 @@ import json
 from typing import Any, Iterable, TextIO
 
 from planner.diff import FieldChange
-from planner.plan import CREATE, FORGET, NO_OP, UPDATE, Plan, ResourceChange, dumps
+from planner.drift import KIND_TEXT, DriftedModel, DriftReport
+from planner.plan import CREATE, FORGET, NO_OP, UPDATE, Plan, ResourceChange, dumps, field_changes_json, plain_json, resource_entry
 
 SYMBOLS = {CREATE: "+", UPDATE: "~", FORGET: "-", NO_OP: " "}
 _COLORS = {"+": "\x1b[32m", "~": "\x1b[33m", "-": "\x1b[31m", "!": "\x1b[1;33m", "bold": "\x1b[1m"}
@@ -141,3 +142,94 @@ def render(plan: Plan, out: TextIO, output_format: str, *, color: bool = False) 
         render_markdown(plan, out)
     else:
         render_text(plan, out, color=color)
+
+
+# --- drift reports ----------------------------------------------------------
+
+
+def render_drift(report: DriftReport, out: TextIO, output_format: str, *, color: bool = False) -> None:
+    if output_format == "json":
+        out.write(json.dumps(drift_document(report), indent=2, ensure_ascii=False) + "\n")
+    elif output_format == "markdown":
+        render_drift_markdown(report, out)
+    else:
+        render_drift_text(report, out, color=color)
+
+
+def drift_summary(report: DriftReport) -> str:
+    if not report.has_drift:
+        return f"No drift: the live configuration of environment {report.environment} matches the YAML ({report.total} model{'s' if report.total != 1 else ''})."
+    return f"Drift in environment {report.environment}: {len(report.drifted)} of {report.total} models differ from the YAML."
+
+
+def _since(item: DriftedModel) -> str:
+    if item.applied_at is None:
+        return f"live version {item.live_version}"
+    return f"last applied {item.applied_at} as version {item.state_version}, live version {item.live_version}"
+
+
+def render_drift_text(report: DriftReport, out: TextIO, *, color: bool = False) -> None:
+    def paint(symbol: str, text: str) -> str:
+        return f"{_COLORS[symbol]}{text}{_RESET}" if color and symbol in _COLORS else text
+
+    out.write(paint("bold", drift_summary(report)) + "\n")
+    for item in report.drifted:
+        out.write(f"\n  {paint('~', '~')} {item.address} ({item.model_id}): {KIND_TEXT[item.kind]} ({_since(item)})\n")
+        for symbol, text in _field_lines(item.changes):
+            out.write(f"      {paint(symbol, symbol)} {text}\n")
+    if report.drifted:
+        out.write("\n  (each line reads YAML → live)\n")
+    if report.unmanaged:
+        out.write(f"\nUnmanaged: {len(report.unmanaged)} configured model(s) on the gateway are in no YAML file of {report.environment}:\n")
+        for model in report.unmanaged:
+            out.write(f"  ? {model.name} ({model.model_id})\n")
+        out.write(f"  Adopt them with: llmplan import --env {report.environment} --model-id ID\n")
+    if report.drifted:
+        out.write(
+            f"\nTo restore the YAML: llmplan plan --env {report.environment}, then apply."
+            f" To accept a reviewed change instead: edit the YAML to match, then llmplan refresh --env {report.environment}.\n"
+        )
+
+
+def render_drift_markdown(report: DriftReport, out: TextIO) -> None:
+    out.write(f"### llmplan drift · `{report.environment}` · {len(report.drifted)} of {report.total} models drifted\n\n")
+    out.write(drift_summary(report) + "\n\n")
+    if report.drifted:
+        out.write("| model | what moved | since | fields |\n|---|---|---|---|\n")
+        for item in report.drifted:
+            fields = ", ".join(f"`{c.path}`" for c in item.changes)
+            out.write(f"| `{item.address}` | {KIND_TEXT[item.kind]} | {_since(item)} | {fields} |\n")
+        out.write("\n<details><summary>Field-level differences (YAML → live)</summary>\n\n```diff\n")
+        for item in report.drifted:
+            out.write(f"@@ {item.address} ({item.model_id}) @@\n")
+            out.write("".join(_diff_lines(item.changes)))
+        out.write("```\n\n</details>\n")
+    if report.unmanaged:
+        out.write(f"\n{len(report.unmanaged)} unmanaged model(s) on the gateway: " + ", ".join(f"`{m.name}` ({m.model_id})" for m in report.unmanaged) + ".\n")
+
+
+def drift_document(report: DriftReport) -> dict[str, Any]:
+    """The drift report as JSON, in the shape of a plan's ``resource_drift``."""
+    entries = []
+    for item in report.drifted:
+        entry = resource_entry(item.address, ["update"], plain_json(item.desired), plain_json(item.live))
+        entry.update(
+            model_id=item.model_id,
+            drift_kind=item.kind,
+            description=KIND_TEXT[item.kind],
+            last_applied=plain_json(item.last_applied),
+            applied_at=item.applied_at,
+            state_version=item.state_version,
+            live_version=item.live_version,
+            field_changes=field_changes_json(item.changes),
+        )
+        entries.append(entry)
+    return {
+        "format_version": "1.0",
+        "llmplan_version": report.tool_version,
+        "timestamp": report.created_at,
+        "resource_drift": entries,
+        "unmanaged": [{"model_id": m.model_id, "name": m.name, "version": m.version} for m in report.unmanaged],
+        "summary": {"total": report.total, "drifted": len(report.drifted), "unmanaged": len(report.unmanaged)},
+        "llmplan": {"environment": report.environment},
+    }

@@ -43,7 +43,13 @@ def _faults_file(path: Path | None) -> dict[str, Any]:
 
 @click.group(context_settings=CONTEXT)
 def sandbox() -> None:
-    """Run the built-in sandbox gateway (a local stand-in for the real API)."""
+    """Run the built-in sandbox gateway (a local stand-in for the real API).
+
+    \b
+    Examples:
+      llmplan sandbox serve --port 8765
+      LLMPLAN_GATEWAY_URL=http://127.0.0.1:8765 llmplan plan --env dev
+    """
 
 
 @sandbox.command(context_settings=CONTEXT)
@@ -143,3 +149,64 @@ def serve(
         for sig, handler in previous.items():
             signal.signal(sig, handler)
 
+
+
+def _assignment(text: str) -> tuple[list[str], Any]:
+    """``max_tokens=1024`` / ``temperature_matrix.creative=1.4`` → (path, value); values are YAML."""
+    from planner.yamlsource import parse_yaml
+
+    name, sep, raw = text.partition("=")
+    if not sep or not name:
+        raise click.BadParameter(f"{text!r} is not FIELD=VALUE (e.g. max_tokens=1024 or temperature_matrix.creative=1.4)")
+    document, problems = parse_yaml(f"value: {raw}", "value")
+    if problems or document is None:
+        raise click.BadParameter(f"{raw!r} is not a YAML value: {problems[0].message if problems else ''}")
+    return name.split("."), document.data["value"]
+
+
+@sandbox.command(context_settings=CONTEXT)
+@click.option("--env", "-e", "env", metavar="ENV", help="Edit the in-process sandbox of this environment (state/ENV/sandbox.json).")
+@click.option("--root", type=click.Path(file_okay=False, path_type=Path), envvar="LLMPLAN_ROOT", default=".", show_default="current directory, or $LLMPLAN_ROOT", help="Project folder holding environments/ and state/.")
+@click.option("--data", "data_file", type=click.Path(dir_okay=False, path_type=Path), help="Edit this sandbox data file instead.")
+@click.argument("model_id")
+@click.argument("assignments", nargs=-1, required=True, metavar="FIELD=VALUE...")
+def edit(env: str | None, root: Path, data_file: Path | None, model_id: str, assignments: tuple[str, ...]) -> None:
+    """Change a model's configuration behind llmplan's back (a console edit).
+
+    Simulates someone editing the gateway by hand, to rehearse drift: the
+    change is validated like a real one and bumps the version. Works on the
+    data file of an environment with `gateway: {sandbox: true}` (or --data),
+    while no command of that environment runs.
+
+    \b
+    Examples:
+      llmplan sandbox edit --env dev a1b2c3d4-e5f6-7890-abcd-ef1234567890 max_tokens=1024
+      llmplan sandbox edit --env dev a1b2c3d4-e5f6-7890-abcd-ef1234567890 temperature_matrix.creative=1.4
+    """
+    from planner.catalog import DEMO_MODELS
+    from planner.environment import environment_directory
+    from planner.sandbox.answers import ApiError
+    from planner.sandbox.errors import SandboxError
+    from planner.sandbox.store import ModelStore
+
+    if (env is None) == (data_file is None):
+        raise click.UsageError("name the sandbox with --env or --data (one of them)")
+    if data_file is None:
+        environment_directory(root.resolve(), env)  # a clear error for an unknown environment
+        data_file = root / "state" / env / "sandbox.json"
+    if not data_file.exists():
+        raise SandboxError(f"{data_file} does not exist: the sandbox has not run for this environment yet", hint="run a command on the environment first, e.g. llmplan plan --env ENV")
+    changes: dict[str, Any] = {}
+    for text in assignments:
+        path, value = _assignment(text)
+        target = changes
+        for part in path[:-1]:
+            target = target.setdefault(part, {})
+        target[path[-1]] = value
+    store = ModelStore(data_file)
+    store.open(DEMO_MODELS)
+    try:
+        stored = store.patch_configuration(model_id, changes)
+    except ApiError as error:
+        raise SandboxError(f"the sandbox refused the edit: {error.message}") from None
+    click.echo(f"{model_id}: now version {stored['version']} ({', '.join(assignments)})")

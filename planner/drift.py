@@ -1,0 +1,125 @@
+"""Drift: where the live gateway no longer matches Git, and why.
+
+A pure function of the desired environment, the live configurations and the
+last applied state.  A model has drifted when its live configuration differs
+from the YAML; comparing both with state tells the reviewer which side moved:
+
+* ``changed_outside`` — live differs from what llmplan last applied (a console edit),
+* ``not_applied`` — the YAML changed since the last apply and was not applied yet,
+* ``both`` — both moved,
+* ``never_applied`` — llmplan has no record of this model (not applied, or adopted by hand).
+
+Live configured models that no YAML file names are listed as ``unmanaged``;
+they are reported, not counted as drift (``llmplan import`` adopts them).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Mapping
+
+from planner.diff import FieldChange, configuration_hash, diff_configurations, to_payload
+from planner.environment import Environment
+
+if TYPE_CHECKING:
+    from planner.state import State
+
+CHANGED_OUTSIDE = "changed_outside"
+NOT_APPLIED = "not_applied"
+BOTH = "both"
+NEVER_APPLIED = "never_applied"
+
+KIND_TEXT = {
+    CHANGED_OUTSIDE: "live changed outside llmplan",
+    NOT_APPLIED: "YAML changed but not applied",
+    BOTH: "live changed outside llmplan and YAML changed but not applied",
+    NEVER_APPLIED: "live differs from YAML; llmplan never applied this model",
+}
+
+
+@dataclass(frozen=True)
+class DriftedModel:
+    address: str
+    model_id: str
+    kind: str
+    desired: Mapping[str, Any]
+    live: Mapping[str, Any] | None
+    last_applied: Mapping[str, Any] | None
+    changes: tuple[FieldChange, ...]  # from desired (YAML) to live
+    live_version: int | None
+    state_version: int | None
+    applied_at: str | None
+
+
+@dataclass(frozen=True)
+class UnmanagedModel:
+    model_id: str
+    name: str
+    version: int | None
+
+
+@dataclass(frozen=True)
+class DriftReport:
+    environment: str
+    created_at: str
+    tool_version: str
+    total: int
+    drifted: tuple[DriftedModel, ...]
+    unmanaged: tuple[UnmanagedModel, ...]
+
+    @property
+    def has_drift(self) -> bool:
+        return bool(self.drifted)
+
+
+def detect_drift(
+    environment: Environment,
+    live: Mapping[str, Mapping[str, Any] | None],
+    names: Mapping[str, str],
+    state: "State | None",
+    *,
+    created_at: str,
+    tool_version: str,
+) -> DriftReport:
+    """Compare every managed model; ``live`` holds every model of the gateway
+    (None = never configured), keyed by lower-case id."""
+    recorded = dict(state.resources) if state is not None else {}
+    drifted: list[DriftedModel] = []
+    for model in environment.models:
+        model_id = model.model_id.lower()
+        desired = to_payload(model.config)
+        live_config = live.get(model_id)
+        now = to_payload(live_config) if live_config is not None else None
+        if now is not None and configuration_hash(now) == configuration_hash(desired):
+            continue
+        previous = recorded.get(model.address)
+        if previous is not None and previous.model_id.lower() != model_id:
+            previous = None
+        applied = to_payload(previous.configuration) if previous is not None else None
+        if applied is None:
+            kind = NEVER_APPLIED
+        else:
+            live_moved = now is None or configuration_hash(now) != configuration_hash(applied)
+            yaml_moved = configuration_hash(desired) != configuration_hash(applied)
+            kind = BOTH if live_moved and yaml_moved else CHANGED_OUTSIDE if live_moved else NOT_APPLIED
+        drifted.append(
+            DriftedModel(
+                address=model.address,
+                model_id=model_id,
+                kind=kind,
+                desired=desired,
+                live=now,
+                last_applied=applied,
+                changes=diff_configurations(desired, now),
+                live_version=live_config.get("version") if live_config is not None else None,
+                state_version=previous.version if previous is not None else None,
+                applied_at=previous.applied_at if previous is not None else None,
+            )
+        )
+    managed = {model.model_id.lower() for model in environment.models}
+    unmanaged = tuple(
+        UnmanagedModel(model_id, names.get(model_id, model_id), config.get("version"))
+        for model_id, config in sorted(live.items())
+        if config is not None and model_id not in managed
+    )
+    return DriftReport(environment.name, created_at, tool_version, len(environment.models), tuple(drifted), unmanaged)
