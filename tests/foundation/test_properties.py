@@ -103,6 +103,22 @@ def yaml_soup(draw: st.DrawFn) -> str:
     return "".join(draw(st.lists(st.sampled_from(YAML_TOKENS) | st.text(max_size=5), max_size=40)))
 
 
+TAGS = ("!!int", "!!float", "!!bool", "!!null", "!!str", "!!timestamp", "!!binary", "!!set", "!!omap", "!local", "")
+ODD_SCALARS = ("", "abc", "maybe", "0x", "1_", ".", "9" * 5000, "1.0e+999", "-.inf", ".NaN", "0o17", "2024-13-45", "~", "'quoted'")
+
+
+@st.composite
+def tagged_values(draw: st.DrawFn) -> str:
+    """A valid configuration with one value replaced by an explicitly tagged, odd scalar."""
+    text = yaml.safe_dump(draw(valid_configs()), sort_keys=False)
+    lines = text.splitlines()
+    index = draw(st.sampled_from([i for i, line in enumerate(lines) if ": " in line]))
+    key, _, _ = lines[index].partition(": ")
+    scalar = draw(st.sampled_from(ODD_SCALARS) | st.text(max_size=8))
+    lines[index] = f"{key}: {draw(st.sampled_from(TAGS))} {json.dumps(scalar) if draw(st.booleans()) else scalar}"
+    return "\n".join(lines) + "\n"
+
+
 def dumped(strategy: st.SearchStrategy[Any]) -> st.SearchStrategy[bytes]:
     return strategy.map(lambda value: yaml.safe_dump(value, sort_keys=False, allow_unicode=True).encode("utf-8"))
 
@@ -111,6 +127,7 @@ documents = st.one_of(
     dumped(valid_configs()),
     dumped(near_valid_configs()),
     dumped(json_values),
+    tagged_values().map(lambda text: text.encode("utf-8", "surrogatepass")),
     yaml_soup().map(lambda text: text.encode("utf-8", "surrogatepass")),
     st.text(max_size=200).map(lambda text: text.encode("utf-8", "surrogatepass")),
     st.binary(max_size=200),
