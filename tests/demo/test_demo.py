@@ -1,0 +1,35 @@
+"""`make demo` runs the whole loop and exits 0 (issue: the demo is the first thing a newcomer runs)."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def test_the_demo_runs_the_whole_loop_and_exits_0(tmp_path: Path) -> None:
+    shutil.copytree(REPO / "environments", tmp_path / "environments")
+    result = subprocess.run(
+        [sys.executable, str(REPO / "examples" / "demo.py"), "--root", str(tmp_path)],
+        capture_output=True,
+        text=True,
+        timeout=180,
+        env={"PATH": "/usr/bin:/bin", "NO_COLOR": "1"},
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    out = result.stdout
+    # each of the ten steps is announced, in order
+    positions = [out.index(f"[{n}/10]") for n in range(1, 11)]
+    assert positions == sorted(positions)
+    assert "Plan: 5 to create, 0 to update, 0 to forget." in out
+    assert "No changes." in out
+    assert "live changed outside llmplan" in out
+    assert "~ max_tokens: 1024 → 2048" in out
+    assert "No drift" in out
+    assert "chain intact" in out
+    # and the records are where the README says
+    for name in ("state.json", "audit.jsonl", "metrics.prom"):
+        assert (tmp_path / "state" / "dev" / name).is_file()
