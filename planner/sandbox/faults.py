@@ -272,6 +272,7 @@ class RateState:
     budget: int
     count: int
     reset_seconds: float
+    window_seconds: float
 
     def headers(self) -> tuple[tuple[str, str], ...]:
         return (
@@ -281,8 +282,16 @@ class RateState:
         )
 
     def reset_header(self) -> int:
-        """Whole seconds until the window resets, rounded up as the real gateway does."""
-        return max(1, math.ceil(self.reset_seconds))
+        """Whole seconds until the window resets, rounded up as the real gateway does.
+
+        ``started + window - now`` in floating point can come out a hair over
+        the window (60.00000000000009 at a window's first request), which
+        rounded up would announce a window one second longer than it is; so
+        the remainder is rounded to the microsecond first, and never shown
+        longer than the window.
+        """
+        longest = max(1, math.ceil(self.window_seconds))
+        return min(longest, max(1, math.ceil(round(self.reset_seconds, 6))))
 
 
 @dataclass
@@ -323,7 +332,7 @@ class RateLimiter:
                 window = self._windows[client] = _Window(started=now)
             window.count += 1
             remaining = window.started + self.window_seconds - now
-            return RateState(window.count <= self.budget, self.budget, window.count, remaining)
+            return RateState(window.count <= self.budget, self.budget, window.count, remaining, self.window_seconds)
 
     def _forget_expired(self, now: float) -> None:
         for key in [k for k, w in self._windows.items() if now >= w.started + self.window_seconds]:

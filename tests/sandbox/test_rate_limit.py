@@ -105,3 +105,30 @@ def test_the_limiter_opens_a_window_at_a_clients_first_request(clock: Any) -> No
     assert (refused.allowed, refused.count) == (False, 3)
     clock.advance(5)
     assert limiter.hit("a").count == 1
+
+
+@pytest.mark.parametrize(
+    ("window_seconds", "start", "elapsed", "expected"),
+    [
+        (60.0, 2000.0685, 0.0, 60),  # 2000.0685 + 60 - 2000.0685 is 60.00000000000009 in floating point: still 60
+        (60.0, 1000.0, 0.0, 60),
+        (60.0, 1000.0, 0.4, 60),  # 59.6 s left: rounded up
+        (60.0, 1000.0, 59.9, 1),
+        (1.0, 2000.0685, 0.0, 1),
+        (1.5, 1000.0, 0.0, 2),  # a fractional window shows its length rounded up
+        (1.5, 1000.0, 0.6, 1),
+    ],
+)
+def test_the_reset_header_is_never_longer_than_the_window(window_seconds: float, start: float, elapsed: float, expected: int) -> None:
+    now = [start]
+    limiter = RateLimiter(budget=100, window_seconds=window_seconds, clock=lambda: now[0])
+    limiter.hit("a")  # opens the window at ``start``
+    now[0] = start + elapsed
+    assert limiter.hit("a").reset_header() == expected
+
+
+def test_a_windows_first_answer_says_the_window_length_whatever_the_clock_reads() -> None:
+    # Clock readings where started + window - now rounds a hair above the window.
+    readings = [2000.0685, 1234.5678, 98765.4321, 0.1 + 0.2, 1e6 + 0.3]
+    for reading in readings:
+        assert RateLimiter(100, 60.0, clock=lambda: reading).hit("x").reset_header() == 60, reading
