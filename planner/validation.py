@@ -213,12 +213,14 @@ def check_environment(source: EnvironmentSource) -> list[Problem]:
 def _policy_problems(policy_validator: Any, model: ModelFile, environment: str, settings: Any) -> list[Problem]:
     from referencing.exceptions import Unresolvable
 
+    where = Origin(settings.file, settings.line_of(("policy",)))
     try:
         violations = schema_violations(policy_validator, with_defaults(model.config))
     except Unresolvable as exc:
         # refs are resolved lazily, so a dangling one only shows while validating
-        where = Origin(settings.file, settings.line_of(("policy",)))
         return [Problem(where.file, where.line, "policy", f"policy is not a valid JSON Schema: cannot resolve $ref ({shorten(str(exc), 120)}); llmplan never fetches schemas over the network")]
+    except RecursionError:  # {$ref: "#"} and friends refer to themselves forever
+        return [Problem(where.file, where.line, "policy", "policy is not a valid JSON Schema: a $ref leads back to itself without end")]
     return _problems(violations, model.origin, f" (policy of environment {environment})")
 
 

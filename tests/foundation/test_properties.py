@@ -177,3 +177,37 @@ def test_every_valid_configuration_passes(config: dict[str, Any], tmp_path: Path
     run = run_main(["validate", "--env", "fuzz", "--root", str(tmp_path)])
 
     assert (run.code, run.stdout) == (0, "1 model valid in environment fuzz\n"), run.stderr
+
+
+SCHEMA_WORDS = (
+    "type", "enum", "const", "properties", "required", "additionalProperties", "patternProperties", "oneOf", "anyOf",
+    "allOf", "not", "if", "then", "else", "$ref", "$defs", "items", "minimum", "maximum", "dependentRequired",
+    "propertyNames", "minItems", "contains", "unevaluatedProperties", "format", "pattern",
+)
+SETTINGS_WORDS = ("gateway", "region", "sandbox", "base_url", "login_url", "defaults", "apply", "parallelism", "policy", "governance", "webhook_url")
+FIELD_WORDS = ("model_id", "max_tokens", "compliance_mode", "safety_filters", "temperature_matrix", "filter_type")
+schema_like = st.recursive(
+    st.none() | st.booleans() | st.integers(-5, 10_000) | st.floats(allow_nan=False, allow_infinity=False) | st.text(max_size=8)
+    | st.sampled_from(("strict", "object", "array", "integer", "#", "", "#/$defs/a", "^x", "eu-west-1", "https://x.example")),
+    lambda children: st.lists(children, max_size=4)
+    | st.dictionaries(st.sampled_from(SCHEMA_WORDS + SETTINGS_WORDS + FIELD_WORDS) | st.text(max_size=6), children, max_size=5),
+    max_leaves=25,
+)
+
+
+@settings(FUZZ, max_examples=int(DEEP or 100))
+@given(policy=schema_like, settings_document=schema_like)
+def test_any_environment_file_or_policy_gives_exit_0_or_1_never_a_traceback_never_a_request(
+    policy: Any, settings_document: Any, tmp_path: Path, no_network: list[object]
+) -> None:
+    """Policies are user-written JSON Schemas: self-references, dangling refs,
+    odd keywords.  Settings may be any shape."""
+    for document in ({"gateway": {"sandbox": True}, "policy": policy}, settings_document):
+        project_with(tmp_path, b"model_id: a1b2c3d4-e5f6-7890-abcd-ef1234567890\nmax_tokens: 5\n")
+        (tmp_path / "environments" / "fuzz" / "environment.yaml").write_text(yaml.safe_dump(document), encoding="utf-8")
+
+        run = run_main(["validate", "--env", "fuzz", "--root", str(tmp_path), "--format", "json"])
+
+        assert run.code == 1, run  # the model file lacks required fields either way
+        assert "Traceback" not in run.stdout + run.stderr
+        assert json.loads(run.stdout)["problems"]
