@@ -42,6 +42,8 @@ MAX_EXPANDED_CHARS = 2 * MAX_FILE_BYTES
 # (``&a [*a]``) or absurd nesting into an error instead of a RecursionError.
 MAX_DEPTH = 50
 SHOWN_CHARS = 60
+# What YAML counts as a line break (and so libyaml's line numbers).
+_LINE_BREAK = re.compile("\r\n|[\n\r\x85\u2028\u2029]")
 
 JsonPath = tuple[str | int, ...]
 
@@ -55,6 +57,12 @@ _MAP = "tag:yaml.org,2002:map"
 _SEQ = "tag:yaml.org,2002:seq"
 
 _constructor = yaml.constructor.SafeConstructor()
+# tag -> (what the user should have written, PyYAML's constructor)
+_TYPED_SCALARS = {
+    _BOOL: ("true or false", _constructor.construct_yaml_bool),
+    _INT: ("an integer", _constructor.construct_yaml_int),
+    _FLOAT: ("a number", _constructor.construct_yaml_float),
+}
 
 
 @dataclass(frozen=True)
@@ -159,10 +167,6 @@ def parse_yaml(raw: bytes | str, display: str) -> tuple[SourceDocument | None, l
     return SourceDocument(display, data, builder.lines), []
 
 
-# What YAML counts as a line break (and so libyaml's line numbers).
-_LINE_BREAK = re.compile("\r\n|[\n\r\x85\u2028\u2029]")
-
-
 def _last_line(text: str) -> int:
     """Number of the last line holding anything (1 for an empty text)."""
     lines = _LINE_BREAK.split(text)
@@ -191,6 +195,7 @@ class _Builder:
         if self.visited > MAX_NODES:
             raise _Invalid(line, path, f"document expands to more than {MAX_NODES} values (alias/anchor expansion?)")
         if len(path) > MAX_DEPTH:
+            # the top-level field is enough to find it; the full path is 50 steps long
             raise _Invalid(line, path[:1], f"values are nested more than {MAX_DEPTH} levels deep (a recursive alias?)")
         if isinstance(node, yaml.ScalarNode):
             self.expanded_chars += len(node.value)
@@ -235,9 +240,8 @@ class _Builder:
             return node.value
         if tag == _NULL:
             return None
-        constructors = {_BOOL: ("true or false", _constructor.construct_yaml_bool), _INT: ("an integer", _constructor.construct_yaml_int), _FLOAT: ("a number", _constructor.construct_yaml_float)}
-        if tag in constructors:
-            expected, construct = constructors[tag]
+        if tag in _TYPED_SCALARS:
+            expected, construct = _TYPED_SCALARS[tag]
             try:
                 value = construct(node)
             except (ValueError, LookupError, TypeError, yaml.YAMLError):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import textwrap
 import time
 import tracemalloc
@@ -319,3 +320,18 @@ def test_loading_an_invalid_environment_raises_with_every_problem(project: Proje
 
     assert len(raised.value.problems) == 5  # gateway, 3 missing fields, max_tokens 0
     assert raised.value.message.startswith("environment corpus is not valid: 5 problems\n")
+
+
+def test_special_files_in_models_are_refused_unread(project: Project) -> None:
+    """Reading a FIFO would block forever; a dangling link has nothing to read."""
+    project.environment(models={"support-bot": VALID_MODEL})
+    os.mkfifo(project.env_dir() / "models" / "pipe.yaml")
+    os.symlink("gone.yaml", project.env_dir() / "models" / "dangling.yaml")
+
+    source = read_environment(project.root, "corpus")
+
+    assert [str(p) for p in source.problems] == [
+        "environments/corpus/models/dangling.yaml: not a regular file",
+        "environments/corpus/models/pipe.yaml: not a regular file",
+    ]
+    assert [m.address for m in source.models] == ["support-bot"]

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from foundation_helpers import REPO_ROOT, SANDBOX_ENVIRONMENT, Project, run_main
+from foundation_helpers import REPO_ROOT, Project, run_main
 from planner.errors import EXIT_CHANGES, EXIT_ERROR, EXIT_OK
 
 README = (REPO_ROOT / "README.md").read_text(encoding="utf-8")
@@ -23,21 +23,32 @@ def code_blocks(text: str, language: str) -> list[str]:
     return re.findall(rf"^```{language}\n(.*?)^```", text, re.M | re.S)
 
 
-def test_the_readme_model_example_is_valid(project: Project, no_network: list[object]) -> None:
+def test_the_readme_model_example_is_valid_where_it_says_it_lives(project: Project, no_network: list[object]) -> None:
+    """The example names its file (environments/<env>/models/<address>.yaml); it
+    must pass that environment's settings and policy, not just the schema."""
     (example,) = code_blocks(section("An environment"), "yaml")
-    project.environment(settings=SANDBOX_ENVIRONMENT, models={"support-bot": example})
+    named = re.match(r"# environments/([a-z0-9_-]+)/models/([a-z0-9_-]+)\.yaml", example)
+    assert named, example.splitlines()[0]
+    env, address = named.groups()
+    settings = (REPO_ROOT / "environments" / env / "environment.yaml").read_text(encoding="utf-8")
+    project.environment(env, settings=settings, models={address: example})
 
-    run = run_main(["validate", "--env", "corpus", "--root", str(project.root)])
+    run = run_main(["validate", "--env", env, "--root", str(project.root)])
 
-    assert (run.code, run.stdout) == (0, "1 model valid in environment corpus\n"), run.stderr
+    assert (run.code, run.stdout) == (0, f"1 model valid in environment {env}\n"), run.stderr
 
 
-@pytest.mark.parametrize(
-    "command", [line.split("#")[0].split() for block in code_blocks(section("An environment"), "sh") for line in block.splitlines() if line.startswith("llmplan ")]
-)
+VALIDATE_COMMANDS = [
+    line.split("#")[0].split() for block in code_blocks(README, "sh") for line in block.splitlines() if line.startswith("llmplan validate")
+]
+
+
+def test_the_readme_shows_validate() -> None:
+    assert VALIDATE_COMMANDS
+
+
+@pytest.mark.parametrize("command", VALIDATE_COMMANDS, ids=" ".join)
 def test_the_readme_validate_commands_work_on_the_examples(command: list[str], no_network: list[object]) -> None:
-    assert command[:2] == ["llmplan", "validate"]
-
     run = run_main([*command[1:], "--root", str(REPO_ROOT)])
 
     assert run.code == EXIT_OK, run.stderr
