@@ -84,6 +84,11 @@ class RateLimitInfo:
         """The answer says no request is left in this window."""
         return self.allowed is not None and self.count is not None and self.count >= self.allowed
 
+    @property
+    def has_room(self) -> bool:
+        """The answer says requests are left in this window (False when it does not say)."""
+        return self.allowed is not None and self.count is not None and self.count < self.allowed
+
 
 DEFAULT_WINDOW_SECONDS = 60.0  # the contract's window, used only if no answer ever says ``reset``
 

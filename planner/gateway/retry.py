@@ -12,7 +12,8 @@ The three reasons to try again:
 - 401: the token expired or was revoked; a fresh token is fetched and the
   request is sent **once** more.  A second 401 is an error, never a loop.
 - 429: over the rate budget; wait ``Retry-After``, else
-  ``inin-ratelimit-reset``, else capped exponential backoff with full jitter.
+  ``inin-ratelimit-reset`` (unless the headers show the window has room
+  left), else capped exponential backoff with full jitter.
 - 502/503/504, connection failures, timeouts: capped exponential backoff with
   full jitter (``Retry-After`` honoured when a 503 sends one).
 
@@ -163,7 +164,12 @@ class RetryPolicy:
         headers = headers or {}
         asked = retry_after_seconds(headers)
         if asked is None and cause is Cause.RATE_LIMITED:
-            asked = RateLimitInfo.from_headers(headers).reset
+            window = RateLimitInfo.from_headers(headers)
+            # The reset is worth waiting for only when the window may be what
+            # refused us; a 429 whose headers show room left (another limit, a
+            # passing fault) would gain nothing from waiting out the window.
+            if not window.has_room:
+                asked = window.reset
         if asked is not None:
             return min(max(asked, 0.0), self.max_wait)
         attempt = max(sum(1 for record in self.history if record.cause is cause) - 1, 0)

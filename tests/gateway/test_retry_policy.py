@@ -111,6 +111,10 @@ def test_incrementing_a_final_outcome_is_a_programming_error() -> None:
         ({"Retry-After": "0"}, 0.0),
         ({"Retry-After": "999"}, 120.0),  # capped by max_wait
         ({"Retry-After": "soon", "inin-ratelimit-reset": "5"}, 5.0),  # a garbled header is ignored
+        ({"inin-ratelimit-allowed": "300", "inin-ratelimit-count": "300", "inin-ratelimit-reset": "9"}, 9.0),  # budget spent
+        ({"inin-ratelimit-allowed": "300", "inin-ratelimit-count": "301", "inin-ratelimit-reset": "9"}, 9.0),
+        # Room left in the window: not the window's 429, so backoff (half of 0.5 s), not the 40 s reset.
+        ({"inin-ratelimit-allowed": "300", "inin-ratelimit-count": "12", "inin-ratelimit-reset": "40"}, 0.25),
     ],
 )
 def test_a_429_waits_what_the_gateway_says(headers: dict[str, str], expected: float) -> None:
