@@ -6,9 +6,13 @@ admin endpoints.  ``server.py`` only reads bytes into a :class:`Request` and
 writes the answer back.
 
 Order of checks on the API (``/api/v2/…`` except the docs), as a gateway
-does it: injected faults, then the client's rate-limit window (every answer
-from here on carries ``inin-ratelimit-*``), then the token (401), then the
-body (413…), the route (404/405), the scope (403), and the endpoint itself.
+does it: injected faults, then the client's rate-limit window, then the
+token (401), then the body (413…), the route (404/405), the scope (403), and
+the endpoint itself.  Every API answer carries ``inin-ratelimit-*``, as the
+contract says; an answer injected by a fault rule carries the client's
+window as it stands but is not counted in it, so a test's injected 429s and
+503s neither spend the budget nor hide it (a client reading the headers can
+tell an injected 429, count under budget, from a spent budget).
 """
 
 from __future__ import annotations
@@ -46,6 +50,7 @@ WEBHOOK_LOG_SIZE = 1_000
 OPENAPI_FILE = "gateway-openapi.yaml"
 WEBHOOK_PATH = "/__sandbox/webhook"
 FAULTS_PATH = "/__sandbox/faults"
+ANONYMOUS_CLIENT = "(anonymous)"
 
 _UUID = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")
 _CORRELATION = re.compile(r"^[A-Za-z0-9._-]{1,128}$")
@@ -308,16 +313,24 @@ class SandboxApp:
             ctx.body_delay = rule.delay_ms / 1000.0
             return None
         status = rule.status or 503
+        if request.path.startswith("/api/v2/") and not request.path.startswith("/api/v2/docs/"):
+            ctx.headers.extend(self.limiter.peek(self._rate_client(request)).headers())
         headers: tuple[tuple[str, str], ...] = ()
         if rule.retry_after is not None:
             headers = (("Retry-After", str(math.ceil(rule.retry_after))),)
         what = {429: "too many requests", 503: "the service is unavailable"}.get(status, f"error {status}")
         raise ApiError(status, f"{what} (injected by sandbox fault rule {decision.index})", headers=headers)
 
+    def _rate_client(self, request: Request) -> str:
+        """Whose window a request counts in: its token's client, else one shared anonymous window."""
+        token = _bearer(request.header("Authorization"))
+        grant, _ = self.issuer.resolve(token) if token else (None, "missing")
+        return grant.client_id if grant else ANONYMOUS_CLIENT
+
     def _api(self, request: Request, ctx: _Context) -> Response:
         token = _bearer(request.header("Authorization"))
         grant, why = self.issuer.resolve(token) if token else (None, "missing")
-        state = self.limiter.hit(grant.client_id if grant else "(anonymous)")
+        state = self.limiter.hit(grant.client_id if grant else ANONYMOUS_CLIENT)
         ctx.headers.extend(state.headers())
         if grant is not None:
             ctx.client_id = grant.client_id

@@ -306,7 +306,8 @@ class RateLimiter:
 
     A client's window opens with its first request and lasts
     ``window_seconds``; every request in it counts, refused ones included, so
-    ``count`` above ``budget`` shows how far over a client is.
+    ``count`` above ``budget`` shows how far over a client is.  Answers made
+    by a fault rule do not count (:meth:`peek`).
     """
 
     budget: int
@@ -321,6 +322,20 @@ class RateLimiter:
             self.budget = budget
             self.window_seconds = window_seconds
             self._windows.clear()
+
+    def peek(self, client: str) -> RateState:
+        """The client's window as it stands, without counting a request.
+
+        For answers that do not count (injected faults).  With no window
+        open, ``count`` is 0 and ``reset`` the length a window would have.
+        """
+        with self._lock:
+            now = self.clock()
+            window = self._windows.get(client)
+            if window is None or now >= window.started + self.window_seconds:
+                return RateState(True, self.budget, 0, self.window_seconds, self.window_seconds)
+            remaining = window.started + self.window_seconds - now
+            return RateState(window.count < self.budget, self.budget, window.count, remaining, self.window_seconds)
 
     def hit(self, client: str) -> RateState:
         with self._lock:

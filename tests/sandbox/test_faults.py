@@ -51,7 +51,43 @@ def test_a_count_of_429s_hits_exactly_the_first_n_requests(gateway: tuple[Any, A
     assert [r.status_code for r in responses] == [429, 429, 429, 200, 200]
     assert responses[0].headers["Retry-After"] == "2"
     assert responses[0].json()["code"] == "too.many.requests"
-    assert "inin-ratelimit-count" not in responses[0].headers  # injected in front of the gateway
+    assert responses[0].headers["inin-ratelimit-count"] == "0"  # headers as every API answer, but not counted
+
+
+def test_injected_answers_carry_the_clients_window_without_counting_in_it(make_sandbox: Callable[..., Any], make_api: Callable[..., Any], clock: Any) -> None:
+    sandbox = make_sandbox(rate_limit=5, rate_window_seconds=60, clock=clock)
+    api = make_api(sandbox)
+    set_faults(sandbox, rate_limit={"requests": 5, "window_seconds": 60}, rules=[
+        {"match": {"method": "PUT"}, "effect": "status", "status": 503},
+        {"effect": "status", "status": 503, "count": 1},
+        {"effect": "status", "status": 429, "count": 1},
+    ])
+
+    def window(response: requests.Response) -> tuple[int, str, str, str]:
+        headers = response.headers
+        return response.status_code, headers["inin-ratelimit-allowed"], headers["inin-ratelimit-count"], headers["inin-ratelimit-reset"]
+
+    assert window(api.get(MODEL)) == (503, "5", "0", "60")  # no window open yet: nothing counted, a full window ahead
+    assert window(api.get(MODEL)) == (429, "5", "0", "60")  # an injected 429 shows a budget not spent
+    assert window(api.get(MODEL)) == (200, "5", "1", "60")  # the first counted request opens the window
+    clock.advance(20.5)
+    assert window(api.put(CONFIG, json={})) == (503, "5", "1", "40")  # the window as it stands, 20.5 s in
+    assert window(api.get(MODEL)) == (200, "5", "2", "40")  # the 503 did not count
+
+
+@pytest.mark.parametrize("status", [429, 503])
+def test_injected_answers_match_the_openapi_headers(gateway: tuple[Any, Any], status: int) -> None:
+    sandbox, api = gateway
+    set_faults(sandbox, rules=[{"effect": "status", "status": status, "retry_after": 1, "count": 1}])
+    response = api.get(MODEL)
+    assert response.status_code == status
+    document = requests.get(f"{sandbox.url}/api/v2/docs/openapi.json", timeout=5).json()
+    name = {429: "TooManyRequests", 503: "ServiceUnavailable"}[status]
+    for header, spec in document["components"]["responses"][name]["headers"].items():
+        target = document["components"]["headers"][spec["$ref"].rsplit("/", 1)[1]]
+        if target.get("required"):
+            assert header in response.headers, header
+            assert int(response.headers[header]) >= target["schema"]["minimum"]
 
 
 def test_without_retry_after_an_injected_429_has_no_retry_after_header(gateway: tuple[Any, Any]) -> None:
