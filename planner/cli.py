@@ -347,13 +347,11 @@ def drift(env: str, root: Path, output_format: str, out_file: Path | None, paral
     from planner.render import render_drift
 
     report = manager.drift(root, env, parallelism=parallelism)
-    render_drift(report, sys.stdout, output_format, color=use_color(no_color))
-    if out_file is not None:
-        from planner.files import atomic_write_text
-
+    if out_file is not None:  # first, so a path that cannot be written fails before any report is shown
         buffer = io.StringIO()
         render_drift(report, buffer, output_format)
-        atomic_write_text(out_file, buffer.getvalue())
+        manager.write_output_file(out_file, buffer.getvalue(), what="drift report")
+    render_drift(report, sys.stdout, output_format, color=use_color(no_color))
     return EXIT_CHANGES if report.has_drift else EXIT_OK
 
 

@@ -148,10 +148,20 @@ def read_plan_file(path: Path) -> "Plan":
 
 
 def write_plan_file(plan: "Plan", path: Path) -> None:
-    from planner.files import atomic_write_text
     from planner.plan import dumps
 
-    atomic_write_text(path, dumps(plan))
+    write_output_file(path, dumps(plan), what="plan file")
+
+
+def write_output_file(path: Path, text: str, *, what: str) -> None:
+    """Write what the user asked for with ``--out``; a path that cannot be
+    written is their error to fix, not a traceback."""
+    from planner.files import atomic_write_text
+
+    try:
+        atomic_write_text(path, text)
+    except OSError as exc:
+        raise ConfigurationError(f"cannot write the {what} {path}: {exc.strerror or exc}", hint="pass --out a path in a writable folder") from exc
 
 
 # --- apply ------------------------------------------------------------------
