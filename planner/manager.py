@@ -125,7 +125,9 @@ def make_plan(
     state = state_backend(environment).read()
     missing = unknown_targets(environment, state, targets)
     if missing:
-        known = ", ".join(m.address for m in environment.models) or "none"
+        # a removed file's address is still a target (its forget), so state's addresses are listed too
+        addresses = {m.address for m in environment.models} | set(state.resources if state is not None else ())
+        known = ", ".join(sorted(addresses)) or "none"
         raise ConfigurationError(f"--target {', '.join(missing)}: no such address in environment {env_name} (addresses: {known})")
     workers = parallelism or environment.apply.parallelism
     with gateway_client(environment, parallelism=workers, environ=environ) as client:
@@ -248,7 +250,7 @@ def apply(
     environ: Mapping[str, str] | None = None,
 ) -> ApplyResult:
     """lock → (saved plan: refuse if stale | plan now and confirm) → PUTs → record."""
-    from planner.apply import Executor, Recorder, reconcile_interrupted, refresh_unchanged
+    from planner.apply import Executor, Recorder, announce_missed, reconcile_interrupted, refresh_unchanged
     from planner.errors import Aborted, SafetyThresholdExceeded
     from planner.live import fetch_live
     from planner.metrics import ApplyMetrics, prometheus_text, write_textfile
@@ -280,6 +282,8 @@ def apply(
                 snapshot = fetch_and_check(environment, client, parallelism=workers)
                 plan = build_plan(environment, snapshot.configurations, state, created_at=utc_now(), tool_version=__version__)
             reconciled = tuple(reconcile_interrupted(audit, snapshot.configurations, environment.name))
+            if notifier is not None:
+                announce_missed(audit, notifier, state, snapshot.configurations)
             if plan.safety.exceeded and not force:
                 raise SafetyThresholdExceeded(plan.safety.describe())
             show_plan(plan)
@@ -464,6 +468,10 @@ def import_models(
             return ImportResult((), candidates)
         models_dir = environment.directory / MODELS_DIR
         taken = {path.stem for path in models_dir.iterdir() if path.suffix in MODEL_SUFFIXES}
+        # an address still in state (its file removed, its forget not applied yet) is taken too:
+        # recording an import there would silently replace that model's record
+        state = backend.read()
+        taken.update(state.resources if state is not None else ())
         addresses = choose_addresses([(model_id, snapshot.names[model_id]) for model_id in chosen], taken)
         audit = audit_log(environment)
         _repair_audit(audit)

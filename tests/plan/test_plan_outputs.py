@@ -236,6 +236,19 @@ def test_a_removed_file_is_forgotten_and_its_live_configuration_left_alone(proje
     assert project.run("plan", "--env", "dev", "--detailed-exitcode").code == 0
 
 
+def test_a_removed_files_address_is_a_valid_target(project: Project) -> None:
+    project.write_models(THREE_MODELS)
+    project.apply()
+    (project.models_dir / "intent-router.yaml").unlink()
+    project.edit_model("summarizer", "max_tokens: 4096", "max_tokens: 3000")
+    done = project.run("plan", "--env", "dev", "--target", "intent-router")
+    assert done.code == 0, done
+    assert "  - forget intent-router\n" in done.stdout and "summarizer" not in done.stdout
+    typo = project.run("plan", "--env", "dev", "--target", "intent-ruoter")
+    assert typo.code == 1, typo
+    assert "(addresses: intent-router, summarizer, support-bot)" in typo.stderr
+
+
 def test_the_safety_limit_is_announced_up_front(project: Project) -> None:
     project.write_environment(max_change_percent=50)
     project.write_models(THREE_MODELS)
