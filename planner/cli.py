@@ -596,9 +596,11 @@ def main(argv: list[str] | None = None) -> None:
         if error.hint:
             emit(f"Hint: {error.hint}", err=True)
         code = error.exit_code
-    except click.exceptions.Abort:
-        emit("Aborted.", err=True)
-        code = EXIT_ERROR
+    except click.exceptions.Abort as abort:
+        # click turns a Ctrl-C anywhere in a command into Abort (`raise Abort() from e`)
+        interrupted = isinstance(abort.__cause__, KeyboardInterrupt)
+        emit("Interrupted." if interrupted else "Aborted.", err=True)
+        code = 130 if interrupted else EXIT_ERROR
     except click.ClickException as error:
         # click uses exit 2 for usage errors; 2 means "changes present" here,
         # so a typo in a cron job's flags must not look like drift.
