@@ -163,9 +163,10 @@ def drift_summary(report: DriftReport) -> str:
 
 
 def _since(item: DriftedModel) -> str:
+    live = "never configured on the gateway" if item.live_version is None else f"live version {item.live_version}"
     if item.applied_at is None:
-        return f"live version {item.live_version}"
-    return f"last applied {item.applied_at} as version {item.state_version}, live version {item.live_version}"
+        return live
+    return f"last applied {item.applied_at} as version {item.state_version}, {live}"
 
 
 def render_drift_text(report: DriftReport, out: TextIO, *, color: bool = False) -> None:

@@ -1,0 +1,125 @@
+"""Drift report renderers against hand-written expected text, markdown and JSON."""
+
+from __future__ import annotations
+
+import io
+import json
+
+from planner.diff import FieldChange
+from planner.drift import BOTH, CHANGED_OUTSIDE, NEVER_APPLIED, DriftedModel, DriftReport, UnmanagedModel
+from planner.render import render_drift
+
+SUPPORT = "a1b2c3d4-e5f6-7890-abcd-ef1234567890"
+ROUTER = "c3d4e5f6-a7b8-4901-8cde-f12345678902"
+SUMMARIZER = "b2c3d4e5-f6a7-4890-9bcd-ef1234567891"
+TRANSLATOR = "e5f6a7b8-c9d0-4123-8ef0-234567890124"
+APPLIED = "2026-11-24T09:00:00.000Z"
+
+
+def report(drifted: tuple[DriftedModel, ...] = (), unmanaged: tuple[UnmanagedModel, ...] = ()) -> DriftReport:
+    return DriftReport("prod", "2026-11-25T10:00:00.000Z", "0.1.0", 4, drifted, unmanaged)
+
+
+SUPPORT_DRIFT = DriftedModel(
+    "support-bot", SUPPORT, CHANGED_OUTSIDE,
+    {"max_tokens": 2048}, {"max_tokens": 1024}, {"max_tokens": 2048},
+    (FieldChange("max_tokens", 2048, 1024),), 5, 4, APPLIED,
+)
+ROUTER_NEVER = DriftedModel(
+    "intent-router", ROUTER, NEVER_APPLIED,
+    {"max_tokens": 512}, None, None,
+    (FieldChange("max_tokens", 512, None),), None, None, None,
+)
+SUMMARIZER_BOTH = DriftedModel(
+    "summarizer", SUMMARIZER, BOTH,
+    {"compliance_mode": "strict"}, {"compliance_mode": "permissive"}, {"compliance_mode": "standard"},
+    (FieldChange("compliance_mode", "strict", "permissive"), FieldChange("safety_filters[pii]", None, {"action": "flag", "threshold": 5})), 3, 2, APPLIED,
+)
+UNMANAGED = (UnmanagedModel(TRANSLATOR, "gemini-translate", 7),)
+
+EXPECTED_TEXT = f"""\
+Drift in environment prod: 3 of 4 models differ from the YAML.
+
+  ~ intent-router ({ROUTER}): live differs from YAML; llmplan never applied this model (never configured on the gateway)
+      - max_tokens: 512
+
+  ~ summarizer ({SUMMARIZER}): live changed outside llmplan and YAML changed but not applied (last applied {APPLIED} as version 2, live version 3)
+      ~ compliance_mode: "strict" → "permissive"
+      + safety_filters[pii]: {{"action": "flag", "threshold": 5}}
+
+  ~ support-bot ({SUPPORT}): live changed outside llmplan (last applied {APPLIED} as version 4, live version 5)
+      ~ max_tokens: 2048 → 1024
+
+  (each line reads YAML → live)
+
+Unmanaged: 1 configured model(s) on the gateway are in no YAML file of prod:
+  ? gemini-translate ({TRANSLATOR})
+  Adopt them with: llmplan import --env prod --model-id ID
+
+To restore the YAML: llmplan plan --env prod, then apply. To accept a reviewed change instead: edit the YAML to match, then llmplan refresh --env prod.
+"""
+
+
+def rendered(value: DriftReport, output_format: str, *, color: bool = False) -> str:
+    out = io.StringIO()
+    render_drift(value, out, output_format, color=color)
+    return out.getvalue()
+
+
+def test_text_says_which_side_moved_and_since_when() -> None:
+    assert rendered(report((ROUTER_NEVER, SUMMARIZER_BOTH, SUPPORT_DRIFT), UNMANAGED), "text") == EXPECTED_TEXT
+
+
+def test_text_without_drift_is_one_line_and_uncolored_unless_asked() -> None:
+    assert rendered(report(), "text") == "No drift: the live configuration of environment prod matches the YAML (4 models).\n"
+    assert "\x1b[" not in rendered(report((SUPPORT_DRIFT,)), "text")
+    assert "\x1b[33m~\x1b[0m support-bot" in rendered(report((SUPPORT_DRIFT,)), "text", color=True)
+
+
+def test_markdown_fits_an_issue_body() -> None:
+    assert rendered(report((SUPPORT_DRIFT,), UNMANAGED), "markdown") == f"""\
+### llmplan drift · `prod` · 1 of 4 models drifted
+
+Drift in environment prod: 1 of 4 models differ from the YAML.
+
+| model | what moved | since | fields |
+|---|---|---|---|
+| `support-bot` | live changed outside llmplan | last applied {APPLIED} as version 4, live version 5 | `max_tokens` |
+
+<details><summary>Field-level differences (YAML → live)</summary>
+
+```diff
+@@ support-bot ({SUPPORT}) @@
+-   max_tokens: 2048
++   max_tokens: 1024
+```
+
+</details>
+
+1 unmanaged model(s) on the gateway: `gemini-translate` ({TRANSLATOR}).
+"""
+
+
+def test_json_has_resource_drift_and_the_summary_block() -> None:
+    document = json.loads(rendered(report((SUPPORT_DRIFT, ROUTER_NEVER), UNMANAGED), "json"))
+    assert document["format_version"] == "1.0"
+    assert document["summary"] == {"total": 4, "drifted": 2, "unmanaged": 1}
+    assert document["unmanaged"] == [{"model_id": TRANSLATOR, "name": "gemini-translate", "version": 7}]
+    support, router = document["resource_drift"]
+    assert support == {
+        "address": "support-bot",
+        "mode": "managed",
+        "type": "llm_model_configuration",
+        "name": "support-bot",
+        "provider_name": "llmplan/genesys-cloud-llm-gateway",
+        "change": {"actions": ["update"], "before": {"max_tokens": 2048}, "after": {"max_tokens": 1024}},
+        "model_id": SUPPORT,
+        "drift_kind": "changed_outside",
+        "description": "live changed outside llmplan",
+        "last_applied": {"max_tokens": 2048},
+        "applied_at": APPLIED,
+        "state_version": 4,
+        "live_version": 5,
+        "field_changes": [{"path": "max_tokens", "before": 2048, "after": 1024}],
+    }
+    assert (router["drift_kind"], router["change"]["after"], router["live_version"], router["applied_at"]) == ("never_applied", None, None, None)
