@@ -11,6 +11,7 @@ a caller can report every broken file at once.
 from __future__ import annotations
 
 import math
+import os
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -106,15 +107,18 @@ class _Invalid(Exception):
         self.message = message
 
 
-def read_yaml_file(path: Path, display: str, max_bytes: int = MAX_FILE_BYTES) -> tuple[SourceDocument | None, list[Problem]]:
+def read_yaml_file(path: str | os.PathLike[str], display: str, max_bytes: int = MAX_FILE_BYTES) -> tuple[SourceDocument | None, list[Problem]]:
     """Read and parse one YAML file; return the document or the problems."""
     try:
-        size = path.stat().st_size
-        if size > max_bytes:
-            return None, [Problem(display, None, "", f"file is {size} bytes, over the {max_bytes}-byte limit")]
-        raw = path.read_bytes()
+        with open(path, "rb") as handle:
+            size = os.fstat(handle.fileno()).st_size
+            if size > max_bytes:
+                return None, [Problem(display, None, "", f"file is {size} bytes, over the {max_bytes}-byte limit")]
+            raw = handle.read(max_bytes + 1)
     except OSError as exc:
         return None, [Problem(display, None, "", f"cannot read file: {exc.strerror or exc}")]
+    if len(raw) > max_bytes:  # grew while we read it, or a device that reports no size
+        return None, [Problem(display, None, "", f"file is over the {max_bytes}-byte limit")]
     return parse_yaml(raw, display)
 
 
@@ -183,6 +187,22 @@ def _kind(node: yaml.Node) -> str:
     return "something else"
 
 
+_SIMPLE_INT = re.compile(r"-?(?:0|[1-9][0-9]*)")
+_SIMPLE_FLOAT = re.compile(r"-?(?:0|[1-9][0-9]*)\.[0-9]+")
+
+
+def _plain_number(tag: str, text: str) -> int | float | None:
+    """The common spellings (``2048``, ``0.7``) without PyYAML's slower
+    constructor, which handles YAML 1.1's rarer forms (``0x10``, ``1_000``)."""
+    if len(text) > 18:  # long digit strings: PyYAML's path reports Python's conversion limit
+        return None
+    if tag == _INT and _SIMPLE_INT.fullmatch(text):
+        return int(text)
+    if tag == _FLOAT and _SIMPLE_FLOAT.fullmatch(text):
+        return float(text)
+    return None
+
+
 class _Builder:
     def __init__(self) -> None:
         self.lines: dict[JsonPath, int] = {}
@@ -240,6 +260,9 @@ class _Builder:
             return node.value
         if tag == _NULL:
             return None
+        fast = _plain_number(tag, node.value)
+        if fast is not None:
+            return fast
         if tag in _TYPED_SCALARS:
             expected, construct = _TYPED_SCALARS[tag]
             try:
