@@ -200,3 +200,12 @@ def test_drift_runs_while_another_process_holds_the_apply_lock(applied: Project,
         assert "apply" in refused.stderr and lock.id in refused.stderr
     finally:
         backend.unlock(lock)
+
+
+def test_a_model_the_gateway_does_not_know_is_an_error_naming_file_and_line(applied: Project) -> None:
+    ghost = "0badc0de-0000-4000-8000-000000000000"
+    applied.write_model("ghost", THREE_MODELS["summarizer"].replace("model_id: b2c3d4e5-f6a7-4890-9bcd-ef1234567891", f"model_id: {ghost}"))
+    done = applied.run("drift", "--env", "dev")
+    assert done.code == 1, done
+    assert f"environments/dev/models/ghost.yaml:2 model_id: model {ghost} does not exist on the gateway" in done.stderr
+    assert done.stdout == ""

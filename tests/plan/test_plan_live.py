@@ -174,3 +174,35 @@ def test_colors_only_on_a_terminal_and_never_with_no_color(project: Project) -> 
     piped = project.subprocess("plan", "--env", "dev")
     assert piped.code == 0, piped
     assert "+ create support-bot" in piped.stdout and "\x1b[" not in piped.stdout + piped.stderr
+
+
+def test_a_sandbox_environment_can_be_pointed_at_a_running_gateway(project: Project, admin: Admin) -> None:
+    """``gateway: {sandbox: true}`` plus LLMPLAN_GATEWAY_URL: the sandbox's own
+    client is used when no GENESYSCLOUD_* credentials are set."""
+    project.write_environment(gateway="sandbox: true")
+    project.write_models(THREE_MODELS)
+    admin.clear_requests()
+    env = {"LLMPLAN_GATEWAY_URL": project.gateway_url, "GENESYSCLOUD_OAUTHCLIENT_ID": None, "GENESYSCLOUD_OAUTHCLIENT_SECRET": None}
+    done = project.run("plan", "--env", "dev", "--detailed-exitcode", env=env)
+    assert done.code == 2, done
+    assert done.stdout.endswith("Plan: 3 to create, 0 to update, 0 to forget.\n")
+    assert count(admin.requests(), "POST", "/oauth/token") == 1  # it talked to this sandbox, not one of its own
+    assert not (project.state_dir / "sandbox.json").exists()
+
+
+def test_two_plans_of_the_same_input_differ_only_in_their_timestamp(project: Project, admin: Admin) -> None:
+    import json
+
+    project.write_models(THREE_MODELS)
+    project.apply()
+    admin.patch(SUPPORT, max_tokens=1024, safety_filters=[{"filter_type": "self_harm", "action": "block", "threshold": 10}, {"filter_type": "pii", "action": "flag", "threshold": 5}])
+    project.edit_model("summarizer", "max_tokens: 4096", "max_tokens: 4000")
+    documents, texts = [], set()
+    for _ in range(2):
+        done = project.run("plan", "--env", "dev", "--format", "json")
+        document = json.loads(done.stdout)
+        del document["timestamp"], document["llmplan"]["checksum"]
+        documents.append(document)
+        texts.add(project.run("plan", "--env", "dev").stdout)
+    assert documents[0] == documents[1]
+    assert len(texts) == 1
