@@ -362,7 +362,14 @@ def dumps(plan: Plan) -> str:
 
 def loads(text: str, *, source: str = "plan file") -> Plan:
     try:
-        document = json.loads(text)
+        document = json.loads(text, parse_constant=_reject_constant)
     except json.JSONDecodeError as exc:
         raise PlanFileError(f"{source} is not valid JSON (truncated or not a plan?): {exc.msg} at line {exc.lineno}") from exc
+    except (ValueError, RecursionError) as exc:  # NaN/Infinity, or nesting no plan has
+        raise PlanFileError(f"{source} is not a llmplan plan: {exc}") from exc
     return from_document(document, source=source)
+
+
+def _reject_constant(name: str) -> Any:
+    """NaN and Infinity are not JSON; a plan never holds them."""
+    raise ValueError(f"it holds {name}, which is not a JSON number")

@@ -170,6 +170,9 @@ def plan_file_variants(text: str) -> dict[str, tuple[str, str]]:
         "future-format": (json.dumps(future), "has format_version '2.0'; this llmplan reads 1.0"),
         "no-llmplan-block": (json.dumps(no_block), "is not a valid llmplan plan"),
         "json-array": (json.dumps([document]), "is not a llmplan plan (expected a JSON object)"),
+        "nan": (text.replace('"max_tokens": 1024', '"max_tokens": NaN', 1), "is not a llmplan plan: it holds NaN"),
+        "deeply-nested": ("[" * 100_000 + "]" * 100_000, "is not a llmplan plan: maximum recursion depth exceeded"),
+        "not-utf-8": ("\udcff", "cannot read plan file"),
     }
 
 
@@ -179,7 +182,7 @@ def test_a_broken_plan_file_is_refused_clearly(applied: Project) -> None:
     original = plan_file.read_text(encoding="utf-8")
     for name, (text, message) in plan_file_variants(original).items():
         broken = applied.root / f"{name}.json"
-        broken.write_text(text, encoding="utf-8")
+        broken.write_bytes(text.encode("utf-8", "surrogateescape"))
         for args in (("show", str(broken)), ("apply", str(broken), "--auto-approve")):
             done = applied.run(*args, root=args[0] == "apply")
             assert done.code == 1, (name, str(done))
