@@ -4,23 +4,16 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Callable
+from typing import TYPE_CHECKING, Callable
 
 import pytest
 
 sys.path.insert(0, str(Path(__file__).parent.parent / "plan"))
 
-from e2e_project import Admin, Project  # noqa: E402
+from e2e_project import RATE_LIMIT, Admin, Project  # noqa: E402
 
 if TYPE_CHECKING:
     from planner.sandbox import RunningSandbox
-
-
-# The client paces itself to the budget the gateway announces: at the default
-# 300 a minute that is ~5 requests a second after a burst of 4, which would make
-# every command here take a second or more. These tests are about plans, not
-# pacing (tests/gateway covers it), so the sandbox grants a larger budget.
-RATE_LIMIT = 30_000
 
 
 @pytest.fixture

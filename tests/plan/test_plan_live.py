@@ -12,7 +12,7 @@ import sys
 import time
 
 import pytest
-from e2e_project import SUPPORT, THREE_MODELS, Admin, Project, count
+from e2e_project import RATE_LIMIT, SUPPORT, THREE_MODELS, Admin, Project, count
 
 from planner.catalog import generated_model_id
 
@@ -94,8 +94,6 @@ def test_a_small_environment_is_fetched_model_by_model(project: Project, admin: 
 
 @pytest.fixture
 def large(make_sandbox, tmp_path) -> tuple[Project, Admin]:  # type: ignore[no-untyped-def]
-    from conftest import RATE_LIMIT
-
     running = make_sandbox(extra_models=150, rate_limit=RATE_LIMIT)
     project = Project(tmp_path / "large", running.url)
     body = THREE_MODELS["summarizer"].split("\n", 2)[2]
