@@ -32,10 +32,9 @@ AGENT_ASSIST = "d4e5f6a7-b8c9-4012-9def-123456789013"
 TRANSLATOR = "e5f6a7b8-c9d0-4123-8ef0-234567890124"
 QUALITY = "f6a7b8c9-d0e1-4234-9f01-345678901235"
 
-# The client paces itself to the budget the gateway announces: at the default
-# 300 a minute that is ~5 requests a second after a burst of 4, which would make
-# every command here take a second or more. These tests are about plans, not
-# pacing (tests/gateway covers it), so their sandboxes grant a larger budget.
+# The client paces itself to the rate budget the gateway announces. These tests
+# are about plans, not pacing (tests/gateway covers that), so their sandboxes
+# grant a budget no command here comes near, keeping them fast whatever the pacer does.
 RATE_LIMIT = 30_000
 
 CREDENTIALS = {"GENESYSCLOUD_OAUTHCLIENT_ID": "sandbox", "GENESYSCLOUD_OAUTHCLIENT_SECRET": "sandbox-secret"}
