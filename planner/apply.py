@@ -24,7 +24,7 @@ from planner.clock import utc_now
 from planner.configuration import Capabilities, payload_hash
 from planner.diff import configuration_hash, to_payload
 from planner.errors import GatewayError, VersionConflict
-from planner.plan import FORGET, NO_OP, WRITE_ACTIONS, Plan, ResourceChange
+from planner.plan import FORGET, NO_OP, WRITE_ACTIONS, Plan, ResourceChange, to_document
 
 if TYPE_CHECKING:
     from planner.audit import AuditLog
@@ -66,6 +66,11 @@ class Recorder:
 
 def _now(recorder: Recorder) -> str:
     return (recorder.clock or utc_now)()
+
+
+def plan_checksum(plan: Plan) -> str:
+    """The checksum the plan has (or would have) as a saved file."""
+    return str(to_document(plan)["llmplan"]["checksum"])
 
 
 def resource_state(change: ResourceChange, applied: Mapping[str, Any], capabilities: Capabilities | None, applied_at: str) -> "ResourceState":
@@ -113,7 +118,8 @@ class Executor:
         self.monotonic = monotonic
         self.stop = threading.Event()
         self._record_lock = threading.Lock()
-        self._plan_checksum = plan.checksum
+        # A plan applied without a file was still shown and approved: its checksum ties the audit entries to it.
+        self._plan_checksum = plan.checksum or plan_checksum(plan)
 
     # -- recording, serialized so the audit chain and journal stay in order --
 
@@ -283,6 +289,57 @@ def reconcile_interrupted(audit: "AuditLog", live_configurations: Mapping[str, M
             fields.update(error_code="interrupted", error_message="the apply was interrupted before this request's outcome was recorded; the live configuration does not carry it")
         closed.append(audit.append(fields))
     return closed
+
+
+def unannounced_successes(audit: "AuditLog", queued_event_ids: set[str]) -> list[dict[str, Any]]:
+    """Successful updates since the audit trail's last checkpoint whose
+    governance event was never queued.
+
+    Every apply that finishes checkpoints the trail (``_finish_records``) and
+    compacts the outbox, so entries after the checkpoint belong to a run that
+    crashed or was killed: a crash can fall between a success's audit entry
+    and its event, and an interrupted PUT settled as ``success`` by
+    :func:`reconcile_interrupted` never had one. The outbox is not compacted
+    after such a run, so an id absent from it was never queued.
+    """
+    import json
+
+    try:
+        checkpointed = int(json.loads(audit.head_path.read_text(encoding="utf-8"))["entries"])
+    except FileNotFoundError:
+        checkpointed = 0
+    return [
+        entry
+        for entry in audit.entries()[checkpointed:]
+        if entry.get("action") == UPDATE_ACTION and entry.get("status") == SUCCESS and entry.get("audit_id") not in queued_event_ids
+    ]
+
+
+def announce_missed(
+    audit: "AuditLog",
+    notifier: "GovernanceNotifier",
+    state: "State | None",
+    live_configurations: Mapping[str, Mapping[str, Any] | None],
+) -> list[str]:
+    """Queue the governance event of every success a crashed run never announced;
+    returns the addresses. The snapshot comes from the configuration carrying
+    the entry's payload: as recorded in state, else as live now."""
+    from planner.files import read_json_lines
+    from planner.governance import build_event
+
+    queued = {str(event.get("event_id")) for event in read_json_lines(notifier.outbox_path).records if isinstance(event, dict)}
+    announced = []
+    for entry in unannounced_successes(audit, queued):
+        candidates: list[Mapping[str, Any] | None] = [
+            state.resources[entry["address"]].configuration if state is not None and entry.get("address") in state.resources else None,
+            live_configurations.get(str(entry.get("model_id", "")).lower()),
+        ]
+        for configuration in candidates:
+            if configuration is not None and payload_hash(to_payload(configuration)) == entry.get("payload_hash"):
+                notifier.enqueue(build_event(entry, to_payload(configuration)))
+                announced.append(str(entry.get("address")))
+                break
+    return announced
 
 
 def record_live(

@@ -1,0 +1,139 @@
+"""One apply per environment at a time: the second is refused at once naming
+the holder, or waits with --lock-timeout; the holder is visible; a killed
+holder never leaves the environment locked.
+
+The holder is an apply waiting at its confirmation prompt on a
+pseudo-terminal: it holds the lock (taken before planning) for exactly as
+long as the test needs, with no timing involved.
+"""
+
+from __future__ import annotations
+
+import getpass
+import json
+import queue
+import re
+import signal
+import socket
+import threading
+import time
+
+import pytest
+
+from project import ApplyProject, Child, Run, SandboxAdmin
+
+MODELS = 6
+PROMPT = "Only 'yes' will be accepted"
+
+
+@pytest.fixture
+def models(project: ApplyProject) -> dict[str, str]:
+    return project.add_generated(MODELS)
+
+
+def hold_the_lock(project: ApplyProject) -> Child:
+    holder = project.start("apply", "--env", "dev", terminal=True)
+    holder.wait_for_output(PROMPT)
+    return holder
+
+
+def test_a_second_apply_is_refused_at_once_naming_the_holder(project: ApplyProject, admin: SandboxAdmin, models: dict[str, str]) -> None:
+    holder = hold_the_lock(project)
+
+    # the holder is visible to anyone who looks
+    shown = project.run("state", "show", "--env", "dev", "--format", "json")
+    lock = json.loads(shown.stdout)["lock"]
+    assert lock["operation"] == "apply" and lock["pid"] == holder.pid
+    assert lock["who"] == f"{getpass.getuser()}@{socket.gethostname()}"
+    text = project.run("state", "show", "--env", "dev")
+    assert f"locked: apply (id {lock['id']}, {lock['who']}, pid {holder.pid}, since " in text.stdout
+
+    started = time.monotonic()
+    second = project.run("apply", "--env", "dev", "--auto-approve")
+    took = time.monotonic() - started
+
+    assert second.code == 1, str(second)
+    assert f"Error: state of environment dev is locked by apply (id {lock['id']}, {lock['who']}, pid {holder.pid}, since " in second.stderr
+    assert f"llmplan force-unlock --env dev {lock['id']}" in second.stderr
+    assert took < 5, "refused at once, not after waiting"
+    assert admin.puts() == []
+
+    # force-unlock: a wrong id is refused, and a live holder's lock is never removed
+    wrong = project.run("force-unlock", "--env", "dev", "00000000-0000-4000-8000-000000000000")
+    assert wrong.code == 1 and "does not match the lock of environment dev" in wrong.stderr, str(wrong)
+    live = project.run("force-unlock", "--env", "dev", lock["id"])
+    assert live.code == 1 and "held by a live process" in live.stderr, str(live)
+
+    holder.type("yes")
+    done = holder.finish()
+    assert done.code == 0, str(done)
+    assert len(admin.puts(status=200)) == MODELS  # exactly one apply ran
+    assert "not locked" in project.run("state", "show", "--env", "dev").stdout
+
+
+def test_lock_timeout_waits_for_the_holder(project: ApplyProject, admin: SandboxAdmin, models: dict[str, str]) -> None:
+    holder = hold_the_lock(project)
+
+    started = time.monotonic()
+    timed_out = project.run("apply", "--env", "dev", "--auto-approve", "--lock-timeout", "0.5")
+    assert time.monotonic() - started >= 0.5
+    assert timed_out.code == 1 and f"pid {holder.pid}" in timed_out.stderr, str(timed_out)
+
+    waiter = project.start("apply", "--env", "dev", "--auto-approve", "--lock-timeout", "60")
+    holder.type("yes")
+    first, second = holder.finish(), waiter.finish()
+
+    assert first.code == 0, str(first)
+    assert second.code == 0, str(second)
+    assert "No changes. Nothing to apply." in second.stdout  # it planned once the holder was done
+    assert len(admin.puts(status=200)) == MODELS
+
+
+def test_two_applies_started_together_exactly_one_runs(project: ApplyProject, admin: SandboxAdmin, models: dict[str, str]) -> None:
+    # a slow gateway keeps whichever takes the lock busy far longer than the other needs to start
+    admin.faults(latency_ms=1000)
+    children = [project.start("apply", "--env", "dev", "--auto-approve", "--parallelism", "1") for _ in range(2)]
+    finished: "queue.Queue[Run]" = queue.Queue()
+    for child in children:
+        threading.Thread(target=lambda c=child: finished.put(c.finish()), daemon=True).start()
+
+    refused = finished.get(timeout=30)
+    admin.faults(latency_ms=0)
+    applied = finished.get(timeout=60)
+
+    assert refused.code == 1, str(refused)
+    assert re.search(r"Error: state of environment dev is locked by apply \(id [0-9a-f-]{36}, .+@.+, pid \d+, since ", refused.stderr), str(refused)
+    assert applied.code == 0, str(applied)
+    assert f"Apply complete: {MODELS} succeeded" in applied.stdout
+    assert len(admin.puts(status=200)) == MODELS
+    assert project.run("audit", "verify", "--env", "dev").code == 0
+
+
+def test_a_killed_holder_leaves_the_environment_unlocked(project: ApplyProject, admin: SandboxAdmin, models: dict[str, str]) -> None:
+    admin.faults(latency_ms=100)
+    holder = project.start("apply", "--env", "dev", "--auto-approve", "--parallelism", "1")
+    holder.wait_for_progress(2)  # four PUTs of 100 ms each still to go
+    holder.kill(signal.SIGKILL)
+    assert holder.finish().code == -signal.SIGKILL
+    assert (project.state_dir / "lock.json").exists()  # the metadata stays; the OS lock went with the process
+
+    shown = project.run("state", "show", "--env", "dev")
+    assert shown.code == 0 and "not locked" in shown.stdout, str(shown)
+    admin.faults(latency_ms=0)
+    again = project.run("apply", "--env", "dev", "--auto-approve")
+    assert again.code == 0, str(again)
+    assert project.run("plan", "--env", "dev", "--detailed-exitcode").code == 0
+
+
+def test_force_unlock_clears_a_lock_whose_holder_is_gone(project: ApplyProject, models: dict[str, str]) -> None:
+    """For backends whose locks outlive a process: the metadata of a dead holder."""
+    project.state_dir.mkdir(parents=True)
+    stale = {"id": "5b1f0c56-0d7e-4c3e-9a51-2f8f3c1f7a10", "operation": "apply", "who": "ci@runner-7", "pid": 999_999, "created": "2026-11-24T10:00:00.000Z", "path": str(project.state_dir / "state.json")}
+    (project.state_dir / "lock.json").write_text(json.dumps(stale), encoding="utf-8")
+
+    removed = project.run("force-unlock", "--env", "dev", stale["id"])
+
+    assert removed.code == 0, str(removed)
+    assert f"Lock {stale['id']} of environment dev removed." in removed.stdout
+    assert not (project.state_dir / "lock.json").exists()
+    assert project.run("apply", "--env", "dev", "--auto-approve").code == 0
