@@ -2,7 +2,7 @@
 
 Every request goes through one loop (:meth:`GatewayClient._exchange`):
 
-    token (cached, single flight) → pacer slot → circuit breaker → send
+    token (cached, single flight) → pacer slot → circuit breaker → send → slot back to the pacer
     → on 401/429/5xx/connection failure: ask the RetryPolicy, wait, again
 
 urllib3's own retries are off (``max_retries=0``): with one loop the number
@@ -37,7 +37,7 @@ from requests.adapters import HTTPAdapter
 
 from planner import __version__
 from planner.configuration import READ_ONLY_FIELDS, Capabilities, canonical_json
-from planner.errors import GatewayError, InvalidModelId, NotFound
+from planner.errors import CircuitOpen, GatewayError, InvalidModelId, NotFound
 from planner.gateway.auth import TokenCache, TokenGrant, credentials_refused, grant_from_answer
 from planner.gateway.breaker import CircuitBreaker
 from planner.gateway.endpoints import Credentials, Endpoint, is_loopback_url
@@ -336,12 +336,23 @@ class GatewayClient:
         data = canonical_json(body).encode("utf-8") if body is not None else None
         while True:
             token = self._tokens.get() if authenticated else None
-            if paced:
-                waited = self.pacer.acquire()
-                if waited:
-                    with self._stats_lock:
-                        self._pacing_wait += waited
-            outcome = self._send_once(method, url, path, data=data, form=form, token=token, correlation_id=correlation_id, attempt=policy.retries + 1)
+            slot = self.pacer.acquire() if paced else None
+            if slot is not None and slot.waited:
+                with self._stats_lock:
+                    self._pacing_wait += slot.waited
+            try:
+                outcome = self._send_once(method, url, path, data=data, form=form, token=token, correlation_id=correlation_id, attempt=policy.retries + 1)
+            except CircuitOpen:
+                if slot is not None:
+                    self.pacer.cancel(slot)  # refused before sending
+                raise
+            except BaseException:
+                if slot is not None:
+                    self.pacer.release(slot, None)
+                raise
+            if slot is not None:
+                # Every slot is given back, answered or not: the pacer counts it in flight until then.
+                self.pacer.release(slot, RateLimitInfo.from_headers(outcome.headers) if isinstance(outcome, requests.Response) else None)
             result: int | BaseException
             if isinstance(outcome, requests.Response):
                 result, headers, what = outcome.status_code, outcome.headers, str(outcome.status_code)
@@ -436,8 +447,6 @@ class GatewayClient:
             self.breaker.record_failure(f"{response.status_code} from {method} {path}")
         else:
             self.breaker.record_success()
-        if url.startswith(self.endpoint.api_url):
-            self.pacer.observe(RateLimitInfo.from_headers(response.headers))
         self._count(response.status_code)
         self._log.debug(
             "%s %s -> %d in %.1f ms (attempt %d, correlation id %s, headers %s)",

@@ -16,6 +16,7 @@ from datetime import datetime
 from typing import Any, Callable
 
 import pytest
+import requests
 
 from planner.errors import AuthenticationFailed, CircuitOpen, GatewayUnavailable, RateLimited
 from planner.gateway.breaker import CircuitBreaker
@@ -167,12 +168,31 @@ def test_429s_beyond_the_budget_raise_rate_limited_after_a_bounded_number_of_att
 
 def test_the_pacer_keeps_a_run_under_the_gateways_budget(make_sandbox: Any, make_client: Callable[..., Any]) -> None:
     sandbox = make_sandbox(rate_limit=20, rate_window_seconds=1.0)
-    client = make_client(sandbox, parallelism=4)
-    with ThreadPoolExecutor(4) as pool:
-        names = list(pool.map(lambda _: client.get_model(SUPPORT).name, range(30)))
-    assert names == ["claude-support"] * 30
+    client = make_client(sandbox, parallelism=16)
+    started = time.monotonic()
+    with ThreadPoolExecutor(16) as pool:
+        names = list(pool.map(lambda _: client.get_model(SUPPORT).name, range(60)))
+    elapsed = time.monotonic() - started
+    assert names == ["claude-support"] * 60
     assert client.pacer.budget == (20, 1.0)
-    assert client.stats().statuses.get(429, 0) <= 1  # paced, not bouncing off the limit
+    log = requests.get(f"{sandbox.url}/__sandbox/requests", timeout=5).json()["requests"]
+    # The sandbox refuses a window's 21st request: none was sent, 16 threads notwithstanding.
+    assert Counter(entry["status"] for entry in log if entry["path"].startswith("/api/v2/")) == {200: 60}
+    assert elapsed >= 2.0  # 60 requests at 20 per window need three windows, whoever sends them
+
+
+def test_a_plan_of_a_few_models_is_not_paced_under_the_default_budget(make_sandbox: Any, make_client: Callable[..., Any]) -> None:
+    sandbox = make_sandbox()  # 300 requests per 60 s, as the contract's default
+    client = make_client(sandbox, parallelism=10)
+    models = [model.id for model in client.list_models(expand_configuration=False)][:5]
+    started = time.monotonic()
+    with ThreadPoolExecutor(10) as pool:  # as a plan reads live state: two GETs per model, all at once
+        list(pool.map(client.get_model, models))
+        list(pool.map(client.get_configuration, models))
+    elapsed = time.monotonic() - started
+    assert len(models) == 5
+    assert client.stats().pacing_wait_seconds == 0.0  # the budget allows them all: nobody waits
+    assert elapsed < 1.0  # a steady pace of 300 a minute would take 2 s
 
 
 # --- 503, connections, timeouts, the breaker ------------------------------------
@@ -315,5 +335,5 @@ def test_retry_waits_follow_the_gateway_and_the_policy(gateway: Any, admin: Any,
     clock.sleeps.clear()
     client.get_model(SUPPORT)
     # Retry-After exactly, then half of each capped exponential ceiling 0.5, 1, 1.5, 1.5.
-    # (The pacer never sleeps here: the sandbox's budget of 100,000 allows a burst of 1,500.)
+    # (The pacer never sleeps here: the sandbox's budget of 100,000 is far from spent.)
     assert clock.sleeps == [7.0, 0.25, 0.5, 0.75, 0.75]
