@@ -203,13 +203,18 @@ class Progress:
     model otherwise (CI logs)."""
 
     def __init__(self, total: int) -> None:
-        import time
-
         self.total = total
         self.done = 0
         self.failed = 0
-        self.started = time.monotonic()
         self.live = sys.stderr.isatty()
+        self._line_open = False
+        self.restart_clock()
+
+    def restart_clock(self) -> None:
+        """Count the rate from now: the time someone spent reading the plan is not apply time."""
+        import time
+
+        self.started = time.monotonic()
 
     def __call__(self, outcome: Any) -> None:
         import time
@@ -220,12 +225,20 @@ class Progress:
             rate = self.done / max(time.monotonic() - self.started, 1e-6)
             sys.stderr.write(f"\r  applied {self.done}/{self.total}  {rate:.1f}/s  {self.failed} failed ")
             sys.stderr.flush()
+            self._line_open = True
             if self.done == self.total:
-                sys.stderr.write("\n")
+                self.close()
         else:
             detail = f" ({outcome.error_code}: {outcome.error_message})" if outcome.error_message else ""
             version = f" → version {outcome.version}" if outcome.version is not None else ""
             emit(f"  {outcome.status:8} {outcome.action} {outcome.address}{version}{detail}", err=True)
+
+    def close(self) -> None:
+        """End the live line, so what follows (an error after a failure or Ctrl-C) starts on a line of its own."""
+        if self._line_open:
+            sys.stderr.write("\n")
+            sys.stderr.flush()
+            self._line_open = False
 
 
 def confirm_on_terminal(plan: Any) -> bool:
@@ -282,20 +295,26 @@ def apply(plan_file: Path | None, env: str | None, root: Path, auto_approve: boo
         progress[""](outcome)
 
     def confirm(plan: Any) -> bool:
-        return True if auto_approve else confirm_on_terminal(plan)
+        approved = True if auto_approve else confirm_on_terminal(plan)
+        progress[""].restart_clock()
+        return approved
 
-    result = manager.apply(
-        root,
-        plan_file=plan_file,
-        env_name=env,
-        parallelism=parallelism,
-        force=force,
-        fail_fast=fail_fast,
-        lock_timeout=lock_timeout,
-        show_plan=show_plan,
-        confirm=confirm,
-        on_outcome=on_outcome,
-    )
+    try:
+        result = manager.apply(
+            root,
+            plan_file=plan_file,
+            env_name=env,
+            parallelism=parallelism,
+            force=force,
+            fail_fast=fail_fast,
+            lock_timeout=lock_timeout,
+            show_plan=show_plan,
+            confirm=confirm,
+            on_outcome=on_outcome,
+        )
+    finally:
+        if "" in progress:
+            progress[""].close()
     if result.repair_note:
         emit(f"Note: {result.repair_note}", err=True)
     for entry in result.reconciled:

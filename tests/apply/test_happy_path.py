@@ -6,6 +6,11 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
+import os
+import pty
+import re
+import subprocess
+import sys
 
 from planner.catalog import generated_model_id, generated_models
 from project import WEBHOOK_SECRET, ApplyProject, SandboxAdmin, expected_payload, model_config, sha256_of_canonical
@@ -111,3 +116,41 @@ def test_progress_without_a_terminal_is_one_line_per_model_on_stderr(project: Ap
     ]
     assert "\r" not in done.stderr
     assert "bench-00001" not in done.stdout.split("Apply complete")[1]
+
+
+def run_with_stderr_on_a_terminal(project: ApplyProject, *args: str) -> tuple[int, str]:
+    """``llmplan ARGS`` with stderr on a pseudo-terminal (stdin and stdout not); returns the exit code and what the terminal showed."""
+    controller, terminal = pty.openpty()
+    environ = {k: v for k, v in os.environ.items() if not k.startswith(("LLMPLAN_", "GENESYSCLOUD_"))}
+    environ.update({k: v for k, v in project.environ().items() if v is not None})
+    with subprocess.Popen([sys.executable, "-m", "planner", *args, "--root", str(project.root)], env=environ, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=terminal) as child:
+        os.close(terminal)
+        shown = b""
+        while True:
+            try:
+                chunk = os.read(controller, 65536)
+            except OSError:  # EIO: the child closed the terminal
+                break
+            if not chunk:
+                break
+            shown += chunk
+        code = child.wait(timeout=60)
+    os.close(controller)
+    return code, shown.decode("utf-8", "replace").replace("\r\n", "\n")
+
+
+def test_progress_on_a_terminal_is_one_live_line_with_counts_and_rate(project: ApplyProject, admin: SandboxAdmin) -> None:
+    project.add_generated(3)
+    code, shown = run_with_stderr_on_a_terminal(project, "apply", "--env", "dev", "--auto-approve", "--parallelism", "1")
+    assert code == 0
+    assert re.search(r"^\r  applied 1/3  [0-9.]+/s  0 failed \r  applied 2/3  [0-9.]+/s  0 failed \r  applied 3/3  [0-9.]+/s  0 failed \n$", shown), repr(shown)
+
+
+def test_an_error_after_a_stopped_progress_line_starts_on_its_own_line(project: ApplyProject, admin: SandboxAdmin) -> None:
+    models = project.add_generated(3)
+    admin.faults(rules=[admin.fail_puts(models["bench-00002"], 400)])
+
+    code, shown = run_with_stderr_on_a_terminal(project, "apply", "--env", "dev", "--auto-approve", "--parallelism", "1", "--fail-fast")
+
+    assert code == 1
+    assert "\r  applied 2/3  " in shown and "/s  1 failed \nError: 1 change(s) failed and 1 were not attempted" in shown, repr(shown)

@@ -1,0 +1,133 @@
+"""The audit trail after real applies detects any edit, removal or reorder;
+a governance receiver that is down never fails an apply, and its events are
+delivered later, once."""
+
+from __future__ import annotations
+
+import json
+import socket
+from pathlib import Path
+from typing import Any, Callable
+
+import pytest
+
+from project import ApplyProject, SandboxAdmin
+
+
+@pytest.fixture
+def applied(project: ApplyProject) -> ApplyProject:
+    """Two applies (4 creates, then 2 updates): 12 chained entries."""
+    project.add_generated(4)
+    project.apply()
+    project.edit_model("bench-00002", "max_tokens: 1024", "max_tokens: 2000")
+    project.edit_model("bench-00003", "max_tokens: 1024", "max_tokens: 2000")
+    project.apply()
+    assert len(project.audit_lines()) == 12
+    return project
+
+
+def rewrite(project: ApplyProject, lines: list[bytes]) -> None:
+    (project.state_dir / "audit.jsonl").write_bytes(b"".join(lines))
+
+
+def edit_line(lines: list[bytes]) -> list[bytes]:
+    entry = json.loads(lines[4])
+    entry["status"] = "failure" if entry["status"] == "success" else "success"
+    return [*lines[:4], (json.dumps(entry, sort_keys=True, separators=(",", ":")) + "\n").encode(), *lines[5:]]
+
+
+TAMPERING: list[tuple[str, Callable[[list[bytes]], list[bytes]], str]] = [
+    ("edit line 5", edit_line, "line 5: entry_hash does not match its content (edited?)"),
+    ("delete line 5", lambda lines: lines[:4] + lines[5:], "line 5: prev_hash does not match line 4 (a line was removed, inserted or reordered)"),
+    ("swap lines 5 and 6", lambda lines: [*lines[:4], lines[5], lines[4], *lines[6:]], "line 5: prev_hash does not match line 4"),
+    ("delete the first line", lambda lines: lines[1:], "line 1: prev_hash is not the start of a chain"),
+    ("delete the last two lines", lambda lines: lines[:-2], "line 11: missing: audit.jsonl.head records 12 entries but the log has 10"),
+    ("duplicate line 3", lambda lines: [*lines[:3], lines[2], *lines[3:]], "line 4: prev_hash does not match line 3"),
+]
+
+
+@pytest.mark.parametrize("name, tamper, expected", TAMPERING, ids=[case[0] for case in TAMPERING])
+def test_tampering_with_the_trail_is_detected_naming_the_line(applied: ApplyProject, name: str, tamper: Callable[[list[bytes]], list[bytes]], expected: str) -> None:
+    assert applied.run("audit", "verify", "--env", "dev").code == 0
+    rewrite(applied, tamper(applied.audit_lines()))
+
+    verify = applied.run("audit", "verify", "--env", "dev")
+
+    assert verify.code == 1, str(verify)
+    assert f"Error: audit trail of dev does not verify: {expected}" in verify.stderr
+    repair = applied.run("audit", "verify", "--env", "dev", "--repair")
+    assert repair.code == 1, "tampering is not a torn line: --repair must not paper over it"
+
+
+def test_an_apply_refuses_to_chain_onto_a_tampered_trail(applied: ApplyProject, admin: SandboxAdmin) -> None:
+    rewrite(applied, edit_line(applied.audit_lines()))
+    applied.edit_model("bench-00001", "max_tokens: 1024", "max_tokens: 3000")
+    admin.clear_requests()
+    done = applied.run("apply", "--env", "dev", "--auto-approve")
+    assert done.code == 1, str(done)
+    assert "audit trail does not verify: line 5" in done.stderr
+    assert admin.puts() == []
+
+
+def test_a_torn_last_line_is_reported_and_repaired(applied: ApplyProject) -> None:
+    lines = applied.audit_lines()
+    rewrite(applied, [*lines, lines[0][:37]])  # a crash in the middle of an append
+    verify = applied.run("audit", "verify", "--env", "dev")
+    assert verify.code == 1 and "line 13: torn last line" in verify.stderr, str(verify)
+    assert "--repair" in verify.stderr
+    repaired = applied.run("audit", "verify", "--env", "dev", "--repair")
+    assert repaired.code == 0, str(repaired)
+    assert "13 entries, chain intact" in repaired.stdout  # 12 + the repair's own entry
+    assert (applied.state_dir / "audit.jsonl.torn").read_bytes() == lines[0][:37] + b"\n"
+
+
+def closed_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+@pytest.mark.parametrize("receiver", ["closed port", "answers 500"])
+def test_a_receiver_that_is_down_never_fails_the_apply_and_flush_delivers_once(receiver: str, tmp_path: Path, sandbox: Any, admin: SandboxAdmin) -> None:
+    webhook = f"http://127.0.0.1:{closed_port()}/hooks/llm" if receiver == "closed port" else f"{sandbox.url}/__sandbox/webhook"
+    project = ApplyProject(tmp_path / "project", sandbox.url, webhook_url=webhook)
+    project.add_generated(3)
+    if receiver == "answers 500":
+        admin.faults(rules=[{"match": {"method": "POST", "path": "/__sandbox/webhook"}, "effect": "status", "status": 500}])
+
+    done = project.run("apply", "--env", "dev", "--auto-approve")
+
+    assert done.code == 0, str(done)
+    assert "Apply complete: 3 succeeded, 0 failed, 0 not attempted." in done.stdout
+    assert "Governance: 3 event(s) not delivered yet, kept in the outbox; run `llmplan governance flush --env dev`." in done.stderr
+    outbox = [json.loads(line) for line in (project.state_dir / "outbox.jsonl").read_text(encoding="utf-8").splitlines()]
+    successes = [entry for entry in project.audit() if entry["status"] == "success"]
+    assert sorted(event["event_id"] for event in outbox) == sorted(entry["audit_id"] for entry in successes)
+    assert admin.deliveries() == []
+
+    still_down = project.run("governance", "flush", "--env", "dev")
+    assert still_down.code == 1 and "3 still queued" in still_down.stdout, str(still_down)
+
+    # the receiver comes back
+    if receiver == "closed port":
+        project.webhook_url = f"{sandbox.url}/__sandbox/webhook"
+        project.write_environment()
+    else:
+        admin.clear_faults()
+    flushed = project.run("governance", "flush", "--env", "dev")
+    assert flushed.code == 0, str(flushed)
+    assert "governance: 3 delivered, 0 failed, 0 still queued" in flushed.stdout
+    delivered = [d["body"]["event_id"] for d in admin.deliveries()]
+    assert sorted(delivered) == sorted(entry["audit_id"] for entry in successes)  # each exactly once
+
+    again = project.run("governance", "flush", "--env", "dev")
+    assert again.code == 0 and "governance: 0 delivered, 0 failed, 0 still queued" in again.stdout, str(again)
+    assert len(admin.deliveries()) == 3
+
+
+def test_a_missing_signing_secret_is_refused_before_anything_changes(project: ApplyProject, admin: SandboxAdmin) -> None:
+    project.add_generated(1)
+    done = project.run("apply", "--env", "dev", "--auto-approve", env={"LLMPLAN_TEST_WEBHOOK_SECRET": None})
+    assert done.code == 1, str(done)
+    assert "governance.secret_env names LLMPLAN_TEST_WEBHOOK_SECRET, but that environment variable is not set" in done.stderr
+    assert admin.puts() == []
