@@ -140,4 +140,10 @@ def test_requests_are_not_logged_to_stderr_unless_verbose(make_sandbox: Callable
     assert "/nowhere" not in capfd.readouterr().err
     loud = make_sandbox(verbose=True)
     requests.get(f"{loud.url}/nowhere", timeout=5)
-    assert "GET /nowhere 404" in capfd.readouterr().err
+    # the server thread may write its log line just after the answer reached us
+    seen = ""
+    deadline = time.monotonic() + 5
+    while "GET /nowhere 404" not in seen and time.monotonic() < deadline:
+        seen += capfd.readouterr().err
+        threading.Event().wait(0.01)
+    assert "GET /nowhere 404" in seen
