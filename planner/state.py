@@ -693,7 +693,7 @@ class LocalStateBackend:
         return LockHeld(
             f"state of environment {self.environment} is locked by {holder.describe()}",
             holder.to_dict(),
-            hint=f"wait for it to finish, or `llmplan force-unlock --env {self.environment} {holder.id}` if it is stuck",
+            hint=f"wait for it to finish (or pass --lock-timeout); if pid {holder.pid} is stuck, stop it: the OS releases the lock when it exits",
         )
 
     def _read_lock_metadata(self) -> LockInfo | None:

@@ -92,10 +92,16 @@ def _duplicate_filter_violations(config: Any) -> list[Violation]:
     return found
 
 
-def schema_violations(validator: Any, instance: Any) -> list[Violation]:
+def schema_violations(validator: Any, instance: Any, *, descriptions: bool = False) -> list[Violation]:
+    """Every violation, explained.  With ``descriptions`` (a user's policy), a
+    rule that carries a ``description`` is reported in the author's words."""
     found: list[Violation] = []
     for error in validator.iter_errors(instance):
-        found.extend(_explain(error))
+        described = error.schema.get("description") if descriptions and isinstance(error.schema, dict) else None
+        if isinstance(described, str) and described.strip():
+            found.append(Violation(tuple(error.absolute_path), shorten(described.strip(), 200)))
+        else:
+            found.extend(_explain(error))
     return sorted(set(found))
 
 
@@ -135,6 +141,9 @@ def _explain(error: Any) -> list[Violation]:
         names = [_TYPE_NAMES.get(name, name) for name in (expected if isinstance(expected, list) else [expected])]
         shown = " or ".join(("an " if name[:1] in "aeiou" else "a ") + name for name in names)
         return [Violation(path, f"{_show(instance)} is not {shown}")]
+    if kind == "contains":
+        wanted = shorten(json.dumps(error.validator_value, ensure_ascii=False, sort_keys=True), 120)
+        return [Violation(path, f"no item matches {wanted}")]
     if kind == "minItems":
         return [Violation(path, f"needs at least {error.validator_value} item{'s' if error.validator_value != 1 else ''}")]
     meaning = _PATTERN_MEANINGS.get(path[-1]) if path and isinstance(path[-1], str) else None
@@ -215,7 +224,7 @@ def _policy_problems(policy_validator: Any, model: ModelFile, environment: str, 
 
     where = Origin(settings.file, settings.line_of(("policy",)))
     try:
-        violations = schema_violations(policy_validator, with_defaults(model.config))
+        violations = schema_violations(policy_validator, with_defaults(model.config), descriptions=True)
     except Unresolvable as exc:
         # refs are resolved lazily, so a dangling one only shows while validating
         return [Problem(where.file, where.line, "policy", f"policy is not a valid JSON Schema: cannot resolve $ref ({shorten(str(exc), 120)}); llmplan never fetches schemas over the network")]

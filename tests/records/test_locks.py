@@ -44,7 +44,7 @@ def test_a_second_locker_in_another_process_fails_at_once_naming_the_holder(tmp_
     message = str(held.value)
     assert message.startswith("state of environment dev is locked by apply (id ")
     assert lock_id in message and f"pid {holder.process.pid}" in message and "@" in message and "since 20" in message
-    assert held.value.hint == f"wait for it to finish, or `llmplan force-unlock --env dev {lock_id}` if it is stuck"
+    assert held.value.hint == f"wait for it to finish (or pass --lock-timeout); if pid {holder.process.pid} is stuck, stop it: the OS releases the lock when it exits"
     assert held.value.holder["pid"] == holder.process.pid
 
     holder_info = backend.lock_holder()
