@@ -149,7 +149,7 @@ class Executor:
             self._audit(change, PENDING, operation_id)
         started = self.monotonic()
         try:
-            applied = self.client.put_configuration(change.model_id, change.after, expected_version=change.live_version)
+            applied = self._send(change)
         except GatewayError as error:
             latency = (self.monotonic() - started) * 1000
             if isinstance(error, VersionConflict):
@@ -178,6 +178,27 @@ class Executor:
         if event is not None:
             self.recorder.notifier.deliver(event)  # outside the lock: a slow receiver must not stall the others
         return Outcome(change.address, change.model_id, change.action, SUCCESS, latency, resource.version)
+
+    def _send(self, change: ResourceChange) -> Mapping[str, Any]:
+        """PUT one change; the applied configuration.
+
+        A PUT retried after its answer was lost (a read timeout, a proxy's 504
+        after the gateway applied it) meets its own first attempt as a 409.
+        So on a conflict the configuration is read back: one version later
+        and carrying exactly this change, it is applied, and recorded as
+        such instead of as "changed since the plan".
+        """
+        try:
+            return self.client.put_configuration(change.model_id, change.after, expected_version=change.live_version)
+        except VersionConflict as conflict:
+            try:
+                live = self.client.get_configuration(change.model_id)
+            except GatewayError:
+                raise conflict from None
+            expected_version = (change.live_version or 0) + 1
+            if live is None or live.get("version") != expected_version or configuration_hash(live) != configuration_hash(change.after or {}):
+                raise
+            return live
 
     def _forget(self, change: ResourceChange) -> Outcome:
         with self._record_lock:

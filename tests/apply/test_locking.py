@@ -93,24 +93,27 @@ def test_two_applies_started_together_exactly_one_runs(project: ApplyProject, ad
     # a slow gateway keeps whichever takes the lock busy far longer than the other needs to start
     admin.faults(latency_ms=1000)
     children = [project.start("apply", "--env", "dev", "--auto-approve", "--parallelism", "1") for _ in range(2)]
-    finished: "queue.Queue[Run]" = queue.Queue()
+    finished: "queue.Queue[tuple[Child, Run]]" = queue.Queue()
     for child in children:
-        threading.Thread(target=lambda c=child: finished.put(c.finish()), daemon=True).start()
+        threading.Thread(target=lambda c=child: finished.put((c, c.finish())), daemon=True).start()
 
-    refused = finished.get(timeout=30)
+    _, refused = finished.get(timeout=30)
     admin.faults(latency_ms=0)
-    applied = finished.get(timeout=60)
+    winner, applied = finished.get(timeout=60)
 
     assert refused.code == 1, str(refused)
-    assert re.search(r"Error: state of environment dev is locked by apply \(id [0-9a-f-]{36}, .+@.+, pid \d+, since ", refused.stderr), str(refused)
     assert applied.code == 0, str(applied)
     assert f"Apply complete: {MODELS} succeeded" in applied.stdout
     assert len(admin.puts(status=200)) == MODELS
     assert project.run("audit", "verify", "--env", "dev").code == 0
+    # Started in the same instant, the loser may look in the few milliseconds between the winner's
+    # flock and its lock.json being written: then it cannot name the holder (reported to state.py's owner).
+    named = re.search(rf"Error: state of environment dev is locked by apply \(id [0-9a-f-]{{36}}, .+@.+, pid {winner.pid}, since ", refused.stderr)
+    assert named or "locked by another process (its lock.json is missing or being written)" in refused.stderr, str(refused)
 
 
 def test_a_killed_holder_leaves_the_environment_unlocked(project: ApplyProject, admin: SandboxAdmin, models: dict[str, str]) -> None:
-    admin.faults(latency_ms=100)
+    admin.faults(rules=[{"match": {"method": "PUT"}, "effect": "slow_body", "delay_ms": 100}])
     holder = project.start("apply", "--env", "dev", "--auto-approve", "--parallelism", "1")
     holder.wait_for_progress(2)  # four PUTs of 100 ms each still to go
     holder.kill(signal.SIGKILL)
@@ -119,7 +122,7 @@ def test_a_killed_holder_leaves_the_environment_unlocked(project: ApplyProject, 
 
     shown = project.run("state", "show", "--env", "dev")
     assert shown.code == 0 and "not locked" in shown.stdout, str(shown)
-    admin.faults(latency_ms=0)
+    admin.clear_faults()
     again = project.run("apply", "--env", "dev", "--auto-approve")
     assert again.code == 0, str(again)
     assert project.run("plan", "--env", "dev", "--detailed-exitcode").code == 0

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import json
 
-from project import CONFIG_PATH, ApplyProject, SandboxAdmin
+from project import CONFIG_PATH, ApplyProject, Run, SandboxAdmin
 
 
 def test_failed_models_do_not_stop_the_others_and_a_rerun_converges(project: ApplyProject, admin: SandboxAdmin) -> None:
@@ -93,3 +93,42 @@ def test_a_version_conflict_is_reported_as_changed_since_plan_and_not_retried(pr
     assert len(admin.puts()) == 1
     failure = [entry for entry in project.audit() if entry["status"] == "failure"]
     assert [entry["error_code"] for entry in failure] == ["conflict"]
+
+
+def conflict_at_the_prompt(project: ApplyProject, admin: SandboxAdmin, model_id: str, **live_edit: object) -> Run:
+    """Plan an update of bench-00001 to max_tokens 2000, and while the apply waits for 'yes',
+    change the live configuration (a console edit, or a lost answer's first attempt)."""
+    child = project.start("apply", "--env", "dev", terminal=True)
+    child.wait_for_output("Only 'yes' will be accepted")
+    admin.patch(model_id, **live_edit)
+    child.type("yes")
+    return child.finish()
+
+
+def test_a_conflict_whose_live_configuration_is_exactly_the_change_counts_as_applied(project: ApplyProject, admin: SandboxAdmin) -> None:
+    models = project.add_generated(1)
+    project.apply()
+    project.edit_model("bench-00001", "max_tokens: 1024", "max_tokens: 2000")
+
+    # what the gateway shows when a PUT's first attempt went through but its answer was lost
+    done = conflict_at_the_prompt(project, admin, models["bench-00001"], max_tokens=2000)
+
+    assert done.code == 0, str(done)
+    assert "Apply complete: 1 succeeded, 0 failed, 0 not attempted." in done.stdout
+    assert project.recorded_versions() == {"bench-00001": 2}
+    last = project.audit()[-1]
+    assert (last["status"], last["version"]) == ("success", 2)
+    assert project.run("plan", "--env", "dev", "--detailed-exitcode").code == 0
+
+
+def test_a_conflict_with_another_change_is_a_failure_that_changes_nothing(project: ApplyProject, admin: SandboxAdmin) -> None:
+    models = project.add_generated(1)
+    project.apply()
+    project.edit_model("bench-00001", "max_tokens: 1024", "max_tokens: 2000")
+
+    done = conflict_at_the_prompt(project, admin, models["bench-00001"], max_tokens=700)
+
+    assert done.code == 1, str(done)
+    assert "bench-00001 changed on the gateway since the plan was made (planned against version 1); not applied" in done.stderr
+    assert admin.live()[models["bench-00001"]]["max_tokens"] == 700
+    assert project.recorded_versions() == {"bench-00001": 1}

@@ -109,3 +109,21 @@ def test_a_saved_plan_payload_is_what_the_gateway_receives(project: ApplyProject
     assert project.run("apply", str(plan_file)).code == 0
     live = admin.live()[models["bench-00001"]]
     assert {key: live[key] for key in expected_payload("x")} == expected_payload(models["bench-00001"], max_tokens=3000, compliance_mode="strict")
+
+
+def test_a_removed_model_file_is_forgotten_and_the_live_model_left_alone(project: ApplyProject, admin: SandboxAdmin) -> None:
+    models = project.add_generated(3)
+    project.apply()
+    (project.models_dir / "bench-00002.yaml").unlink()
+    admin.clear_requests()
+
+    done = project.run("apply", "--env", "dev", "--auto-approve")
+
+    assert done.code == 0, str(done)
+    assert "Plan: 0 to create, 0 to update, 1 to forget." in done.stdout
+    assert admin.puts() == []
+    assert admin.live()[models["bench-00002"]]["version"] == 1
+    assert project.recorded_versions() == {"bench-00001": 1, "bench-00003": 1}
+    forget = [entry for entry in project.audit() if entry["action"] == "state_forget"]
+    assert [(entry["address"], entry["status"]) for entry in forget] == [("bench-00002", "success")]
+    assert project.run("plan", "--env", "dev", "--detailed-exitcode").code == 0
