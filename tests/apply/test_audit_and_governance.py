@@ -131,3 +131,17 @@ def test_a_missing_signing_secret_is_refused_before_anything_changes(project: Ap
     assert done.code == 1, str(done)
     assert "governance.secret_env names LLMPLAN_TEST_WEBHOOK_SECRET, but that environment variable is not set" in done.stderr
     assert admin.puts() == []
+
+
+def test_an_apply_after_a_crash_torn_line_sets_it_aside_and_goes_on(applied: ApplyProject, admin: SandboxAdmin) -> None:
+    lines = applied.audit_lines()
+    rewrite(applied, [*lines, lines[0][:37]])
+    applied.edit_model("bench-00001", "max_tokens: 1024", "max_tokens: 3000")
+
+    done = applied.run("apply", "--env", "dev", "--auto-approve")
+
+    assert done.code == 0, str(done)
+    assert "Note: audit trail: line 13: torn last line" in done.stderr
+    assert "moved to audit.jsonl.torn" in done.stderr
+    verify = applied.run("audit", "verify", "--env", "dev")
+    assert verify.code == 0 and "15 entries, chain intact" in verify.stdout, str(verify)  # 12 + repair + pending + success

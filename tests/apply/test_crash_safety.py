@@ -22,7 +22,6 @@ from typing import Any, Callable
 
 import pytest
 
-from planner.catalog import generated_model_id
 from project import ApplyProject, SandboxAdmin
 
 # More trials for a reliability run: LLMPLAN_CRASH_TRIALS=200 pytest tests/apply/test_crash_safety.py

@@ -12,7 +12,7 @@ import re
 import subprocess
 import sys
 
-from planner.catalog import generated_model_id, generated_models
+from planner.catalog import generated_models
 from project import WEBHOOK_SECRET, ApplyProject, SandboxAdmin, expected_payload, model_config, sha256_of_canonical
 
 

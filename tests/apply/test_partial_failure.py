@@ -3,7 +3,6 @@ failures are named and audited, and a re-run finishes the job."""
 
 from __future__ import annotations
 
-import json
 
 from project import CONFIG_PATH, ApplyProject, Run, SandboxAdmin
 
