@@ -13,6 +13,7 @@ The only module that runs PUTs; it renders nothing.
 
 from __future__ import annotations
 
+import json
 import threading
 import time
 import uuid
@@ -323,8 +324,6 @@ def unannounced_successes(audit: "AuditLog", queued_event_ids: set[str]) -> list
     :func:`reconcile_interrupted` never had one. The outbox is not compacted
     after such a run, so an id absent from it was never queued.
     """
-    import json
-
     try:
         checkpointed = int(json.loads(audit.head_path.read_text(encoding="utf-8"))["entries"])
     except FileNotFoundError:

@@ -319,6 +319,10 @@ def apply(plan_file: Path | None, env: str | None, root: Path, auto_approve: boo
         emit(f"Note: {result.repair_note}", err=True)
     for entry in result.reconciled:
         emit(f"Note: an interrupted earlier apply was settled for {entry.get('address')}: {entry['status']}", err=True)
+    for warning in result.warnings:
+        emit(f"Warning: {warning}", err=True)
+    if result.announced:
+        emit(f"Note: queued the governance event(s) an interrupted earlier apply had not sent: {', '.join(result.announced)}", err=True)
     if not result.plan.has_changes:
         emit("No changes. Nothing to apply." + (f" Recorded {result.refreshed} live configuration(s) in state." if result.refreshed else ""))
         return

@@ -180,6 +180,7 @@ class ApplyResult:
     undelivered: int = 0
     metrics_file: Path | None = None
     warnings: tuple[str, ...] = ()
+    announced: tuple[str, ...] = ()  # addresses whose governance event an interrupted run never queued
 
     @property
     def failures(self) -> list["Outcome"]:
@@ -282,8 +283,7 @@ def apply(
                 snapshot = fetch_and_check(environment, client, parallelism=workers)
                 plan = build_plan(environment, snapshot.configurations, state, created_at=utc_now(), tool_version=__version__)
             reconciled = tuple(reconcile_interrupted(audit, snapshot.configurations, environment.name))
-            if notifier is not None:
-                announce_missed(audit, notifier, state, snapshot.configurations)
+            announced = tuple(announce_missed(audit, notifier, state, snapshot.configurations)) if notifier is not None else ()
             if plan.safety.exceeded and not force:
                 raise SafetyThresholdExceeded(plan.safety.describe())
             show_plan(plan)
@@ -311,7 +311,7 @@ def apply(
             metrics_file = environment.state_dir / "metrics.prom"
             write_textfile(metrics_file, prometheus_text(summary, environment.name))
         warnings = tuple(backend.warnings) + tuple(getattr(notifier, "warnings", ()))
-        return ApplyResult(plan, tuple(outcomes), summary, reconciled, refreshed, repair_note, undelivered, metrics_file, warnings)
+        return ApplyResult(plan, tuple(outcomes), summary, reconciled, refreshed, repair_note, undelivered, metrics_file, warnings, announced)
     finally:
         backend.unlock(lock)
 

@@ -145,3 +145,17 @@ def test_ctrl_c_finishes_and_records_what_is_in_flight_then_exits_130(tmp_path: 
     assert state is not None
     assert sorted(r["model_id"] for r in state["resources"].values()) == sorted(accepted)
     check_records_converge(project, admin, models, accepted)
+
+
+def test_a_torn_journal_line_from_a_crash_is_dropped_with_a_warning(project: ApplyProject, admin: SandboxAdmin) -> None:
+    project.add_generated(2)
+    project.apply()
+    (project.state_dir / "journal.jsonl").write_bytes(b'{"lineage": "0f1e2d3c-')  # a crash in the middle of the first append
+    project.edit_model("bench-00001", "max_tokens: 1024", "max_tokens: 2000")
+
+    done = project.run("apply", "--env", "dev", "--auto-approve")
+
+    assert done.code == 0, str(done)
+    assert "Warning: " in done.stderr and "journal.jsonl: " in done.stderr and "torn last line" in done.stderr
+    assert project.recorded_versions() == {"bench-00001": 2, "bench-00002": 1}
+    assert not (project.state_dir / "journal.jsonl").exists()
