@@ -19,7 +19,7 @@ import time
 import uuid
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Callable, Mapping, Sequence
+from typing import TYPE_CHECKING, Any, Callable, Iterable, Mapping, Sequence
 
 from planner.clock import utc_now
 from planner.configuration import Capabilities, payload_hash
@@ -260,23 +260,42 @@ class Executor:
         return sorted(outcomes, key=lambda outcome: outcome.address)
 
 
-def refresh_unchanged(plan: Plan, state: "State | None", backend: "StateBackend", capabilities: Mapping[str, Capabilities], applied_at: str) -> int:
+def refresh_state(
+    models: Iterable[tuple[str, str]],
+    state: "State | None",
+    recorder: Recorder,
+    live: Mapping[str, Mapping[str, Any] | None],
+    capabilities: Mapping[str, Capabilities],
+) -> list["ResourceState"]:
+    """Record in state (with a ``state_refresh`` audit entry) the live
+    configuration of each ``(address, model_id)`` whose record is missing or
+    out of date; the gateway is not touched.  Returns what was recorded."""
+    recorded = []
+    for address, model_id in models:
+        configuration = live.get(model_id.lower())
+        if configuration is None:
+            continue
+        previous = state.resources.get(address) if state is not None else None
+        if (
+            previous is not None
+            and previous.model_id.lower() == model_id.lower()
+            and previous.version == configuration.get("version")
+            and configuration_hash(previous.configuration) == configuration_hash(configuration)
+        ):
+            continue
+        recorded.append(record_live(recorder, address=address, live=configuration, capabilities=capabilities.get(model_id.lower()), action="state_refresh"))
+    return recorded
+
+
+def refresh_unchanged(plan: Plan, state: "State | None", recorder: Recorder, live: Mapping[str, Mapping[str, Any] | None], capabilities: Mapping[str, Capabilities]) -> int:
     """Record live configurations that already match the YAML but not state.
 
     Terraform refreshes state on every apply; without this, a model adopted
     by hand or recovered after a crash would show as changed outside llmplan
     forever.  Returns how many were recorded.
     """
-    recorded = 0
-    for change in plan.changes:
-        if change.action != NO_OP or change.before is None or change.live_version is None:
-            continue
-        previous = state.resources.get(change.address) if state is not None else None
-        if previous is not None and previous.version == change.live_version and configuration_hash(previous.configuration) == configuration_hash(change.before):
-            continue
-        backend.record(resource_state(change, dict(change.before, version=change.live_version), capabilities.get(change.model_id), applied_at))
-        recorded += 1
-    return recorded
+    unchanged = [(change.address, change.model_id) for change in plan.changes if change.action == NO_OP]
+    return len(refresh_state(unchanged, state, recorder, live, capabilities))
 
 
 def interrupted_operations(audit_entries: Sequence[Mapping[str, Any]]) -> list[Mapping[str, Any]]:

@@ -251,7 +251,7 @@ def apply(
     environ: Mapping[str, str] | None = None,
 ) -> ApplyResult:
     """lock → (saved plan: refuse if stale | plan now and confirm) → PUTs → record."""
-    from planner.apply import Executor, Recorder, announce_missed, reconcile_interrupted, refresh_unchanged
+    from planner.apply import Executor, Recorder, refresh_unchanged
     from planner.errors import Aborted, SafetyThresholdExceeded
     from planner.live import fetch_live
     from planner.metrics import ApplyMetrics, prometheus_text, write_textfile
@@ -282,21 +282,21 @@ def apply(
             else:
                 snapshot = fetch_and_check(environment, client, parallelism=workers)
                 plan = build_plan(environment, snapshot.configurations, state, created_at=utc_now(), tool_version=__version__)
-            reconciled = tuple(reconcile_interrupted(audit, snapshot.configurations, environment.name))
-            announced = tuple(announce_missed(audit, notifier, state, snapshot.configurations)) if notifier is not None else ()
+            reconciled, announced = _settle_interrupted(environment, audit, notifier, state, snapshot.configurations)
             if plan.safety.exceeded and not force:
                 raise SafetyThresholdExceeded(plan.safety.describe())
             show_plan(plan)
             if saved is None and plan.has_changes and not confirm(plan):
                 raise Aborted("apply cancelled; nothing was changed")
             metrics = ApplyMetrics()
+            recorder = Recorder(environment.name, backend, audit, metrics, notifier)
             refreshed = 0
             try:
-                refreshed = refresh_unchanged(plan, state, backend, snapshot.capabilities, utc_now())
+                refreshed = refresh_unchanged(plan, state, recorder, snapshot.configurations, snapshot.capabilities)
                 outcomes = Executor(
                     plan,
                     client,
-                    Recorder(environment.name, backend, audit, metrics, notifier),
+                    recorder,
                     capabilities=snapshot.capabilities,
                     parallelism=workers,
                     fail_fast=fail_fast,
@@ -314,6 +314,23 @@ def apply(
         return ApplyResult(plan, tuple(outcomes), summary, reconciled, refreshed, repair_note, undelivered, metrics_file, warnings, announced)
     finally:
         backend.unlock(lock)
+
+
+def _settle_interrupted(
+    environment: Environment,
+    audit: "AuditLog",
+    notifier: "GovernanceNotifier | None",
+    state: "State | None",
+    live: Mapping[str, Mapping | None],
+) -> tuple[tuple[dict, ...], tuple[str, ...]]:
+    """Close what a killed run left open, before this run moves the audit
+    checkpoint past it: outcomes of PUTs that were in flight (judged from the
+    live configuration) and governance events never queued."""
+    from planner.apply import announce_missed, reconcile_interrupted
+
+    reconciled = tuple(reconcile_interrupted(audit, live, environment.name))
+    announced = tuple(announce_missed(audit, notifier, state, live)) if notifier is not None else ()
+    return reconciled, announced
 
 
 def _repair_audit(audit: "AuditLog") -> str | None:
@@ -377,11 +394,12 @@ class RecordedModel:
 def refresh(root: Path, env_name: str, *, lock_timeout: float = 0.0, environ: Mapping[str, str] | None = None) -> list[RecordedModel]:
     """Record the live configuration of every managed model in state, changing
     nothing on the gateway: how a reviewed out-of-band change is accepted."""
-    from planner.apply import Recorder, record_live
-    from planner.diff import configuration_hash
+    from planner.apply import Recorder, refresh_state
     from planner.metrics import ApplyMetrics
 
+    environ = os.environ if environ is None else environ
     environment = load_environment(root, env_name)
+    notifier = _notifier(environment, environ)
     backend = state_backend(environment)
     lock = backend.lock("refresh", timeout=lock_timeout)
     try:
@@ -391,21 +409,14 @@ def refresh(root: Path, env_name: str, *, lock_timeout: float = 0.0, environ: Ma
         workers = environment.apply.parallelism
         with gateway_client(environment, parallelism=workers, environ=environ) as client:
             snapshot = fetch_and_check(environment, client, parallelism=workers)
+        _settle_interrupted(environment, audit, notifier, state, snapshot.configurations)
         recorder = Recorder(environment.name, backend, audit, ApplyMetrics())
-        recorded: list[RecordedModel] = []
         try:
-            for model in environment.models:
-                live = snapshot.configurations.get(model.model_id.lower())
-                if live is None:
-                    continue
-                previous = state.resources.get(model.address) if state is not None else None
-                if previous is not None and previous.version == live.get("version") and configuration_hash(previous.configuration) == configuration_hash(live):
-                    continue
-                record_live(recorder, address=model.address, live=live, capabilities=snapshot.capabilities.get(model.model_id.lower()), action="state_refresh")
-                recorded.append(RecordedModel(model.address, model.model_id.lower(), live.get("version")))
+            managed = [(model.address, model.model_id) for model in environment.models]
+            recorded = refresh_state(managed, state, recorder, snapshot.configurations, snapshot.capabilities)
         finally:
             _finish_records(backend, audit)
-        return recorded
+        return [RecordedModel(r.address, r.model_id, r.version) for r in recorded]
     finally:
         backend.unlock(lock)
 
@@ -475,6 +486,7 @@ def import_models(
         addresses = choose_addresses([(model_id, snapshot.names[model_id]) for model_id in chosen], taken)
         audit = audit_log(environment)
         _repair_audit(audit)
+        _settle_interrupted(environment, audit, _notifier(environment, os.environ if environ is None else environ), state, snapshot.configurations)
         recorder = Recorder(environment.name, backend, audit, ApplyMetrics())
         imported: list[RecordedModel] = []
         try:

@@ -42,10 +42,11 @@ def test_apply_records_state_audit_webhooks_and_metrics_and_converges(project: A
     assert admin.live_versions(list(models.values())) == {models[a]: v for a, v in expected_versions.items()}
     assert not (project.state_dir / "journal.jsonl").exists()
 
-    # audit: a pending entry (the intent) then a success for each changed model, chained
+    # audit: a pending entry (the intent) then a success for each changed model, chained,
+    # and one state_refresh for the model that already matched (recorded in state, not PUT)
     entries = project.audit()
     changed = {address: models[address] for address in ("bench-00001", "bench-00002", "bench-00003", "bench-00004")}
-    assert len(entries) == 8
+    assert len(entries) == 9
     for address, model_id in changed.items():
         mine = [entry for entry in entries if entry["model_id"] == model_id]
         assert [entry["status"] for entry in mine] == ["pending", "success"]
@@ -59,10 +60,11 @@ def test_apply_records_state_audit_webhooks_and_metrics_and_converges(project: A
         assert success["latency_ms"] >= 0
         assert str(success["plan_checksum"]).startswith("sha256:")
         assert "error_code" not in success
-    assert all(entry["model_id"] != models["bench-00005"] for entry in entries)
+    unchanged = [entry for entry in entries if entry["model_id"] == models["bench-00005"]]
+    assert [(entry["action"], entry["status"], entry["version"]) for entry in unchanged] == [("state_refresh", "success", 1)]
     verify = project.run("audit", "verify", "--env", "dev")
     assert verify.code == 0, str(verify)
-    assert "8 entries, chain intact" in verify.stdout
+    assert "9 entries, chain intact" in verify.stdout
 
     # governance: one signed event per applied model, matching the success entries
     deliveries = admin.deliveries()
