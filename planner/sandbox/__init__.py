@@ -12,15 +12,30 @@ Modules: ``store`` (models, configurations, versions, the data file),
 ``start_sandbox``), ``commands`` (``llmplan sandbox serve``).
 """
 
-from planner.sandbox.errors import SandboxDataError, SandboxError
-from planner.sandbox.server import RunningSandbox, start_sandbox
-from planner.sandbox.tokens import (
-    DEFAULT_CLIENT_ID,
-    DEFAULT_CLIENT_SECRET,
-    READONLY_CLIENT_ID,
-    READONLY_CLIENT_SECRET,
-    ClientSpec,
-)
+from typing import Any
+
+# Names are imported on first use (PEP 562): `llmplan --help` lists the
+# `sandbox` command without loading the HTTP server and its dependencies.
+_EXPORTS = {
+    "SandboxDataError": "planner.sandbox.errors",
+    "SandboxError": "planner.sandbox.errors",
+    "RunningSandbox": "planner.sandbox.server",
+    "start_sandbox": "planner.sandbox.server",
+    "DEFAULT_CLIENT_ID": "planner.sandbox.tokens",
+    "DEFAULT_CLIENT_SECRET": "planner.sandbox.tokens",
+    "READONLY_CLIENT_ID": "planner.sandbox.tokens",
+    "READONLY_CLIENT_SECRET": "planner.sandbox.tokens",
+    "ClientSpec": "planner.sandbox.tokens",
+}
+
+
+def __getattr__(name: str) -> Any:
+    if name in _EXPORTS:
+        import importlib
+
+        return getattr(importlib.import_module(_EXPORTS[name]), name)
+    raise AttributeError(f"module 'planner.sandbox' has no attribute {name!r}")
+
 
 __all__ = [
     "DEFAULT_CLIENT_ID",
