@@ -51,6 +51,17 @@ def state_backend(environment: Environment) -> "LocalStateBackend":
 
 
 @contextmanager
+def locked_state(environment: Environment, operation: str, lock_timeout: float) -> Iterator["LocalStateBackend"]:
+    """The environment's state backend, held under its lock for the block."""
+    backend = state_backend(environment)
+    lock = backend.lock(operation, timeout=lock_timeout)
+    try:
+        yield backend
+    finally:
+        backend.unlock(lock)
+
+
+@contextmanager
 def gateway_client(environment: Environment, *, parallelism: int, environ: Mapping[str, str] | None = None) -> Iterator["GatewayClient"]:
     """A client for the environment's gateway.
 
@@ -266,9 +277,7 @@ def apply(
         raise ConfigurationError("name the environment (--env) or a saved plan file to apply")
     environment = load_environment(root, name)
     notifier = _notifier(environment, environ)
-    backend = state_backend(environment)
-    lock = backend.lock("apply", timeout=lock_timeout)
-    try:
+    with locked_state(environment, "apply", lock_timeout) as backend:
         audit = audit_log(environment)
         repair_note = _repair_audit(audit)
         state = backend.read()
@@ -312,8 +321,6 @@ def apply(
             write_textfile(metrics_file, prometheus_text(summary, environment.name))
         warnings = tuple(backend.warnings) + tuple(getattr(notifier, "warnings", ()))
         return ApplyResult(plan, tuple(outcomes), summary, reconciled, refreshed, repair_note, undelivered, metrics_file, warnings, announced)
-    finally:
-        backend.unlock(lock)
 
 
 def _settle_interrupted(
@@ -400,9 +407,7 @@ def refresh(root: Path, env_name: str, *, lock_timeout: float = 0.0, environ: Ma
     environ = os.environ if environ is None else environ
     environment = load_environment(root, env_name)
     notifier = _notifier(environment, environ)
-    backend = state_backend(environment)
-    lock = backend.lock("refresh", timeout=lock_timeout)
-    try:
+    with locked_state(environment, "refresh", lock_timeout) as backend:
         audit = audit_log(environment)
         _repair_audit(audit)
         state = backend.read()
@@ -417,8 +422,6 @@ def refresh(root: Path, env_name: str, *, lock_timeout: float = 0.0, environ: Ma
         finally:
             _finish_records(backend, audit)
         return [RecordedModel(r.address, r.model_id, r.version) for r in recorded]
-    finally:
-        backend.unlock(lock)
 
 
 @dataclass(frozen=True)
@@ -449,10 +452,9 @@ def import_models(
 
     for model_id in model_ids:
         check_model_id(model_id)
+    environ = os.environ if environ is None else environ
     environment = load_environment(root, env_name)
-    backend = state_backend(environment)
-    lock = backend.lock("import", timeout=lock_timeout)
-    try:
+    with locked_state(environment, "import", lock_timeout) as backend:
         with gateway_client(environment, parallelism=environment.apply.parallelism, environ=environ) as client:
             snapshot = fetch_all(client)
         managed = {model.model_id.lower(): model for model in environment.models}
@@ -486,7 +488,7 @@ def import_models(
         addresses = choose_addresses([(model_id, snapshot.names[model_id]) for model_id in chosen], taken)
         audit = audit_log(environment)
         _repair_audit(audit)
-        _settle_interrupted(environment, audit, _notifier(environment, os.environ if environ is None else environ), state, snapshot.configurations)
+        _settle_interrupted(environment, audit, _notifier(environment, environ), state, snapshot.configurations)
         recorder = Recorder(environment.name, backend, audit, ApplyMetrics())
         imported: list[RecordedModel] = []
         try:
@@ -499,8 +501,6 @@ def import_models(
         finally:
             _finish_records(backend, audit)
         return ImportResult(tuple(imported), candidates)
-    finally:
-        backend.unlock(lock)
 
 
 def _write_new_file(path: Path, text: str) -> None:
@@ -556,13 +556,9 @@ def verify_audit(root: Path, env_name: str, *, repair: bool = False, lock_timeou
     report = audit.verify()
     if not repair or report.ok or not report.torn_tail:
         return report, None
-    backend = state_backend(environment)
-    lock = backend.lock("audit repair", timeout=lock_timeout)
-    try:
+    with locked_state(environment, "audit repair", lock_timeout):
         result = audit.repair()
         return audit.verify(), result
-    finally:
-        backend.unlock(lock)
 
 
 def audit_entries(root: Path, env_name: str, *, model_id: str | None = None) -> list[dict]:
@@ -576,9 +572,5 @@ def flush_governance(root: Path, env_name: str, *, lock_timeout: float = 0.0, en
     notifier = _notifier(environment, os.environ if environ is None else environ)
     if notifier is None:
         return None
-    backend = state_backend(environment)
-    lock = backend.lock("governance flush", timeout=lock_timeout)
-    try:
+    with locked_state(environment, "governance flush", lock_timeout):
         return notifier.flush()
-    finally:
-        backend.unlock(lock)
