@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
+from functools import partial
 from typing import TYPE_CHECKING, Any, Callable, Collection, Mapping
 
 from planner.configuration import Capabilities
@@ -69,7 +70,8 @@ def fetch_live(client: "GatewayClient", model_ids: Collection[str], *, paralleli
     with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="llmplan-fetch") as pool:
         # both GETs of every model at once: one round trip of wall time, not two
         models = {model_id: pool.submit(_get_or_none, client.get_model, model_id) for model_id in ordered}
-        configurations = {model_id: pool.submit(_get_or_none, client.get_configuration, model_id) for model_id in ordered}
+        # a 404 here means "never configured" or "no such model"; the model GET beside it tells which
+        configurations = {model_id: pool.submit(_get_or_none, partial(client.get_configuration, model_known=True), model_id) for model_id in ordered}
         found = [
             replace(model, configuration=configurations[model_id].result())
             for model_id in ordered

@@ -226,19 +226,22 @@ class GatewayClient:
         url = f"{self.endpoint.api_url}{MODELS_PATH}/{model_id}"
         return _model_from_api(self._json("GET", url), with_configuration=False, url=url)
 
-    def get_configuration(self, model_id: str) -> dict[str, Any] | None:
+    def get_configuration(self, model_id: str, *, model_known: bool = False) -> dict[str, Any] | None:
         """The current configuration, or None when the model was never configured.
 
         The gateway answers 404 both for "never configured" and for an unknown
         model; on a 404 the model itself is fetched, so an unknown model
-        raises :class:`NotFound` (one extra request, only on a 404).
+        raises :class:`NotFound` (one extra request, only on a 404), unless
+        the caller already knows the model exists (``model_known``, e.g. it
+        fetches the model alongside).
         """
         model_id = check_model_id(model_id)
         url = f"{self.endpoint.api_url}{MODELS_PATH}/{model_id}/configuration"
         try:
             return self._json("GET", url)
         except NotFound:
-            self.get_model(model_id)
+            if not model_known:
+                self.get_model(model_id)
             return None
 
     def put_configuration(self, model_id: str, configuration: Mapping[str, Any], expected_version: int | None) -> dict[str, Any]:

@@ -92,6 +92,16 @@ def test_a_small_environment_is_fetched_model_by_model(project: Project, admin: 
     assert count(log, "POST", "/oauth/token") == 1
 
 
+def test_a_never_configured_model_costs_two_gets_not_three(project: Project, admin: Admin) -> None:
+    project.write_models(THREE_MODELS)  # none of them configured yet
+    admin.clear_requests()
+    assert project.run("plan", "--env", "dev").code == 0
+    log = admin.requests()
+    # the model GET beside the configuration GET already tells "never configured" from "unknown"
+    assert count(log, "GET", "/api/v2/ai/models/") == 6
+    assert len(log) == 7
+
+
 @pytest.fixture
 def large(make_sandbox, tmp_path) -> tuple[Project, Admin]:  # type: ignore[no-untyped-def]
     running = make_sandbox(extra_models=150, rate_limit=RATE_LIMIT)
