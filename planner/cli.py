@@ -119,11 +119,15 @@ def validate(env: str, root: Path, output_format: str) -> None:
     """
     from planner import manager
 
+    from planner.errors import EnvironmentNotFound, Problem
+
     try:
         environment = manager.load_environment(root, env)
-    except ValidationFailed as failure:
+    except (ValidationFailed, EnvironmentNotFound) as failure:
         if output_format == "json":
-            emit(json.dumps({"environment": env, "valid": False, "problems": [p.to_dict() for p in failure.problems]}, indent=2))
+            # CI annotations read stdout: an unknown environment is a problem too, not silence
+            problems = failure.problems if isinstance(failure, ValidationFailed) else (Problem("environments/", None, "", failure.message),)
+            emit(json.dumps({"environment": env, "valid": False, "problems": [p.to_dict() for p in problems]}, indent=2))
             raise SystemExit(EXIT_ERROR) from None
         raise
     count = len(environment.models)

@@ -103,6 +103,17 @@ def test_an_unknown_environment_lists_the_ones_that_exist(project: Project) -> N
     assert "Traceback" not in run.stderr
 
 
+def test_an_unknown_environment_in_json_is_a_problem_on_stdout(project: Project) -> None:
+    project.environment("dev")
+
+    run = run_main(["validate", "--env", "nope", "--root", str(project.root), "--format", "json"])
+
+    assert run.code == 1
+    document = json.loads(run.stdout)
+    assert document["valid"] is False
+    assert [p["message"] for p in document["problems"]] == ["environment 'nope' not found in environments/ (available: dev)"]
+
+
 def test_a_root_without_environments_says_there_are_none(tmp_path: Path) -> None:
     run = run_main(["validate", "--env", "dev", "--root", str(tmp_path)])
 
