@@ -101,6 +101,23 @@ def cli(ctx: click.Context, debug: bool) -> None:
     """
     ctx.ensure_object(dict)
     ctx.obj["debug"] = debug
+    configure_logging(debug)
+
+
+def configure_logging(debug: bool) -> None:
+    """llmplan's loggers (``llmplan.gateway``, ``llmplan.governance``,
+    ``llmplan.sandbox``) write to stderr: warnings always, every request with
+    --debug (the gateway client masks credentials in what it logs)."""
+    import logging
+
+    logger = logging.getLogger("llmplan")
+    if not any(getattr(handler, "llmplan", False) for handler in logger.handlers):
+        handler = logging.StreamHandler(sys.stderr)
+        handler.llmplan = True  # type: ignore[attr-defined]
+        handler.setFormatter(logging.Formatter("%(levelname)s %(name)s: %(message)s"))
+        logger.addHandler(handler)
+        logger.propagate = False
+    logger.setLevel(logging.DEBUG if debug else logging.WARNING)
 
 
 @cli.command(context_settings=CONTEXT)

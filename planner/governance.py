@@ -35,7 +35,7 @@ from planner.errors import ConfigurationError
 from planner.files import append_line_durably, atomic_write_text, read_json_lines, remove_durably, truncate_durably
 from planner.gateway.endpoints import is_loopback_url
 
-log = logging.getLogger(__name__)
+log = logging.getLogger("llmplan.governance")
 
 EVENT_TYPE = "llm_config_change"
 OUTBOX_FILE = "outbox.jsonl"

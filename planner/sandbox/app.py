@@ -39,7 +39,7 @@ from planner.sandbox.faults import FaultInjector, FaultSettings, InvalidFaults, 
 from planner.sandbox.store import ModelStore, utc_timestamp
 from planner.sandbox.tokens import SCOPE_MANAGE, SCOPE_READ, TokenIssuer
 
-logger = logging.getLogger("planner.sandbox")
+logger = logging.getLogger("llmplan.sandbox")
 
 MAX_BODY_BYTES = 1024 * 1024
 MAX_PAGE_SIZE = 100

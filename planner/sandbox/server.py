@@ -30,7 +30,7 @@ from planner.sandbox.faults import FaultSettings, InvalidFaults
 from planner.sandbox.store import ModelStore
 from planner.sandbox.tokens import DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET, ClientSpec, TokenIssuer, default_clients
 
-logger = logging.getLogger("planner.sandbox")
+logger = logging.getLogger("llmplan.sandbox")
 
 __all__ = ["DEFAULT_CLIENT_ID", "DEFAULT_CLIENT_SECRET", "RunningSandbox", "start_sandbox"]
 

@@ -196,7 +196,7 @@ def test_a_bug_answers_500_with_the_body_is_logged_and_the_server_lives_on(
         raise RuntimeError("simulated bug")
 
     monkeypatch.setattr(sandbox.app.store, "configuration", broken)
-    with caplog.at_level(logging.ERROR, logger="planner.sandbox"):
+    with caplog.at_level(logging.ERROR, logger="llmplan.sandbox"):
         response = api.get(CONFIG)
     assert response.status_code == 500
     body = response.json()
