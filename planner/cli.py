@@ -110,10 +110,20 @@ def configure_logging(debug: bool) -> None:
     --debug (the gateway client masks credentials in what it logs)."""
     import logging
 
+    class CurrentStderr(logging.StreamHandler):  # type: ignore[type-arg]
+        """Writes to whatever sys.stderr is now (it is swapped in tests and by click)."""
+
+        @property  # type: ignore[override]
+        def stream(self) -> Any:
+            return sys.stderr
+
+        @stream.setter
+        def stream(self, value: Any) -> None:
+            pass
+
     logger = logging.getLogger("llmplan")
-    if not any(getattr(handler, "llmplan", False) for handler in logger.handlers):
-        handler = logging.StreamHandler(sys.stderr)
-        handler.llmplan = True  # type: ignore[attr-defined]
+    if not any(type(handler).__name__ == "CurrentStderr" for handler in logger.handlers):
+        handler = CurrentStderr()
         handler.setFormatter(logging.Formatter("%(levelname)s %(name)s: %(message)s"))
         logger.addHandler(handler)
         logger.propagate = False

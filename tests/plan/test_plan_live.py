@@ -92,6 +92,17 @@ def test_a_small_environment_is_fetched_model_by_model(project: Project, admin: 
     assert count(log, "POST", "/oauth/token") == 1
 
 
+def test_debug_logs_each_request_with_credentials_masked(project: Project, admin: Admin) -> None:
+    project.write_models(THREE_MODELS)
+    quiet = project.run("plan", "--env", "dev")
+    loud = project.run("--debug", "plan", "--env", "dev")
+    assert quiet.code == loud.code == 0
+    assert "llmplan.gateway" not in quiet.stderr
+    assert "DEBUG llmplan.gateway: POST /oauth/token -> 200" in loud.stderr
+    assert "'Authorization': 'Bearer ***'" in loud.stderr
+    assert "sandbox-secret" not in loud.stderr
+
+
 def test_a_never_configured_model_costs_two_gets_not_three(project: Project, admin: Admin) -> None:
     project.write_models(THREE_MODELS)  # none of them configured yet
     admin.clear_requests()
