@@ -393,6 +393,17 @@ def _touched_differ(before: Mapping[str, ResourceState], after: Mapping[str, Res
     return False
 
 
+def _process_alive(pid: int) -> bool:
+    """Whether a process of this machine still runs (it may belong to another user)."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
 def _who() -> str:
     try:
         user = getpass.getuser()
@@ -683,7 +694,16 @@ class LocalStateBackend:
         return fd
 
     def _lock_held(self) -> LockHeld:
+        # The holder writes lock.json just after taking the OS lock: a loser
+        # racing it may find no file, or the file of a dead earlier holder.
+        # Give it a moment to describe itself before falling back to "someone".
         holder = self._read_lock_metadata()
+        deadline = self._clock() + 1.0
+        while (holder is None or not _process_alive(holder.pid)) and self._clock() < deadline:
+            self._sleep(0.02)
+            holder = self._read_lock_metadata()
+        if holder is not None and not _process_alive(holder.pid):
+            holder = None
         if holder is None:
             return LockHeld(
                 f"state of environment {self.environment} is locked by another process "
