@@ -226,10 +226,11 @@ class GovernanceNotifier:
         except requests.RequestException as error:
             # The exception text can quote the full URL; only its class is logged.
             self._paused_until = self._clock() + self._pause
-            log.warning("governance event %s not delivered to %s (%s); kept in the outbox", event_id, where, error.__class__.__name__)
+            # one line per event would flood a 1,000-model apply; the caller reports the count left in the outbox
+            log.info("governance event %s not delivered to %s (%s); kept in the outbox", event_id, where, error.__class__.__name__)
             return False
         if not 200 <= status < 300:
-            log.warning("governance event %s not delivered to %s (HTTP %s); kept in the outbox", event_id, where, status)
+            log.info("governance event %s not delivered to %s (HTTP %s); kept in the outbox", event_id, where, status)
             return False
         self._paused_until = float("-inf")
         self._mark_delivered(event_id)

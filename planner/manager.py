@@ -319,7 +319,7 @@ def apply(
         if summary.updates:
             metrics_file = environment.state_dir / "metrics.prom"
             write_textfile(metrics_file, prometheus_text(summary, environment.name))
-        warnings = tuple(backend.warnings) + tuple(getattr(notifier, "warnings", ()))
+        warnings = tuple(backend.warnings)  # the notifier logs its own warnings
         return ApplyResult(plan, tuple(outcomes), summary, reconciled, refreshed, repair_note, undelivered, metrics_file, warnings, announced)
 
 
