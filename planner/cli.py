@@ -55,6 +55,28 @@ def format_option(*choices: str) -> Callable[[Callable[..., Any]], Callable[...,
     return decorate
 
 
+def parallelism_option(func: Callable[..., Any]) -> Callable[..., Any]:
+    return click.option(
+        "--parallelism",
+        type=click.IntRange(1, 64),
+        default=None,
+        help="Concurrent requests to the gateway (default: the environment's apply.parallelism, else 10).",
+    )(func)
+
+
+def no_color_option(func: Callable[..., Any]) -> Callable[..., Any]:
+    return click.option("--no-color", is_flag=True, help="Plain text even on a terminal (NO_COLOR is honoured too).")(func)
+
+
+def use_color(no_color: bool = False) -> bool:
+    """Color only for a person at a terminal, and never with NO_COLOR set."""
+    return not no_color and "NO_COLOR" not in os.environ and sys.stdout.isatty()
+
+
+def lock_timeout_option(func: Callable[..., Any]) -> Callable[..., Any]:
+    return click.option("--lock-timeout", type=click.FloatRange(min=0), default=0.0, show_default=True, metavar="SECONDS", help="Wait this long for another command's lock on the state.")(func)
+
+
 def emit(text: str, *, err: bool = False) -> None:
     click.echo(text, err=err)
 
@@ -145,7 +167,6 @@ def validate(env: str, root: Path, output_format: str) -> None:
       llmplan validate --env prod --format json
     """
     from planner import manager
-
     from planner.errors import EnvironmentNotFound, Problem
 
     try:
@@ -164,20 +185,6 @@ def validate(env: str, root: Path, output_format: str) -> None:
         emit(f"{count} model{'s' if count != 1 else ''} valid in environment {env}")
 
 
-def parallelism_option(func: Callable[..., Any]) -> Callable[..., Any]:
-    return click.option(
-        "--parallelism",
-        type=click.IntRange(1, 64),
-        default=None,
-        help="Concurrent requests to the gateway (default: the environment's apply.parallelism, else 10).",
-    )(func)
-
-
-def use_color(no_color: bool = False) -> bool:
-    """Color only for a person at a terminal, and never with NO_COLOR set."""
-    return not no_color and "NO_COLOR" not in os.environ and sys.stdout.isatty()
-
-
 @cli.command(context_settings=CONTEXT)
 @env_option
 @root_option
@@ -186,7 +193,7 @@ def use_color(no_color: bool = False) -> bool:
 @click.option("--detailed-exitcode", is_flag=True, help="Exit 2 when there are changes (0 none, 1 error), as Terraform does.")
 @click.option("--target", "targets", multiple=True, metavar="ADDRESS", help="Plan only this model address (repeatable).")
 @parallelism_option
-@click.option("--no-color", is_flag=True, help="Plain text even on a terminal (NO_COLOR is honoured too).")
+@no_color_option
 def plan(env: str, root: Path, output_format: str, out_file: Path | None, detailed_exitcode: bool, targets: tuple[str, ...], parallelism: int | None, no_color: bool) -> int:
     """Show what apply would change: desired YAML against the live gateway.
 
@@ -215,7 +222,7 @@ def plan(env: str, root: Path, output_format: str, out_file: Path | None, detail
 @cli.command(context_settings=CONTEXT)
 @click.argument("plan_file", type=click.Path(dir_okay=False, path_type=Path))
 @format_option("text", "markdown", "json")
-@click.option("--no-color", is_flag=True, help="Plain text even on a terminal (NO_COLOR is honoured too).")
+@no_color_option
 def show(plan_file: Path, output_format: str, no_color: bool) -> None:
     """Render a saved plan file (checked against its checksum first).
 
@@ -293,9 +300,9 @@ def confirm_on_terminal(plan: Any) -> bool:
 @click.option("--auto-approve", is_flag=True, help="Apply without asking (for CI, after the plan was reviewed).")
 @click.option("--force", is_flag=True, help="Apply even if more models change than apply.max_change_percent allows.")
 @click.option("--fail-fast", is_flag=True, help="Stop scheduling new changes after the first failure.")
-@click.option("--lock-timeout", type=click.FloatRange(min=0), default=0.0, show_default=True, metavar="SECONDS", help="Wait this long for another apply's lock.")
+@lock_timeout_option
 @parallelism_option
-@click.option("--no-color", is_flag=True, help="Plain text even on a terminal (NO_COLOR is honoured too).")
+@no_color_option
 def apply(plan_file: Path | None, env: str | None, root: Path, auto_approve: bool, force: bool, fail_fast: bool, lock_timeout: float, parallelism: int | None, no_color: bool) -> None:
     """Make the live gateway match the YAML, recording every outcome.
 
@@ -371,17 +378,13 @@ def apply(plan_file: Path | None, env: str | None, root: Path, auto_approve: boo
         )
 
 
-def lock_timeout_option(func: Callable[..., Any]) -> Callable[..., Any]:
-    return click.option("--lock-timeout", type=click.FloatRange(min=0), default=0.0, show_default=True, metavar="SECONDS", help="Wait this long for another command's lock on the state.")(func)
-
-
 @cli.command(context_settings=CONTEXT)
 @env_option
 @root_option
 @format_option("text", "markdown", "json")
 @click.option("--out", "out_file", type=click.Path(dir_okay=False, path_type=Path), help="Also write the report to FILE (same format).")
 @parallelism_option
-@click.option("--no-color", is_flag=True, help="Plain text even on a terminal (NO_COLOR is honoured too).")
+@no_color_option
 def drift(env: str, root: Path, output_format: str, out_file: Path | None, parallelism: int | None, no_color: bool) -> int:
     """Report where the live gateway differs from the YAML (for cron).
 
