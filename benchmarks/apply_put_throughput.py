@@ -36,11 +36,7 @@ interpreter's GIL; the default runs it in-process.  Results go to
 from __future__ import annotations
 
 import argparse
-import json
 import math
-import platform
-import re
-import subprocess
 import sys
 import time
 from collections import Counter
@@ -52,14 +48,13 @@ from typing import Any, Iterator
 
 import requests
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
 
+from _common import finish, sandbox_process  # noqa: E402
 from planner.catalog import generated_model_id  # noqa: E402
 from planner.gateway.client import GatewayClient  # noqa: E402
 from planner.gateway.endpoints import Credentials, Endpoint  # noqa: E402
 
-RESULTS = ROOT / "benchmarks" / "results" / "apply_put_throughput.json"
 LATENCY_MS = 50.0
 PARALLELISM = 10
 
@@ -108,27 +103,10 @@ def sandbox_in_process(scenario: Scenario) -> Iterator[str]:
 
 @contextmanager
 def sandbox_subprocess(scenario: Scenario) -> Iterator[str]:
-    command = [
-        sys.executable, "-m", "planner", "sandbox", "serve", "--port", "0", "--models", str(scenario.puts),
-        "--latency-ms", str(LATENCY_MS), "--rate-limit", str(scenario.allowed), "--rate-window", str(scenario.window_seconds),
-    ]
-    process = subprocess.Popen(command, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
-    try:
-        assert process.stdout is not None
-        deadline = time.monotonic() + 60
-        url = None
-        while url is None and time.monotonic() < deadline:
-            line = process.stdout.readline()
-            if not line:
-                break
-            found = re.search(r"listening on (http://\S+)", line)
-            url = found.group(1) if found else None
-        if url is None:
-            raise SystemExit("the sandbox subprocess did not print 'listening on http://HOST:PORT'")
-        yield url
-    finally:
-        process.terminate()
-        process.wait(timeout=10)
+    with sandbox_process(
+        "--models", str(scenario.puts), "--latency-ms", str(LATENCY_MS), "--rate-limit", str(scenario.allowed), "--rate-window", str(scenario.window_seconds)
+    ) as sandbox:
+        yield sandbox.url
 
 
 def configuration(model_id: str, index: int) -> dict[str, Any]:
@@ -203,19 +181,10 @@ def main() -> int:
             f"goal: {result['goal']}; {'OK' if result['ok'] else 'GOAL MISSED'}",
             flush=True,
         )
-    report = {
-        "benchmark": "apply_put_throughput",
-        "sandbox": options.sandbox,
-        "parallelism": PARALLELISM,
-        "latency_ms": LATENCY_MS,
-        "scenarios": results,
-        "machine": {"python": platform.python_version(), "platform": platform.platform(), "processor": platform.processor() or platform.machine()},
-        "measured_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
-    }
-    RESULTS.parent.mkdir(parents=True, exist_ok=True)
-    RESULTS.write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")
-    print(f"results: {RESULTS.relative_to(ROOT)}")
-    return 0 if all(result["ok"] for result in results) else 1
+    report = {"sandbox": options.sandbox, "parallelism": PARALLELISM, "latency_ms": LATENCY_MS, "scenarios": results}
+    figure = "; ".join(f"{result['scenario']} {result['elapsed_seconds']:.2f} s = {result['ratio']:.3f} x bound, 429s {result['share_429'] * 100:.2f} %" for result in results)
+    goal = "; ".join(f"{result['scenario']} {result['goal']}" for result in results)
+    return finish("apply_put_throughput", figure, goal, all(result["ok"] for result in results), report)
 
 
 if __name__ == "__main__":

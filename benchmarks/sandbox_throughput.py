@@ -32,24 +32,23 @@ from __future__ import annotations
 
 import argparse
 import http.client
-import json
 import multiprocessing
-import os
-import platform
-import selectors
-import subprocess
 import sys
 import time
-from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
 import requests
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from _common import RESULTS_DIR, finish, sandbox_process  # noqa: E402
+
 GOAL = 1000
 MODEL = "a1b2c3d4-e5f6-7890-abcd-ef1234567890"
 PATH = f"/api/v2/ai/models/{MODEL}/configuration"
-RESULTS = Path(__file__).resolve().parent / "results" / "sandbox_throughput.json"
+NAME = "sandbox_throughput"
+RESULTS = RESULTS_DIR / f"{NAME}.json"
 CONFIGURATION = {
     "model_id": MODEL,
     "temperature_matrix": {"default": 0.7, "creative": 1.2, "precise": 0.3},
@@ -57,25 +56,6 @@ CONFIGURATION = {
     "max_tokens": 2048,
     "compliance_mode": "strict",
 }
-
-
-def start_server() -> tuple[subprocess.Popen[str], str]:
-    process = subprocess.Popen(
-        [sys.executable, "-m", "planner", "sandbox", "serve", "--port", "0", "--rate-limit", "1000000000"],
-        stdout=subprocess.PIPE,
-        text=True,
-    )
-    assert process.stdout is not None
-    selector = selectors.DefaultSelector()
-    selector.register(process.stdout, selectors.EVENT_READ)
-    if not selector.select(timeout=60):
-        process.kill()
-        raise SystemExit("the sandbox did not start within 60 s")
-    line = process.stdout.readline()
-    if not line.startswith("listening on "):
-        process.kill()
-        raise SystemExit(f"unexpected first line from the sandbox: {line!r}")
-    return process, line.split()[-1]
 
 
 def fetch_token(url: str) -> str:
@@ -161,8 +141,8 @@ def main() -> int:
     parser.add_argument("--check", action="store_true", help=f"exit 1 when the best scenario is under {GOAL} req/s")
     options = parser.parse_args()
 
-    server, url = start_server()
-    try:
+    with sandbox_process("--rate-limit", "1000000000") as sandbox:
+        url = sandbox.url
         token = fetch_token(url)
         requests.put(url + PATH, json=CONFIGURATION, headers={"Authorization": f"Bearer {token}"}, timeout=10).raise_for_status()
         session_client(url, token, 200)  # warm up the server's code paths
@@ -181,9 +161,6 @@ def main() -> int:
         per_process = max(1, options.requests // options.processes)
         scenarios.append(in_processes("requests", url, token, options.processes, per_process))
         scenarios.append(in_processes("http.client", url, token, options.processes, per_process))
-    finally:
-        server.terminate()
-        server.wait(timeout=30)
 
     for scenario in scenarios:
         print(
@@ -192,11 +169,7 @@ def main() -> int:
         )
     best = max(scenarios, key=lambda s: s["requests_per_second"])
     result = {
-        "benchmark": "sandbox_throughput",
         "command": ".venv/bin/python benchmarks/sandbox_throughput.py",
-        "time": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-        "python": platform.python_version(),
-        "cpus": os.cpu_count(),
         "request": f"GET {PATH} (bearer token, keep-alive)",
         "goal_requests_per_second": GOAL,
         "requests_per_second": best["requests_per_second"],
@@ -204,10 +177,9 @@ def main() -> int:
         "meets_goal": best["requests_per_second"] >= GOAL,
         "scenarios": scenarios,
     }
-    options.output.parent.mkdir(parents=True, exist_ok=True)
-    options.output.write_text(json.dumps(result, indent=2) + "\n", encoding="utf-8")
-    print(f"sandbox throughput: {best['requests_per_second']} req/s (goal >= {GOAL}; best of: {best['scenario']})")
-    return 1 if options.check and not result["meets_goal"] else 0
+    figure = f"{best['requests_per_second']} req/s (best of: {best['scenario']}; one requests session {scenarios[0]['requests_per_second']} req/s)"
+    code = finish(NAME, figure, f">= {GOAL} req/s", result["meets_goal"], result, output=options.output)
+    return code if options.check else 0
 
 
 if __name__ == "__main__":

@@ -20,7 +20,7 @@ def test_the_benchmark_runs_end_to_end_and_reports(tmp_path: Path) -> None:
         check=False,
     )
     assert result.returncode == 0, result.stderr
-    assert result.stdout.strip().splitlines()[-1].startswith("sandbox throughput: ")
+    assert result.stdout.strip().splitlines()[-1].startswith("sandbox_throughput: ")
     report = json.loads(output.read_text())
     assert [s["scenario"] for s in report["scenarios"]] == ["requests, 1 session", "requests, 1 process", "http.client, 1 process"]
     assert all(s["requests"] == 40 and s["connections_per_client"] == 1 for s in report["scenarios"])  # keep-alive: one connection

@@ -1,0 +1,175 @@
+"""What every benchmark and reliability run shares: the sandbox in its own
+process, throw-away projects, the machine description, the summary line and
+the results file.
+
+The sandbox runs as ``python -m planner sandbox serve --port 0 …`` in a
+separate process, so the measured client never shares an interpreter lock
+with the server.  Projects, the admin endpoints and the CLI child process
+come from the test helpers (``tests/apply/project.py``, built on
+``tests/plan/e2e_project.py``): one implementation for tests and benchmarks.
+
+Every script ends with one line ``<name>: <figure> (goal <goal>) PASS|MISS``
+and writes ``benchmarks/results/<name>.json`` (ignored by Git).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+import re
+import selectors
+import statistics
+import subprocess
+import sys
+import time
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any, Iterator, Mapping, Sequence
+
+ROOT = Path(__file__).resolve().parent.parent
+RESULTS_DIR = ROOT / "benchmarks" / "results"
+for _helpers in (ROOT, ROOT / "tests" / "apply", ROOT / "tests" / "plan"):
+    if str(_helpers) not in sys.path:
+        sys.path.insert(0, str(_helpers))
+
+from project import CREDENTIALS, ApplyProject, SandboxAdmin, address, model_yaml  # noqa: E402
+
+__all__ = [
+    "CREDENTIALS",
+    "ROOT",
+    "ApplyProject",
+    "SandboxAdmin",
+    "SandboxProcess",
+    "address",
+    "cli_environ",
+    "finish",
+    "machine",
+    "model_yaml",
+    "parse_time",
+    "sandbox_process",
+    "timed",
+]
+
+
+@dataclass(frozen=True)
+class SandboxProcess:
+    """A running ``llmplan sandbox serve`` child: its URL and admin endpoints."""
+
+    url: str
+    process: subprocess.Popen[str]
+
+    @property
+    def admin(self) -> SandboxAdmin:
+        return SandboxAdmin(self.url)
+
+
+@contextmanager
+def sandbox_process(*options: str, ready_timeout: float = 60.0) -> Iterator[SandboxProcess]:
+    """``python -m planner sandbox serve --port 0 OPTIONS`` until the block ends.
+
+    Waits (bounded) for its ``listening on http://HOST:PORT`` line; stopped
+    with SIGTERM, killed if it does not stop within 10 s.
+    """
+    command = [sys.executable, "-m", "planner", "sandbox", "serve", "--port", "0", *options]
+    process = subprocess.Popen(command, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True, env=cli_environ())
+    try:
+        assert process.stdout is not None
+        url = None
+        with selectors.DefaultSelector() as selector:
+            selector.register(process.stdout, selectors.EVENT_READ)
+            deadline = time.monotonic() + ready_timeout
+            while url is None and selector.select(timeout=max(deadline - time.monotonic(), 0)):
+                line = process.stdout.readline()
+                if not line:
+                    break
+                found = re.search(r"listening on (http://\S+)", line)
+                url = found.group(1) if found else None
+        if url is None:
+            raise SystemExit(f"the sandbox ({' '.join(command[3:])}) did not print 'listening on http://HOST:PORT' within {ready_timeout:g} s")
+        yield SandboxProcess(url, process)
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait(timeout=10)
+
+
+def cli_environ(extra: Mapping[str, str | None] | None = None) -> dict[str, str]:
+    """This process's environment without llmplan's and Genesys's variables, plus ``extra``."""
+    environ = {key: value for key, value in os.environ.items() if not key.startswith(("LLMPLAN_", "GENESYSCLOUD_")) and key != "NO_COLOR"}
+    for key, value in (extra or {}).items():
+        if value is None:
+            environ.pop(key, None)
+        else:
+            environ[key] = value
+    return environ
+
+
+@dataclass(frozen=True)
+class Timed:
+    code: int
+    stdout: str
+    stderr: str
+    started: float  # wall clock (time.time()), comparable with the sandbox's request log
+    ended: float
+
+    @property
+    def seconds(self) -> float:
+        return self.ended - self.started
+
+
+def timed(argv: Sequence[str], *, environ: Mapping[str, str] | None = None, timeout: float = 600.0) -> Timed:
+    """Run ``argv`` to completion (stdin closed), timed with the wall clock."""
+    started = time.time()
+    done = subprocess.run(list(argv), env=dict(environ) if environ is not None else None, stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=timeout, check=False)
+    ended = time.time()
+    return Timed(done.returncode, done.stdout, done.stderr, started, ended)
+
+
+def llmplan_command() -> list[str]:
+    """The installed console script, as a user runs it."""
+    script = Path(sys.executable).parent / "llmplan"
+    return [str(script)] if script.exists() else [sys.executable, "-m", "planner"]
+
+
+def parse_time(stamp: str) -> float:
+    """The sandbox's ``2026-11-24T10:00:00.000Z`` as seconds since the epoch."""
+    return datetime.strptime(stamp, "%Y-%m-%dT%H:%M:%S.%fZ").replace(tzinfo=timezone.utc).timestamp()
+
+
+def median(values: Sequence[float]) -> float:
+    return statistics.median(values)
+
+
+def machine() -> dict[str, Any]:
+    model = platform.processor() or platform.machine()
+    try:
+        for line in Path("/proc/cpuinfo").read_text(encoding="utf-8").splitlines():
+            if line.startswith("model name"):
+                model = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    return {"cpus": os.cpu_count(), "cpu_model": model, "python": platform.python_version(), "platform": platform.platform()}
+
+
+def finish(name: str, figure: str, goal: str, ok: bool, results: Mapping[str, Any], *, output: Path | None = None) -> int:
+    """Write ``benchmarks/results/<name>.json`` (or ``output``) and print the summary line; the exit code."""
+    document = {
+        "benchmark": name,
+        "summary": f"{figure} (goal {goal})",
+        "ok": ok,
+        **results,
+        "machine": machine(),
+        "measured_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+    }
+    path = output or RESULTS_DIR / f"{name}.json"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(document, indent=2) + "\n", encoding="utf-8")
+    print(f"{name}: {figure} (goal {goal}) {'PASS' if ok else 'MISS'}", flush=True)
+    return 0 if ok else 1
