@@ -27,5 +27,13 @@ demo: $(VENV)/.installed
 test: $(VENV)/.installed-test
 	$(BIN)/python -m pytest
 
+# Speed against the physical bounds, and the long reliability runs; each
+# prints every figure with its goal (see README, "Performance and reliability").
+bench: $(VENV)/.installed-test
+	$(BIN)/python benchmarks/run.py bench
+
+reliability: $(VENV)/.installed-test
+	$(BIN)/python benchmarks/run.py reliability
+
 clean:
 	rm -rf $(VENV) state/*/ .pytest_cache .hypothesis benchmarks/results

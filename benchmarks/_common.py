@@ -67,14 +67,16 @@ class SandboxProcess:
 
 
 @contextmanager
-def sandbox_process(*options: str, ready_timeout: float = 60.0) -> Iterator[SandboxProcess]:
+def sandbox_process(*options: str, environ: Mapping[str, str] | None = None, ready_timeout: float = 60.0) -> Iterator[SandboxProcess]:
     """``python -m planner sandbox serve --port 0 OPTIONS`` until the block ends.
 
-    Waits (bounded) for its ``listening on http://HOST:PORT`` line; stopped
-    with SIGTERM, killed if it does not stop within 10 s.
+    ``environ`` adds variables (e.g. ``LLMPLAN_SANDBOX_CLIENT_SECRET``, which
+    keeps a secret off the command line).  Waits (bounded) for its
+    ``listening on http://HOST:PORT`` line; stopped with SIGTERM, killed if
+    it does not stop within 10 s.
     """
     command = [sys.executable, "-m", "planner", "sandbox", "serve", "--port", "0", *options]
-    process = subprocess.Popen(command, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True, env=cli_environ())
+    process = subprocess.Popen(command, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True, env=cli_environ(environ))
     try:
         assert process.stdout is not None
         url = None

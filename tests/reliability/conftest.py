@@ -1,0 +1,10 @@
+"""The reliability checks of ``make reliability`` in a reduced size for every
+test run.  Each check has one implementation, in ``benchmarks/`` (the full
+runs); these tests call it with small numbers."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "benchmarks"))
