@@ -62,33 +62,13 @@ def _normal_value(value: Any) -> Any:
     return value
 
 
-def normalize(config: Mapping[str, Any]) -> dict[str, Any]:
-    """The comparable form of a configuration (desired or live).
+def to_payload(config: Mapping[str, Any]) -> dict[str, Any]:
+    """The request body for a configuration: documented fields, defaults
+    filled, numbers normalized, filters in their written order.
 
     Only the documented fields take part: a field the gateway adds in a later
     API version must not turn every plan into an update.
     """
-    full = with_defaults(config)
-    result: dict[str, Any] = {}
-    for key in FIELDS:
-        if key not in full:
-            continue
-        value = _normal_value(full[key])
-        if key == "model_id" and isinstance(value, str):
-            value = value.lower()
-        elif key == FILTERS and type(value) is list:
-            value = {
-                item.get("filter_type"): {k: v for k, v in item.items() if k != "filter_type"}
-                for item in value
-                if type(item) is dict
-            }
-        result[key] = value
-    return result
-
-
-def to_payload(config: Mapping[str, Any]) -> dict[str, Any]:
-    """The request body for a configuration: documented fields, defaults
-    filled, numbers normalized, filters in their written order."""
     full = with_defaults(config)
     payload = {key: _normal_value(full[key]) for key in FIELDS if key in full}
     if isinstance(payload.get("model_id"), str):
@@ -96,9 +76,29 @@ def to_payload(config: Mapping[str, Any]) -> dict[str, Any]:
     return payload
 
 
+def _keyed(payload: dict[str, Any]) -> dict[str, Any]:
+    """Safety filters as a mapping by filter_type: their order means nothing."""
+    filters = payload.get(FILTERS)
+    if type(filters) is not list:
+        return payload
+    keyed = {item.get("filter_type"): {k: v for k, v in item.items() if k != "filter_type"} for item in filters if type(item) is dict}
+    return {**payload, FILTERS: keyed}
+
+
+def normalize(config: Mapping[str, Any]) -> dict[str, Any]:
+    """The comparable form of a configuration (desired or live)."""
+    return _keyed(to_payload(config))
+
+
+def payload_fingerprint(payload: dict[str, Any]) -> str:
+    """Canonical text of a payload (as ``to_payload`` makes it): equal text,
+    equal meaning.  For the hot path of a plan, which has payloads already."""
+    return canonical_json(_keyed(payload))
+
+
 def configuration_hash(config: Mapping[str, Any]) -> str:
     """Canonical hash of the normalized form: equal hash, equal meaning."""
-    return sha256_hex(canonical_json(normalize(config)))
+    return sha256_hex(payload_fingerprint(to_payload(config)))
 
 
 def diff_configurations(before: Mapping[str, Any] | None, after: Mapping[str, Any] | None) -> tuple[FieldChange, ...]:

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Iterable, Mapping, Sequence
 
 from planner.configuration import canonical_json, sha256_hex
-from planner.diff import FieldChange, configuration_hash, diff_configurations, to_payload
+from planner.diff import FieldChange, configuration_hash, diff_configurations, payload_fingerprint, to_payload
 from planner.environment import Environment
 from planner.errors import PlanFileError
 
@@ -154,7 +154,7 @@ def build_plan(
             before = None
         else:
             before = to_payload(live_config)
-            same = configuration_hash(before) == configuration_hash(after)
+            same = payload_fingerprint(before) == payload_fingerprint(after)
             action = NO_OP if same else UPDATE
             field_changes = () if same else diff_configurations(before, after)
         changes.append(ResourceChange(model.address, model_id, action, before, after, field_changes, live_version, model.file))
