@@ -38,7 +38,7 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from _common import SandboxProcess, finish, sandbox_process  # noqa: E402
+from _common import finish  # noqa: E402
 from crash_checks import sigkill_trial  # noqa: E402  (tests/apply, on the path via _common)
 
 NAME = "crash_trials"
@@ -47,13 +47,15 @@ PARALLELISM = 10
 
 
 def run_trial(seed: int, models: int) -> dict[str, Any]:
+    from planner.sandbox import start_sandbox
+
     began = time.monotonic()
     with ExitStack() as stack:
 
-        def make_sandbox(*, rate_limit: int, extra_models: int) -> SandboxProcess:
-            # its own process: the checks run llmplan in this one, and sharing one
-            # interpreter lock with the server would slow both several times over
-            return stack.enter_context(sandbox_process("--rate-limit", str(rate_limit), "--models", str(extra_models)))
+        def make_sandbox(**options: Any) -> Any:
+            # in this process (the apply under test is a child process of its own): a
+            # sandbox process per trial would cost more CPU than the trial's checks
+            return stack.enter_context(start_sandbox(**options))
 
         try:
             directory = stack.enter_context(tempfile.TemporaryDirectory(prefix="llmplan-crash-"))
