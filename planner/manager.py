@@ -8,6 +8,7 @@ the whole flow.
 
 from __future__ import annotations
 
+import gc
 import os
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -37,11 +38,32 @@ if TYPE_CHECKING:
 
 def load_environment(root: Path, name: str) -> Environment:
     """Read and validate an environment offline; every problem at once."""
-    source = read_environment(root, name)
-    problems = check_environment(source)
+    with collector_paused():
+        source = read_environment(root, name)
+        problems = check_environment(source)
     if problems:
         raise ValidationFailed(problems, what=f"environment {name} is not valid")
     return build_environment(source)
+
+
+@contextmanager
+def collector_paused() -> Iterator[None]:
+    """Python's cycle collector off for a block that builds many small containers.
+
+    Loading 10,000 model files makes hundreds of thousands of dicts, lists
+    and tuples and no reference cycles, yet the collector, run every 700
+    allocations, walks them again and again (about a tenth of the load).
+    Cycles made meanwhile (a YAML alias that loops) are collected once it
+    runs again.
+    """
+    if not gc.isenabled():
+        yield
+        return
+    gc.disable()
+    try:
+        yield
+    finally:
+        gc.enable()
 
 
 def state_backend(environment: Environment) -> "LocalStateBackend":
