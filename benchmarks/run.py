@@ -3,10 +3,12 @@
     .venv/bin/python benchmarks/run.py bench          # startup, noop_plan_10k, plan_1000, apply_1000, sandbox_throughput
     .venv/bin/python benchmarks/run.py reliability    # crash_trials, fault_storm, fuzz_inputs, secret_canary
 
-Each script runs as its own process (its output shown as it comes) and ends
-with ``<name>: <figure> (goal <goal>) PASS|MISS``; those lines are repeated
-at the end.  Exit 0 when every script met its goals, 1 otherwise (every
-script runs either way).
+Each script runs as its own process and ends with ``<name>: <figure> (goal
+<goal>) PASS|MISS``; those lines are repeated at the end.  Benchmarks run one
+at a time, so none disturbs another's timing.  In the reliability suite the
+fault storm (which spends most of its minute waiting out backoffs) runs
+beside the crash trials; its output is shown when it ends.  Exit 0 when
+every script met its goals, 1 otherwise (every script runs either way).
 """
 
 from __future__ import annotations
@@ -17,28 +19,38 @@ import time
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
-SUITES = {
-    "bench": ("startup", "noop_plan_10k", "plan_1000", "apply_1000", "sandbox_throughput"),
-    "reliability": ("crash_trials", "fault_storm", "fuzz_inputs", "secret_canary"),
+# Stages run one after the other; the scripts of a stage side by side (the first one's output live).
+SUITES: dict[str, tuple[tuple[str, ...], ...]] = {
+    "bench": (("startup",), ("noop_plan_10k",), ("plan_1000",), ("apply_1000",), ("sandbox_throughput",)),
+    "reliability": (("crash_trials", "fault_storm"), ("fuzz_inputs",), ("secret_canary",)),
 }
 
 
-def run(name: str) -> tuple[str, float]:
-    """Run one script; its summary line (or why there is none) and its duration."""
-    began = time.monotonic()
-    print(f"\n=== {name} ===", flush=True)
-    process = subprocess.Popen([sys.executable, str(HERE / f"{name}.py")], cwd=HERE.parent, stdout=subprocess.PIPE, text=True)
-    assert process.stdout is not None
-    summary = None
-    for line in process.stdout:
-        print(line, end="", flush=True)
+def summary_of(name: str, output: str, code: int) -> str:
+    for line in reversed(output.splitlines()):
         if line.startswith(f"{name}: "):
-            summary = line.rstrip("\n")
-    code = process.wait()
-    elapsed = time.monotonic() - began
-    if summary is None:
-        summary = f"{name}: no result (the script exited {code}) ERROR"
-    return summary, elapsed
+            return line
+    return f"{name}: no result (the script exited {code}) ERROR"
+
+
+def run_stage(names: tuple[str, ...]) -> list[tuple[str, float]]:
+    """Run a stage's scripts; each one's summary line and duration."""
+    began = time.monotonic()
+    command = lambda name: [sys.executable, str(HERE / f"{name}.py")]  # noqa: E731
+    print(f"\n=== {' + '.join(names)} ===", flush=True)
+    beside = {name: (subprocess.Popen(command(name), cwd=HERE.parent, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True), time.monotonic()) for name in names[1:]}
+    lead = subprocess.Popen(command(names[0]), cwd=HERE.parent, stdout=subprocess.PIPE, text=True)
+    assert lead.stdout is not None
+    lines = []
+    for line in lead.stdout:
+        print(line, end="", flush=True)
+        lines.append(line)
+    results = [(summary_of(names[0], "".join(lines), lead.wait()), time.monotonic() - began)]
+    for name, (process, started) in beside.items():
+        output, _ = process.communicate()
+        print(f"\n=== {name} (ran beside {names[0]}) ===\n{output}", end="", flush=True)
+        results.append((summary_of(name, output, process.returncode), time.monotonic() - started))
+    return results
 
 
 def main() -> int:
@@ -47,7 +59,7 @@ def main() -> int:
         return 2
     suite = sys.argv[1]
     began = time.monotonic()
-    results = [run(name) for name in SUITES[suite]]
+    results = [result for stage in SUITES[suite] for result in run_stage(stage)]
     total = time.monotonic() - began
     met = sum(summary.endswith(" PASS") for summary, _ in results)
     print(f"\n=== make {suite}: {met}/{len(results)} met their goals in {total:.0f} s ===")
