@@ -238,6 +238,8 @@ def budget(workdir: Path) -> dict[str, Any]:
         project = make_project(workdir / "budget", ours.url, BUDGET_MODELS)
         with ThreadPoolExecutor(2) as pool:
             opened = list(pool.map(lambda url: use_up_budget(url, BUDGET_USED_BY_OTHERS), (ours.url, theirs.url)))
+            for sandbox in (ours, theirs):
+                sandbox.admin.clear_requests()  # the log starts with the clients measured (the window keeps its count)
             reference_future = pool.submit(reference_client, theirs.url, reference_jobs(BUDGET_MODELS))
             llmplan = run_llmplan(project, ours, timeout=300)
             reference = reference_future.result()
