@@ -9,12 +9,26 @@ when a test asks for it, so the core tests never load it.
 
 from __future__ import annotations
 
+import logging
 from typing import TYPE_CHECKING, Any, Callable, Iterator
 
 import pytest
 
 if TYPE_CHECKING:
     from planner.sandbox import RunningSandbox
+
+
+@pytest.fixture(autouse=True)
+def fresh_llmplan_logger() -> Iterator[None]:
+    """A CLI run in-process configures the ``llmplan`` logger (level, stderr
+    handler, no propagation); undo it so a later test's ``caplog`` sees
+    llmplan's records whatever ran before it."""
+    logger = logging.getLogger("llmplan")
+    saved = (logger.level, list(logger.handlers), logger.propagate)
+    yield
+    logger.setLevel(saved[0])
+    logger.handlers[:] = saved[1]
+    logger.propagate = saved[2]
 
 
 @pytest.fixture
