@@ -83,3 +83,69 @@ def test_a_policy_with_integers_behind_any_of_never_takes_the_fast_path() -> Non
     assert not isinstance(checker, FastValidator)
     simple = schemas.validator_for({"properties": {"compliance_mode": {"enum": ["strict"]}}})
     assert isinstance(simple, FastValidator)
+
+
+ENVIRONMENT = {
+    "gateway": {"region": "us-east-1"},
+    "apply": {"parallelism": 10, "max_change_percent": 50},
+    "defaults": {"max_tokens": 2048, "temperature_matrix": {"default": 0.5}},
+}
+STATE = {
+    "format_version": 1,
+    "tool_version": "0.1.0",
+    "lineage": "0b7c2f0e-1f39-4d7e-9d43-6a3a2a0c8f11",
+    "serial": 3,
+    "resources": {
+        "support-bot": {
+            "address": "support-bot",
+            "model_id": VALID["model_id"],
+            "configuration": {key: value for key, value in VALID.items() if key != "model_id"},
+            "version": 4,
+            "payload_hash": "0" * 64,
+            "applied_at": "2026-11-25T10:00:00Z",
+        }
+    },
+}
+
+
+def test_the_environment_schema_follows_its_references_into_the_model_schema() -> None:
+    checker = schemas.validator(schemas.ENVIRONMENT)
+    assert isinstance(checker, FastValidator)  # was python-jsonschema alone: its cross-file $ref stopped the fast path
+    assert checker.is_valid(ENVIRONMENT)
+    for path in (("apply", "parallelism"), ("defaults", "max_tokens")):
+        whole_float = mutate(ENVIRONMENT, path, 10.0)
+        assert not checker.is_valid(whole_float), path
+    assert not checker.is_valid(mutate(ENVIRONMENT, ("defaults", "temperature_matrix", "default"), 3))  # the referenced rule applies
+
+
+def test_integers_under_additional_properties_are_checked_in_every_value() -> None:
+    checker = schemas.validator(schemas.STATE)
+    exact = checker.full
+    assert isinstance(checker, FastValidator)
+    document = STATE
+    assert list(exact.iter_errors(document)) == [] and checker.is_valid(document)
+    floated = mutate(document, ("resources", "support-bot", "version"), 4.0)
+    assert list(exact.iter_errors(floated)) and not checker.is_valid(floated)
+
+
+def test_a_valid_environment_is_checked_without_importing_python_jsonschema(tmp_path: Any) -> None:
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    env = tmp_path / "environments" / "dev"
+    (env / "models").mkdir(parents=True)
+    (env / "environment.yaml").write_text("gateway:\n  region: us-east-1\napply:\n  parallelism: 4\n", encoding="utf-8")
+    (env / "models" / "bot.yaml").write_text(
+        f"model_id: {VALID['model_id']}\ntemperature_matrix: {{default: 0.7, creative: 1.2, precise: 0.3}}\n"
+        "safety_filters:\n  - {filter_type: pii, action: redact, threshold: 85}\nmax_tokens: 2048\n",
+        encoding="utf-8",
+    )
+    code = (
+        "import sys; from pathlib import Path; from planner import manager\n"
+        f"manager.load_environment(Path({str(tmp_path)!r}), 'dev')\n"
+        "print('jsonschema' in sys.modules)\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=Path(__file__).resolve().parents[2], timeout=60)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "False"  # start-up does not pay 0.1 s for a library only errors need
