@@ -6,9 +6,11 @@ Run from the repository root (about 2.5 minutes):
     .venv/bin/python benchmarks/apply_1000.py
 
 Burst scenario (the issue's): the sandbox (its own process) answers every
-request after 50 ms and allows 100 requests per 1 s window; the real CLI,
-``llmplan apply --env bench --auto-approve``, runs as a child process on a
-fresh project of 1,000 model files, parallelism 10.  The bound is
+request after 50 ms and allows 100 requests per 1 s window; its 1,000
+models are configured (max_tokens 1024) and the project's 1,000 model files
+say 2048, so the plan is 1,000 updates, each with its field diff and the
+live version its PUT must match.  The real CLI, ``llmplan apply --env bench
+--auto-approve``, runs as a child process, parallelism 10.  The bound is
 max(N / rate, N x RTT / parallelism) = max(10 s, 5 s) = 10 s; the CLI's
 start-up, the YAML load, the live fetch (10 list pages, which also spend
 rate budget) and the recording all count against it.  Goals: elapsed <= 1.10
@@ -87,11 +89,25 @@ def token(url: str) -> str:
 # --- llmplan, as a user runs it ----------------------------------------------------------
 
 
-def make_project(directory: Path, url: str, models: int) -> ApplyProject:
+def make_project(directory: Path, url: str, models: int, **fields: Any) -> ApplyProject:
     project = ApplyProject(directory, url, env="bench")
     project.write_environment(parallelism=PARALLELISM, max_change_percent=100)
-    project.add_generated(models)
+    project.add_generated(models, **fields)
     return project
+
+
+def configure_live(url: str, models: int) -> None:
+    """Models already configured on the gateway (max_tokens 1024), so the YAML's 2048 makes every one an update."""
+    seeded = [
+        {
+            "id": generated_model_id(index),
+            "name": f"bench-{index:05d}",
+            "capabilities": {"max_context_window": 8192, "restricted_safety_filters": []},
+            "configuration": expected_payload(generated_model_id(index)),
+        }
+        for index in range(1, models + 1)
+    ]
+    requests.post(f"{url}/__sandbox/models", json={"models": seeded}, timeout=60).raise_for_status()
 
 
 def run_llmplan(project: ApplyProject, sandbox: SandboxProcess, *, timeout: float) -> dict[str, Any]:
@@ -212,8 +228,9 @@ def use_up_budget(url: str, requests_used: int) -> float:
 
 def burst(workdir: Path) -> dict[str, Any]:
     bound = max(MODELS * WINDOW_SECONDS / RATE, MODELS * LATENCY_MS / 1000 / PARALLELISM)
-    with sandbox_process(*sandbox_options(MODELS, RATE, WINDOW_SECONDS)) as sandbox:
-        project = make_project(workdir / "burst", sandbox.url, MODELS)
+    with sandbox_process(*sandbox_options(0, RATE, WINDOW_SECONDS)) as sandbox:
+        configure_live(sandbox.url, MODELS)
+        project = make_project(workdir / "burst", sandbox.url, MODELS, max_tokens=2048)
         llmplan = run_llmplan(project, sandbox, timeout=300)
     with sandbox_process(*sandbox_options(MODELS, RATE, WINDOW_SECONDS)) as sandbox:
         reference = reference_client(sandbox.url, reference_jobs(MODELS))

@@ -3,9 +3,11 @@
 Two configurations are equal when they mean the same thing to the gateway:
 defaults filled in, read-only bookkeeping (``version``…) dropped, ``1`` and
 ``1.0`` the same number, and safety filters a set keyed by ``filter_type`` so
-reordering a list is not a change.  Equality is decided by a canonical hash
-first; the pairs that differ are walked field by field to say which
-fields, by deepdiff for any shape a configuration should not have.
+reordering a list is not a change.  Equality is decided first, on the
+normalized data (what equal canonical JSON would say, without writing it
+out); only the pairs that differ are walked field by field to say which
+fields, by deepdiff for any shape a configuration should not have.  The
+canonical hash is what state and the audit trail record.
 Pure functions over plain data.
 """
 
@@ -93,8 +95,27 @@ def normalize(config: Mapping[str, Any]) -> dict[str, Any]:
 
 def payload_fingerprint(payload: dict[str, Any]) -> str:
     """Canonical text of a payload (as ``to_payload`` makes it): equal text,
-    equal meaning.  For the hot path of a plan, which has payloads already."""
+    equal meaning."""
     return canonical_json(_keyed(payload))
+
+
+def same_payload(first: dict[str, Any], second: dict[str, Any]) -> bool:
+    """Whether two payloads (as ``to_payload`` makes them) mean the same:
+    what equal fingerprints say, without writing either out (a 10,000-model
+    plan spent 0.2 s serializing payloads only to compare them)."""
+    return _strictly_equal(_keyed(first), _keyed(second))
+
+
+def _strictly_equal(first: Any, second: Any) -> bool:
+    """``==`` where ``True`` is not ``1``: values of one JSON type and equal."""
+    kind = type(first)
+    if kind is not type(second):
+        return False
+    if kind is dict:
+        return first.keys() == second.keys() and all(_strictly_equal(value, second[key]) for key, value in first.items())
+    if kind is list:
+        return len(first) == len(second) and all(map(_strictly_equal, first, second))
+    return bool(first == second)
 
 
 def configuration_hash(config: Mapping[str, Any]) -> str:
@@ -105,9 +126,14 @@ def configuration_hash(config: Mapping[str, Any]) -> str:
 def diff_configurations(before: Mapping[str, Any] | None, after: Mapping[str, Any] | None) -> tuple[FieldChange, ...]:
     """Field-level changes from ``before`` to ``after`` (either may be None),
     sorted by path so two runs print the same plan."""
-    old = normalize(before) if before is not None else {}
-    new = normalize(after) if after is not None else {}
-    if canonical_json(old) == canonical_json(new):
+    return diff_payloads(to_payload(before) if before is not None else None, to_payload(after) if after is not None else None)
+
+
+def diff_payloads(before: dict[str, Any] | None, after: dict[str, Any] | None) -> tuple[FieldChange, ...]:
+    """``diff_configurations`` for payloads ``to_payload`` already made."""
+    old = _keyed(before) if before is not None else {}
+    new = _keyed(after) if after is not None else {}
+    if _strictly_equal(old, new):
         return ()
     if not old or not new:  # a whole configuration appears or goes: one change per leaf
         side = new or old

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Iterable, Mapping, Sequence
 
 from planner.configuration import canonical_json, sha256_hex
-from planner.diff import FieldChange, configuration_hash, diff_configurations, payload_fingerprint, to_payload
+from planner.diff import FieldChange, configuration_hash, diff_configurations, diff_payloads, same_payload, to_payload
 from planner.environment import Environment
 from planner.errors import PlanFileError
 
@@ -150,13 +150,13 @@ def build_plan(
         live_version = live_config.get("version") if live_config is not None else None
         if live_config is None:
             action = CREATE
-            field_changes = diff_configurations(None, after)
+            field_changes = diff_payloads(None, after)
             before = None
         else:
             before = to_payload(live_config)
-            same = payload_fingerprint(before) == payload_fingerprint(after)
+            same = same_payload(before, after)
             action = NO_OP if same else UPDATE
-            field_changes = () if same else diff_configurations(before, after)
+            field_changes = () if same else diff_payloads(before, after)
         changes.append(ResourceChange(model.address, model_id, action, before, after, field_changes, live_version, model.file))
 
         previous = recorded.get(model.address)

@@ -48,3 +48,20 @@ def test_a_realistic_update_reads_the_same_through_both() -> None:
         ("safety_filters[self_harm]", None, {"action": "block", "threshold": 10}),
         ("temperature_matrix.creative", 1.4, 1.2),
     ]
+
+
+payload_values = st.recursive(
+    st.one_of(st.none(), st.booleans(), st.integers(-2, 2), st.sampled_from([0.5, 1.0, 2.0, -0.0]), st.sampled_from(["a", "1", "true"])) | st.lists(scalars.filter(lambda v: v != float("inf")), max_size=2),
+    lambda inner: st.dictionaries(keys, inner, max_size=3),
+    max_leaves=8,
+)
+
+
+@settings(max_examples=400, deadline=None, derandomize=True)
+@given(st.dictionaries(keys, payload_values, max_size=4), st.dictionaries(keys, payload_values, max_size=4))
+def test_same_payload_says_what_equal_canonical_json_says(first: dict[str, Any], second: dict[str, Any]) -> None:
+    from planner.diff import payload_fingerprint, same_payload, to_payload
+
+    for a, b in ((first, second), (first, first), (first, dict(reversed(list(first.items()))))):
+        left, right = to_payload(a), to_payload(b)
+        assert same_payload(left, right) == (payload_fingerprint(left) == payload_fingerprint(right))
