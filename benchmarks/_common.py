@@ -35,7 +35,7 @@ for _helpers in (ROOT, ROOT / "tests" / "apply", ROOT / "tests" / "plan"):
     if str(_helpers) not in sys.path:
         sys.path.insert(0, str(_helpers))
 
-from project import CREDENTIALS, ApplyProject, SandboxAdmin, address, model_yaml  # noqa: E402
+from project import CREDENTIALS, ApplyProject, SandboxAdmin, address, expected_payload, model_yaml  # noqa: E402
 
 __all__ = [
     "CREDENTIALS",
@@ -45,6 +45,7 @@ __all__ = [
     "SandboxProcess",
     "address",
     "cli_environ",
+    "configure_live",
     "finish",
     "machine",
     "model_yaml",
@@ -52,6 +53,26 @@ __all__ = [
     "sandbox_process",
     "timed",
 ]
+
+
+def configure_live(url: str, models: int) -> None:
+    """Generated models 1 … ``models`` on the sandbox, each configured as
+    ``model_yaml``'s defaults say (max_tokens 1024), through the admin API
+    (not counted in the rate budget)."""
+    import requests
+
+    from planner.catalog import generated_model_id
+
+    seeded = [
+        {
+            "id": generated_model_id(index),
+            "name": f"bench-{index:05d}",
+            "capabilities": {"max_context_window": 8192, "restricted_safety_filters": []},
+            "configuration": expected_payload(generated_model_id(index)),
+        }
+        for index in range(1, models + 1)
+    ]
+    requests.post(f"{url}/__sandbox/models", json={"models": seeded}, timeout=60).raise_for_status()
 
 
 @dataclass(frozen=True)

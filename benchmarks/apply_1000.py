@@ -53,7 +53,7 @@ import requests
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from _common import CREDENTIALS, ApplyProject, SandboxProcess, cli_environ, finish, llmplan_command, parse_time, sandbox_process, timed  # noqa: E402
+from _common import CREDENTIALS, ApplyProject, SandboxProcess, cli_environ, configure_live, finish, llmplan_command, parse_time, sandbox_process, timed  # noqa: E402
 from project import expected_payload  # noqa: E402
 
 from planner.catalog import generated_model_id  # noqa: E402
@@ -94,20 +94,6 @@ def make_project(directory: Path, url: str, models: int, **fields: Any) -> Apply
     project.write_environment(parallelism=PARALLELISM, max_change_percent=100)
     project.add_generated(models, **fields)
     return project
-
-
-def configure_live(url: str, models: int) -> None:
-    """Models already configured on the gateway (max_tokens 1024), so the YAML's 2048 makes every one an update."""
-    seeded = [
-        {
-            "id": generated_model_id(index),
-            "name": f"bench-{index:05d}",
-            "capabilities": {"max_context_window": 8192, "restricted_safety_filters": []},
-            "configuration": expected_payload(generated_model_id(index)),
-        }
-        for index in range(1, models + 1)
-    ]
-    requests.post(f"{url}/__sandbox/models", json={"models": seeded}, timeout=60).raise_for_status()
 
 
 def run_llmplan(project: ApplyProject, sandbox: SandboxProcess, *, timeout: float) -> dict[str, Any]:
@@ -229,7 +215,7 @@ def use_up_budget(url: str, requests_used: int) -> float:
 def burst(workdir: Path) -> dict[str, Any]:
     bound = max(MODELS * WINDOW_SECONDS / RATE, MODELS * LATENCY_MS / 1000 / PARALLELISM)
     with sandbox_process(*sandbox_options(0, RATE, WINDOW_SECONDS)) as sandbox:
-        configure_live(sandbox.url, MODELS)
+        configure_live(sandbox.url, MODELS)  # max_tokens 1024 live; the YAML says 2048
         project = make_project(workdir / "burst", sandbox.url, MODELS, max_tokens=2048)
         llmplan = run_llmplan(project, sandbox, timeout=300)
     with sandbox_process(*sandbox_options(MODELS, RATE, WINDOW_SECONDS)) as sandbox:

@@ -39,7 +39,7 @@ GOAL_MB = 300.0
 CHILD = r"""
 import json, resource, sys, time
 started_imports = time.perf_counter()
-from planner.manager import load_environment
+from planner.manager import collector_paused, load_environment
 from planner.plan import build_plan
 imports = time.perf_counter() - started_imports
 root, env, live_file, profile = sys.argv[1], sys.argv[2], sys.argv[3], sys.argv[4] == "1"
@@ -48,7 +48,8 @@ with open(live_file, encoding="utf-8") as handle:
 def work():
     environment = load_environment(__import__("pathlib").Path(root), env)
     loaded = time.perf_counter()
-    plan = build_plan(environment, live, None, created_at="2026-01-01T00:00:00Z", tool_version="bench")
+    with collector_paused():  # as the plan and apply commands call it
+        plan = build_plan(environment, live, None, created_at="2026-01-01T00:00:00Z", tool_version="bench")
     return environment, plan, loaded
 top = []
 if profile:

@@ -39,8 +39,7 @@ import requests
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from _common import CREDENTIALS, ApplyProject, address, cli_environ, finish, llmplan_command, median, model_yaml, sandbox_process, timed  # noqa: E402
-from project import expected_payload  # noqa: E402
+from _common import CREDENTIALS, ApplyProject, address, cli_environ, configure_live, finish, llmplan_command, median, model_yaml, sandbox_process, timed  # noqa: E402
 
 from planner.catalog import generated_model_id  # noqa: E402
 
@@ -75,21 +74,6 @@ manager.gateway_client = no_gateway
 live.fetch_live = lambda client, model_ids, *, parallelism: snapshot
 main(sys.argv[2:])
 """
-
-
-def seed_live(url: str) -> None:
-    """Every model configured as the YAML says (before the YAML changes 100 of them)."""
-    models = [
-        {
-            "id": generated_model_id(index),
-            "name": f"bench-{index:05d}",
-            "capabilities": {"max_context_window": 8192, "restricted_safety_filters": []},
-            "configuration": expected_payload(generated_model_id(index)),
-        }
-        for index in range(1, MODELS + 1)
-    ]
-    answer = requests.post(f"{url}/__sandbox/models", json={"models": models}, timeout=60)
-    answer.raise_for_status()
 
 
 def snapshot_file(url: str, path: Path) -> Path:
@@ -137,7 +121,7 @@ def main() -> int:
     with tempfile.TemporaryDirectory(prefix="llmplan-bench-") as directory, sandbox_process(
         "--no-catalog", "--models", str(MODELS), "--latency-ms", f"{LATENCY_MS:g}", "--rate-limit", "100000000"
     ) as sandbox:
-        seed_live(sandbox.url)
+        configure_live(sandbox.url, MODELS)  # every model as the YAML says, before the YAML changes 100 of them
         project = ApplyProject(Path(directory) / "project", sandbox.url, env="bench")
         project.write_environment(parallelism=10, max_change_percent=100)
         project.add_generated(MODELS)

@@ -45,6 +45,9 @@ class FieldChange:
         return cls(data["path"], data.get("before"), data.get("after"))
 
 
+_UNCHANGED = frozenset({str, int, bool, type(None)})  # values normalization leaves as they are
+
+
 def _normal_value(value: Any) -> Any:
     """Plain JSON data with integral floats as ints, so ``1`` equals ``1.0``.
 
@@ -52,14 +55,14 @@ def _normal_value(value: Any) -> Any:
     cost more than the rest of a 10,000-model plan.
     """
     kind = type(value)
-    if kind is str or kind is int or kind is bool or value is None:
+    if kind in _UNCHANGED:
         return value
     if kind is float:
         return int(value) if value.is_integer() else value
     if kind is dict:
-        return {key: _normal_value(item) for key, item in value.items()}
+        return {key: item if type(item) in _UNCHANGED else _normal_value(item) for key, item in value.items()}
     if kind is list or kind is tuple:
-        return [_normal_value(item) for item in value]
+        return [item if type(item) in _UNCHANGED else _normal_value(item) for item in value]
     if isinstance(value, Mapping):  # a frozen mapping from state
         return {key: _normal_value(item) for key, item in value.items()}
     return value
@@ -107,15 +110,33 @@ def same_payload(first: dict[str, Any], second: dict[str, Any]) -> bool:
 
 
 def _strictly_equal(first: Any, second: Any) -> bool:
-    """``==`` where ``True`` is not ``1``: values of one JSON type and equal."""
+    """``==`` where ``True`` is not ``1``: values of one JSON type and equal.
+
+    Leaves are compared in the loop, not by a call each: this runs for every
+    model of every plan."""
     kind = type(first)
     if kind is not type(second):
         return False
     if kind is dict:
-        return first.keys() == second.keys() and all(_strictly_equal(value, second[key]) for key, value in first.items())
-    if kind is list:
-        return len(first) == len(second) and all(map(_strictly_equal, first, second))
-    return bool(first == second)
+        if first.keys() != second.keys():
+            return False
+        pairs: Any = ((value, second[key]) for key, value in first.items())
+    elif kind is list:
+        if len(first) != len(second):
+            return False
+        pairs = zip(first, second)
+    else:
+        return bool(first == second)
+    for value, other in pairs:
+        inner = type(value)
+        if inner is not type(other):
+            return False
+        if inner is dict or inner is list:
+            if not _strictly_equal(value, other):
+                return False
+        elif value != other:
+            return False
+    return True
 
 
 def configuration_hash(config: Mapping[str, Any]) -> str:

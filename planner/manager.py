@@ -48,7 +48,8 @@ def load_environment(root: Path, name: str) -> Environment:
 
 @contextmanager
 def collector_paused() -> Iterator[None]:
-    """Python's cycle collector off for a block that builds many small containers.
+    """Python's cycle collector off for a block that builds many small containers
+    (loading an environment, building a plan).
 
     Loading 10,000 model files makes hundreds of thousands of dicts, lists
     and tuples and no reference cycles, yet the collector, run every 700
@@ -165,7 +166,8 @@ def make_plan(
     workers = parallelism or environment.apply.parallelism
     with gateway_client(environment, parallelism=workers, environ=environ) as client:
         snapshot = fetch_and_check(environment, client, parallelism=workers, addresses=targets)
-    plan = build_plan(environment, snapshot.configurations, state, created_at=utc_now(), tool_version=__version__, targets=targets)
+    with collector_paused():  # 10,000 no-op models: 0.45 s -> 0.34 s
+        plan = build_plan(environment, snapshot.configurations, state, created_at=utc_now(), tool_version=__version__, targets=targets)
     return PlanOutcome(environment, plan, snapshot)
 
 
@@ -312,7 +314,8 @@ def apply(
                 plan = saved
             else:
                 snapshot = fetch_and_check(environment, client, parallelism=workers)
-                plan = build_plan(environment, snapshot.configurations, state, created_at=utc_now(), tool_version=__version__)
+                with collector_paused():
+                    plan = build_plan(environment, snapshot.configurations, state, created_at=utc_now(), tool_version=__version__)
             reconciled, announced = _settle_interrupted(environment, audit, notifier, state, snapshot.configurations)
             if plan.safety.exceeded and not force:
                 raise SafetyThresholdExceeded(plan.safety.describe())
