@@ -91,11 +91,6 @@ def _keyed(payload: dict[str, Any]) -> dict[str, Any]:
     return {**payload, FILTERS: keyed}
 
 
-def normalize(config: Mapping[str, Any]) -> dict[str, Any]:
-    """The comparable form of a configuration (desired or live)."""
-    return _keyed(to_payload(config))
-
-
 def payload_fingerprint(payload: dict[str, Any]) -> str:
     """Canonical text of a payload (as ``to_payload`` makes it): equal text,
     equal meaning."""

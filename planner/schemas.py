@@ -35,14 +35,16 @@ def load_schema(name: str) -> dict[str, Any]:
 
 
 @lru_cache(maxsize=None)
+def _schemas_by_id() -> dict[str, dict[str, Any]]:
+    """Our schemas by ``$id``: what a ``$ref`` may name, for both validators."""
+    return {schema["$id"]: schema for schema in (load_schema(path.name) for path in sorted(schemas_dir().glob("*.schema.json")))}
+
+
+@lru_cache(maxsize=None)
 def _registry() -> Any:
     from referencing import Registry, Resource
 
-    resources = []
-    for path in sorted(schemas_dir().glob("*.schema.json")):
-        schema = load_schema(path.name)
-        resources.append((schema["$id"], Resource.from_contents(schema)))
-    return Registry().with_resources(resources)
+    return Registry().with_resources((schema_id, Resource.from_contents(schema)) for schema_id, schema in _schemas_by_id().items())
 
 
 @lru_cache(maxsize=None)
@@ -147,15 +149,6 @@ class FastValidator:
         return getattr(self.full, name)
 
 
-@lru_cache(maxsize=None)
-def _schemas_by_id() -> dict[str, dict[str, Any]]:
-    by_id = {}
-    for path in sorted(schemas_dir().glob("*.schema.json")):
-        schema = load_schema(path.name)
-        by_id[schema["$id"]] = schema
-    return by_id
-
-
 def _local_retrieval(uri: str) -> Any:
     """One of our own schemas by its ``$id``; nothing is ever fetched."""
     schema = _schemas_by_id().get(uri.partition("#")[0])
@@ -176,8 +169,8 @@ ANY_VALUE = "{}"  # in an integer path: the value of any property of an object
 
 def _integer_paths(schema: Any) -> tuple[tuple[str, ...], ...] | None:
     """Instance paths (``*`` = any list item, ``{}`` = any property's value)
-    that the schema types ``integer``,
-    or None when some ``integer`` sits where this walk cannot follow.
+    that the schema types ``integer``, or None when some ``integer`` sits
+    where this walk cannot follow.
 
     ``$ref`` are followed inside the schema and into our own schemas (the
     environment's defaults refer to the model configuration's rules)."""
