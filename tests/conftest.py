@@ -1,5 +1,7 @@
 """Fixtures shared by every test folder.
 
+``clock``: a fake monotonic clock (:class:`FakeClock`) with a ``sleep``.
+
 ``sandbox``: a fresh sandbox gateway on 127.0.0.1 and an ephemeral port,
 stopped after the test.  ``make_sandbox(**options)``: start sandboxes with
 options of ``planner.sandbox.start_sandbox`` (rate limit, faults, data
@@ -10,12 +12,42 @@ when a test asks for it, so the core tests never load it.
 from __future__ import annotations
 
 import logging
+import threading
 from typing import TYPE_CHECKING, Any, Callable, Iterator
 
 import pytest
 
 if TYPE_CHECKING:
     from planner.sandbox import RunningSandbox
+
+
+class FakeClock:
+    """A monotonic clock that moves only when a test advances it or someone
+    sleeps on it; records every sleep.  Tests inject it where the code takes
+    ``clock`` and ``sleep``, so nothing waits for real."""
+
+    def __init__(self, start: float = 1000.0) -> None:
+        self.now = start
+        self.sleeps: list[float] = []
+        self._lock = threading.Lock()
+
+    def __call__(self) -> float:
+        with self._lock:
+            return self.now
+
+    def sleep(self, seconds: float) -> None:
+        with self._lock:
+            self.sleeps.append(seconds)
+            self.now += max(seconds, 0.0)
+
+    def advance(self, seconds: float) -> None:
+        with self._lock:
+            self.now += seconds
+
+
+@pytest.fixture
+def clock() -> FakeClock:
+    return FakeClock()
 
 
 @pytest.fixture(autouse=True)

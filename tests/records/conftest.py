@@ -53,21 +53,6 @@ def update_fields(index: int, *, status: str = "success", **extra: Any) -> dict[
     return fields
 
 
-class FakeClock:
-    """Monotonic seconds that move only when someone sleeps."""
-
-    def __init__(self, start: float = 100.0) -> None:
-        self.now = start
-        self.sleeps: list[float] = []
-
-    def __call__(self) -> float:
-        return self.now
-
-    def sleep(self, seconds: float) -> None:
-        self.sleeps.append(seconds)
-        self.now += seconds
-
-
 class Child:
     """A Python child process that speaks in lines on stdout and waits for lines on stdin."""
 
@@ -131,6 +116,3 @@ def fields_factory() -> Callable[..., dict[str, Any]]:
     return update_fields
 
 
-@pytest.fixture
-def fake_clock() -> FakeClock:
-    return FakeClock()

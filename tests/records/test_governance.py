@@ -228,16 +228,16 @@ def test_receiver_down_then_up_delivers_exactly_once(tmp_path: Path, fields: Cal
         assert [delivery["body"] for delivery in deliveries(f"{sandbox.url}{WEBHOOK}")] == [event]
 
 
-def test_after_an_unreachable_receiver_deliver_only_queues_for_a_while(tmp_path: Path, fields: Callable[..., dict[str, Any]], fake_clock) -> None:
+def test_after_an_unreachable_receiver_deliver_only_queues_for_a_while(tmp_path: Path, fields: Callable[..., dict[str, Any]], clock) -> None:
     url = f"http://127.0.0.1:{closed_port()}{WEBHOOK}"
     events = audited_events(tmp_path, fields, 3)
     session = CountingSession()
-    notifier = GovernanceNotifier(url, tmp_path / "outbox.jsonl", session=session, pause_after_unreachable=30.0, clock=fake_clock)
+    notifier = GovernanceNotifier(url, tmp_path / "outbox.jsonl", session=session, pause_after_unreachable=30.0, clock=clock)
     for event in events:
         notifier.enqueue(event)
         assert notifier.deliver(event) is False
     assert session.posts == 1  # one timeout-bound attempt, not one per model
-    fake_clock.now += 31
+    clock.now += 31
     assert notifier.deliver(events[0]) is False
     assert session.posts == 2
     assert len(notifier.pending()) == 3

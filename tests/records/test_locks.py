@@ -133,28 +133,28 @@ def test_the_same_backend_cannot_take_its_own_lock_twice(tmp_path: Path) -> None
         backend.unlock(first)
 
 
-def test_lock_timeout_polls_until_the_holder_leaves(tmp_path: Path, fake_clock) -> None:
+def test_lock_timeout_polls_until_the_holder_leaves(tmp_path: Path, clock) -> None:
     holder = LocalStateBackend(env_dir(tmp_path))
     held = holder.lock("apply")
 
     def sleep(seconds: float) -> None:
-        fake_clock.sleep(seconds)
-        if len(fake_clock.sleeps) == 3:
+        clock.sleep(seconds)
+        if len(clock.sleeps) == 3:
             holder.unlock(held)  # the holder finishes while we wait
 
-    waiter = LocalStateBackend(env_dir(tmp_path), clock=fake_clock, sleep=sleep, poll_interval=0.25)
+    waiter = LocalStateBackend(env_dir(tmp_path), clock=clock, sleep=sleep, poll_interval=0.25)
     got = waiter.lock("apply", timeout=10.0)
-    assert fake_clock.sleeps == [0.25, 0.25, 0.25]
+    assert clock.sleeps == [0.25, 0.25, 0.25]
     waiter.unlock(got)
 
 
-def test_lock_timeout_gives_up_at_the_deadline(tmp_path: Path, fake_clock) -> None:
+def test_lock_timeout_gives_up_at_the_deadline(tmp_path: Path, clock) -> None:
     holder = LocalStateBackend(env_dir(tmp_path))
     held = holder.lock("apply")
-    waiter = LocalStateBackend(env_dir(tmp_path), clock=fake_clock, sleep=fake_clock.sleep, poll_interval=0.4)
+    waiter = LocalStateBackend(env_dir(tmp_path), clock=clock, sleep=clock.sleep, poll_interval=0.4)
     with pytest.raises(LockHeld, match=held.id):
         waiter.lock("plan", timeout=1.0)
-    assert fake_clock.sleeps == pytest.approx([0.4, 0.4, 0.2])  # never sleeps past the deadline
+    assert clock.sleeps == pytest.approx([0.4, 0.4, 0.2])  # never sleeps past the deadline
     holder.unlock(held)
 
 

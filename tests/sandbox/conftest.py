@@ -5,34 +5,12 @@ from __future__ import annotations
 
 import copy
 import socket
-import threading
 from typing import Any, Callable, Iterator
 
 import pytest
 import requests
 
 SUPPORT = "a1b2c3d4-e5f6-7890-abcd-ef1234567890"  # demo model: max_context_window 4096, restricted political
-
-
-class FakeClock:
-    """Monotonic seconds that move only when a test says so."""
-
-    def __init__(self, start: float = 1000.0) -> None:
-        self.now = start
-        self._lock = threading.Lock()
-
-    def __call__(self) -> float:
-        with self._lock:
-            return self.now
-
-    def advance(self, seconds: float) -> None:
-        with self._lock:
-            self.now += seconds
-
-
-@pytest.fixture
-def clock() -> FakeClock:
-    return FakeClock()
 
 
 class Api:
