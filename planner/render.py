@@ -102,19 +102,20 @@ def render_markdown(plan: Plan, out: TextIO) -> None:
         for change in plan.actionable:
             fields = ", ".join(f"`{c.path}`" for c in change.changes) if change.action == UPDATE else "—"
             out.write(f"| {SYMBOLS[change.action]} | `{change.address}` | {change.action} | {fields} |\n")
-        out.write("\n<details><summary>Field-level changes</summary>\n\n```diff\n")
-        for change in plan.actionable:
-            out.write(f"@@ {SYMBOLS[change.action]} {change.action} {change.address} ({change.model_id}) @@\n")
-            out.write("".join(_diff_lines(change.changes)))
-        out.write("```\n\n</details>\n")
+        _diff_details(out, "Field-level changes", ((f"{SYMBOLS[c.action]} {c.action} {c.address} ({c.model_id})", c.changes) for c in plan.actionable))
     else:
         out.write(f"The live configuration matches the YAML ({len(plan.changes)} models).\n")
     if plan.drift:
-        out.write("\n<details><summary>Changed outside llmplan</summary>\n\n```diff\n")
-        for item in plan.drift:
-            out.write(f"@@ ~ {item.address} (state version {item.state_version}, live version {item.live_version}) @@\n")
-            out.write("".join(_diff_lines(item.changes)))
-        out.write("```\n\n</details>\n")
+        _diff_details(out, "Changed outside llmplan", ((f"~ {i.address} (state version {i.state_version}, live version {i.live_version})", i.changes) for i in plan.drift))
+
+
+def _diff_details(out: TextIO, summary: str, sections: Iterable[tuple[str, Iterable[FieldChange]]]) -> None:
+    """A collapsed ``diff`` block: one ``@@ heading @@`` and its field lines per model."""
+    out.write(f"\n<details><summary>{summary}</summary>\n\n```diff\n")
+    for heading, changes in sections:
+        out.write(f"@@ {heading} @@\n")
+        out.write("".join(_diff_lines(changes)))
+    out.write("```\n\n</details>\n")
 
 
 def _diff_lines(changes: Iterable[FieldChange]) -> list[str]:
@@ -200,11 +201,7 @@ def render_drift_markdown(report: DriftReport, out: TextIO) -> None:
         for item in report.drifted:
             fields = ", ".join(f"`{c.path}`" for c in item.changes)
             out.write(f"| `{item.address}` | {KIND_TEXT[item.kind]} | {_since(item)} | {fields} |\n")
-        out.write("\n<details><summary>Field-level differences (YAML → live)</summary>\n\n```diff\n")
-        for item in report.drifted:
-            out.write(f"@@ {item.address} ({item.model_id}) @@\n")
-            out.write("".join(_diff_lines(item.changes)))
-        out.write("```\n\n</details>\n")
+        _diff_details(out, "Field-level differences (YAML → live)", ((f"{i.address} ({i.model_id})", i.changes) for i in report.drifted))
     if report.unmanaged:
         out.write(f"\n{len(report.unmanaged)} unmanaged model(s) on the gateway: " + ", ".join(f"`{m.name}` ({m.model_id})" for m in report.unmanaged) + ".\n")
 
