@@ -131,13 +131,7 @@ class ApplyProject(Project):
     def start(self, *args: str, env: Mapping[str, str | None] | None = None, terminal: bool = False) -> "Child":
         """``python -m planner ARGS --root ROOT`` running in the background; stdin is
         /dev/null, or with ``terminal`` a pseudo-terminal the test types into."""
-        environ = {key: value for key, value in os.environ.items() if not key.startswith(("LLMPLAN_", "GENESYSCLOUD_")) and key != "NO_COLOR"}
-        for key, value in self.environ(env).items():
-            if value is None:
-                environ.pop(key, None)
-            else:
-                environ[key] = value
-        return Child([sys.executable, "-m", "planner", *args, "--root", str(self.root)], environ, terminal=terminal)
+        return Child([sys.executable, "-m", "planner", *args, "--root", str(self.root)], self.child_environ(env), terminal=terminal)
 
 
 def _default_sigint() -> None:

@@ -186,14 +186,20 @@ class Project:
             sys.stderr.flush()
             return Run(code, out.getvalue().decode("utf-8", "replace"), err.getvalue().decode("utf-8", "replace"))
 
-    def subprocess(self, *args: str, env: Mapping[str, str | None] | None = None, timeout: float = 60, **options: Any) -> Run:
-        """``python -m planner ARGS --root ROOT`` as a child process, stdin closed."""
+    def child_environ(self, env: Mapping[str, str | None] | None = None) -> dict[str, str]:
+        """The environment of a child ``llmplan``: this machine's, without any
+        llmplan or Genesys Cloud variable or NO_COLOR, plus the project's (None removes)."""
         environ = {key: value for key, value in os.environ.items() if not key.startswith(("LLMPLAN_", "GENESYSCLOUD_")) and key != "NO_COLOR"}
         for key, value in self.environ(env).items():
             if value is None:
                 environ.pop(key, None)
             else:
                 environ[key] = value
+        return environ
+
+    def subprocess(self, *args: str, env: Mapping[str, str | None] | None = None, timeout: float = 60, **options: Any) -> Run:
+        """``python -m planner ARGS --root ROOT`` as a child process, stdin closed."""
+        environ = self.child_environ(env)
         done = subprocess.run(
             [sys.executable, "-m", "planner", *args, "--root", str(self.root)],
             env=environ,
