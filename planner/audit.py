@@ -65,6 +65,16 @@ class AuditReport:
     problem: str | None = None
     torn_tail: bool = False
 
+    def raise_if_broken(self, environment: str) -> None:
+        if self.ok:
+            return
+        hint = (
+            f"run `llmplan audit verify --env {environment} --repair` to set the torn line aside"
+            if self.torn_tail
+            else "restore the file from Git history or a backup; do not edit it by hand"
+        )
+        raise AuditError(f"audit trail of {environment} does not verify: {self.problem}", hint=hint)
+
 
 @dataclass(frozen=True)
 class RepairResult:

@@ -19,6 +19,8 @@ from typing import Any, Iterable, Sequence
 EXIT_OK = 0
 EXIT_ERROR = 1
 EXIT_CHANGES = 2
+EXIT_INTERRUPTED = 130  # Ctrl-C, as shells report SIGINT
+EXIT_TERMINATED = 143  # SIGTERM (a CI cancel), as shells report it
 
 
 @dataclass(frozen=True, order=True)

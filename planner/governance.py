@@ -74,6 +74,15 @@ class FlushResult:
     failed: int
     remaining: int
 
+    def raise_if_undelivered(self) -> None:
+        from planner.errors import LlmplanError
+
+        if self.remaining:
+            raise LlmplanError(
+                f"{self.remaining} governance event(s) could not be delivered; they stay in the outbox",
+                hint="check the webhook receiver and run governance flush again",
+            )
+
 
 def _display_url(url: str) -> str:
     """Scheme, host and port only: webhook paths and queries often embed tokens."""

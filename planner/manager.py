@@ -225,6 +225,18 @@ class ApplyResult:
     def skipped(self) -> list["Outcome"]:
         return [outcome for outcome in self.outcomes if outcome.status == "skipped"]
 
+    def raise_if_incomplete(self) -> None:
+        """ApplyFailed naming every change that failed or was not attempted."""
+        from planner.errors import ApplyFailed
+
+        if not self.failures and not self.skipped:
+            return
+        listing = "; ".join(f"{o.address}: {o.error_message or o.status}" for o in [*self.failures, *self.skipped])
+        raise ApplyFailed(
+            f"{len(self.failures)} change(s) failed and {len(self.skipped)} were not attempted ({listing})",
+            hint=f"the successful changes are applied and recorded; fix the cause and run `llmplan apply --env {self.plan.environment}` again to finish",
+        )
+
 
 def _check_not_moved(plan: "Plan", state: "State | None", configurations: Mapping[str, Mapping | None]) -> None:
     """Refuse a saved plan if state or any live configuration moved since."""

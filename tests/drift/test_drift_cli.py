@@ -170,7 +170,12 @@ def test_a_gateway_that_is_down_is_an_error_never_no_drift(applied: Project, san
         done = applied.run("drift", "--env", "dev", "--format", output_format)
         assert done.code == 1, done
         assert "Error: gateway unavailable" in done.stderr
-        assert done.stdout == ""
+        if output_format == "text":
+            assert done.stdout == ""
+        else:  # a machine reader gets Terraform's diagnostics, never silence
+            document = json.loads(done.stdout)
+            assert document["errored"] is True
+            assert document["diagnostics"][0]["summary"].startswith("gateway unavailable")
     applied.write_environment(gateway=f"base_url: http://127.0.0.1:{closed_port()}")
     done = applied.run("drift", "--env", "dev", "--out", str(tmp_path / "report.txt"))
     assert done.code == 1, done

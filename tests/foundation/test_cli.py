@@ -80,7 +80,9 @@ def test_json_lists_every_problem_with_file_line_path_and_message(broken: Projec
     run = run_main(["validate", "--env", "broken", "--root", str(broken.root), "--format", "json"])
 
     assert run.code == 1
-    assert json.loads(run.stdout) == {"environment": "broken", "valid": False, "problems": BROKEN_PROBLEMS}
+    document = json.loads(run.stdout)
+    assert {key: document[key] for key in ("environment", "valid", "problems", "errored")} == {"environment": "broken", "valid": False, "problems": BROKEN_PROBLEMS, "errored": True}
+    assert [(d["file"], d["line"], d["path"]) for d in document["diagnostics"]] == [(p["file"], p["line"], p["path"]) for p in BROKEN_PROBLEMS]
 
 
 def test_json_of_a_valid_environment(project: Project) -> None:

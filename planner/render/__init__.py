@@ -231,3 +231,8 @@ def drift_document(report: DriftReport) -> dict[str, Any]:
         "summary": {"total": report.total, "drifted": len(report.drifted), "unmanaged": len(report.unmanaged)},
         "llmplan": {"environment": report.environment},
     }
+
+
+def validation_document(environment: str, models: int) -> str:
+    """``validate --format json`` of a valid environment (a failure is rendered by render.errors)."""
+    return json.dumps({"environment": environment, "valid": True, "models": models, "problems": []}, indent=2)

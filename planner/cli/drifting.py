@@ -1,0 +1,94 @@
+"""drift, refresh, import: comparing the live gateway with Git, and adopting what is live."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import click
+
+from planner.cli.options import CONTEXT, Found, emit, env_option, format_option, lock_timeout_option, no_color_option, parallelism_option, root_option, use_color
+
+
+@click.command(context_settings=CONTEXT)
+@env_option
+@root_option
+@format_option("text", "markdown", "json")
+@click.option("--out", "out_file", type=click.Path(dir_okay=False, path_type=Path), help="Also write the report to FILE (same format).")
+@parallelism_option
+@no_color_option
+def drift(env: str, root: Path, output_format: str, out_file: Path | None, parallelism: int | None, no_color: bool) -> Found:
+    """Report where the live gateway differs from the YAML (for cron).
+
+    Tells apart "live changed outside llmplan" from "YAML changed but not
+    applied", lists configured models no YAML names, and since when each
+    difference is known. Read-only: no lock, no prompt. Exit 0 no drift,
+    2 drift, 1 error (an unreachable gateway is an error, never "no drift").
+
+    \b
+    Example:
+      llmplan drift --env prod --format json --out drift.json
+    """
+    import io
+
+    from planner import manager
+    from planner.render import render_drift
+
+    report = manager.drift(root, env, parallelism=parallelism)
+    if out_file is not None:  # first, so a path that cannot be written fails before any report is shown
+        buffer = io.StringIO()
+        render_drift(report, buffer, output_format)
+        manager.write_output_file(out_file, buffer.getvalue(), what="drift report")
+    render_drift(report, sys.stdout, output_format, color=use_color(no_color))
+    return Found.CHANGES if report.has_drift else Found.NOTHING
+
+
+@click.command(context_settings=CONTEXT)
+@env_option
+@root_option
+@lock_timeout_option
+def refresh(env: str, root: Path, lock_timeout: float) -> None:
+    """Record the live configuration of managed models in state.
+
+    Changes nothing on the gateway. Use it to accept a reviewed change made
+    outside llmplan: edit the YAML to match, then refresh, and plan and
+    drift no longer report it. Each recorded model gets an audit entry.
+
+    \b
+    Example:
+      llmplan refresh --env dev
+    """
+    from planner import manager
+    from planner.render.records import refresh_listing
+
+    for line in refresh_listing(manager.refresh(root, env, lock_timeout=lock_timeout)):
+        emit(line)
+
+
+@click.command("import", context_settings=CONTEXT)
+@env_option
+@root_option
+@click.option("--model-id", "model_ids", multiple=True, metavar="ID", help="Import this live model (repeatable).")
+@click.option("--all", "import_all", is_flag=True, help="Import every configured live model no YAML file names.")
+@lock_timeout_option
+def import_command(env: str, root: Path, model_ids: tuple[str, ...], import_all: bool, lock_timeout: float) -> None:
+    """Adopt live configurations into YAML: write models/<name>.yaml.
+
+    Writes one file per model (named after the model, never overwriting a
+    file) in the canonical layout, and records it in state, so the next plan
+    shows no change for it. Without --model-id or --all, lists what could be
+    imported.
+
+    \b
+    Examples:
+      llmplan import --env dev
+      llmplan import --env dev --model-id b2c3d4e5-f6a7-4890-9bcd-ef1234567891
+    """
+    from planner import manager
+    from planner.render.records import import_listing
+
+    if model_ids and import_all:
+        raise click.UsageError("pass --model-id or --all, not both")
+    result = manager.import_models(root, env, model_ids=model_ids, import_all=import_all, lock_timeout=lock_timeout)
+    for line in import_listing(result, env, root.resolve(), listing_only=not model_ids and not import_all):
+        emit(line)

@@ -1,0 +1,107 @@
+"""Options shared by several commands, defined once, and the few terminal helpers they need."""
+
+from __future__ import annotations
+
+import enum
+import os
+import sys
+from pathlib import Path
+from typing import Any, Callable
+
+import click
+
+CONTEXT = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
+
+Decorator = Callable[[Callable[..., Any]], Callable[..., Any]]
+
+# What the running command asked for, so that main() can report an error in
+# the format the caller reads (a PR comment, a JSON consumer) and name the
+# environment. Set by option callbacks; one command runs per process.
+REQUESTED: dict[str, Any] = {}
+
+
+def _remember(key: str) -> Callable[[click.Context, click.Parameter, Any], Any]:
+    def callback(ctx: click.Context, param: click.Parameter, value: Any) -> Any:
+        REQUESTED[key] = value
+        return value
+
+    return callback
+
+
+def root_option(func: Callable[..., Any]) -> Callable[..., Any]:
+    return click.option(
+        "--root",
+        type=click.Path(file_okay=False, path_type=Path),
+        envvar="LLMPLAN_ROOT",
+        default=".",
+        show_default="current directory, or $LLMPLAN_ROOT",
+        help="Project folder holding environments/ and state/.",
+    )(func)
+
+
+def env_option(func: Callable[..., Any]) -> Callable[..., Any]:
+    return click.option(
+        "--env", "-e", "env", required=True, metavar="ENV", callback=_remember("env"), help="Environment name: a folder under environments/."
+    )(func)
+
+
+def format_option(*choices: str) -> Decorator:
+    def decorate(func: Callable[..., Any]) -> Callable[..., Any]:
+        return click.option(
+            "--format",
+            "output_format",
+            type=click.Choice(choices),
+            default=choices[0],
+            show_default=True,
+            callback=_remember("format"),
+            is_eager=True,  # known before any other option can fail, so even that error comes in this format
+            help="Output format (errors are reported in it too).",
+        )(func)
+
+    return decorate
+
+
+def parallelism_option(func: Callable[..., Any]) -> Callable[..., Any]:
+    return click.option(
+        "--parallelism",
+        type=click.IntRange(1, 64),
+        default=None,
+        help="Concurrent requests to the gateway (default: the environment's apply.parallelism, else 10).",
+    )(func)
+
+
+def no_color_option(func: Callable[..., Any]) -> Callable[..., Any]:
+    return click.option("--no-color", is_flag=True, help="Plain text even on a terminal (NO_COLOR is honoured too).")(func)
+
+
+def lock_timeout_option(func: Callable[..., Any]) -> Callable[..., Any]:
+    return click.option(
+        "--lock-timeout",
+        type=click.FloatRange(min=0),
+        default=0.0,
+        show_default=True,
+        metavar="SECONDS",
+        help="Wait this long for another command's lock on the state.",
+    )(func)
+
+
+def use_color(no_color: bool = False) -> bool:
+    """Color only for a person at a terminal, and never with NO_COLOR set."""
+    return not no_color and "NO_COLOR" not in os.environ and sys.stdout.isatty()
+
+
+def emit(text: str, *, err: bool = False) -> None:
+    click.echo(text, err=err)
+
+
+def display(path: Path | None, root: Path) -> str:
+    from planner.environment import display_path
+
+    return display_path(path, root.resolve()) if path is not None else ""
+
+
+class Found(enum.Enum):
+    """What a command found, for main() to turn into the exit code (Terraform's -detailed-exitcode)."""
+
+    NOTHING = "nothing to report"
+    CHANGES = "changes or drift present"

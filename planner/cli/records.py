@@ -1,0 +1,153 @@
+"""state, force-unlock, audit, governance: looking after an environment's records."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import click
+
+from planner.cli.options import CONTEXT, emit, env_option, format_option, lock_timeout_option, root_option
+
+
+@click.group(context_settings=CONTEXT)
+def state() -> None:
+    """Inspect the recorded state of an environment.
+
+    \b
+    Example:
+      llmplan state show --env prod
+    """
+
+
+@state.command("show", context_settings=CONTEXT)
+@env_option
+@root_option
+@format_option("text", "json")
+def state_show(env: str, root: Path, output_format: str) -> None:
+    """Show what state holds: lineage, serial, models, lock holder.
+
+    \b
+    Example:
+      llmplan state show --env dev --format json
+    """
+    from planner import manager
+    from planner.render.records import state_listing
+
+    view = manager.show_state(root, env)
+    if output_format == "json":
+        document = view.state.to_dict() if view.state is not None else None
+        emit(json.dumps({"environment": env, "state": document, "lock": view.lock.to_dict() if view.lock else None, "warnings": list(view.warnings)}, indent=2, ensure_ascii=False))
+        return
+    for warning in view.warnings:
+        emit(f"Warning: {warning}", err=True)
+    for line in state_listing(view):
+        emit(line)
+
+
+@click.command("force-unlock", context_settings=CONTEXT)
+@env_option
+@root_option
+@click.argument("lock_id")
+def force_unlock(env: str, root: Path, lock_id: str) -> None:
+    """Remove a stale lock left by a process that no longer runs.
+
+    The id is the one a refused command printed. A lock whose holder is
+    still alive is never removed.
+
+    \b
+    Example:
+      llmplan force-unlock --env prod 3f2c9a1e-…
+    """
+    from planner import manager
+
+    manager.force_unlock(root, env, lock_id)
+    emit(f"Lock {lock_id} of environment {env} removed.")
+
+
+@click.group(context_settings=CONTEXT)
+def audit() -> None:
+    """Check and read the hash-chained audit trail of an environment.
+
+    \b
+    Examples:
+      llmplan audit verify --env prod
+      llmplan audit show --env prod --format json
+    """
+
+
+@audit.command("verify", context_settings=CONTEXT)
+@env_option
+@root_option
+@click.option("--repair", is_flag=True, help="Set aside a torn last line (from a crash) and record the repair.")
+@lock_timeout_option
+def audit_verify(env: str, root: Path, repair: bool, lock_timeout: float) -> None:
+    """Check that no audit line was edited, removed, reordered or inserted.
+
+    Reads the whole trail once, in constant memory. Exit 0 when the chain
+    verifies, 1 naming the first bad line otherwise.
+
+    \b
+    Example:
+      llmplan audit verify --env prod
+    """
+    from planner import manager
+
+    report, repaired = manager.verify_audit(root, env, repair=repair, lock_timeout=lock_timeout)
+    if repaired is not None:
+        emit(f"Repaired: moved a torn last line ({repaired.fragment_bytes} bytes) to {repaired.torn_path} and recorded the repair in the trail", err=True)
+    report.raise_if_broken(env)
+    emit(f"audit trail of {env} verifies: {report.entries} entr{'y' if report.entries == 1 else 'ies'}, chain intact")
+
+
+@audit.command("show", context_settings=CONTEXT)
+@env_option
+@root_option
+@click.option("--model-id", help="Only entries of this model.")
+@format_option("text", "json")
+def audit_show(env: str, root: Path, model_id: str | None, output_format: str) -> None:
+    """List audit entries, oldest first.
+
+    \b
+    Example:
+      llmplan audit show --env prod --model-id a1b2c3d4-e5f6-7890-abcd-ef1234567890
+    """
+    import sys
+
+    from planner import manager
+    from planner.render.records import render_audit_entries
+
+    render_audit_entries(manager.audit_entries(root, env, model_id=model_id), sys.stdout, output_format)
+
+
+@click.group(context_settings=CONTEXT)
+def governance() -> None:
+    """Governance webhook deliveries (signed events after each applied change).
+
+    \b
+    Example:
+      llmplan governance flush --env prod
+    """
+
+
+@governance.command("flush", context_settings=CONTEXT)
+@env_option
+@root_option
+@lock_timeout_option
+def governance_flush(env: str, root: Path, lock_timeout: float) -> None:
+    """Resend governance events that could not be delivered during apply.
+
+    Exit 1 if some are still undelivered (they stay in the outbox).
+
+    \b
+    Example:
+      llmplan governance flush --env prod
+    """
+    from planner import manager
+
+    result = manager.flush_governance(root, env, lock_timeout=lock_timeout)
+    if result is None:
+        emit(f"environment {env} has no governance webhook configured")
+        return
+    emit(f"governance: {result.delivered} delivered, {result.failed} failed, {result.remaining} still queued")
+    result.raise_if_undelivered()
