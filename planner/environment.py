@@ -1,22 +1,21 @@
-"""Reading ``environments/<env>/`` into desired model configurations.
+"""The desired configuration of an environment, as data: models, settings, origins.
 
-Reading is separate from judging: this module turns files into plain data
-that remembers its file and line, merges the environment's ``defaults`` under
-each model, and reports what it cannot read; ``planner.validation`` decides
-whether the data is acceptable; :func:`build_environment` turns accepted data
-into typed objects.  Nothing here touches the network.
+Pure: ``planner.loader`` reads the files into an :class:`EnvironmentSource`
+(plain data that remembers its file and line), :func:`merge_defaults` merges
+the environment's ``defaults`` under each model, ``planner.validation``
+decides whether the data is acceptable, and :func:`build_environment` turns
+accepted data into typed objects. Nothing here touches files or the network.
 """
 
 from __future__ import annotations
 
-import os
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Mapping
 
-from planner.errors import EnvironmentNotFound, Problem
-from planner.yamlsource import JsonPath, SourceDocument, read_yaml_file
+from planner.errors import Problem
+from planner.yamlsource import JsonPath, SourceDocument
 
 ENVIRONMENTS_DIR = "environments"
 ENVIRONMENT_FILE = "environment.yaml"
@@ -138,89 +137,6 @@ def display_path(path: Path, root: Path) -> str:
         return str(path.relative_to(root))
     except ValueError:
         return str(path)
-
-
-def list_environments(root: Path) -> list[str]:
-    base = root / ENVIRONMENTS_DIR
-    if not base.is_dir():
-        return []
-    return sorted(
-        entry.name
-        for entry in base.iterdir()
-        if entry.is_dir() and ENVIRONMENT_NAME_PATTERN.match(entry.name)
-    )
-
-
-def environment_directory(root: Path, name: str) -> Path:
-    """The folder of environment ``name``; refuses names that are paths."""
-    available = list_environments(root)
-    if not ENVIRONMENT_NAME_PATTERN.match(name) or name not in available:
-        raise EnvironmentNotFound(name, available, display_path(root / ENVIRONMENTS_DIR, root) + "/")
-    return root / ENVIRONMENTS_DIR / name
-
-
-def read_environment(root: Path, name: str) -> EnvironmentSource:
-    """Read an environment folder; unreadable files become problems, not exceptions."""
-    root = root.resolve()
-    directory = environment_directory(root, name)
-    problems: list[Problem] = []
-
-    settings_path = directory / ENVIRONMENT_FILE
-    settings_display = display_path(settings_path, root)
-    settings: SourceDocument | None = None
-    real_directory = os.path.realpath(directory)
-    if settings_path.is_file():
-        settings, found = _read_inside(settings_path, real_directory, settings_display)
-        problems.extend(found)
-    else:
-        problems.append(Problem(settings_display, None, "", f"missing {ENVIRONMENT_FILE}; every environment needs one (at least a gateway)"))
-
-    defaults = settings.data.get("defaults") if settings is not None else None
-    defaults_doc = settings if isinstance(defaults, dict) else None
-
-    models_dir = directory / MODELS_DIR
-    models: list[ModelFile] = []
-    if not models_dir.is_dir():
-        problems.append(Problem(display_path(models_dir, root), None, "", f"missing {MODELS_DIR}/ folder; put one YAML file per model there"))
-    else:
-        seen: dict[str, str] = {}
-        # a plain file in a models/ folder that is itself inside the environment
-        # needs no realpath() (a syscall per path component, per file)
-        models_inside = Path(os.path.realpath(models_dir)).is_relative_to(real_directory)
-        display_prefix = display_path(models_dir, root) + os.sep
-        with os.scandir(models_dir) as scan:
-            entries = sorted(scan, key=lambda entry: entry.name)
-        for entry in entries:
-            address, suffix = os.path.splitext(entry.name)
-            if entry.name.startswith(".") or suffix not in MODEL_SUFFIXES:
-                continue
-            display = display_prefix + entry.name
-            if not ADDRESS_PATTERN.match(address):
-                problems.append(Problem(display, None, "", f"file name {address!r} is not a valid address: use lowercase letters, digits, '-' and '_', starting with a letter or digit"))
-                continue
-            if address in seen:
-                problems.append(Problem(display, None, "", f"address {address!r} is also defined by {seen[address]}"))
-                continue
-            seen[address] = display
-            if models_inside and not entry.is_symlink() and entry.is_file(follow_symlinks=False):
-                document, found = read_yaml_file(entry.path, display)
-            else:
-                document, found = _read_inside(Path(entry.path), real_directory, display)
-            problems.extend(found)
-            if document is not None:
-                models.append(merge_defaults(address, document, defaults_doc))
-
-    return EnvironmentSource(name, root, directory, settings, tuple(models), tuple(problems))
-
-
-def _read_inside(path: Path, real_directory: str, display: str) -> tuple[SourceDocument | None, list[Problem]]:
-    """Read ``path`` unless it leaves the environment folder (a symlink out)."""
-    real = Path(os.path.realpath(path))
-    if not real.is_relative_to(real_directory):
-        return None, [Problem(display, None, "", "file is a link to outside the environment folder; refusing to read it")]
-    if not real.is_file():
-        return None, [Problem(display, None, "", "not a regular file")]
-    return read_yaml_file(real, display)
 
 
 def merge_defaults(address: str, document: SourceDocument, defaults_doc: SourceDocument | None) -> ModelFile:

@@ -17,7 +17,8 @@ from typing import TYPE_CHECKING, Callable, Iterator, Mapping, Sequence
 
 from planner import __version__
 from planner.clock import utc_now
-from planner.environment import Environment, build_environment, read_environment
+from planner.environment import Environment, build_environment
+from planner.loader import read_environment
 from planner.errors import ConfigurationError, Problem, ValidationFailed
 from planner.validation import check_capabilities, check_environment
 
@@ -561,7 +562,8 @@ def _write_new_file(path: Path, text: str) -> None:
 def _environment_for_records(root: Path, env_name: str) -> Environment:
     """Records commands must work even when the YAML is broken (that is when
     people look at state), so only the folder has to exist."""
-    from planner.environment import ApplySettings, GatewaySettings, environment_directory
+    from planner.environment import ApplySettings, GatewaySettings
+    from planner.loader import environment_directory
 
     root = root.resolve()
     directory = environment_directory(root, env_name)

@@ -184,7 +184,7 @@ def edit(env: str | None, root: Path, data_file: Path | None, model_id: str, ass
       llmplan sandbox edit --env dev a1b2c3d4-e5f6-7890-abcd-ef1234567890 temperature_matrix.creative=1.4
     """
     from planner.catalog import DEMO_MODELS
-    from planner.environment import environment_directory
+    from planner.loader import environment_directory
     from planner.sandbox.answers import ApiError
     from planner.sandbox.errors import SandboxError
     from planner.sandbox.store import ModelStore

@@ -58,7 +58,7 @@ import importlib
 module = importlib.import_module({module!r})
 if {module!r} in ("planner.environment", "planner.validation"):
     # exercise it too: lazy imports inside functions count
-    from planner.environment import read_environment
+    from planner.loader import read_environment
     from planner.validation import check_environment
     assert check_environment(read_environment(Path("."), "dev")) == []
 print(json.dumps(sorted(name for name in {forbidden!r} if name in sys.modules)))

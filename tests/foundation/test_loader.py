@@ -11,7 +11,8 @@ from pathlib import Path
 import pytest
 
 from foundation_helpers import VALID_MODEL, Project, run_main
-from planner.environment import Origin, build_environment, environment_directory, list_environments, read_environment
+from planner.environment import Origin, build_environment
+from planner.loader import environment_directory, list_environments, read_environment
 from planner.errors import EnvironmentNotFound, ValidationFailed
 from planner.manager import load_environment
 from planner.yamlsource import SourceDocument, format_path, parse_yaml, read_yaml_file

@@ -9,7 +9,7 @@ import pytest
 
 from foundation_helpers import VALID_MODEL, Project
 from planner.configuration import Capabilities
-from planner.environment import read_environment
+from planner.loader import read_environment
 from planner.errors import Problem, ValidationFailed
 from planner.validation import Violation, capability_violations, check_capabilities, check_environment, configuration_violations
 

@@ -1,0 +1,109 @@
+"""Reading ``environments/<env>/`` from disk into an :class:`~planner.environment.EnvironmentSource`.
+
+The imperative edge of loading: folders, files, symlinks. Unreadable files
+become problems (with file and line), never exceptions, so validate can
+report every problem at once.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from planner.environment import (
+    ADDRESS_PATTERN,
+    ENVIRONMENT_FILE,
+    ENVIRONMENT_NAME_PATTERN,
+    ENVIRONMENTS_DIR,
+    MODEL_SUFFIXES,
+    MODELS_DIR,
+    EnvironmentSource,
+    ModelFile,
+    display_path,
+    merge_defaults,
+)
+from planner.errors import EnvironmentNotFound, Problem
+from planner.yamlsource import SourceDocument, read_yaml_file
+
+
+def list_environments(root: Path) -> list[str]:
+    base = root / ENVIRONMENTS_DIR
+    if not base.is_dir():
+        return []
+    return sorted(
+        entry.name
+        for entry in base.iterdir()
+        if entry.is_dir() and ENVIRONMENT_NAME_PATTERN.match(entry.name)
+    )
+
+
+def environment_directory(root: Path, name: str) -> Path:
+    """The folder of environment ``name``; refuses names that are paths."""
+    available = list_environments(root)
+    if not ENVIRONMENT_NAME_PATTERN.match(name) or name not in available:
+        raise EnvironmentNotFound(name, available, display_path(root / ENVIRONMENTS_DIR, root) + "/")
+    return root / ENVIRONMENTS_DIR / name
+
+
+def read_environment(root: Path, name: str) -> EnvironmentSource:
+    """Read an environment folder; unreadable files become problems, not exceptions."""
+    root = root.resolve()
+    directory = environment_directory(root, name)
+    problems: list[Problem] = []
+
+    settings_path = directory / ENVIRONMENT_FILE
+    settings_display = display_path(settings_path, root)
+    settings: SourceDocument | None = None
+    real_directory = os.path.realpath(directory)
+    if settings_path.is_file():
+        settings, found = _read_inside(settings_path, real_directory, settings_display)
+        problems.extend(found)
+    else:
+        problems.append(Problem(settings_display, None, "", f"missing {ENVIRONMENT_FILE}; every environment needs one (at least a gateway)"))
+
+    defaults = settings.data.get("defaults") if settings is not None else None
+    defaults_doc = settings if isinstance(defaults, dict) else None
+
+    models_dir = directory / MODELS_DIR
+    models: list[ModelFile] = []
+    if not models_dir.is_dir():
+        problems.append(Problem(display_path(models_dir, root), None, "", f"missing {MODELS_DIR}/ folder; put one YAML file per model there"))
+    else:
+        seen: dict[str, str] = {}
+        # a plain file in a models/ folder that is itself inside the environment
+        # needs no realpath() (a syscall per path component, per file)
+        models_inside = Path(os.path.realpath(models_dir)).is_relative_to(real_directory)
+        display_prefix = display_path(models_dir, root) + os.sep
+        with os.scandir(models_dir) as scan:
+            entries = sorted(scan, key=lambda entry: entry.name)
+        for entry in entries:
+            address, suffix = os.path.splitext(entry.name)
+            if entry.name.startswith(".") or suffix not in MODEL_SUFFIXES:
+                continue
+            display = display_prefix + entry.name
+            if not ADDRESS_PATTERN.match(address):
+                problems.append(Problem(display, None, "", f"file name {address!r} is not a valid address: use lowercase letters, digits, '-' and '_', starting with a letter or digit"))
+                continue
+            if address in seen:
+                problems.append(Problem(display, None, "", f"address {address!r} is also defined by {seen[address]}"))
+                continue
+            seen[address] = display
+            if models_inside and not entry.is_symlink() and entry.is_file(follow_symlinks=False):
+                document, found = read_yaml_file(entry.path, display)
+            else:
+                document, found = _read_inside(Path(entry.path), real_directory, display)
+            problems.extend(found)
+            if document is not None:
+                models.append(merge_defaults(address, document, defaults_doc))
+
+    return EnvironmentSource(name, root, directory, settings, tuple(models), tuple(problems))
+
+
+def _read_inside(path: Path, real_directory: str, display: str) -> tuple[SourceDocument | None, list[Problem]]:
+    """Read ``path`` unless it leaves the environment folder (a symlink out)."""
+    real = Path(os.path.realpath(path))
+    if not real.is_relative_to(real_directory):
+        return None, [Problem(display, None, "", "file is a link to outside the environment folder; refusing to read it")]
+    if not real.is_file():
+        return None, [Problem(display, None, "", "not a regular file")]
+    return read_yaml_file(real, display)
