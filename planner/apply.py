@@ -3,36 +3,37 @@
 For every change, in this order, each step durable before the next:
   1. an audit entry ``pending`` (the intent, written before the request),
   2. the PUT carrying the version the plan was computed against,
-  3. on success: the state journal, the audit outcome, the governance outbox;
+  3. on success, one unit of work: state, audit outcome, governance outbox;
      on failure: the audit outcome.
-A crash between 1 and 3 leaves a ``pending`` entry without an outcome;
-:func:`reconcile_interrupted` settles it on the next run by looking at the
-live configuration, so no update is ever applied without an audit entry.
-The only module that runs PUTs; it renders nothing.
+A crash between 1 and 3 leaves a ``pending`` entry without an outcome; the
+next run's :meth:`~planner.records.session.RecordsSession.settle` closes it
+by looking at the live configuration, so no update is ever applied without
+an audit entry. The only module that runs PUTs; it renders nothing.
 """
 
 from __future__ import annotations
 
-import json
 import threading
 import time
 import uuid
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Callable, Iterable, Mapping, Sequence
+from typing import TYPE_CHECKING, Any, Callable, Iterable, Mapping
 
 from planner.clock import utc_now
 from planner.configuration import Capabilities, payload_hash
 from planner.diff import configuration_hash, to_payload
 from planner.errors import GatewayError, VersionConflict
 from planner.plan import FORGET, NO_OP, WRITE_ACTIONS, Plan, ResourceChange, to_document
+from planner.records.interfaces import RecordedChange
+from planner.records.model import ResourceState
 
 if TYPE_CHECKING:
-    from planner.audit import AuditLog
     from planner.gateway.client import GatewayClient
     from planner.governance import GovernanceNotifier
     from planner.metrics import ApplyMetrics
-    from planner.state import ResourceState, State, StateBackend
+    from planner.records.model import State
+    from planner.records.session import RecordsSession
 
 UPDATE_ACTION = "configuration_update"
 FORGET_ACTION = "state_forget"
@@ -55,18 +56,24 @@ class Outcome:
 
 @dataclass(frozen=True)
 class Recorder:
-    """Where outcomes go: state, audit trail, governance, metrics."""
+    """Where outcomes go: the records session (state, audit, outbox), governance delivery, metrics."""
 
-    environment: str
-    backend: "StateBackend"
-    audit: "AuditLog"
+    session: "RecordsSession"
     metrics: "ApplyMetrics"
     notifier: "GovernanceNotifier | None" = None
-    clock: Callable[[], str] | None = None
+    clock: Callable[[], str] = utc_now
 
+    @property
+    def environment(self) -> str:
+        return self.session.environment
 
-def _now(recorder: Recorder) -> str:
-    return (recorder.clock or utc_now)()
+    def event_for(self, configuration: Mapping[str, Any]) -> Callable[[Mapping[str, Any]], dict[str, Any]] | None:
+        """The governance event of a success entry, if a webhook is configured."""
+        if self.notifier is None:
+            return None
+        from planner.governance import build_event
+
+        return lambda entry: build_event(entry, configuration)
 
 
 def plan_checksum(plan: Plan) -> str:
@@ -74,10 +81,8 @@ def plan_checksum(plan: Plan) -> str:
     return str(to_document(plan)["llmplan"]["checksum"])
 
 
-def resource_state(change: ResourceChange, applied: Mapping[str, Any], capabilities: Capabilities | None, applied_at: str) -> "ResourceState":
+def resource_state(change: ResourceChange, applied: Mapping[str, Any], capabilities: Capabilities | None, applied_at: str) -> ResourceState:
     """What state keeps of a model: the configuration the gateway answered with."""
-    from planner.state import ResourceState
-
     configuration = to_payload(applied)
     return ResourceState(
         address=change.address,
@@ -118,13 +123,11 @@ class Executor:
         self.on_outcome = on_outcome or (lambda outcome: None)
         self.monotonic = monotonic
         self.stop = threading.Event()
-        self._record_lock = threading.Lock()
+        self._metrics_lock = threading.Lock()
         # A plan applied without a file was still shown and approved: its checksum ties the audit entries to it.
         self._plan_checksum = plan.checksum or plan_checksum(plan)
 
-    # -- recording, serialized so the audit chain and journal stay in order --
-
-    def _audit(self, change: ResourceChange, status: str, operation_id: str, *, latency_ms: float = 0.0, error: GatewayError | None = None, version: int | None = None) -> dict[str, Any]:
+    def _fields(self, change: ResourceChange, status: str, operation_id: str, *, latency_ms: float = 0.0, error: GatewayError | None = None, version: int | None = None) -> dict[str, Any]:
         fields: dict[str, Any] = {
             "operation_id": operation_id,
             "environment": self.recorder.environment,
@@ -142,12 +145,16 @@ class Executor:
         if error is not None:
             fields["error_code"] = error.code or (str(error.status) if error.status else type(error).__name__)
             fields["error_message"] = error.message
-        return self.recorder.audit.append(fields)
+        return fields
+
+    def _observe(self, success: bool, latency: float) -> None:
+        with self._metrics_lock:
+            self.recorder.metrics.observe(success, latency)
 
     def _put(self, change: ResourceChange) -> Outcome:
+        session = self.recorder.session
         operation_id = str(uuid.uuid4())
-        with self._record_lock:
-            self._audit(change, PENDING, operation_id)
+        session.append(self._fields(change, PENDING, operation_id))
         started = self.monotonic()
         try:
             applied = self._send(change)
@@ -160,24 +167,16 @@ class Executor:
                     code=error.code or "conflict",
                     context_id=error.context_id,
                 )
-            with self._record_lock:
-                self._audit(change, FAILURE, operation_id, latency_ms=latency, error=error)
-                self.recorder.metrics.observe(False, latency)
+            session.append(self._fields(change, FAILURE, operation_id, latency_ms=latency, error=error))
+            self._observe(False, latency)
             return Outcome(change.address, change.model_id, change.action, FAILURE, latency, None, error.code, error.message)
         latency = (self.monotonic() - started) * 1000
-        resource = resource_state(change, applied, self.capabilities.get(change.model_id), _now(self.recorder))
-        with self._record_lock:
-            self.recorder.backend.record(resource)
-            entry = self._audit(change, SUCCESS, operation_id, latency_ms=latency, version=resource.version)
-            event = None
-            if self.recorder.notifier is not None:
-                from planner.governance import build_event
-
-                event = build_event(entry, resource.configuration)
-                self.recorder.notifier.enqueue(event)
-            self.recorder.metrics.observe(True, latency)
-        if event is not None:
-            self.recorder.notifier.deliver(event)  # outside the lock: a slow receiver must not stall the others
+        resource = resource_state(change, applied, self.capabilities.get(change.model_id), self.recorder.clock())
+        fields = self._fields(change, SUCCESS, operation_id, latency_ms=latency, version=resource.version)
+        recorded = session.record(RecordedChange(fields, resource=resource, event_for=self.recorder.event_for(resource.configuration)))
+        self._observe(True, latency)
+        if recorded.event is not None and self.recorder.notifier is not None:
+            self.recorder.notifier.deliver(recorded.event)  # outside any lock: a slow receiver must not stall the others
         return Outcome(change.address, change.model_id, change.action, SUCCESS, latency, resource.version)
 
     def _send(self, change: ResourceChange) -> Mapping[str, Any]:
@@ -190,7 +189,7 @@ class Executor:
         such instead of as "changed since the plan".
         """
         try:
-            return self.client.put_configuration(change.model_id, change.after, expected_version=change.live_version)
+            return self.client.put_configuration(change.model_id, change.after or {}, expected_version=change.live_version)
         except VersionConflict as conflict:
             try:
                 live = self.client.get_configuration(change.model_id)
@@ -202,22 +201,19 @@ class Executor:
             return live
 
     def _forget(self, change: ResourceChange) -> Outcome:
-        with self._record_lock:
-            self.recorder.backend.forget(change.address)
-            self.recorder.audit.append(
-                {
-                    "operation_id": str(uuid.uuid4()),
-                    "environment": self.recorder.environment,
-                    "address": change.address,
-                    "model_id": change.model_id,
-                    "action": FORGET_ACTION,
-                    "status": SUCCESS,
-                    "latency_ms": 0,
-                    "payload_hash": payload_hash(change.before),
-                    "compliance_mode": (change.before or {}).get("compliance_mode"),
-                    "plan_checksum": self._plan_checksum,
-                }
-            )
+        fields = {
+            "operation_id": str(uuid.uuid4()),
+            "environment": self.recorder.environment,
+            "address": change.address,
+            "model_id": change.model_id,
+            "action": FORGET_ACTION,
+            "status": SUCCESS,
+            "latency_ms": 0,
+            "payload_hash": payload_hash(change.before),
+            "compliance_mode": (change.before or {}).get("compliance_mode"),
+            "plan_checksum": self._plan_checksum,
+        }
+        self.recorder.session.record(RecordedChange(fields, forget=change.address))
         return Outcome(change.address, change.model_id, FORGET, SUCCESS)
 
     def run(self) -> list[Outcome]:
@@ -266,7 +262,7 @@ def refresh_state(
     recorder: Recorder,
     live: Mapping[str, Mapping[str, Any] | None],
     capabilities: Mapping[str, Capabilities],
-) -> list["ResourceState"]:
+) -> list[ResourceState]:
     """Record in state (with a ``state_refresh`` audit entry) the live
     configuration of each ``(address, model_id)`` whose record is missing or
     out of date; the gateway is not touched.  Returns what was recorded."""
@@ -298,89 +294,6 @@ def refresh_unchanged(plan: Plan, state: "State | None", recorder: Recorder, liv
     return len(refresh_state(unchanged, state, recorder, live, capabilities))
 
 
-def interrupted_operations(audit_entries: Sequence[Mapping[str, Any]]) -> list[Mapping[str, Any]]:
-    """``pending`` audit entries that never got an outcome (a crash mid-PUT)."""
-    open_ops: dict[str, Mapping[str, Any]] = {}
-    for entry in audit_entries:
-        operation = entry.get("operation_id")
-        if not operation or entry.get("action") != UPDATE_ACTION:
-            continue
-        if entry.get("status") == PENDING:
-            open_ops[operation] = entry
-        else:
-            open_ops.pop(operation, None)
-    return list(open_ops.values())
-
-
-def reconcile_interrupted(audit: "AuditLog", live_configurations: Mapping[str, Mapping[str, Any] | None], environment: str) -> list[dict[str, Any]]:
-    """Close every interrupted operation with what the gateway shows now.
-
-    If the live configuration carries exactly the payload that was being
-    sent, the PUT went through: the outcome is ``success``; otherwise it did
-    not (or was overwritten since), and the outcome is ``failure`` with
-    ``error_code: interrupted``.  Either way the trail is complete.
-    """
-    closed = []
-    for entry in interrupted_operations(audit.entries()):
-        live = live_configurations.get(str(entry.get("model_id", "")).lower())
-        went_through = live is not None and payload_hash(to_payload(live)) == entry.get("payload_hash")
-        fields = {key: entry[key] for key in ("operation_id", "address", "model_id", "action", "payload_hash", "compliance_mode", "plan_checksum") if key in entry}
-        fields.update(environment=environment, status=SUCCESS if went_through else FAILURE, latency_ms=0)
-        if not went_through:
-            fields.update(error_code="interrupted", error_message="the apply was interrupted before this request's outcome was recorded; the live configuration does not carry it")
-        closed.append(audit.append(fields))
-    return closed
-
-
-def unannounced_successes(audit: "AuditLog", queued_event_ids: set[str]) -> list[dict[str, Any]]:
-    """Successful updates since the audit trail's last checkpoint whose
-    governance event was never queued.
-
-    Every apply that finishes checkpoints the trail (``_finish_records``) and
-    compacts the outbox, so entries after the checkpoint belong to a run that
-    crashed or was killed: a crash can fall between a success's audit entry
-    and its event, and an interrupted PUT settled as ``success`` by
-    :func:`reconcile_interrupted` never had one. The outbox is not compacted
-    after such a run, so an id absent from it was never queued.
-    """
-    try:
-        checkpointed = int(json.loads(audit.head_path.read_text(encoding="utf-8"))["entries"])
-    except FileNotFoundError:
-        checkpointed = 0
-    return [
-        entry
-        for entry in audit.entries()[checkpointed:]
-        if entry.get("action") == UPDATE_ACTION and entry.get("status") == SUCCESS and entry.get("audit_id") not in queued_event_ids
-    ]
-
-
-def announce_missed(
-    audit: "AuditLog",
-    notifier: "GovernanceNotifier",
-    state: "State | None",
-    live_configurations: Mapping[str, Mapping[str, Any] | None],
-) -> list[str]:
-    """Queue the governance event of every success a crashed run never announced;
-    returns the addresses. The snapshot comes from the configuration carrying
-    the entry's payload: as recorded in state, else as live now."""
-    from planner.files import read_json_lines
-    from planner.governance import build_event
-
-    queued = {str(event.get("event_id")) for event in read_json_lines(notifier.outbox_path).records if isinstance(event, dict)}
-    announced = []
-    for entry in unannounced_successes(audit, queued):
-        candidates: list[Mapping[str, Any] | None] = [
-            state.resources[entry["address"]].configuration if state is not None and entry.get("address") in state.resources else None,
-            live_configurations.get(str(entry.get("model_id", "")).lower()),
-        ]
-        for configuration in candidates:
-            if configuration is not None and payload_hash(to_payload(configuration)) == entry.get("payload_hash"):
-                notifier.enqueue(build_event(entry, to_payload(configuration)))
-                announced.append(str(entry.get("address")))
-                break
-    return announced
-
-
 def record_live(
     recorder: Recorder,
     *,
@@ -388,25 +301,23 @@ def record_live(
     live: Mapping[str, Any],
     capabilities: Capabilities | None,
     action: str,
-) -> "ResourceState":
+) -> ResourceState:
     """Record a live configuration in state without changing the gateway
     (import, refresh), with an audit entry saying so."""
     model_id = str(live["model_id"]).lower()
     change = ResourceChange(address, model_id, NO_OP, live, live, (), live.get("version"))
-    resource = resource_state(change, live, capabilities, _now(recorder))
-    recorder.backend.record(resource)
-    recorder.audit.append(
-        {
-            "operation_id": str(uuid.uuid4()),
-            "environment": recorder.environment,
-            "address": address,
-            "model_id": model_id,
-            "action": action,
-            "status": SUCCESS,
-            "latency_ms": 0,
-            "payload_hash": resource.payload_hash,
-            "compliance_mode": resource.configuration.get("compliance_mode"),
-            "version": resource.version,
-        }
-    )
+    resource = resource_state(change, live, capabilities, recorder.clock())
+    fields = {
+        "operation_id": str(uuid.uuid4()),
+        "environment": recorder.environment,
+        "address": address,
+        "model_id": model_id,
+        "action": action,
+        "status": SUCCESS,
+        "latency_ms": 0,
+        "payload_hash": resource.payload_hash,
+        "compliance_mode": resource.configuration.get("compliance_mode"),
+        "version": resource.version,
+    }
+    recorder.session.record(RecordedChange(fields, resource=resource))
     return resource

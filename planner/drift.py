@@ -22,7 +22,7 @@ from planner.diff import FieldChange, configuration_hash, diff_configurations, t
 from planner.environment import Environment
 
 if TYPE_CHECKING:
-    from planner.state import State
+    from planner.records.model import State
 
 CHANGED_OUTSIDE = "changed_outside"
 NOT_APPLIED = "not_applied"

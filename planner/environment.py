@@ -30,6 +30,8 @@ NOT_INHERITED = frozenset({"model_id"})
 DEFAULT_PARALLELISM = 10
 DEFAULT_MAX_CHANGE_PERCENT = 100.0
 DEFAULT_WEBHOOK_TIMEOUT = 5.0
+DEFAULT_DSN_ENV = "LLMPLAN_PG_DSN"
+DEFAULT_PG_SCHEMA = "llmplan"
 
 
 @dataclass(frozen=True)
@@ -108,6 +110,15 @@ class ApplySettings:
 
 
 @dataclass(frozen=True)
+class StateSettings:
+    """Where the environment's records live (``state:`` in environment.yaml)."""
+
+    backend: str = "local"
+    dsn_env: str = DEFAULT_DSN_ENV
+    schema: str = DEFAULT_PG_SCHEMA
+
+
+@dataclass(frozen=True)
 class Environment:
     """A validated environment: settings and models sorted by address."""
 
@@ -119,6 +130,7 @@ class Environment:
     apply: ApplySettings
     policy: Mapping[str, Any] | None
     models: tuple[ModelFile, ...]
+    state: StateSettings = StateSettings()
 
     @property
     def state_dir(self) -> Path:
@@ -204,4 +216,15 @@ def build_environment(source: EnvironmentSource) -> Environment:
         ),
         policy=data.get("policy"),
         models=models,
+        state=state_settings(data.get("state")),
+    )
+
+
+def state_settings(block: Any) -> StateSettings:
+    """The ``state:`` block, defaults filled in (validated by the environment schema)."""
+    block = block if isinstance(block, Mapping) else {}
+    return StateSettings(
+        backend=str(block.get("backend", "local")),
+        dsn_env=str(block.get("dsn_env", DEFAULT_DSN_ENV)),
+        schema=str(block.get("schema", DEFAULT_PG_SCHEMA)),
     )

@@ -167,3 +167,32 @@ def read_json_lines(path: Path) -> JsonLines:
             return JsonLines(tuple(records), bad_line=number, bad_reason=reason)
         offset = end + 1
     return JsonLines(tuple(records))
+
+
+@dataclass(frozen=True)
+class Line:
+    """One line of a JSON-lines file as streamed: where it starts, its bytes, and whether it ended."""
+
+    offset: int
+    raw: bytes  # without the newline
+    complete: bool  # False: the file ends inside this line (a torn write)
+
+    @property
+    def end(self) -> int:
+        return self.offset + len(self.raw) + (1 if self.complete else 0)
+
+
+def iter_lines(path: Path, offset: int = 0) -> Iterator[Line]:
+    """Stream the lines of ``path`` from byte ``offset``: constant memory, however long the file."""
+    try:
+        handle = open(path, "rb", buffering=1 << 20)
+    except FileNotFoundError:
+        return
+    with handle:
+        handle.seek(offset)
+        position = offset
+        for chunk in handle:
+            complete = chunk.endswith(b"\n")
+            raw = chunk[:-1] if complete else chunk
+            yield Line(position, raw, complete)
+            position += len(chunk)

@@ -1,12 +1,12 @@
 """Governance notifications: one signed webhook event per applied change, never lost, never fatal.
 
-Every event goes to a durable outbox (``state/<env>/outbox.jsonl``) *before*
-it is sent. A successful delivery appends its id to
-``outbox.jsonl.delivered`` (O(1) per event on the hot path); :meth:`flush`
-resends what is still pending and then compacts both files. A failed delivery
-is logged and kept; it never raises into apply. Each event carries a stable
-``event_id`` (the audit entry's id) so a receiver can drop duplicates: after
-a crash between a send and its ``delivered`` mark, an event is sent again.
+Every event goes to the environment's durable outbox (a records
+:class:`~planner.records.interfaces.Outbox`) *before* it is sent; a delivery
+marks it, and :meth:`GovernanceNotifier.flush` resends what is still pending
+and then compacts the outbox. A failed delivery is logged and kept; it
+never raises into apply. Each event carries a stable ``event_id`` (the audit
+entry's id) so a receiver can drop duplicates: after a crash between a send
+and its mark, an event is sent again.
 
 The body is the canonical JSON of the event; with a secret, the
 ``X-Llmplan-Signature`` header is ``sha256=<hex HMAC-SHA256 of the body>``,
@@ -20,11 +20,9 @@ import hashlib
 import hmac
 import json
 import logging
-import threading
 import time
 from dataclasses import dataclass
-from pathlib import Path
-from typing import Any, Callable, Mapping
+from typing import TYPE_CHECKING, Any, Callable, Mapping
 from urllib.parse import urlsplit
 
 import requests
@@ -32,13 +30,14 @@ import requests
 from planner import __version__
 from planner.configuration import canonical_json, with_defaults
 from planner.errors import ConfigurationError
-from planner.files import append_line_durably, atomic_write_text, read_json_lines, remove_durably, truncate_durably
 from planner.gateway.endpoints import is_loopback_url
+
+if TYPE_CHECKING:
+    from planner.records.interfaces import Outbox
 
 log = logging.getLogger("llmplan.governance")
 
 EVENT_TYPE = "llm_config_change"
-OUTBOX_FILE = "outbox.jsonl"
 SIGNATURE_HEADER = "X-Llmplan-Signature"
 EVENT_ID_HEADER = "X-Llmplan-Event-Id"
 
@@ -106,7 +105,7 @@ class GovernanceNotifier:
     def __init__(
         self,
         webhook_url: str,
-        outbox_path: Path,
+        outbox: "Outbox",
         *,
         secret: str | None = None,
         timeout: float = 5.0,
@@ -124,75 +123,35 @@ class GovernanceNotifier:
                 hint="use the receiver's https:// address",
             )
         self.webhook_url = webhook_url
-        self.outbox_path = Path(outbox_path)
-        self.delivered_path = self.outbox_path.with_name(self.outbox_path.name + ".delivered")
+        self.outbox = outbox
         self.timeout = timeout
-        self.warnings: list[str] = []
+        self._warnings: list[str] = []
         self._secret = secret or None
         self._session = session or requests.Session()
         self._pause = pause_after_unreachable
         self._clock = clock
         self._paused_until = float("-inf")
-        self._mutex = threading.Lock()
-        self._clean_tails: set[Path] = set()
 
     def __repr__(self) -> str:
         signed = "signed" if self._secret else "unsigned"
-        return f"GovernanceNotifier({_display_url(self.webhook_url)!r}, {signed}, outbox={str(self.outbox_path)!r})"
+        return f"GovernanceNotifier({_display_url(self.webhook_url)!r}, {signed}, outbox={self.outbox!r})"
 
-    # --- the outbox --------------------------------------------------------
+    @property
+    def warnings(self) -> list[str]:
+        return [*self.outbox.warnings, *self._warnings]
 
     def enqueue(self, event: Mapping[str, Any]) -> None:
         """Make the event durable in the outbox; call before :meth:`deliver`."""
-        with self._mutex:
-            self._append(self.outbox_path, canonical_json(dict(event)))
-
-    def _append(self, path: Path, line: str) -> None:
-        """Append durably; the first time per file, cut a torn last line left by a crash,
-        which the new line would otherwise be glued to. Call with the mutex held."""
-        if path not in self._clean_tails:
-            content = read_json_lines(path)
-            if content.torn_offset is not None:
-                truncate_durably(path, content.torn_offset)
-                self._warn(f"{path}: removed a torn last line ({len(content.torn_fragment)} bytes, an incomplete write from a crash)")
-            self._clean_tails.add(path)
-        self._clean_tails.discard(path)  # until this append is known complete
-        append_line_durably(path, line)
-        self._clean_tails.add(path)
+        self.outbox.enqueue(event)
 
     def pending(self) -> list[dict[str, Any]]:
         """Queued events not yet delivered, oldest first, each once."""
-        with self._mutex:
-            return self._pending()
-
-    def _pending(self) -> list[dict[str, Any]]:
-        delivered = {record.get("event_id") for record in read_json_lines(self.delivered_path).records if isinstance(record, dict)}
-        outbox = read_json_lines(self.outbox_path)
-        if outbox.bad_line is not None:
-            self._warn(f"{self.outbox_path} line {outbox.bad_line} is corrupted ({outbox.bad_reason}); events after it are not read")
-        seen: set[str] = set()
-        events = []
-        for event in outbox.records:
-            if not isinstance(event, dict) or not isinstance(event.get("event_id"), str):
-                continue
-            if event["event_id"] in delivered or event["event_id"] in seen:
-                continue
-            seen.add(event["event_id"])
-            events.append(event)
-        return events
+        return self.outbox.pending()
 
     def _warn(self, message: str) -> None:
         log.warning("%s", message)
-        if message not in self.warnings:
-            self.warnings.append(message)
-
-    def _mark_delivered(self, event_id: str) -> None:
-        try:
-            with self._mutex:
-                self._append(self.delivered_path, canonical_json({"event_id": event_id}))
-        except OSError as error:
-            # Delivered but not marked: it will be sent again, and the receiver deduplicates by event id.
-            self._warn(f"governance event {event_id} was delivered but could not be marked in {self.delivered_path} ({error.strerror or error.__class__.__name__})")
+        if message not in self._warnings:
+            self._warnings.append(message)
 
     # --- sending -----------------------------------------------------------
 
@@ -215,7 +174,7 @@ class GovernanceNotifier:
             failed += 1
             if self._clock() < self._paused_until:
                 break  # unreachable: the rest would only wait for the same timeout
-        self._compact()
+        self.outbox.compact()
         return FlushResult(delivered=delivered, failed=failed, remaining=len(self.pending()))
 
     def _send(self, event: Mapping[str, Any]) -> bool:
@@ -242,28 +201,5 @@ class GovernanceNotifier:
             log.info("governance event %s not delivered to %s (HTTP %s); kept in the outbox", event_id, where, status)
             return False
         self._paused_until = float("-inf")
-        self._mark_delivered(event_id)
+        self.outbox.mark_delivered(event_id)
         return True
-
-    def _compact(self) -> None:
-        """Rewrite the outbox with only pending events, then clear the delivered marks.
-
-        Crash-safe in this order: a crash in between leaves marks for events
-        no longer in the outbox, which are ignored.
-        """
-        with self._mutex:
-            if not self.outbox_path.exists():
-                remove_durably(self.delivered_path)
-                return
-            remaining = self._pending()
-            outbox = read_json_lines(self.outbox_path)
-            if outbox.bad_line is not None:
-                return  # keep the corrupted file for a human rather than rewrite around it
-            if len(remaining) == len(outbox.records) and not outbox.torn:
-                return
-            if remaining:
-                atomic_write_text(self.outbox_path, "".join(canonical_json(event) + "\n" for event in remaining))
-            else:
-                remove_durably(self.outbox_path)
-            remove_durably(self.delivered_path)
-            self._clean_tails.clear()

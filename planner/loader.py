@@ -19,8 +19,10 @@ from planner.environment import (
     MODELS_DIR,
     EnvironmentSource,
     ModelFile,
+    StateSettings,
     display_path,
     merge_defaults,
+    state_settings,
 )
 from planner.errors import EnvironmentNotFound, Problem
 from planner.yamlsource import SourceDocument, read_yaml_file
@@ -107,3 +109,28 @@ def _read_inside(path: Path, real_directory: str, display: str) -> tuple[SourceD
     if not real.is_file():
         return None, [Problem(display, None, "", "not a regular file")]
     return read_yaml_file(real, display)
+
+
+def read_state_settings(root: Path, name: str) -> StateSettings:
+    """The ``state:`` block alone, for the records commands: they must work when
+    the rest of the YAML is broken (that is when people look at state)."""
+    from planner import schemas
+    from planner.errors import ValidationFailed
+
+    root = root.resolve()
+    path = environment_directory(root, name) / ENVIRONMENT_FILE
+    display = display_path(path, root)
+    if not path.is_file():
+        return StateSettings()
+    document, problems = read_yaml_file(path, display)
+    if document is None:
+        raise ValidationFailed(problems, what=f"{display} cannot be read, so where the records of environment {name} live is unknown")
+    block = document.data.get("state") if isinstance(document.data, dict) else None
+    subschema = schemas.load_schema(schemas.ENVIRONMENT)["properties"]["state"]
+    problems = [
+        Problem(display, document.lines.get(("state", *error.absolute_path)) or document.lines.get(("state",)), ".".join(["state", *map(str, error.absolute_path)]), error.message)
+        for error in schemas.validator_for(subschema).iter_errors(block if block is not None else {})
+    ]
+    if problems:
+        raise ValidationFailed(problems, what=f"the state block of {display} is not valid")
+    return state_settings(block)

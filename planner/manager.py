@@ -1,9 +1,10 @@
-"""One function per command: the imperative shell that wires the pure core.
+"""The shared wiring of every command: loading, the gateway, plans, drift, and reading records.
 
-``cli.py`` parses options and calls exactly one function here; each function
-loads, validates, talks to the gateway and records, and returns data for the
-CLI to render.  Like octoDNS's Manager, this is the only module that knows
-the whole flow.
+``planner.cli`` parses options and calls one function here or in
+``planner.operations`` (the commands that write records); each loads,
+validates, talks to the gateway and records, and returns data for the CLI to
+render. Like octoDNS's Manager, these two modules are the only ones that
+know the whole flow.
 """
 
 from __future__ import annotations
@@ -13,28 +14,23 @@ import os
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Callable, Iterator, Mapping, Sequence
+from typing import TYPE_CHECKING, Iterator, Mapping, Sequence
 
 from planner import __version__
 from planner.clock import utc_now
 from planner.environment import Environment, build_environment
-from planner.loader import read_environment
 from planner.errors import ConfigurationError, Problem, ValidationFailed
+from planner.loader import read_environment
 from planner.validation import check_capabilities, check_environment
 
 if TYPE_CHECKING:
-    from planner.apply import Outcome
-    from planner.audit import AuditLog, AuditReport, RepairResult
-    from planner.drift import DriftReport, UnmanagedModel
-    from planner.governance import FlushResult
-    from planner.state import LockInfo
+    from planner.drift import DriftReport
     from planner.gateway.client import GatewayClient
-    from planner.governance import GovernanceNotifier
-    from planner.metrics import MetricsSummary
-    from planner.state import State
+    from planner.governance import FlushResult, GovernanceNotifier
     from planner.live import LiveSnapshot
     from planner.plan import Plan
-    from planner.state import LocalStateBackend
+    from planner.records.interfaces import AuditReport, Outbox, Records, RepairResult
+    from planner.records.model import LockInfo, State
 
 
 def load_environment(root: Path, name: str) -> Environment:
@@ -68,21 +64,11 @@ def collector_paused() -> Iterator[None]:
         gc.enable()
 
 
-def state_backend(environment: Environment) -> "LocalStateBackend":
-    from planner.state import LocalStateBackend
+def open_records(environment: Environment, environ: Mapping[str, str] | None = None) -> "Records":
+    """The environment's records, in the backend its ``state:`` block names."""
+    from planner.records import open_records as open_backend
 
-    return LocalStateBackend(environment.state_dir)
-
-
-@contextmanager
-def locked_state(environment: Environment, operation: str, lock_timeout: float) -> Iterator["LocalStateBackend"]:
-    """The environment's state backend, held under its lock for the block."""
-    backend = state_backend(environment)
-    lock = backend.lock(operation, timeout=lock_timeout)
-    try:
-        yield backend
-    finally:
-        backend.unlock(lock)
+    return open_backend(environment.name, environment.root, environment.state, environ=environ)
 
 
 @contextmanager
@@ -157,7 +143,11 @@ def make_plan(
     from planner.plan import build_plan, unknown_targets
 
     environment = load_environment(root, env_name)
-    state = state_backend(environment).read()
+    records = open_records(environment, environ)
+    try:
+        state = records.state.read()
+    finally:
+        records.close()
     missing = unknown_targets(environment, state, targets)
     if missing:
         # a removed file's address is still a target (its forget), so state's addresses are listed too
@@ -202,66 +192,8 @@ def write_output_file(path: Path, text: str, *, what: str) -> None:
         raise ConfigurationError(f"cannot write the {what} {path}: {exc.strerror or exc}", hint="pass --out a path in a writable folder") from exc
 
 
-# --- apply ------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class ApplyResult:
-    plan: "Plan"
-    outcomes: tuple["Outcome", ...]
-    summary: "MetricsSummary | None"
-    reconciled: tuple[dict, ...] = ()
-    refreshed: int = 0
-    repair_note: str | None = None
-    undelivered: int = 0
-    metrics_file: Path | None = None
-    warnings: tuple[str, ...] = ()
-    announced: tuple[str, ...] = ()  # addresses whose governance event an interrupted run never queued
-
-    @property
-    def failures(self) -> list["Outcome"]:
-        return [outcome for outcome in self.outcomes if outcome.status == "failure"]
-
-    @property
-    def skipped(self) -> list["Outcome"]:
-        return [outcome for outcome in self.outcomes if outcome.status == "skipped"]
-
-    def raise_if_incomplete(self) -> None:
-        """ApplyFailed naming every change that failed or was not attempted."""
-        from planner.errors import ApplyFailed
-
-        if not self.failures and not self.skipped:
-            return
-        listing = "; ".join(f"{o.address}: {o.error_message or o.status}" for o in [*self.failures, *self.skipped])
-        raise ApplyFailed(
-            f"{len(self.failures)} change(s) failed and {len(self.skipped)} were not attempted ({listing})",
-            hint=f"the successful changes are applied and recorded; fix the cause and run `llmplan apply --env {self.plan.environment}` again to finish",
-        )
-
-
-def _check_not_moved(plan: "Plan", state: "State | None", configurations: Mapping[str, Mapping | None]) -> None:
-    """Refuse a saved plan if state or any live configuration moved since."""
-    from planner.errors import StalePlan
-
-    lineage = state.lineage if state is not None else None
-    serial = state.serial if state is not None else 0
-    if plan.state_lineage is not None and lineage != plan.state_lineage:
-        raise StalePlan(f"the plan was made against state lineage {plan.state_lineage}, but the state of environment {plan.environment} has lineage {lineage}")
-    if serial != plan.state_serial:
-        raise StalePlan(f"the state of environment {plan.environment} moved since the plan was made (serial {plan.state_serial} → {serial}): another apply ran")
-    moved = []
-    for change in plan.changes:
-        if change.action == "forget":
-            continue
-        live = configurations.get(change.model_id)
-        version = live.get("version") if live is not None else None
-        if version != change.live_version:
-            moved.append(f"{change.address} (planned against version {change.live_version}, live is {version})")
-    if moved:
-        raise StalePlan("live configuration changed since the plan was made: " + ", ".join(moved))
-
-
-def _notifier(environment: Environment, environ: Mapping[str, str]) -> "GovernanceNotifier | None":
+def notifier(environment: Environment, outbox: "Outbox", environ: Mapping[str, str]) -> "GovernanceNotifier | None":
+    """The governance webhook of the environment, or None when it has none."""
     settings = environment.governance
     if settings is None:
         return None
@@ -275,132 +207,10 @@ def _notifier(environment: Environment, environ: Mapping[str, str]) -> "Governan
                 f"governance.secret_env names {settings.secret_env}, but that environment variable is not set",
                 hint=f"export {settings.secret_env} with the webhook signing secret, or remove secret_env from environment.yaml",
             )
-    return GovernanceNotifier(settings.webhook_url, environment.state_dir / "outbox.jsonl", secret=secret, timeout=settings.timeout_seconds)
+    return GovernanceNotifier(settings.webhook_url, outbox, secret=secret, timeout=settings.timeout_seconds)
 
 
-def audit_log(environment: Environment) -> "AuditLog":
-    from planner.audit import AuditLog
-
-    return AuditLog(environment.state_dir / "audit.jsonl")
-
-
-def apply(
-    root: Path,
-    *,
-    plan_file: Path | None = None,
-    env_name: str | None = None,
-    parallelism: int | None = None,
-    force: bool = False,
-    fail_fast: bool = False,
-    lock_timeout: float = 0.0,
-    show_plan: "Callable[[Plan], None]" = lambda plan: None,
-    confirm: "Callable[[Plan], bool]" = lambda plan: False,
-    on_outcome: "Callable[[Outcome], None] | None" = None,
-    environ: Mapping[str, str] | None = None,
-) -> ApplyResult:
-    """lock → (saved plan: refuse if stale | plan now and confirm) → PUTs → record."""
-    from planner.apply import Executor, Recorder, refresh_unchanged
-    from planner.errors import Aborted, SafetyThresholdExceeded
-    from planner.live import fetch_live
-    from planner.metrics import ApplyMetrics, prometheus_text, write_textfile
-    from planner.plan import build_plan
-
-    environ = os.environ if environ is None else environ
-    saved = read_plan_file(plan_file) if plan_file is not None else None
-    if saved is not None and env_name and env_name != saved.environment:
-        raise ConfigurationError(f"the plan file is for environment {saved.environment}, not {env_name}")
-    name = saved.environment if saved is not None else env_name
-    if not name:
-        raise ConfigurationError("name the environment (--env) or a saved plan file to apply")
-    environment = load_environment(root, name)
-    notifier = _notifier(environment, environ)
-    with locked_state(environment, "apply", lock_timeout) as backend:
-        audit = audit_log(environment)
-        repair_note = _repair_audit(audit)
-        state = backend.read()
-        workers = parallelism or environment.apply.parallelism
-        with gateway_client(environment, parallelism=workers, environ=environ) as client:
-            if saved is not None:
-                ids = [c.model_id for c in saved.changes if c.action != "forget"]
-                snapshot = fetch_live(client, ids, parallelism=workers)
-                _check_not_moved(saved, state, snapshot.configurations)
-                plan = saved
-            else:
-                snapshot = fetch_and_check(environment, client, parallelism=workers)
-                with collector_paused():
-                    plan = build_plan(environment, snapshot.configurations, state, created_at=utc_now(), tool_version=__version__)
-            reconciled, announced = _settle_interrupted(environment, audit, notifier, state, snapshot.configurations)
-            if plan.safety.exceeded and not force:
-                raise SafetyThresholdExceeded(plan.safety.describe())
-            show_plan(plan)
-            if saved is None and plan.has_changes and not confirm(plan):
-                raise Aborted("apply cancelled; nothing was changed")
-            metrics = ApplyMetrics()
-            recorder = Recorder(environment.name, backend, audit, metrics, notifier)
-            refreshed = 0
-            try:
-                refreshed = refresh_unchanged(plan, state, recorder, snapshot.configurations, snapshot.capabilities)
-                outcomes = Executor(
-                    plan,
-                    client,
-                    recorder,
-                    capabilities=snapshot.capabilities,
-                    parallelism=workers,
-                    fail_fast=fail_fast,
-                    on_outcome=on_outcome,
-                ).run()
-            finally:
-                _finish_records(backend, audit)
-        undelivered = notifier.flush().remaining if notifier is not None else 0
-        summary = metrics.summary()
-        metrics_file = None
-        if summary.updates:
-            metrics_file = environment.state_dir / "metrics.prom"
-            write_textfile(metrics_file, prometheus_text(summary, environment.name))
-        warnings = tuple(backend.warnings)  # the notifier logs its own warnings
-        return ApplyResult(plan, tuple(outcomes), summary, reconciled, refreshed, repair_note, undelivered, metrics_file, warnings, announced)
-
-
-def _settle_interrupted(
-    environment: Environment,
-    audit: "AuditLog",
-    notifier: "GovernanceNotifier | None",
-    state: "State | None",
-    live: Mapping[str, Mapping | None],
-) -> tuple[tuple[dict, ...], tuple[str, ...]]:
-    """Close what a killed run left open, before this run moves the audit
-    checkpoint past it: outcomes of PUTs that were in flight (judged from the
-    live configuration) and governance events never queued."""
-    from planner.apply import announce_missed, reconcile_interrupted
-
-    reconciled = tuple(reconcile_interrupted(audit, live, environment.name))
-    announced = tuple(announce_missed(audit, notifier, state, live)) if notifier is not None else ()
-    return reconciled, announced
-
-
-def _repair_audit(audit: "AuditLog") -> str | None:
-    """A torn last audit line (a crash mid-write) is set aside and recorded,
-    never chained onto; anything worse stops the apply."""
-    report = audit.verify()
-    if report.ok:
-        return None
-    if report.torn_tail:
-        audit.repair()
-        return f"audit trail: {report.problem}; the fragment was moved to audit.jsonl.torn and the repair recorded"
-    from planner.errors import AuditError
-
-    raise AuditError(f"audit trail does not verify: {report.problem}", hint="inspect state/<env>/audit.jsonl; llmplan audit verify names the first bad line")
-
-
-def _finish_records(backend: "LocalStateBackend", audit: "AuditLog") -> "State":
-    """Fold the journal into state.json, then checkpoint the audit trail so a
-    removal of its last lines is detectable too."""
-    state = backend.commit()
-    audit.checkpoint()
-    return state
-
-
-# --- drift, refresh, import ---------------------------------------------------
+# --- drift ------------------------------------------------------------------
 
 
 def drift(root: Path, env_name: str, *, parallelism: int | None = None, environ: Mapping[str, str] | None = None) -> "DriftReport":
@@ -409,7 +219,11 @@ def drift(root: Path, env_name: str, *, parallelism: int | None = None, environ:
     from planner.live import fetch_all
 
     environment = load_environment(root, env_name)
-    state = state_backend(environment).read()
+    records = open_records(environment, environ)
+    try:
+        state = records.state.read()
+    finally:
+        records.close()
     workers = parallelism or environment.apply.parallelism
     with gateway_client(environment, parallelism=workers, environ=environ) as client:
         snapshot = fetch_all(client)
@@ -427,147 +241,17 @@ def _check_known(environment: Environment, snapshot: "LiveSnapshot") -> None:
         raise ValidationFailed(problems, what=f"environment {environment.name} does not fit the live gateway")
 
 
-@dataclass(frozen=True)
-class RecordedModel:
-    address: str
-    model_id: str
-    version: int | None
-    file: Path | None = None
-    name: str | None = None
-
-
-def refresh(root: Path, env_name: str, *, lock_timeout: float = 0.0, environ: Mapping[str, str] | None = None) -> list[RecordedModel]:
-    """Record the live configuration of every managed model in state, changing
-    nothing on the gateway: how a reviewed out-of-band change is accepted."""
-    from planner.apply import Recorder, refresh_state
-    from planner.metrics import ApplyMetrics
-
-    environ = os.environ if environ is None else environ
-    environment = load_environment(root, env_name)
-    notifier = _notifier(environment, environ)
-    with locked_state(environment, "refresh", lock_timeout) as backend:
-        audit = audit_log(environment)
-        _repair_audit(audit)
-        state = backend.read()
-        workers = environment.apply.parallelism
-        with gateway_client(environment, parallelism=workers, environ=environ) as client:
-            snapshot = fetch_and_check(environment, client, parallelism=workers)
-        _settle_interrupted(environment, audit, notifier, state, snapshot.configurations)
-        recorder = Recorder(environment.name, backend, audit, ApplyMetrics())
-        try:
-            managed = [(model.address, model.model_id) for model in environment.models]
-            recorded = refresh_state(managed, state, recorder, snapshot.configurations, snapshot.capabilities)
-        finally:
-            _finish_records(backend, audit)
-        return [RecordedModel(r.address, r.model_id, r.version) for r in recorded]
-
-
-@dataclass(frozen=True)
-class ImportResult:
-    imported: tuple[RecordedModel, ...]
-    candidates: tuple["UnmanagedModel", ...]
-
-
-def import_models(
-    root: Path,
-    env_name: str,
-    *,
-    model_ids: Sequence[str] = (),
-    import_all: bool = False,
-    lock_timeout: float = 0.0,
-    environ: Mapping[str, str] | None = None,
-) -> ImportResult:
-    """Write model files for live configurations no YAML names yet, and record
-    them in state, so the next plan shows no change for them. Without
-    ``model_ids`` or ``import_all``, only lists what could be imported."""
-    from planner.apply import Recorder, record_live
-    from planner.drift import UnmanagedModel
-    from planner.environment import MODEL_SUFFIXES, MODELS_DIR
-    from planner.gateway.client import check_model_id
-    from planner.importer import choose_addresses, model_yaml
-    from planner.live import fetch_all
-    from planner.metrics import ApplyMetrics
-
-    for model_id in model_ids:
-        check_model_id(model_id)
-    environ = os.environ if environ is None else environ
-    environment = load_environment(root, env_name)
-    with locked_state(environment, "import", lock_timeout) as backend:
-        with gateway_client(environment, parallelism=environment.apply.parallelism, environ=environ) as client:
-            snapshot = fetch_all(client)
-        managed = {model.model_id.lower(): model for model in environment.models}
-        candidates = tuple(
-            UnmanagedModel(model_id, snapshot.names[model_id], config.get("version"))
-            for model_id, config in sorted(snapshot.configurations.items())
-            if config is not None and model_id not in managed
-        )
-        if import_all:
-            chosen = [candidate.model_id for candidate in candidates]
-        else:
-            chosen = []
-            for raw in model_ids:
-                model_id = raw.lower()
-                if model_id not in snapshot.configurations:
-                    raise ConfigurationError(f"model {raw} does not exist on the gateway")
-                if model_id in managed:
-                    raise ConfigurationError(f"model {raw} is already managed by {managed[model_id].file}")
-                if snapshot.configurations[model_id] is None:
-                    raise ConfigurationError(f"model {raw} was never configured on the gateway; there is nothing to import (write its YAML and apply instead)")
-                if model_id not in chosen:
-                    chosen.append(model_id)
-        if not chosen:
-            return ImportResult((), candidates)
-        models_dir = environment.directory / MODELS_DIR
-        taken = {path.stem for path in models_dir.iterdir() if path.suffix in MODEL_SUFFIXES}
-        # an address still in state (its file removed, its forget not applied yet) is taken too:
-        # recording an import there would silently replace that model's record
-        state = backend.read()
-        taken.update(state.resources if state is not None else ())
-        addresses = choose_addresses([(model_id, snapshot.names[model_id]) for model_id in chosen], taken)
-        audit = audit_log(environment)
-        _repair_audit(audit)
-        _settle_interrupted(environment, audit, _notifier(environment, environ), state, snapshot.configurations)
-        recorder = Recorder(environment.name, backend, audit, ApplyMetrics())
-        imported: list[RecordedModel] = []
-        try:
-            for model_id in chosen:
-                live = snapshot.configurations[model_id]
-                path = models_dir / f"{addresses[model_id]}.yaml"
-                _write_new_file(path, model_yaml(live))
-                record_live(recorder, address=addresses[model_id], live=live, capabilities=snapshot.capabilities.get(model_id), action="state_import")
-                imported.append(RecordedModel(addresses[model_id], model_id, live.get("version"), path, snapshot.names[model_id]))
-        finally:
-            _finish_records(backend, audit)
-        return ImportResult(tuple(imported), candidates)
-
-
-def _write_new_file(path: Path, text: str) -> None:
-    """Create ``path`` durably; never overwrite a file that exists."""
-    from planner.files import fsync_directory
-
-    try:
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
-    except FileExistsError:
-        raise ConfigurationError(f"{path} already exists; not overwriting it") from None
-    with os.fdopen(fd, "w", encoding="utf-8") as handle:
-        handle.write(text)
-        handle.flush()
-        os.fsync(handle.fileno())
-    fsync_directory(path.parent)
-
-
 # --- state, locks, audit, governance -----------------------------------------
 
 
-def _environment_for_records(root: Path, env_name: str) -> Environment:
-    """Records commands must work even when the YAML is broken (that is when
-    people look at state), so only the folder has to exist."""
-    from planner.environment import ApplySettings, GatewaySettings
-    from planner.loader import environment_directory
+def records_of(root: Path, env_name: str, environ: Mapping[str, str] | None = None) -> "Records":
+    """The records of an environment for the records commands, which must work
+    even when the YAML is broken: only the folder and its ``state:`` block count."""
+    from planner.loader import read_state_settings
+    from planner.records import open_records as open_backend
 
-    root = root.resolve()
-    directory = environment_directory(root, env_name)
-    return Environment(env_name, root, directory, GatewaySettings(), None, ApplySettings(), None, ())
+    settings = read_state_settings(root, env_name)
+    return open_backend(env_name, root.resolve(), settings, environ=environ)
 
 
 @dataclass(frozen=True)
@@ -579,37 +263,63 @@ class StateView:
 
 
 def show_state(root: Path, env_name: str) -> StateView:
-    environment = _environment_for_records(root, env_name)
-    backend = state_backend(environment)
-    state = backend.read()
-    return StateView(env_name, state, backend.lock_holder(), tuple(backend.warnings))
+    records = records_of(root, env_name)
+    try:
+        state = records.state.read()
+        return StateView(env_name, state, records.locker.holder(), tuple(records.state.warnings))
+    finally:
+        records.close()
 
 
 def force_unlock(root: Path, env_name: str, lock_id: str) -> None:
-    state_backend(_environment_for_records(root, env_name)).force_unlock(lock_id)
+    records = records_of(root, env_name)
+    try:
+        records.locker.force_unlock(lock_id)
+    finally:
+        records.close()
 
 
 def verify_audit(root: Path, env_name: str, *, repair: bool = False, lock_timeout: float = 0.0) -> tuple["AuditReport", "RepairResult | None"]:
-    environment = _environment_for_records(root, env_name)
-    audit = audit_log(environment)
-    report = audit.verify()
-    if not repair or report.ok or not report.torn_tail:
-        return report, None
-    with locked_state(environment, "audit repair", lock_timeout):
-        result = audit.repair()
-        return audit.verify(), result
+    """The whole chain, streamed; with ``repair``, a torn last entry set aside under the lock."""
+    records = records_of(root, env_name)
+    try:
+        report = records.audit.verify()
+        if not repair or report.ok or not report.torn_tail:
+            return report, None
+        lock = records.locker.lock("audit repair", timeout=lock_timeout)
+        try:
+            result = records.audit.repair()
+            return records.audit.verify(), result
+        finally:
+            records.locker.unlock(lock)
+    finally:
+        records.close()
 
 
-def audit_entries(root: Path, env_name: str, *, model_id: str | None = None) -> list[dict]:
-    return audit_log(_environment_for_records(root, env_name)).entries(model_id=model_id)
+def audit_entries(root: Path, env_name: str, *, model_id: str | None = None) -> Iterator[dict]:
+    """The trail's entries, oldest first, streamed (the records stay open until the iteration ends)."""
+    records = records_of(root, env_name)
+    try:
+        yield from records.audit.entries(model_id=model_id)
+    finally:
+        records.close()
 
 
 def flush_governance(root: Path, env_name: str, *, lock_timeout: float = 0.0, environ: Mapping[str, str] | None = None) -> "FlushResult | None":
-    """Resend queued webhook deliveries, under the state lock so two flushes
-    never send the same outbox twice."""
+    """Resend queued webhook deliveries, under the environment's lock so two
+    flushes never send the same outbox twice."""
+    environ = os.environ if environ is None else environ
     environment = load_environment(root, env_name)
-    notifier = _notifier(environment, os.environ if environ is None else environ)
-    if notifier is None:
+    if environment.governance is None:
         return None
-    with locked_state(environment, "governance flush", lock_timeout):
-        return notifier.flush()
+    records = open_records(environment, environ)
+    try:
+        sender = notifier(environment, records.outbox, environ)
+        assert sender is not None
+        lock = records.locker.lock("governance flush", timeout=lock_timeout)
+        try:
+            return sender.flush()
+        finally:
+            records.locker.unlock(lock)
+    finally:
+        records.close()

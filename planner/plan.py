@@ -17,16 +17,15 @@ from typing import TYPE_CHECKING, Any, Iterable, Mapping, Sequence
 from planner.configuration import canonical_json, sha256_hex
 from planner.diff import FieldChange, configuration_hash, diff_configurations, diff_payloads, same_payload, to_payload
 from planner.environment import Environment
-from planner.errors import PlanFileError
+from planner.errors import PlanFileError, SafetyThresholdExceeded, StalePlan
 
-if TYPE_CHECKING:  # the state module is only needed for its types
-    from planner.state import State
+if TYPE_CHECKING:  # the records model is only needed for its types
+    from planner.records.model import State
 
 NO_OP = "no-op"
 CREATE = "create"
 UPDATE = "update"
 FORGET = "forget"
-ACTIONS = (CREATE, UPDATE, FORGET, NO_OP)
 WRITE_ACTIONS = (CREATE, UPDATE)  # the actions that send a PUT
 
 FORMAT_VERSION = "1.0"
@@ -116,6 +115,30 @@ class Plan:
     @property
     def has_changes(self) -> bool:
         return bool(self.actionable)
+
+    def raise_if_unsafe(self, *, force: bool) -> None:
+        """The change limit (octoDNS's safety threshold): more than that share of models needs --force."""
+        if self.safety.exceeded and not force:
+            raise SafetyThresholdExceeded(self.safety.describe())
+
+    def raise_if_stale(self, state: "State | None", live: Mapping[str, Mapping[str, Any] | None]) -> None:
+        """Refuse a saved plan if the state or any live configuration moved since it was made."""
+        lineage = state.lineage if state is not None else None
+        serial = state.serial if state is not None else 0
+        if self.state_lineage is not None and lineage != self.state_lineage:
+            raise StalePlan(f"the plan was made against state lineage {self.state_lineage}, but the state of environment {self.environment} has lineage {lineage}")
+        if serial != self.state_serial:
+            raise StalePlan(f"the state of environment {self.environment} moved since the plan was made (serial {self.state_serial} → {serial}): another apply ran")
+        moved = []
+        for change in self.changes:
+            if change.action == FORGET:
+                continue
+            configuration = live.get(change.model_id)
+            version = configuration.get("version") if configuration is not None else None
+            if version != change.live_version:
+                moved.append(f"{change.address} (planned against version {change.live_version}, live is {version})")
+        if moved:
+            raise StalePlan("live configuration changed since the plan was made: " + ", ".join(moved))
 
 
 # --- building ---------------------------------------------------------------

@@ -93,7 +93,7 @@ def apply(plan_file: Path | None, env: str | None, root: Path, auto_approve: boo
       llmplan apply --env dev
       llmplan apply plan.json --auto-approve
     """
-    from planner import manager
+    from planner import operations
     from planner.render import render
     from planner.render.records import apply_report
 
@@ -113,7 +113,7 @@ def apply(plan_file: Path | None, env: str | None, root: Path, auto_approve: boo
         return approved
 
     try:
-        result = manager.apply(
+        result = operations.apply(
             root,
             plan_file=plan_file,
             env_name=env,

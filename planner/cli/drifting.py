@@ -58,10 +58,10 @@ def refresh(env: str, root: Path, lock_timeout: float) -> None:
     Example:
       llmplan refresh --env dev
     """
-    from planner import manager
+    from planner import operations
     from planner.render.records import refresh_listing
 
-    for line in refresh_listing(manager.refresh(root, env, lock_timeout=lock_timeout)):
+    for line in refresh_listing(operations.refresh(root, env, lock_timeout=lock_timeout)):
         emit(line)
 
 
@@ -84,11 +84,11 @@ def import_command(env: str, root: Path, model_ids: tuple[str, ...], import_all:
       llmplan import --env dev
       llmplan import --env dev --model-id b2c3d4e5-f6a7-4890-9bcd-ef1234567891
     """
-    from planner import manager
+    from planner import operations
     from planner.render.records import import_listing
 
     if model_ids and import_all:
         raise click.UsageError("pass --model-id or --all, not both")
-    result = manager.import_models(root, env, model_ids=model_ids, import_all=import_all, lock_timeout=lock_timeout)
+    result = operations.import_models(root, env, model_ids=model_ids, import_all=import_all, lock_timeout=lock_timeout)
     for line in import_listing(result, env, root.resolve(), listing_only=not model_ids and not import_all):
         emit(line)

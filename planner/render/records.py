@@ -13,7 +13,8 @@ from typing import TYPE_CHECKING, Any, Iterable, Mapping, TextIO
 
 if TYPE_CHECKING:
     from planner.apply import Outcome
-    from planner.manager import ApplyResult, ImportResult, RecordedModel, StateView
+    from planner.manager import StateView
+    from planner.operations import ApplyResult, ImportResult, RecordedModel
 
 
 def outcome_line(outcome: "Outcome") -> str:

@@ -59,14 +59,26 @@ def test_tampering_with_the_trail_is_detected_naming_the_line(applied: ApplyProj
     assert repair.code == 1, "tampering is not a torn line: --repair must not paper over it"
 
 
-def test_an_apply_refuses_to_chain_onto_a_tampered_trail(applied: ApplyProject, admin: SandboxAdmin) -> None:
-    rewrite(applied, edit_line(applied.audit_lines()))
+def test_an_apply_refuses_to_chain_onto_a_tampered_end_of_the_trail(applied: ApplyProject, admin: SandboxAdmin) -> None:
+    lines = applied.audit_lines()
+    rewrite(applied, [*lines[:11], *edit_line([b"", b"", b"", b"", lines[11]])[4:]])  # the checkpointed last entry
     applied.edit_model("bench-00001", "max_tokens: 1024", "max_tokens: 3000")
     admin.clear_requests()
     done = applied.run("apply", "--env", "dev", "--auto-approve")
     assert done.code == 1, str(done)
-    assert "audit trail does not verify: line 5" in done.stderr
+    assert "audit trail of dev does not verify: line 12" in done.stderr
     assert admin.puts() == []
+
+
+def test_an_edit_deep_in_history_is_for_audit_verify_not_every_apply(applied: ApplyProject, admin: SandboxAdmin) -> None:
+    """Commands check the trail from the last checkpoint on (their cost must not grow
+    with history); `audit verify` reads it all and still names the edited line."""
+    rewrite(applied, edit_line(applied.audit_lines()))
+    applied.edit_model("bench-00001", "max_tokens: 1024", "max_tokens: 3000")
+    assert applied.run("apply", "--env", "dev", "--auto-approve").code == 0
+    verify = applied.run("audit", "verify", "--env", "dev")
+    assert verify.code == 1, str(verify)
+    assert "does not verify: line 5: entry_hash does not match its content" in verify.stderr
 
 
 def test_a_torn_last_line_is_reported_and_repaired(applied: ApplyProject) -> None:

@@ -54,7 +54,7 @@ def test_a_second_apply_is_refused_at_once_naming_the_holder(project: ApplyProje
 
     assert second.code == 1, str(second)
     assert f"Error: state of environment dev is locked by apply (id {lock['id']}, {lock['who']}, pid {holder.pid}, since " in second.stderr
-    assert f"Hint: wait for it to finish (or pass --lock-timeout); if pid {holder.pid} is stuck, stop it" in second.stderr
+    assert f"Hint: wait for it to finish (or pass --lock-timeout); if pid {holder.pid} on {socket.gethostname()} is stuck, stop it" in second.stderr
     assert took < 5, "refused at once, not after waiting"
     assert admin.puts() == []
 

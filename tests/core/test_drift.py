@@ -15,7 +15,7 @@ import pytest
 from planner.diff import FieldChange
 from planner.drift import BOTH, CHANGED_OUTSIDE, NEVER_APPLIED, NOT_APPLIED, DriftReport, UnmanagedModel, detect_drift
 from planner.environment import ApplySettings, Environment, GatewaySettings, ModelFile
-from planner.state import ResourceState, State
+from planner.records.model import ResourceState, State
 
 SUPPORT = "a1b2c3d4-e5f6-7890-abcd-ef1234567890"
 TRANSLATOR = "e5f6a7b8-c9d0-4123-8ef0-234567890124"

@@ -90,7 +90,7 @@ def test_environment_doc_lists_exactly_the_keys_of_the_schema() -> None:
 def test_environment_doc_states_the_schema_defaults() -> None:
     documented = documented_keys()
     with_default = {key: spec["default"] for key, spec in schema_keys(schema("environment.schema.json")).items() if "default" in spec}
-    assert set(with_default) == {"governance.timeout_seconds", "apply.parallelism", "apply.max_change_percent"}
+    assert set(with_default) == {"governance.timeout_seconds", "apply.parallelism", "apply.max_change_percent", "state.backend", "state.dsn_env", "state.schema"}
     for key, default in with_default.items():
         assert documented[key][2] == str(default), key
 
@@ -123,9 +123,9 @@ def python_blocks(page: str) -> dict[str, Any]:
 
 
 def test_the_chain_check_of_the_audit_doc_verifies_a_real_trail_and_names_the_edited_line(tmp_path: Path) -> None:
-    from planner.audit import AuditLog
+    from planner.records.local_audit import LocalAuditStore
 
-    trail = AuditLog(tmp_path / "audit.jsonl")
+    trail = LocalAuditStore(tmp_path / "audit.jsonl")
     for status, latency in (("pending", 0.0), ("success", 197.916), ("pending", 0.0)):
         trail.append({
             "operation_id": "b9affa1c-e6db-465e-af33-7789bc6b0d9f", "environment": "prod", "address": "support-bot",
@@ -169,12 +169,12 @@ def state_files() -> dict[str, str]:
 
 
 def test_state_doc_names_every_file_llmplan_keeps_in_the_state_folder() -> None:
-    from planner import audit, governance, state
+    from planner.records import local_audit, local_lock, local_outbox, local_state
 
     written = {
-        state.STATE_FILE, state.BACKUP_FILE, state.JOURNAL_FILE, state.LOCK_FILE, state.LOCK_METADATA_FILE,
-        audit.AUDIT_FILE, audit.AUDIT_FILE + ".head", audit.AUDIT_FILE + ".torn",
-        governance.OUTBOX_FILE, governance.OUTBOX_FILE + ".delivered",
+        local_state.STATE_FILE, local_state.BACKUP_FILE, local_state.JOURNAL_FILE, local_lock.LOCK_FILE, local_lock.LOCK_METADATA_FILE,
+        local_audit.AUDIT_FILE, local_audit.AUDIT_FILE + ".head", local_audit.AUDIT_FILE + ".torn",
+        local_outbox.OUTBOX_FILE, local_outbox.OUTBOX_FILE + ".delivered",
         "metrics.prom", "sandbox.json",  # named in planner.manager
     }
     assert set(state_files()) == written

@@ -15,7 +15,7 @@ from e2e_project import ROUTER, SUPPORT, THREE_MODELS, TRANSLATOR, Admin, Projec
 
 from planner.gateway.client import GatewayClient
 from planner.gateway.retry import RetryPolicy
-from planner.state import LocalStateBackend
+from planner.records.local_lock import LocalLocker
 
 
 @pytest.fixture
@@ -191,7 +191,7 @@ def test_no_prompt_and_no_color_off_a_terminal(applied: Project, admin: Admin) -
 
 
 def test_drift_runs_while_another_process_holds_the_apply_lock(applied: Project, admin: Admin) -> None:
-    backend = LocalStateBackend(applied.state_dir)
+    backend = LocalLocker(applied.state_dir)
     lock = backend.lock("apply")
     try:
         assert applied.run("drift", "--env", "dev").code == 0

@@ -9,7 +9,7 @@ from typing import Any, Callable, Iterator
 
 import pytest
 
-from planner.state import ResourceState
+from planner.records.model import ResourceState
 
 REPO = Path(__file__).resolve().parents[2]
 MODEL_IDS = [f"a1b2c3d4-e5f6-7890-abcd-{index:012x}" for index in range(1, 2001)]
@@ -35,7 +35,7 @@ def make_resource(index: int, *, version: int = 1, max_tokens: int = 2048, addre
 
 
 def update_fields(index: int, *, status: str = "success", **extra: Any) -> dict[str, Any]:
-    """The fields apply passes to AuditLog.append for one model."""
+    """The fields apply passes to an audit store's append for one model."""
     fields: dict[str, Any] = {
         "model_id": MODEL_IDS[index],
         "address": f"model-{index:04d}",

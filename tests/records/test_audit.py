@@ -11,7 +11,7 @@ from typing import Any, Callable
 
 import pytest
 
-from planner.audit import AuditLog
+from planner.records.local_audit import LocalAuditStore
 from planner.errors import AuditError
 
 Fields = Callable[..., dict[str, Any]]
@@ -27,8 +27,8 @@ def lines_of(path: Path) -> list[str]:
     return path.read_text().splitlines(keepends=True)
 
 
-def filled(tmp_path: Path, fields: Fields, count: int = 6) -> AuditLog:
-    audit = AuditLog(tmp_path / "audit.jsonl")
+def filled(tmp_path: Path, fields: Fields, count: int = 6) -> LocalAuditStore:
+    audit = LocalAuditStore(tmp_path / "audit.jsonl")
     for index in range(count):
         audit.append(fields(index, status="failure" if index == 2 else "success"))
     return audit
@@ -36,7 +36,7 @@ def filled(tmp_path: Path, fields: Fields, count: int = 6) -> AuditLog:
 
 def test_entries_are_chained_from_64_zeros(tmp_path: Path, fields: Fields) -> None:
     stamps = iter(["2026-11-25T10:00:00.000Z", "2026-11-25T10:00:01.500Z", "2026-11-25T10:00:02.250Z"])
-    audit = AuditLog(tmp_path / "audit.jsonl", clock=lambda: next(stamps))
+    audit = LocalAuditStore(tmp_path / "audit.jsonl", clock=lambda: next(stamps))
     returned = [audit.append(fields(index)) for index in range(3)]
 
     written = [json.loads(line) for line in lines_of(tmp_path / "audit.jsonl")]
@@ -55,7 +55,7 @@ def test_entries_are_chained_from_64_zeros(tmp_path: Path, fields: Fields) -> No
 
 
 def test_an_absent_log_verifies_empty(tmp_path: Path) -> None:
-    report = AuditLog(tmp_path / "audit.jsonl").verify()
+    report = LocalAuditStore(tmp_path / "audit.jsonl").verify()
     assert report.ok and report.entries == 0
 
 
@@ -188,7 +188,7 @@ def test_an_entry_breaking_the_schema_is_refused_and_nothing_is_written(tmp_path
 
 def test_the_fields_apply_writes_are_accepted(tmp_path: Path, fields: Fields) -> None:
     """pending intent, then the outcome; a forget; an interrupted operation closed later."""
-    audit = AuditLog(tmp_path / "audit.jsonl")
+    audit = LocalAuditStore(tmp_path / "audit.jsonl")
     operation = str(uuid.uuid4())
     audit.append(fields(1, status="pending", operation_id=operation, latency_ms=0))
     audit.append(fields(1, status="success", operation_id=operation, version=5, plan_checksum="ab" * 32))
@@ -202,13 +202,13 @@ def test_entries_filter_by_model_and_skip_a_torn_tail(tmp_path: Path, fields: Fi
     audit.append(fields(1, status="failure"))
     with open(tmp_path / "audit.jsonl", "ab") as handle:
         handle.write(b'{"mod')
-    assert len(audit.entries()) == 5
+    assert len(list(audit.entries())) == 5
     of_model = audit.entries(model_id="A1B2C3D4-E5F6-7890-ABCD-000000000002")
     assert [entry["status"] for entry in of_model] == ["success", "failure"]
 
 
 def test_appends_from_many_threads_keep_one_chain(tmp_path: Path, fields: Fields) -> None:
-    audit = AuditLog(tmp_path / "audit.jsonl")
+    audit = LocalAuditStore(tmp_path / "audit.jsonl")
     threads = [threading.Thread(target=lambda: [audit.append(fields(i)) for i in range(25)]) for _ in range(8)]
     for thread in threads:
         thread.start()
@@ -221,8 +221,8 @@ def test_appends_from_many_threads_keep_one_chain(tmp_path: Path, fields: Fields
 APPEND_IN_CHILD = """
 import sys
 from pathlib import Path
-from planner.audit import AuditLog
-audit = AuditLog(Path(sys.argv[1]))
+from planner.records.local_audit import LocalAuditStore
+audit = LocalAuditStore(Path(sys.argv[1]))
 for index in range(int(sys.argv[2])):
     audit.append({"model_id": "a1b2c3d4-e5f6-7890-abcd-000000000001", "address": "m", "environment": "dev",
                   "action": "configuration_update", "status": "success", "latency_ms": 1, "payload_hash": "ab" * 32,
@@ -233,7 +233,7 @@ print("done", flush=True)
 
 def test_processes_appending_one_after_another_and_at_once_keep_one_chain(tmp_path: Path, fields: Fields, spawn: Callable) -> None:
     path = tmp_path / "audit.jsonl"
-    ours = AuditLog(path)  # opened before the others wrote: must not chain onto a stale head
+    ours = LocalAuditStore(path)  # opened before the others wrote: must not chain onto a stale head
     ours.append(fields(0))
     assert spawn(APPEND_IN_CHILD, str(path), "3").line() == "done"
     ours.append(fields(1))

@@ -6,19 +6,22 @@ import random
 from pathlib import Path
 from typing import Callable
 
-from planner.audit import AuditLog
-from planner.state import LocalStateBackend
+from planner.records.local_audit import LocalAuditStore
+from planner.records.local_lock import LocalLocker
+from planner.records.local_state import LocalStateStore
 
 RECORD_IN_A_LOOP = """
 import sys
 from pathlib import Path
-from planner.audit import AuditLog
-from planner.state import LocalStateBackend, ResourceState
+from planner.records.local_audit import LocalAuditStore
+from planner.records.local_lock import LocalLocker
+from planner.records.local_state import LocalStateStore
+from planner.records.model import ResourceState
 
 directory, start = Path(sys.argv[1]), int(sys.argv[2])
-backend = LocalStateBackend(directory)
-lock = backend.lock("apply")
-audit = AuditLog(directory / "audit.jsonl")
+backend = LocalStateStore(directory)
+lock = LocalLocker(directory).lock("apply")
+audit = LocalAuditStore(directory / "audit.jsonl")
 print("ready", flush=True)
 for index in range(start, start + 100_000):
     model_id = f"a1b2c3d4-e5f6-7890-abcd-{index % 50:012x}"
@@ -52,15 +55,16 @@ def test_sigkill_at_random_instants_loses_nothing_acknowledged(tmp_path: Path, s
             audit_entries_expected += 1
         child.kill()  # SIGKILL, wherever the child is: mid-append, mid-commit, between the two
 
-        backend = LocalStateBackend(directory)
-        lock = backend.lock("apply")  # the dead holder left no lock behind
+        backend = LocalStateStore(directory)
+        locker = LocalLocker(directory)
+        lock = locker.lock("apply")  # the dead holder left no lock behind
 
         state = backend.read()
         assert state is not None
         for address, version in acknowledged.items():
             assert state.resources[address].version >= version, (trial, address)
 
-        audit = AuditLog(directory / "audit.jsonl")
+        audit = LocalAuditStore(directory / "audit.jsonl")
         report = audit.verify()
         if not report.ok:
             assert report.torn_tail and report.first_bad_line == report.entries + 1, report.problem
@@ -73,6 +77,6 @@ def test_sigkill_at_random_instants_loses_nothing_acknowledged(tmp_path: Path, s
         committed = backend.commit()
         assert committed.lineage == state.lineage and committed.resources == state.resources
         assert not (directory / "journal.jsonl").exists()
-        assert LocalStateBackend(directory).read() == committed
-        backend.unlock(lock)
+        assert LocalStateStore(directory).read() == committed
+        locker.unlock(lock)
     assert len(acknowledged) > 0

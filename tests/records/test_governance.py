@@ -14,7 +14,8 @@ from typing import Any, Callable, Iterator
 import pytest
 import requests
 
-from planner.audit import AuditLog
+from planner.records.local_audit import LocalAuditStore
+from planner.records.local_outbox import LocalOutbox
 from planner.errors import ConfigurationError
 from planner.governance import GovernanceNotifier, build_event, sign
 from planner.sandbox import start_sandbox
@@ -63,7 +64,7 @@ def inject(sandbox: Any, **rule: Any) -> None:
 
 
 def audited_events(tmp_path: Path, fields: Callable[..., dict[str, Any]], count: int) -> list[dict[str, Any]]:
-    audit = AuditLog(tmp_path / "audit.jsonl")
+    audit = LocalAuditStore(tmp_path / "audit.jsonl")
     return [build_event(audit.append(fields(index)), CONFIGURATION) for index in range(count)]
 
 
@@ -99,25 +100,25 @@ def test_sign_matches_a_published_hmac_sha256_vector() -> None:
 )
 def test_an_insecure_or_invalid_webhook_url_is_refused(tmp_path: Path, url: str) -> None:
     with pytest.raises(ConfigurationError):
-        GovernanceNotifier(url, tmp_path / "outbox.jsonl")
+        GovernanceNotifier(url, LocalOutbox(tmp_path / "outbox.jsonl"))
 
 
 @pytest.mark.parametrize("url", ["https://governance.example.com/hooks/llm", "http://127.0.0.1:9/hook", "http://localhost/hook", "http://[::1]:9/hook"])
 def test_https_or_loopback_webhooks_are_accepted(tmp_path: Path, url: str) -> None:
-    GovernanceNotifier(url, tmp_path / "outbox.jsonl")
+    GovernanceNotifier(url, LocalOutbox(tmp_path / "outbox.jsonl"))
 
 
 def test_a_token_in_the_webhook_path_never_reaches_an_error_or_repr(tmp_path: Path) -> None:
     with pytest.raises(ConfigurationError) as refused:
-        GovernanceNotifier("http://hooks.example.com/services/T000/TOKEN-IN-PATH", tmp_path / "outbox.jsonl")
+        GovernanceNotifier("http://hooks.example.com/services/T000/TOKEN-IN-PATH", LocalOutbox(tmp_path / "outbox.jsonl"))
     assert "TOKEN-IN-PATH" not in str(refused.value)
-    notifier = GovernanceNotifier("https://hooks.example.com/services/T000/TOKEN-IN-PATH", tmp_path / "outbox.jsonl", secret=CANARY)
+    notifier = GovernanceNotifier("https://hooks.example.com/services/T000/TOKEN-IN-PATH", LocalOutbox(tmp_path / "outbox.jsonl"), secret=CANARY)
     assert "TOKEN-IN-PATH" not in repr(notifier) and CANARY not in repr(notifier)
 
 
 def test_a_delivery_is_signed_so_the_receiver_can_verify_it(tmp_path: Path, receiver: str, fields: Callable[..., dict[str, Any]]) -> None:
     (event,) = audited_events(tmp_path, fields, 1)
-    notifier = GovernanceNotifier(receiver, tmp_path / "outbox.jsonl", secret=CANARY)
+    notifier = GovernanceNotifier(receiver, LocalOutbox(tmp_path / "outbox.jsonl"), secret=CANARY)
     notifier.enqueue(event)
     assert notifier.deliver(event) is True
 
@@ -133,7 +134,7 @@ def test_a_delivery_is_signed_so_the_receiver_can_verify_it(tmp_path: Path, rece
 
 def test_without_a_secret_there_is_no_signature(tmp_path: Path, receiver: str, fields: Callable[..., dict[str, Any]]) -> None:
     (event,) = audited_events(tmp_path, fields, 1)
-    notifier = GovernanceNotifier(receiver, tmp_path / "outbox.jsonl")
+    notifier = GovernanceNotifier(receiver, LocalOutbox(tmp_path / "outbox.jsonl"))
     notifier.enqueue(event)
     assert notifier.deliver(event)
     headers = {name.lower() for name in deliveries(receiver)[0]["headers"]}
@@ -142,12 +143,12 @@ def test_without_a_secret_there_is_no_signature(tmp_path: Path, receiver: str, f
 
 def test_the_outbox_is_durable_before_any_send(tmp_path: Path, fields: Callable[..., dict[str, Any]]) -> None:
     events = audited_events(tmp_path, fields, 2)
-    notifier = GovernanceNotifier("https://governance.invalid/hook", tmp_path / "outbox.jsonl")
+    notifier = GovernanceNotifier("https://governance.invalid/hook", LocalOutbox(tmp_path / "outbox.jsonl"))
     for event in events:
         notifier.enqueue(event)
     on_disk = [json.loads(line) for line in (tmp_path / "outbox.jsonl").read_text().splitlines()]
     assert on_disk == events
-    later = GovernanceNotifier("https://governance.invalid/hook", tmp_path / "outbox.jsonl")  # after a crash
+    later = GovernanceNotifier("https://governance.invalid/hook", LocalOutbox(tmp_path / "outbox.jsonl"))  # after a crash
     assert later.pending() == events
 
 
@@ -155,7 +156,7 @@ def test_failed_deliveries_stay_queued_and_flush_sends_each_once(
     tmp_path: Path, sandbox: Any, receiver: str, fields: Callable[..., dict[str, Any]]
 ) -> None:
     events = audited_events(tmp_path, fields, 3)
-    notifier = GovernanceNotifier(receiver, tmp_path / "outbox.jsonl", secret=CANARY)
+    notifier = GovernanceNotifier(receiver, LocalOutbox(tmp_path / "outbox.jsonl"), secret=CANARY)
     inject(sandbox, effect="status", status=500, count=3)
     for event in events:
         notifier.enqueue(event)
@@ -177,7 +178,7 @@ def test_a_flush_tries_each_event_at_most_once_in_order(
     tmp_path: Path, sandbox: Any, receiver: str, fields: Callable[..., dict[str, Any]]
 ) -> None:
     events = audited_events(tmp_path, fields, 3)
-    notifier = GovernanceNotifier(receiver, tmp_path / "outbox.jsonl")
+    notifier = GovernanceNotifier(receiver, LocalOutbox(tmp_path / "outbox.jsonl"))
     for event in events:
         notifier.enqueue(event)
     inject(sandbox, effect="status", status=500, count=2)
@@ -212,7 +213,7 @@ def test_receiver_down_then_up_delivers_exactly_once(tmp_path: Path, fields: Cal
     port = closed_port()
     url = f"http://127.0.0.1:{port}{WEBHOOK}"
     (event,) = audited_events(tmp_path, fields, 1)
-    notifier = GovernanceNotifier(url, tmp_path / "outbox.jsonl")
+    notifier = GovernanceNotifier(url, LocalOutbox(tmp_path / "outbox.jsonl"))
     notifier.enqueue(event)
     started = time.monotonic()
     assert notifier.deliver(event) is False
@@ -221,7 +222,7 @@ def test_receiver_down_then_up_delivers_exactly_once(tmp_path: Path, fields: Cal
     assert notifier.flush().remaining == 1  # still down
 
     with start_sandbox(port=port) as sandbox:
-        later = GovernanceNotifier(url, tmp_path / "outbox.jsonl")  # the next run
+        later = GovernanceNotifier(url, LocalOutbox(tmp_path / "outbox.jsonl"))  # the next run
         result = later.flush()
         assert (result.delivered, result.remaining) == (1, 0)
         assert later.flush().delivered == 0
@@ -232,7 +233,7 @@ def test_after_an_unreachable_receiver_deliver_only_queues_for_a_while(tmp_path:
     url = f"http://127.0.0.1:{closed_port()}{WEBHOOK}"
     events = audited_events(tmp_path, fields, 3)
     session = CountingSession()
-    notifier = GovernanceNotifier(url, tmp_path / "outbox.jsonl", session=session, pause_after_unreachable=30.0, clock=clock)
+    notifier = GovernanceNotifier(url, LocalOutbox(tmp_path / "outbox.jsonl"), session=session, pause_after_unreachable=30.0, clock=clock)
     for event in events:
         notifier.enqueue(event)
         assert notifier.deliver(event) is False
@@ -248,7 +249,7 @@ def test_a_receiver_slower_than_the_timeout_is_a_failed_delivery(
 ) -> None:
     (event,) = audited_events(tmp_path, fields, 1)
     inject(sandbox, effect="slow_body", delay_ms=3000, count=1)
-    notifier = GovernanceNotifier(receiver, tmp_path / "outbox.jsonl", timeout=0.3)
+    notifier = GovernanceNotifier(receiver, LocalOutbox(tmp_path / "outbox.jsonl"), timeout=0.3)
     notifier.enqueue(event)
     started = time.monotonic()
     assert notifier.deliver(event) is False
@@ -258,11 +259,11 @@ def test_a_receiver_slower_than_the_timeout_is_a_failed_delivery(
 
 def test_a_torn_outbox_line_is_dropped_before_the_next_append(tmp_path: Path, fields: Callable[..., dict[str, Any]]) -> None:
     first, second = audited_events(tmp_path, fields, 2)
-    notifier = GovernanceNotifier("https://governance.invalid/hook", tmp_path / "outbox.jsonl")
+    notifier = GovernanceNotifier("https://governance.invalid/hook", LocalOutbox(tmp_path / "outbox.jsonl"))
     notifier.enqueue(first)
     with open(tmp_path / "outbox.jsonl", "ab") as handle:
         handle.write(b'{"event_id":"x","ev')
-    later = GovernanceNotifier("https://governance.invalid/hook", tmp_path / "outbox.jsonl")
+    later = GovernanceNotifier("https://governance.invalid/hook", LocalOutbox(tmp_path / "outbox.jsonl"))
     assert later.pending() == [first]
     later.enqueue(second)
     assert later.pending() == [first, second]
@@ -274,8 +275,8 @@ def test_the_secret_appears_in_no_file_and_no_log(
 ) -> None:
     caplog.set_level(logging.DEBUG)
     events = audited_events(tmp_path, fields, 3)
-    notifier = GovernanceNotifier(receiver, tmp_path / "outbox.jsonl", secret=CANARY)
-    down = GovernanceNotifier(f"http://127.0.0.1:{closed_port()}/hook", tmp_path / "down" / "outbox.jsonl", secret=CANARY)
+    notifier = GovernanceNotifier(receiver, LocalOutbox(tmp_path / "outbox.jsonl"), secret=CANARY)
+    down = GovernanceNotifier(f"http://127.0.0.1:{closed_port()}/hook", LocalOutbox(tmp_path / "down" / "outbox.jsonl"), secret=CANARY)
     inject(sandbox, effect="status", status=500, count=1)
     for event in events:
         for target in (notifier, down):
@@ -295,13 +296,13 @@ def test_the_secret_appears_in_no_file_and_no_log(
 
 def test_a_torn_delivered_mark_is_cut_before_the_next_mark(tmp_path: Path, receiver: str, fields: Callable[..., dict[str, Any]]) -> None:
     first, second = audited_events(tmp_path, fields, 2)
-    notifier = GovernanceNotifier(receiver, tmp_path / "outbox.jsonl")
+    notifier = GovernanceNotifier(receiver, LocalOutbox(tmp_path / "outbox.jsonl"))
     notifier.enqueue(first)
     notifier.enqueue(second)
     assert notifier.deliver(first)
     with open(tmp_path / "outbox.jsonl.delivered", "ab") as handle:
         handle.write(b'{"event_id":"')  # a crash while marking the second one
-    later = GovernanceNotifier(receiver, tmp_path / "outbox.jsonl")
+    later = GovernanceNotifier(receiver, LocalOutbox(tmp_path / "outbox.jsonl"))
     assert later.pending() == [second]
     assert later.deliver(second)
     assert later.pending() == []

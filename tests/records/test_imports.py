@@ -20,8 +20,9 @@ print(",".join(heavy))
 @pytest.mark.parametrize(
     ("module", "may_load"),
     [
-        ("planner.state", ""),
-        ("planner.audit", ""),
+        ("planner.records.model", ""),
+        ("planner.records.local", ""),
+        ("planner.records.session", ""),
         ("planner.metrics", ""),
         ("planner.governance", "requests"),  # it sends the webhook
     ],

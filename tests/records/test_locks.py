@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import socket
 import threading
 import time
 from pathlib import Path
@@ -12,13 +13,13 @@ from typing import Callable
 import pytest
 
 from planner.errors import LockHeld, StateError
-from planner.state import LocalStateBackend
+from planner.records.local_lock import LocalLocker
 
 HOLD_LOCK = """
 import sys
 from pathlib import Path
-from planner.state import LocalStateBackend
-backend = LocalStateBackend(Path(sys.argv[1]))
+from planner.records.local_lock import LocalLocker
+backend = LocalLocker(Path(sys.argv[1]))
 info = backend.lock(sys.argv[2])
 print(info.id, flush=True)
 sys.stdin.readline()
@@ -35,7 +36,7 @@ def env_dir(tmp_path: Path) -> Path:
 def test_a_second_locker_in_another_process_fails_at_once_naming_the_holder(tmp_path: Path, spawn: Callable) -> None:
     holder = spawn(HOLD_LOCK, str(env_dir(tmp_path)), "apply")
     lock_id = holder.line()
-    backend = LocalStateBackend(env_dir(tmp_path))
+    backend = LocalLocker(env_dir(tmp_path))
 
     started = time.monotonic()
     with pytest.raises(LockHeld) as held:
@@ -44,15 +45,15 @@ def test_a_second_locker_in_another_process_fails_at_once_naming_the_holder(tmp_
     message = str(held.value)
     assert message.startswith("state of environment dev is locked by apply (id ")
     assert lock_id in message and f"pid {holder.process.pid}" in message and "@" in message and "since 20" in message
-    assert held.value.hint == f"wait for it to finish (or pass --lock-timeout); if pid {holder.process.pid} is stuck, stop it: the OS releases the lock when it exits"
+    assert held.value.hint == f"wait for it to finish (or pass --lock-timeout); if pid {holder.process.pid} on {socket.gethostname()} is stuck, stop it: the OS releases the lock when it exits"
     assert held.value.holder["pid"] == holder.process.pid
 
-    holder_info = backend.lock_holder()
+    holder_info = backend.holder()
     assert holder_info is not None and holder_info.id == lock_id and holder_info.operation == "apply"
 
     holder.send("unlock")
     assert holder.line() == "unlocked"
-    assert backend.lock_holder() is None
+    assert backend.holder() is None
     assert not (env_dir(tmp_path) / "lock.json").exists()
     mine = backend.lock("apply")
     backend.unlock(mine)
@@ -63,9 +64,9 @@ def test_kill_9_of_the_holder_releases_the_lock(tmp_path: Path, spawn: Callable)
     dead_id = holder.line()
     holder.kill()
 
-    backend = LocalStateBackend(env_dir(tmp_path))
+    backend = LocalLocker(env_dir(tmp_path))
     assert json.loads((env_dir(tmp_path) / "lock.json").read_text())["id"] == dead_id  # stale metadata remains
-    assert backend.lock_holder() is None  # but nobody holds the lock
+    assert backend.holder() is None  # but nobody holds the lock
     started = time.monotonic()
     mine = backend.lock("apply")
     assert time.monotonic() - started < 1.0
@@ -77,7 +78,7 @@ def test_kill_9_of_the_holder_releases_the_lock(tmp_path: Path, spawn: Callable)
 def test_force_unlock_removes_the_metadata_of_a_dead_holder_only_with_its_id(tmp_path: Path, spawn: Callable) -> None:
     holder = spawn(HOLD_LOCK, str(env_dir(tmp_path)), "apply")
     dead_id = holder.line()
-    backend = LocalStateBackend(env_dir(tmp_path))
+    backend = LocalLocker(env_dir(tmp_path))
 
     with pytest.raises(StateError, match=f"held by a live process \\(pid {holder.process.pid}"):
         backend.force_unlock(dead_id)
@@ -95,10 +96,10 @@ def test_force_unlock_removes_the_metadata_of_a_dead_holder_only_with_its_id(tmp
 
 
 def test_force_unlock_refuses_a_holder_in_this_process(tmp_path: Path) -> None:
-    holder = LocalStateBackend(env_dir(tmp_path))
+    holder = LocalLocker(env_dir(tmp_path))
     info = holder.lock("apply")
     with pytest.raises(StateError, match=f"pid {os.getpid()}"):
-        LocalStateBackend(env_dir(tmp_path)).force_unlock(info.id)
+        LocalLocker(env_dir(tmp_path)).force_unlock(info.id)
     holder.unlock(info)
 
 
@@ -108,7 +109,7 @@ def test_locks_exclude_threads_of_one_process(tmp_path: Path) -> None:
     barrier = threading.Barrier(8)
 
     def contend() -> None:
-        backend = LocalStateBackend(env_dir(tmp_path))
+        backend = LocalLocker(env_dir(tmp_path))
         barrier.wait()
         try:
             winners.append(backend.lock("apply").id)
@@ -124,17 +125,17 @@ def test_locks_exclude_threads_of_one_process(tmp_path: Path) -> None:
 
 
 def test_the_same_backend_cannot_take_its_own_lock_twice(tmp_path: Path) -> None:
-    backend = LocalStateBackend(env_dir(tmp_path))
+    backend = LocalLocker(env_dir(tmp_path))
     first = backend.lock("apply")
     with pytest.raises(LockHeld, match=first.id):
         backend.lock("apply")
     backend.unlock(first)
-    with pytest.raises(StateError, match="not held by this backend"):
+    with pytest.raises(StateError, match="not held by this process"):
         backend.unlock(first)
 
 
 def test_lock_timeout_polls_until_the_holder_leaves(tmp_path: Path, clock) -> None:
-    holder = LocalStateBackend(env_dir(tmp_path))
+    holder = LocalLocker(env_dir(tmp_path))
     held = holder.lock("apply")
 
     def sleep(seconds: float) -> None:
@@ -142,16 +143,16 @@ def test_lock_timeout_polls_until_the_holder_leaves(tmp_path: Path, clock) -> No
         if len(clock.sleeps) == 3:
             holder.unlock(held)  # the holder finishes while we wait
 
-    waiter = LocalStateBackend(env_dir(tmp_path), clock=clock, sleep=sleep, poll_interval=0.25)
+    waiter = LocalLocker(env_dir(tmp_path), clock=clock, sleep=sleep, poll_interval=0.25)
     got = waiter.lock("apply", timeout=10.0)
     assert clock.sleeps == [0.25, 0.25, 0.25]
     waiter.unlock(got)
 
 
 def test_lock_timeout_gives_up_at_the_deadline(tmp_path: Path, clock) -> None:
-    holder = LocalStateBackend(env_dir(tmp_path))
+    holder = LocalLocker(env_dir(tmp_path))
     held = holder.lock("apply")
-    waiter = LocalStateBackend(env_dir(tmp_path), clock=clock, sleep=clock.sleep, poll_interval=0.4)
+    waiter = LocalLocker(env_dir(tmp_path), clock=clock, sleep=clock.sleep, poll_interval=0.4)
     with pytest.raises(LockHeld, match=held.id):
         waiter.lock("plan", timeout=1.0)
     assert clock.sleeps == pytest.approx([0.4, 0.4, 0.2])  # never sleeps past the deadline
@@ -162,7 +163,7 @@ def test_lock_timeout_waits_for_a_holder_in_another_process(tmp_path: Path, spaw
     holder = spawn(HOLD_LOCK, str(env_dir(tmp_path)), "apply")
     holder.line()
     result: list[object] = []
-    backend = LocalStateBackend(env_dir(tmp_path), poll_interval=0.01)
+    backend = LocalLocker(env_dir(tmp_path), poll_interval=0.01)
     waiting = threading.Thread(target=lambda: result.append(backend.lock("apply", timeout=30.0)))
     waiting.start()
     holder.send("unlock")

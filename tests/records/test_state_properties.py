@@ -9,7 +9,8 @@ from pathlib import Path
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from planner.state import LocalStateBackend, ResourceState
+from planner.records.local_state import LocalStateStore
+from planner.records.model import ResourceState
 
 MODEL_ID = "a1b2c3d4-e5f6-7890-abcd-ef1234567890"
 
@@ -36,7 +37,7 @@ def resource(address: int, version: int) -> ResourceState:
 def test_state_matches_a_dict_model_through_commits_and_crashes(steps: list[tuple[str, int, int]]) -> None:
     directory = Path(tempfile.mkdtemp()) / "dev"
     try:
-        backend = LocalStateBackend(directory)
+        backend = LocalStateStore(directory)
         model: dict[str, int] = {}  # what every read must show
         persisted: dict[str, int] | None = None  # content of state.json, None before the first commit
         persisted_serial = 0
@@ -51,7 +52,7 @@ def test_state_matches_a_dict_model_through_commits_and_crashes(steps: list[tupl
                 model.pop(f"m{address}", None)
                 journaled = True
             elif action == "reopen":
-                backend = LocalStateBackend(directory)
+                backend = LocalStateStore(directory)
             else:
                 journal = directory / "journal.jsonl"
                 saved = journal.read_bytes() if journal.exists() else None

@@ -1,0 +1,266 @@
+"""The commands that write records: apply, refresh, import.
+
+Each holds the environment's records through one
+:class:`~planner.records.session.RecordsSession` (lock, repair, read,
+settle, record, finish), so what a crash leaves behind is handled the same
+way whichever command meets it next.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Callable, Mapping, Sequence
+
+from planner import __version__
+from planner.clock import utc_now
+from planner.errors import ConfigurationError
+from planner.manager import collector_paused, fetch_and_check, gateway_client, load_environment, notifier, open_records, read_plan_file
+
+if TYPE_CHECKING:
+    from planner.apply import Outcome
+    from planner.drift import UnmanagedModel
+    from planner.metrics import MetricsSummary
+    from planner.plan import Plan
+
+
+@dataclass(frozen=True)
+class ApplyResult:
+    plan: "Plan"
+    outcomes: tuple["Outcome", ...]
+    summary: "MetricsSummary | None"
+    reconciled: tuple[dict, ...] = ()
+    refreshed: int = 0
+    repair_note: str | None = None
+    undelivered: int = 0
+    metrics_file: Path | None = None
+    warnings: tuple[str, ...] = ()
+    announced: tuple[str, ...] = ()  # addresses whose governance event an interrupted run never queued
+
+    @property
+    def failures(self) -> list["Outcome"]:
+        return [outcome for outcome in self.outcomes if outcome.status == "failure"]
+
+    @property
+    def skipped(self) -> list["Outcome"]:
+        return [outcome for outcome in self.outcomes if outcome.status == "skipped"]
+
+    def raise_if_incomplete(self) -> None:
+        """ApplyFailed naming every change that failed or was not attempted."""
+        from planner.errors import ApplyFailed
+
+        if not self.failures and not self.skipped:
+            return
+        listing = "; ".join(f"{o.address}: {o.error_message or o.status}" for o in [*self.failures, *self.skipped])
+        raise ApplyFailed(
+            f"{len(self.failures)} change(s) failed and {len(self.skipped)} were not attempted ({listing})",
+            hint=f"the successful changes are applied and recorded; fix the cause and run `llmplan apply --env {self.plan.environment}` again to finish",
+        )
+
+
+def apply(
+    root: Path,
+    *,
+    plan_file: Path | None = None,
+    env_name: str | None = None,
+    parallelism: int | None = None,
+    force: bool = False,
+    fail_fast: bool = False,
+    lock_timeout: float = 0.0,
+    show_plan: "Callable[[Plan], None]" = lambda plan: None,
+    confirm: "Callable[[Plan], bool]" = lambda plan: False,
+    on_outcome: "Callable[[Outcome], None] | None" = None,
+    environ: Mapping[str, str] | None = None,
+) -> ApplyResult:
+    """lock → (saved plan: refuse if stale | plan now and confirm) → PUTs → record."""
+    from planner.apply import Executor, Recorder, refresh_unchanged
+    from planner.errors import Aborted
+    from planner.governance import build_event
+    from planner.live import fetch_live
+    from planner.metrics import ApplyMetrics, prometheus_text, write_textfile
+    from planner.plan import FORGET, build_plan
+    from planner.records.session import RecordsSession
+
+    environ = os.environ if environ is None else environ
+    saved = read_plan_file(plan_file) if plan_file is not None else None
+    if saved is not None and env_name and env_name != saved.environment:
+        raise ConfigurationError(f"the plan file is for environment {saved.environment}, not {env_name}")
+    name = saved.environment if saved is not None else env_name
+    if not name:
+        raise ConfigurationError("name the environment (--env) or a saved plan file to apply")
+    environment = load_environment(root, name)
+    records = open_records(environment, environ)
+    sender = notifier(environment, records.outbox, environ)
+    metrics = ApplyMetrics()
+    try:
+        with RecordsSession(records, environment=environment.name, operation="apply", lock_timeout=lock_timeout) as session:
+            workers = parallelism or environment.apply.parallelism
+            with gateway_client(environment, parallelism=workers, environ=environ) as client:
+                if saved is not None:
+                    snapshot = fetch_live(client, [c.model_id for c in saved.changes if c.action != FORGET], parallelism=workers)
+                    saved.raise_if_stale(session.state, snapshot.configurations)
+                    plan = saved
+                else:
+                    snapshot = fetch_and_check(environment, client, parallelism=workers)
+                    with collector_paused():
+                        plan = build_plan(environment, snapshot.configurations, session.state, created_at=utc_now(), tool_version=__version__)
+                settled = session.settle(snapshot.configurations, event_for=build_event if sender is not None else None)
+                plan.raise_if_unsafe(force=force)
+                show_plan(plan)
+                if saved is None and plan.has_changes and not confirm(plan):
+                    raise Aborted("apply cancelled; nothing was changed")
+                recorder = Recorder(session, metrics, sender)
+                refreshed = refresh_unchanged(plan, session.state, recorder, snapshot.configurations, snapshot.capabilities)
+                outcomes = Executor(
+                    plan,
+                    client,
+                    recorder,
+                    capabilities=snapshot.capabilities,
+                    parallelism=workers,
+                    fail_fast=fail_fast,
+                    on_outcome=on_outcome,
+                ).run()
+        undelivered = sender.flush().remaining if sender is not None else 0
+        warnings = tuple(session.warnings)
+    finally:
+        records.close()
+    summary = metrics.summary()
+    metrics_file = None
+    if summary.updates:
+        metrics_file = environment.state_dir / "metrics.prom"
+        write_textfile(metrics_file, prometheus_text(summary, environment.name))
+    return ApplyResult(plan, tuple(outcomes), summary, settled.reconciled, refreshed, session.repair_note, undelivered, metrics_file, warnings, settled.announced)
+
+
+@dataclass(frozen=True)
+class RecordedModel:
+    address: str
+    model_id: str
+    version: int | None
+    file: Path | None = None
+    name: str | None = None
+
+
+def refresh(root: Path, env_name: str, *, lock_timeout: float = 0.0, environ: Mapping[str, str] | None = None) -> list[RecordedModel]:
+    """Record the live configuration of every managed model in state, changing
+    nothing on the gateway: how a reviewed out-of-band change is accepted."""
+    from planner.apply import Recorder, refresh_state
+    from planner.governance import build_event
+    from planner.metrics import ApplyMetrics
+    from planner.records.session import RecordsSession
+
+    environ = os.environ if environ is None else environ
+    environment = load_environment(root, env_name)
+    records = open_records(environment, environ)
+    try:
+        sender = notifier(environment, records.outbox, environ)
+        with RecordsSession(records, environment=environment.name, operation="refresh", lock_timeout=lock_timeout) as session:
+            workers = environment.apply.parallelism
+            with gateway_client(environment, parallelism=workers, environ=environ) as client:
+                snapshot = fetch_and_check(environment, client, parallelism=workers)
+            session.settle(snapshot.configurations, event_for=build_event if sender is not None else None)
+            managed = [(model.address, model.model_id) for model in environment.models]
+            recorded = refresh_state(managed, session.state, Recorder(session, ApplyMetrics()), snapshot.configurations, snapshot.capabilities)
+    finally:
+        records.close()
+    return [RecordedModel(r.address, r.model_id, r.version) for r in recorded]
+
+
+@dataclass(frozen=True)
+class ImportResult:
+    imported: tuple[RecordedModel, ...]
+    candidates: tuple["UnmanagedModel", ...]
+
+
+def import_models(
+    root: Path,
+    env_name: str,
+    *,
+    model_ids: Sequence[str] = (),
+    import_all: bool = False,
+    lock_timeout: float = 0.0,
+    environ: Mapping[str, str] | None = None,
+) -> ImportResult:
+    """Write model files for live configurations no YAML names yet, and record
+    them in state, so the next plan shows no change for them. Without
+    ``model_ids`` or ``import_all``, only lists what could be imported."""
+    from planner.apply import Recorder, record_live
+    from planner.drift import UnmanagedModel
+    from planner.environment import MODEL_SUFFIXES, MODELS_DIR
+    from planner.gateway.client import check_model_id
+    from planner.governance import build_event
+    from planner.importer import choose_addresses, model_yaml
+    from planner.live import fetch_all
+    from planner.metrics import ApplyMetrics
+    from planner.records.session import RecordsSession
+
+    for model_id in model_ids:
+        check_model_id(model_id)
+    environ = os.environ if environ is None else environ
+    environment = load_environment(root, env_name)
+    records = open_records(environment, environ)
+    try:
+        sender = notifier(environment, records.outbox, environ)
+        with RecordsSession(records, environment=environment.name, operation="import", lock_timeout=lock_timeout) as session:
+            with gateway_client(environment, parallelism=environment.apply.parallelism, environ=environ) as client:
+                snapshot = fetch_all(client)
+            managed = {model.model_id.lower(): model for model in environment.models}
+            candidates = tuple(
+                UnmanagedModel(model_id, snapshot.names[model_id], config.get("version"))
+                for model_id, config in sorted(snapshot.configurations.items())
+                if config is not None and model_id not in managed
+            )
+            chosen = [candidate.model_id for candidate in candidates] if import_all else _chosen(model_ids, snapshot.configurations, managed)
+            if not chosen:
+                return ImportResult((), candidates)
+            models_dir = environment.directory / MODELS_DIR
+            taken = {path.stem for path in models_dir.iterdir() if path.suffix in MODEL_SUFFIXES}
+            # an address still in state (its file removed, its forget not applied yet) is taken too:
+            # recording an import there would silently replace that model's record
+            taken.update(session.state.resources if session.state is not None else ())
+            addresses = choose_addresses([(model_id, snapshot.names[model_id]) for model_id in chosen], taken)
+            session.settle(snapshot.configurations, event_for=build_event if sender is not None else None)
+            recorder = Recorder(session, ApplyMetrics())
+            imported: list[RecordedModel] = []
+            for model_id in chosen:
+                live = snapshot.configurations[model_id]
+                assert live is not None
+                path = models_dir / f"{addresses[model_id]}.yaml"
+                _write_new_file(path, model_yaml(live))
+                record_live(recorder, address=addresses[model_id], live=live, capabilities=snapshot.capabilities.get(model_id), action="state_import")
+                imported.append(RecordedModel(addresses[model_id], model_id, live.get("version"), path, snapshot.names[model_id]))
+            return ImportResult(tuple(imported), candidates)
+    finally:
+        records.close()
+
+
+def _chosen(model_ids: Sequence[str], live: Mapping[str, Mapping | None], managed: Mapping[str, object]) -> list[str]:
+    """The requested ids, each checked: on the gateway, configured, not managed yet."""
+    chosen: list[str] = []
+    for raw in model_ids:
+        model_id = raw.lower()
+        if model_id not in live:
+            raise ConfigurationError(f"model {raw} does not exist on the gateway")
+        if model_id in managed:
+            raise ConfigurationError(f"model {raw} is already managed by {getattr(managed[model_id], 'file', '?')}")
+        if live[model_id] is None:
+            raise ConfigurationError(f"model {raw} was never configured on the gateway; there is nothing to import (write its YAML and apply instead)")
+        if model_id not in chosen:
+            chosen.append(model_id)
+    return chosen
+
+
+def _write_new_file(path: Path, text: str) -> None:
+    """Create ``path`` durably; never overwrite a file that exists."""
+    from planner.files import fsync_directory
+
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
+    except FileExistsError:
+        raise ConfigurationError(f"{path} already exists; not overwriting it") from None
+    with os.fdopen(fd, "w", encoding="utf-8") as handle:
+        handle.write(text)
+        handle.flush()
+        os.fsync(handle.fileno())
+    fsync_directory(path.parent)

@@ -1,0 +1,283 @@
+"""State in files: ``state/<env>/state.json`` and its journal.
+
+``state.json`` is rewritten atomically (the previous version kept as
+``state.json.backup``); during an apply each :meth:`LocalStateStore.record`
+appends one fsynced line to ``journal.jsonl``, O(1) per model, instead of
+rewriting a 1,000-model state after every PUT. :meth:`~LocalStateStore.commit`
+folds the journal into ``state.json`` and deletes it. Folding is idempotent
+(a record sets, a forget removes), so a crash between writing ``state.json``
+and deleting the journal is harmless: the next fold of the same lines
+changes nothing.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+import uuid
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Callable, Mapping, Sequence
+
+from planner.configuration import canonical_json
+from planner.errors import StateError
+from planner.files import append_line_durably, atomic_write_text, read_json_lines, remove_durably, truncate_durably
+from planner.records.model import ResourceState, State, seal, sealed_intact
+
+STATE_FILE = "state.json"
+BACKUP_FILE = "state.json.backup"
+JOURNAL_FILE = "journal.jsonl"
+
+
+@dataclass(frozen=True)
+class _Change:
+    """One journal line: a resource recorded, or an address forgotten."""
+
+    lineage: str
+    address: str
+    resource: ResourceState | None  # None = forget
+
+    def to_line(self) -> str:
+        if self.resource is None:
+            return canonical_json(seal({"lineage": self.lineage, "op": "forget", "address": self.address}))
+        return canonical_json(seal({"lineage": self.lineage, "op": "record", "resource": self.resource._json_view()}))
+
+    @classmethod
+    def from_line(cls, data: Any, *, source: str) -> "_Change":
+        if not isinstance(data, Mapping) or not isinstance(data.get("lineage"), str):
+            raise StateError(f"{source} is not a journal entry (no lineage)")
+        if data.get("op") == "record":
+            if sealed_intact(data) and isinstance(data.get("resource"), dict):
+                resource = ResourceState._unchecked(data["resource"], owned=True)  # validated by record() before it was written
+            else:
+                resource = ResourceState.from_dict(data.get("resource"), source=source)
+            return cls(data["lineage"], resource.address, resource)
+        if data.get("op") == "forget" and isinstance(data.get("address"), str):
+            return cls(data["lineage"], data["address"], None)
+        raise StateError(f"{source} is not a journal entry (op must be record or forget)")
+
+
+def _touched_differ(before: Mapping[str, ResourceState], after: Mapping[str, ResourceState], touched: set[str]) -> bool:
+    """Whether the journal changed anything: only the addresses it touched can differ (O(changes), not O(state))."""
+    for address in touched:
+        old, new = before.get(address), after.get(address)
+        if (old is None) != (new is None):
+            return True
+        if old is not None and new is not None and old.content_key() != new.content_key():
+            return True
+    return False
+
+
+def _identity(path: Path) -> tuple[int, int, int] | None:
+    try:
+        status = path.stat()
+    except FileNotFoundError:
+        return None
+    return (status.st_ino, status.st_size, status.st_mtime_ns)
+
+
+class LocalStateStore:
+    """State in files under ``state/<env>/``; see the module docstring for the layout.
+
+    ``lineage``: the lineage this store must find (for example the one a
+    saved plan was made against); otherwise the first one it reads is
+    adopted, and any other lineage met later is refused.
+
+    Thread-safe: apply may record from worker threads. Writes assume the
+    caller holds the environment's lock, as apply does; reads do not need it.
+    """
+
+    def __init__(self, directory: Path, *, environment: str | None = None, lineage: str | None = None) -> None:
+        self.directory = Path(directory)
+        self.environment = environment or self.directory.name
+        self.warnings: list[str] = []
+        self._lineage = lineage
+        self._mutex = threading.RLock()
+        self._journal_checked = False
+        self._lineage_checked = False
+
+    def __repr__(self) -> str:
+        return f"LocalStateStore({str(self.directory)!r}, environment={self.environment!r})"
+
+    @property
+    def state_path(self) -> Path:
+        return self.directory / STATE_FILE
+
+    @property
+    def backup_path(self) -> Path:
+        return self.directory / BACKUP_FILE
+
+    @property
+    def journal_path(self) -> Path:
+        return self.directory / JOURNAL_FILE
+
+    # --- reading ---------------------------------------------------------
+
+    def read(self) -> State | None:
+        with self._mutex:
+            persisted, changes = self._load()
+            return self._fold(persisted, changes)
+
+    def _load(self) -> tuple[State | None, list[_Change]]:
+        persisted, changes = self._load_consistent()
+        lineage = persisted.lineage if persisted is not None else (changes[0].lineage if changes else None)
+        if lineage is not None:
+            self._check_lineage(lineage, self.state_path if persisted is not None else self.journal_path)
+        for number, change in enumerate(changes, start=1):
+            if change.lineage != lineage:
+                raise StateError(
+                    f"{self.journal_path} line {number} belongs to lineage {change.lineage}, "
+                    f"but {self.state_path.name} is lineage {lineage}: the journal is from another state",
+                    hint="move the journal aside after checking it; nothing was changed",
+                )
+        if lineage is not None:
+            self._lineage = lineage
+        return persisted, changes
+
+    def _load_consistent(self, attempts: int = 20) -> tuple[State | None, list[_Change]]:
+        """state.json and the journal as of one instant, even while another process commits.
+
+        A commit renames a new state.json into place, then deletes the
+        journal. A reader without the lock could pair the old state with a
+        journal started after that commit; every rename makes a new inode,
+        so a state.json that changed while we read is simply read again.
+        """
+        for _ in range(attempts):
+            before = _identity(self.state_path)
+            persisted = self._load_state_file()
+            changes = self._load_journal()
+            if _identity(self.state_path) == before:
+                return persisted, changes
+        raise StateError(f"{self.state_path} kept changing while it was read; is another llmplan running without the lock?")
+
+    def _check_lineage(self, found: str, path: Path) -> None:
+        if self._lineage is not None and found != self._lineage:
+            raise StateError(
+                f"{path} belongs to lineage {found}, but lineage {self._lineage} was expected: "
+                f"it is the state of another environment, or was replaced; refusing to use it",
+                hint="check --env and the state/ folder; nothing was overwritten",
+            )
+
+    def _load_state_file(self) -> State | None:
+        try:
+            raw = self.state_path.read_bytes()
+            text = raw.decode("utf-8")
+        except FileNotFoundError:
+            if self.backup_path.exists():
+                # Our writes never leave state.json absent once written: someone removed it.
+                raise StateError(
+                    f"{self.state_path} is missing but {self.backup_path.name} exists; refusing to start a new state",
+                    hint=f"restore it with `cp {self.backup_path} {self.state_path}`, or remove the backup to start afresh",
+                ) from None
+            return None
+        except (OSError, UnicodeDecodeError) as error:
+            raise self._corrupted(f"cannot be read ({error.__class__.__name__})") from error
+        try:
+            data = json.loads(text)
+        except json.JSONDecodeError as error:
+            raise self._corrupted(f"is not valid JSON (line {error.lineno} column {error.colno}: {error.msg})") from error
+        intact = State.written_by_us(raw)
+        if isinstance(data, dict) and "checksum" in data and not intact:
+            self._warn(f"{self.state_path} was edited by hand (its checksum does not match); checked against the state schema instead")
+        return State.from_dict(data, source=str(self.state_path), trusted=intact)
+
+    def _warn(self, message: str) -> None:
+        if message not in self.warnings:
+            self.warnings.append(message)
+
+    def _corrupted(self, what: str) -> StateError:
+        backup = f"; the previous version is in {self.backup_path}" if self.backup_path.exists() else ""
+        return StateError(
+            f"state file {self.state_path} {what}{backup}",
+            hint=f"inspect {self.state_path.name}; if it is damaged, copy {BACKUP_FILE} over it "
+            "(changes since that version are in journal.jsonl and the audit trail); nothing was overwritten",
+        )
+
+    def _load_journal(self) -> list[_Change]:
+        content = read_json_lines(self.journal_path)
+        if content.bad_line is not None:
+            raise StateError(
+                f"{self.journal_path} line {content.bad_line} is corrupted ({content.bad_reason}); "
+                "only a crash-torn last line can be recovered automatically",
+                hint="inspect the journal; it holds changes not yet folded into state.json",
+            )
+        if content.torn:
+            warning = (
+                f"{self.journal_path}: ignored a torn last line ({len(content.torn_fragment)} bytes, "
+                "an incomplete write from a crash); the next commit removes it"
+            )
+            self._warn(warning)
+        return [
+            _Change.from_line(data, source=f"{self.journal_path} line {number}")
+            for number, data in enumerate(content.records, start=1)
+        ]
+
+    @staticmethod
+    def _fold(persisted: State | None, changes: Sequence[_Change]) -> State | None:
+        """Replay the journal over the persisted state; the same lines twice give the same state."""
+        if persisted is None and not changes:
+            return None
+        if persisted is not None and not changes:
+            return persisted
+        base = persisted if persisted is not None else State.empty(changes[0].lineage)
+        resources = dict(base.resources)
+        for change in changes:
+            if change.resource is None:
+                resources.pop(change.address, None)
+            else:
+                resources[change.address] = change.resource
+        if persisted is not None and not _touched_differ(persisted.resources, resources, {change.address for change in changes}):
+            return persisted
+        return State(base.lineage, base.serial + 1, resources)
+
+    # --- writing ---------------------------------------------------------
+
+    def record(self, resource: ResourceState) -> None:
+        ResourceState.from_dict(resource._json_view(), source=f"resource {resource.address!r}")
+        self._append(lambda lineage: _Change(lineage, resource.address, resource))
+
+    def forget(self, address: str) -> None:
+        self._append(lambda lineage: _Change(lineage, address, None))
+
+    def _append(self, make: Callable[[str], _Change]) -> None:
+        with self._mutex:
+            lineage = self._current_lineage()
+            if not self._journal_checked:
+                self._clean_journal_tail()
+            line = make(lineage).to_line()
+            self._journal_checked = False  # until the append is known complete
+            append_line_durably(self.journal_path, line)
+            self._journal_checked = True
+
+    def _current_lineage(self) -> str:
+        if not self._lineage_checked:
+            self._load()  # refuses a state or journal of another lineage before anything is appended
+            self._lineage_checked = True
+        if self._lineage is None:
+            self._lineage = str(uuid.uuid4())  # the first write in an empty folder creates it
+        return self._lineage
+
+    def _clean_journal_tail(self) -> None:
+        """Cut a crash-torn last line before appending, so a new line is never glued to it."""
+        content = read_json_lines(self.journal_path)
+        if content.bad_line is not None:
+            self._load_journal()  # raises the corruption error
+        if content.torn_offset is not None:
+            truncate_durably(self.journal_path, content.torn_offset)
+            self.warnings.append(
+                f"{self.journal_path}: removed a torn last line ({len(content.torn_fragment)} bytes, "
+                "an incomplete write from a crash)"
+            )
+        self._journal_checked = True
+
+    def commit(self) -> State:
+        with self._mutex:
+            persisted, changes = self._load()
+            state = self._fold(persisted, changes) or State.empty(self._current_lineage())
+            if state is not persisted:  # _fold returns the persisted object itself when nothing changed
+                atomic_write_text(self.state_path, state.to_json(), backup=True)
+            # A crash here leaves the journal beside a state that already holds it: folding it again changes nothing.
+            remove_durably(self.journal_path)
+            self._journal_checked = True
+            self._lineage = state.lineage
+            return state
