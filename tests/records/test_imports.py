@@ -24,6 +24,7 @@ print(",".join(heavy))
         ("planner.audit", ""),
         ("planner.metrics", ""),
         ("planner.governance", "requests"),  # it sends the webhook
+        ("planner.signing", ""),  # pure: parses secrets, computes headers
     ],
 )
 def test_module_imports_alone(module: str, may_load: str) -> None:
