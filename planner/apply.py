@@ -4,7 +4,7 @@ For every change, in this order, each step durable before the next:
   1. an audit entry ``pending`` (the intent, written before the request),
   2. the PUT carrying the version the plan was computed against,
   3. on success: the state journal, the audit outcome, the governance outbox;
-     on failure: the audit outcome.
+     on failure: the audit outcome, the governance outbox (a ``failed`` event).
 A crash between 1 and 3 leaves a ``pending`` entry without an outcome;
 :func:`reconcile_interrupted` settles it on the next run by looking at the
 live configuration, so no update is ever applied without an audit entry.
@@ -161,24 +161,32 @@ class Executor:
                     context_id=error.context_id,
                 )
             with self._record_lock:
-                self._audit(change, FAILURE, operation_id, latency_ms=latency, error=error)
+                entry = self._audit(change, FAILURE, operation_id, latency_ms=latency, error=error)
+                event = self._queue_event(entry, change.after or {})
                 self.recorder.metrics.observe(False, latency)
+            if event is not None:
+                self.recorder.notifier.deliver(event)
             return Outcome(change.address, change.model_id, change.action, FAILURE, latency, None, error.code, error.message)
         latency = (self.monotonic() - started) * 1000
         resource = resource_state(change, applied, self.capabilities.get(change.model_id), _now(self.recorder))
         with self._record_lock:
             self.recorder.backend.record(resource)
             entry = self._audit(change, SUCCESS, operation_id, latency_ms=latency, version=resource.version)
-            event = None
-            if self.recorder.notifier is not None:
-                from planner.governance import build_event
-
-                event = build_event(entry, resource.configuration)
-                self.recorder.notifier.enqueue(event)
+            event = self._queue_event(entry, resource.configuration)
             self.recorder.metrics.observe(True, latency)
         if event is not None:
             self.recorder.notifier.deliver(event)  # outside the lock: a slow receiver must not stall the others
         return Outcome(change.address, change.model_id, change.action, SUCCESS, latency, resource.version)
+
+    def _queue_event(self, entry: Mapping[str, Any], configuration: Mapping[str, Any]) -> dict[str, Any] | None:
+        """The governance event of a success or a failure, made durable in the outbox (under the record lock)."""
+        if self.recorder.notifier is None:
+            return None
+        from planner.governance import build_event
+
+        event = build_event(entry, configuration)
+        self.recorder.notifier.enqueue(event)
+        return event
 
     def _send(self, change: ResourceChange) -> Mapping[str, Any]:
         """PUT one change; the applied configuration.
