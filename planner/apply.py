@@ -3,8 +3,8 @@
 For every change, in this order, each step durable before the next:
   1. an audit entry ``pending`` (the intent, written before the request),
   2. the PUT carrying the version the plan was computed against,
-  3. on success, one unit of work: state, audit outcome, governance outbox;
-     on failure: the audit outcome.
+  3. one unit of work: on success state, audit outcome and governance event;
+     on failure the audit outcome and a ``failed`` governance event.
 A crash between 1 and 3 leaves a ``pending`` entry without an outcome; the
 next run's :meth:`~planner.records.session.RecordsSession.settle` closes it
 by looking at the live configuration, so no update is ever applied without
@@ -167,17 +167,23 @@ class Executor:
                     code=error.code or "conflict",
                     context_id=error.context_id,
                 )
-            session.append(self._fields(change, FAILURE, operation_id, latency_ms=latency, error=error))
+            fields = self._fields(change, FAILURE, operation_id, latency_ms=latency, error=error)
+            recorded = session.record(RecordedChange(fields, event_for=self.recorder.event_for(change.after or {})))
             self._observe(False, latency)
+            self._deliver(recorded.event)
             return Outcome(change.address, change.model_id, change.action, FAILURE, latency, None, error.code, error.message)
         latency = (self.monotonic() - started) * 1000
         resource = resource_state(change, applied, self.capabilities.get(change.model_id), self.recorder.clock())
         fields = self._fields(change, SUCCESS, operation_id, latency_ms=latency, version=resource.version)
         recorded = session.record(RecordedChange(fields, resource=resource, event_for=self.recorder.event_for(resource.configuration)))
         self._observe(True, latency)
-        if recorded.event is not None and self.recorder.notifier is not None:
-            self.recorder.notifier.deliver(recorded.event)  # outside any lock: a slow receiver must not stall the others
+        self._deliver(recorded.event)
         return Outcome(change.address, change.model_id, change.action, SUCCESS, latency, resource.version)
+
+    def _deliver(self, event: dict[str, Any] | None) -> None:
+        """Send an event already durable in the outbox; outside any lock, so a slow receiver stalls no one."""
+        if event is not None and self.recorder.notifier is not None:
+            self.recorder.notifier.deliver(event)
 
     def _send(self, change: ResourceChange) -> Mapping[str, Any]:
         """PUT one change; the applied configuration.

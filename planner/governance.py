@@ -8,16 +8,16 @@ never raises into apply. Each event carries a stable ``event_id`` (the audit
 entry's id) so a receiver can drop duplicates: after a crash between a send
 and its mark, an event is sent again.
 
-The body is the canonical JSON of the event; with a secret, the
-``X-Llmplan-Signature`` header is ``sha256=<hex HMAC-SHA256 of the body>``,
-as GitHub signs its webhooks. The secret never appears in logs, reprs, files
-or errors.
+The body is the canonical JSON of the event (``schemas/governance-event.schema.json``).
+Every attempt carries the Standard Webhooks headers (:mod:`planner.signing`):
+``webhook-id`` is the event id, ``webhook-timestamp`` the time of this
+attempt (so a late flush still verifies) and, with a secret,
+``webhook-signature``. The secret never appears in logs, reprs, files or
+errors.
 """
 
 from __future__ import annotations
 
-import hashlib
-import hmac
 import json
 import logging
 import time
@@ -31,6 +31,7 @@ from planner import __version__
 from planner.configuration import canonical_json, with_defaults
 from planner.errors import ConfigurationError
 from planner.gateway.endpoints import is_loopback_url
+from planner.signing import parse_secrets, webhook_headers
 
 if TYPE_CHECKING:
     from planner.records.interfaces import Outbox
@@ -38,33 +39,40 @@ if TYPE_CHECKING:
 log = logging.getLogger("llmplan.governance")
 
 EVENT_TYPE = "llm_config_change"
-SIGNATURE_HEADER = "X-Llmplan-Signature"
-EVENT_ID_HEADER = "X-Llmplan-Event-Id"
+# The audit trail's outcome → the event's, as the seed's manager reports it.
+EVENT_STATUS = {"success": "success", "failure": "failed"}
 
 
 def build_event(audit_entry: Mapping[str, Any], configuration: Mapping[str, Any]) -> dict[str, Any]:
-    """The documented ``llm_config_change`` event for one successful update.
+    """The ``llm_config_change`` event of one update, applied or failed
+    (``schemas/governance-event.schema.json``).
 
     ``event_id`` is the audit entry's ``audit_id``: stable across resends,
-    and the key to find the change in the audit trail.
+    and the key to find the change in the audit trail. ``audit_log`` is the
+    entry, its outcome written ``success`` or ``failed`` (with ``error``, the
+    message); ``configuration`` is what was applied, or what was refused.
     """
+    audit_log = json.loads(canonical_json(dict(audit_entry)))
+    status = audit_log.get("status")
+    if status not in EVENT_STATUS:
+        raise ValueError(f"an audit entry with status {status!r} has no governance event (only success and failure do)")
+    audit_log["status"] = EVENT_STATUS[status]
+    if status == "failure":
+        audit_log["error"] = str(audit_log.get("error_message") or audit_log.get("error_code") or "failed")
     applied = with_defaults(configuration)
     return {
-        "event_id": str(audit_entry["audit_id"]),
+        "event_id": str(audit_log["audit_id"]),
         "event_type": EVENT_TYPE,
-        "audit_log": json.loads(canonical_json(dict(audit_entry))),
+        "environment": audit_log.get("environment"),
+        "llmplan_version": __version__,
+        "audit_log": audit_log,
         "configuration_snapshot": {
-            "model_id": applied.get("model_id", audit_entry.get("model_id")),
+            "model_id": applied.get("model_id", audit_log.get("model_id")),
             "temperature_matrix": dict(applied.get("temperature_matrix") or {}),
             "safety_filters_count": len(applied.get("safety_filters") or ()),
             "compliance_mode": applied.get("compliance_mode"),
         },
     }
-
-
-def sign(body: bytes, secret: str) -> str:
-    """``sha256=`` + hex HMAC-SHA256 of the exact body bytes."""
-    return "sha256=" + hmac.new(secret.encode("utf-8"), body, hashlib.sha256).hexdigest()
 
 
 @dataclass(frozen=True)
@@ -112,6 +120,7 @@ class GovernanceNotifier:
         session: requests.Session | None = None,
         pause_after_unreachable: float = 30.0,
         clock: Callable[[], float] = time.monotonic,
+        wall_clock: Callable[[], float] = time.time,
     ) -> None:
         parts = urlsplit(webhook_url)
         if parts.scheme not in ("http", "https") or not parts.hostname:
@@ -126,14 +135,16 @@ class GovernanceNotifier:
         self.outbox = outbox
         self.timeout = timeout
         self._warnings: list[str] = []
-        self._secret = secret or None
+        # parsed now, so a malformed secret stops the command before any change, not at the first send
+        self._keys = parse_secrets(secret, source="the governance signing secret (governance.secret_env)") if secret else None
         self._session = session or requests.Session()
         self._pause = pause_after_unreachable
         self._clock = clock
+        self._wall_clock = wall_clock
         self._paused_until = float("-inf")
 
     def __repr__(self) -> str:
-        signed = "signed" if self._secret else "unsigned"
+        signed = "signed" if self._keys is not None else "unsigned"
         return f"GovernanceNotifier({_display_url(self.webhook_url)!r}, {signed}, outbox={self.outbox!r})"
 
     @property
@@ -178,15 +189,17 @@ class GovernanceNotifier:
         return FlushResult(delivered=delivered, failed=failed, remaining=len(self.pending()))
 
     def _send(self, event: Mapping[str, Any]) -> bool:
-        event_id = str(event.get("event_id", ""))
+        event_id = str(event.get("event_id") or "")
+        if not event_id:
+            self._warn("a governance event without an event_id cannot be sent (receivers deduplicate by it)")
+            return False
         try:
             body = canonical_json(dict(event)).encode("utf-8")
         except (TypeError, ValueError) as error:
             self._warn(f"governance event {event_id} is not plain JSON and cannot be sent ({error.__class__.__name__})")
             return False
-        headers = {"Content-Type": "application/json", EVENT_ID_HEADER: event_id, "User-Agent": f"llmplan/{__version__}"}
-        if self._secret:
-            headers[SIGNATURE_HEADER] = sign(body, self._secret)
+        # the timestamp is this attempt's: a retry hours later is signed afresh and still verifies
+        headers = {"Content-Type": "application/json", "User-Agent": f"llmplan/{__version__}", **webhook_headers(event_id, self._wall_clock(), body, self._keys)}
         where = _display_url(self.webhook_url)
         try:
             with self._session.post(self.webhook_url, data=body, headers=headers, timeout=self.timeout, allow_redirects=False) as response:

@@ -19,6 +19,7 @@ ENVIRONMENT = "environment.schema.json"
 PLAN = "plan.schema.json"
 STATE = "state.schema.json"
 AUDIT_ENTRY = "audit-entry.schema.json"
+GOVERNANCE_EVENT = "governance-event.schema.json"
 
 
 def schemas_dir() -> Path:

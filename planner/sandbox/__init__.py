@@ -8,8 +8,9 @@ Never imported by the core (environment, validation, diff, plan, render).
 
 Modules: ``store`` (models, configurations, versions, the data file),
 ``faults`` (fault rules and the rate limiter), ``tokens`` (OAuth clients),
-``app`` (the endpoints, without sockets), ``server`` (HTTP and
-``start_sandbox``), ``commands`` (``llmplan sandbox serve``).
+``app`` (the endpoints, without sockets), ``webhook`` (the governance
+receiver's signature check), ``server`` (HTTP and ``start_sandbox``),
+``commands`` (``llmplan sandbox serve``).
 """
 
 from typing import Any

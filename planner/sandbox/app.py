@@ -38,6 +38,7 @@ from planner.sandbox.answers import ApiError, FieldProblem, Response, dumps, err
 from planner.sandbox.faults import FaultInjector, FaultSettings, InvalidFaults, RateLimiter
 from planner.sandbox.store import ModelStore, utc_timestamp
 from planner.sandbox.tokens import SCOPE_MANAGE, SCOPE_READ, TokenIssuer
+from planner.sandbox.webhook import WebhookVerifier
 
 logger = logging.getLogger("llmplan.sandbox")
 
@@ -219,6 +220,7 @@ class SandboxApp:
         issuer: TokenIssuer,
         defaults: FaultSettings,
         clock: Callable[[], float],
+        webhook: WebhookVerifier = WebhookVerifier(),
     ) -> None:
         self.store = store
         self.issuer = issuer
@@ -227,6 +229,7 @@ class SandboxApp:
         self.limiter = RateLimiter(defaults.rate_limit, defaults.rate_window_seconds, clock)
         self.requests = _Journal(REQUEST_LOG_SIZE)
         self.deliveries = _Journal(WEBHOOK_LOG_SIZE)
+        self.webhook = webhook
         self.base_url = ""
 
     # --- the pipeline -------------------------------------------------------------
@@ -489,8 +492,9 @@ class SandboxApp:
                 dumps(body)
             except (ValueError, RecursionError):
                 body = raw
+        verdict = self.webhook.verdict(request.headers, request.body, now=time.time())
         self.deliveries.add(
-            {"headers": dict(request.headers), "body": body, "raw": raw, "query": request.query, "time": utc_timestamp()}
+            {"headers": dict(request.headers), "body": body, "raw": raw, "query": request.query, "time": utc_timestamp(), **verdict}
         )
         return json_response({"received": True})
 

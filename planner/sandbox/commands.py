@@ -69,6 +69,7 @@ def sandbox() -> None:
 @click.option("--faults", "faults_file", type=click.Path(exists=True, dir_okay=False, path_type=Path), help="JSON file with fault settings, as the body of POST /__sandbox/faults.")
 @click.option("--client-id", default="sandbox", show_default=True, help="OAuth client id with every scope (sandbox-readonly always exists too).")
 @click.option("--client-secret", envvar="LLMPLAN_SANDBOX_CLIENT_SECRET", default="sandbox-secret", show_default="sandbox-secret, or $LLMPLAN_SANDBOX_CLIENT_SECRET", help="Secret of --client-id.")
+@click.option("--webhook-secret", envvar="LLMPLAN_SANDBOX_WEBHOOK_SECRET", show_default="none: recorded unchecked; or $LLMPLAN_SANDBOX_WEBHOOK_SECRET", help="Verify each delivery to /__sandbox/webhook with this Standard Webhooks secret (whsec_… or plain; two, space-separated, while rotating). Prefer the variable: a command line is visible to other users.")
 @click.option("--allow-remote", is_flag=True, help="Allow a non-loopback --host (the sandbox has no real security).")
 @click.option("--verbose", "-v", is_flag=True, help="Print one line per request to stderr.")
 def serve(
@@ -88,6 +89,7 @@ def serve(
     faults_file: Path | None,
     client_id: str,
     client_secret: str,
+    webhook_secret: str | None,
     allow_remote: bool,
     verbose: bool,
 ) -> None:
@@ -97,12 +99,15 @@ def serve(
     rate limits, errors) plus /__sandbox/ admin endpoints for faults, seeding,
     drift, the request log and a webhook receiver. Prints
     "listening on http://HOST:PORT" once ready; exits 0 when stopped.
+    Given --webhook-secret (the one llmplan signs with), the receiver
+    records whether each delivery's Standard Webhooks signature verifies.
 
     \b
     Examples:
       llmplan sandbox serve --port 8765 --data state/sandbox.json
       llmplan sandbox serve --port 0 --models 1000 --rate-limit 100000
       llmplan sandbox serve --latency-ms 50 --latency-jitter-ms 10 --fail 503:0.1 --seed 7
+      LLMPLAN_SANDBOX_WEBHOOK_SECRET="$LLMPLAN_GOVERNANCE_SECRET" llmplan sandbox serve --port 0
     """
     from planner.sandbox.server import start_sandbox
     from planner.sandbox.tokens import READONLY_CLIENT_ID, ClientSpec, default_clients
@@ -136,6 +141,7 @@ def serve(
             clients=clients,
             allow_remote=allow_remote,
             verbose=verbose,
+            webhook_secret=webhook_secret,
         )
         try:
             click.echo(f"listening on {running.url}")

@@ -29,6 +29,7 @@ from planner.sandbox.errors import SandboxError
 from planner.sandbox.faults import FaultSettings, InvalidFaults
 from planner.sandbox.store import ModelStore
 from planner.sandbox.tokens import DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET, ClientSpec, TokenIssuer, default_clients
+from planner.sandbox.webhook import WebhookVerifier
 
 logger = logging.getLogger("llmplan.sandbox")
 
@@ -310,6 +311,7 @@ def start_sandbox(
     clock: Callable[[], float] | None = None,
     allow_remote: bool = False,
     verbose: bool = False,
+    webhook_secret: str | None = None,
 ) -> RunningSandbox:
     """Start a sandbox gateway on a daemon thread and return once it accepts connections.
 
@@ -322,6 +324,8 @@ def start_sandbox(
     ``POST /__sandbox/faults``) adds start-up rules.  ``clock`` (monotonic
     seconds) drives token expiry and rate windows, for tests that move time.
     A non-loopback ``host`` is refused unless ``allow_remote``.
+    ``webhook_secret`` (as ``governance.secret_env`` holds it) makes the
+    webhook receiver verify each delivery's signature (``planner.sandbox.webhook``).
 
     Raises :class:`~planner.sandbox.errors.SandboxError` (a bad option or
     address) or :class:`~planner.sandbox.errors.SandboxDataError` (an
@@ -348,6 +352,7 @@ def start_sandbox(
     except InvalidFaults as invalid:
         raise SandboxError(f"invalid sandbox settings: {invalid}") from None
 
+    webhook = WebhookVerifier.from_secret(webhook_secret)
     store = ModelStore(Path(data_file) if data_file is not None else None)
     seeds = [*(DEMO_MODELS if catalog else ()), *generated_models(extra_models)]
     store.open(seeds)
@@ -357,6 +362,7 @@ def start_sandbox(
         issuer=TokenIssuer(clients if clients is not None else default_clients(), tick),
         defaults=defaults,
         clock=tick,
+        webhook=webhook,
     )
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
     try:

@@ -1,5 +1,6 @@
 """Fixtures of the apply tests: a fresh sandbox, a project wired to it with
-its governance webhook pointed at the sandbox's receiver (see project.py)."""
+its governance webhook pointed at the sandbox's receiver, which verifies
+signatures with the project's secret (see project.py)."""
 
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).parent))
 
-from project import ApplyProject, SandboxAdmin  # noqa: E402
+from project import WEBHOOK_SECRET, ApplyProject, SandboxAdmin  # noqa: E402
 
 if TYPE_CHECKING:
     from planner.sandbox import RunningSandbox
@@ -28,7 +29,7 @@ GENERATED = 40
 
 @pytest.fixture
 def sandbox(make_sandbox: Callable[..., "RunningSandbox"]) -> "RunningSandbox":
-    return make_sandbox(rate_limit=RATE_LIMIT, extra_models=GENERATED)
+    return make_sandbox(rate_limit=RATE_LIMIT, extra_models=GENERATED, webhook_secret=WEBHOOK_SECRET)
 
 
 @pytest.fixture

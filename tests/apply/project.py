@@ -11,6 +11,7 @@ it at a chosen moment), and readers of the records apply leaves in
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import json
 import os
@@ -32,7 +33,9 @@ from e2e_project import CREDENTIALS, Admin, Project, Run, model_config  # noqa: 
 from planner.catalog import generated_model_id  # noqa: E402
 
 WEBHOOK_SECRET_ENV = "LLMPLAN_TEST_WEBHOOK_SECRET"
-WEBHOOK_SECRET = "webhook-signing-secret-for-tests"
+# The Standard Webhooks form (whsec_ + base64 of the key), as docs/audit.md recommends;
+# the sandbox receiver of the apply tests verifies with it (conftest.py).
+WEBHOOK_SECRET = "whsec_" + base64.b64encode(b"webhook-signing-secret-for-tests").decode()
 # Every answer of the sandbox is recorded under these paths.
 CONFIG_PATH = "/api/v2/ai/models/{}/configuration"
 
@@ -255,6 +258,15 @@ class SandboxAdmin(Admin):
         answer = requests.get(f"{self.url}/__sandbox/webhook", timeout=10)
         assert answer.status_code == 200, answer.text
         return answer.json()["deliveries"]
+
+    @staticmethod
+    def verified_event(delivery: Mapping[str, Any]) -> dict[str, Any]:
+        """The event of a delivery once the reference library ``standardwebhooks`` verified it
+        (raises if not), after checking the receiver's own verdict agrees."""
+        from standardwebhooks import Webhook
+
+        assert (delivery["verified"], delivery["verification_error"]) == (True, None)
+        return Webhook(WEBHOOK_SECRET).verify(delivery["raw"].encode("utf-8"), dict(delivery["headers"]))
 
     def puts(self, *, status: int | None = None) -> list[dict[str, Any]]:
         """PUT requests to configurations in the request log, optionally with one status."""

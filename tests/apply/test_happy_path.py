@@ -3,9 +3,6 @@ governance receiver and metrics, and that the next plan is empty."""
 
 from __future__ import annotations
 
-import hashlib
-import hmac
-import json
 import os
 import pty
 import re
@@ -13,7 +10,7 @@ import subprocess
 import sys
 
 from planner.catalog import generated_models
-from project import WEBHOOK_SECRET, ApplyProject, SandboxAdmin, expected_payload, model_config, sha256_of_canonical
+from project import ApplyProject, SandboxAdmin, expected_payload, model_config, sha256_of_canonical
 
 
 def test_apply_records_state_audit_webhooks_and_metrics_and_converges(project: ApplyProject, admin: SandboxAdmin) -> None:
@@ -71,10 +68,7 @@ def test_apply_records_state_audit_webhooks_and_metrics_and_converges(project: A
     assert len(deliveries) == 4
     successes = {entry["audit_id"]: entry for entry in entries if entry["status"] == "success"}
     for delivery in deliveries:
-        raw = delivery["raw"].encode("utf-8")
-        headers = {name.lower(): value for name, value in delivery["headers"].items()}
-        assert headers["x-llmplan-signature"] == "sha256=" + hmac.new(WEBHOOK_SECRET.encode(), raw, hashlib.sha256).hexdigest()
-        event = json.loads(raw)
+        event = admin.verified_event(delivery)  # Standard Webhooks signature, checked by the reference library
         assert event["event_type"] == "llm_config_change"
         assert event["audit_log"] == successes[event["event_id"]]
         model_id = event["configuration_snapshot"]["model_id"]

@@ -21,8 +21,8 @@ def test_the_demo_runs_the_whole_loop_and_exits_0(tmp_path: Path) -> None:
     )
     assert result.returncode == 0, result.stdout + result.stderr
     out = result.stdout
-    # each of the ten steps is announced, in order
-    positions = [out.index(f"[{n}/10]") for n in range(1, 11)]
+    # each of the eleven steps is announced, in order
+    positions = [out.index(f"[{n}/11]") for n in range(1, 12)]
     assert positions == sorted(positions)
     assert "Plan: 5 to create, 0 to update, 0 to forget." in out
     assert "No changes." in out
@@ -30,6 +30,9 @@ def test_the_demo_runs_the_whole_loop_and_exits_0(tmp_path: Path) -> None:
     assert "~ max_tokens: 1024 → 2048" in out
     assert "No drift" in out
     assert "chain intact" in out
+    # the governance receiver verified every event's Standard Webhooks signature
+    assert "governance receiver: 5 event(s) received, 5 verified" in out
+    assert out.count("  verified  llm_config_change success  ") == 5
     # and the records are where the README says
     for name in ("state.json", "audit.jsonl", "metrics.prom"):
         assert (tmp_path / "state" / "dev" / name).is_file()

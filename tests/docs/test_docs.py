@@ -146,17 +146,25 @@ def test_the_chain_check_of_the_audit_doc_verifies_a_real_trail_and_names_the_ed
         verify_chain(str(reordered))
 
 
-def test_the_signature_check_of_the_audit_doc_accepts_what_llmplan_signs_and_nothing_else() -> None:
-    from planner.governance import sign
+def test_the_receiver_of_the_audit_doc_accepts_what_llmplan_signs_and_nothing_else() -> None:
+    import time
 
-    signature_ok = python_blocks("audit.md")["signature_ok"]
+    from planner.signing import parse_secrets, webhook_headers
+
+    verified_event = python_blocks("audit.md")["verified_event"]
     body = b'{"event_id":"9a942bf1-5a54-48a8-9036-43f1e30920c4","event_type":"llm_config_change"}'
-    header = sign(body, "s3cret")
-    assert signature_ok(body, header, "s3cret")
-    assert not signature_ok(body, header, "another secret")
-    assert not signature_ok(body.replace(b"llm", b"LLM"), header, "s3cret")
-    assert not signature_ok(body, None, "s3cret")
-    assert not signature_ok(body, header.removeprefix("sha256="), "s3cret")
+    whsec, plain = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw", "plain-s3cret-of-old"
+
+    def headers(secret: str, sent: float | None = None) -> dict[str, str]:
+        return webhook_headers("9a942bf1-5a54-48a8-9036-43f1e30920c4", time.time() if sent is None else sent, body, parse_secrets(secret))
+
+    assert verified_event(body, headers(whsec), whsec)["event_type"] == "llm_config_change"
+    assert verified_event(body, headers(plain), plain) is not None  # a plain secret, as the doc passes it
+    assert verified_event(body, headers(f"{plain} {whsec}"), whsec) is not None  # mid-rotation: either key
+    assert verified_event(body, headers(whsec), "whsec_" + "A" * 32) is None  # another secret
+    assert verified_event(body.replace(b"llm", b"LLM"), headers(whsec), whsec) is None  # a changed body
+    assert verified_event(body, headers(whsec, time.time() - 600), whsec) is None  # replayed ten minutes later
+    assert verified_event(body, {}, whsec) is None  # unsigned
 
 
 # --- state.md ---------------------------------------------------------------

@@ -25,6 +25,7 @@ print(",".join(heavy))
         ("planner.records.session", ""),
         ("planner.metrics", ""),
         ("planner.governance", "requests"),  # it sends the webhook
+        ("planner.signing", ""),  # pure: parses secrets, computes headers
     ],
 )
 def test_module_imports_alone(module: str, may_load: str) -> None:

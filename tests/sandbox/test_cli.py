@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import base64
 import contextlib
 import os
 import selectors
 import signal
 import subprocess
 import sys
+from datetime import datetime, timezone
 from pathlib import Path
 from typing import Iterator
 
@@ -93,6 +95,35 @@ def test_the_client_secret_can_come_from_the_environment() -> None:
     with serving("--client-id", "ci", env={"LLMPLAN_SANDBOX_CLIENT_SECRET": "from-env"}) as (_, url):
         assert token(url, ("ci", "from-env")).status_code == 200
         assert token(url).status_code == 401
+
+
+def test_the_webhook_secret_from_the_environment_makes_the_receiver_verify() -> None:
+    from standardwebhooks import Webhook
+
+    secret = "whsec_" + base64.b64encode(b"serve-webhook-secret-test-32byte").decode()
+    body = '{"event_id":"e-1"}'
+    sent = datetime.now(tz=timezone.utc)
+    headers = {"webhook-id": "e-1", "webhook-timestamp": str(int(sent.timestamp())), "webhook-signature": Webhook(secret).sign("e-1", sent, body)}
+    with serving(env={"LLMPLAN_SANDBOX_WEBHOOK_SECRET": secret}) as (process, url):
+        requests.post(f"{url}/__sandbox/webhook", data=body, headers=headers, timeout=5).raise_for_status()
+        requests.post(f"{url}/__sandbox/webhook", data=body + " ", headers=headers, timeout=5).raise_for_status()
+        verdicts = [delivery["verified"] for delivery in requests.get(f"{url}/__sandbox/webhook", timeout=5).json()["deliveries"]]
+        assert verdicts == [True, False]
+        process.send_signal(signal.SIGTERM)
+        _, stderr = process.communicate(timeout=15)
+    assert secret not in stderr
+
+
+def test_a_malformed_webhook_secret_is_a_clear_error_that_does_not_echo_it() -> None:
+    result = subprocess.run(
+        [sys.executable, "-m", "planner", "sandbox", "serve", "--port", "0"],
+        capture_output=True, text=True, timeout=60, check=False,
+        env={**os.environ, "LLMPLAN_SANDBOX_WEBHOOK_SECRET": "whsec_%%secret-canary%%"},
+    )
+    assert result.returncode == 1
+    assert "the sandbox's webhook secret starts with whsec_ but what follows is not base64" in result.stderr
+    assert "secret-canary" not in result.stdout + result.stderr
+    assert "Traceback" not in result.stderr
 
 
 def run_cli(*arguments: str) -> subprocess.CompletedProcess[str]:
