@@ -9,8 +9,11 @@ command position is handed to :func:`parse_cli`.
 
 from __future__ import annotations
 
+import os
 import re
 import shlex
+import subprocess
+import sys
 from pathlib import Path
 from typing import Any, Iterator
 
@@ -19,6 +22,7 @@ import yaml
 
 REPO = Path(__file__).resolve().parents[2]
 WORKFLOWS = REPO / "examples" / "ci" / "github-actions"
+NAMES = ("plan.yml", "apply.yml", "drift.yml")  # the example workflows
 DOCS = REPO / "docs"
 
 # values a workflow would see at run time
@@ -40,6 +44,11 @@ def load_workflow(path: Path) -> dict[str, Any]:
     if True in document:
         document["on"] = document.pop(True)
     return document
+
+
+def workflow(name: str) -> dict[str, Any]:
+    """One of the example workflows (plan.yml, apply.yml, drift.yml) as data."""
+    return load_workflow(WORKFLOWS / name)
 
 
 def steps(workflow: dict[str, Any]) -> Iterator[tuple[str, dict[str, Any], dict[str, Any]]]:
@@ -144,6 +153,50 @@ def parse_cli(args: list[str]) -> click.Context:
 def command_path(context: click.Context) -> str:
     """'governance flush' for `llmplan governance flush …`."""
     return context.command_path.removeprefix("llmplan ").strip()
+
+
+
+class Runner:
+    """Runs one workflow step's script as GitHub Actions would (bash, the
+    step's shell options), in a copy of the project whose dev environment
+    uses the in-process sandbox gateway."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+        self.summary = root.parent / "summary.md"
+        self.summary.touch()
+        self.environ = {
+            "PATH": f"{Path(sys.executable).parent}{os.pathsep}/usr/bin{os.pathsep}/bin",
+            "HOME": str(root.parent),
+            "ENV": "dev",
+            "NO_COLOR": "1",
+            "GITHUB_STEP_SUMMARY": str(self.summary),
+            "GITHUB_REF_NAME": "main",
+            "GITHUB_SERVER_URL": "https://github.com",
+            "GITHUB_REPOSITORY": "team/llm-config",
+            "GITHUB_RUN_ID": "42",
+        }
+
+    def step(self, workflow_name: str, job_id: str, name: str, **env: str) -> tuple[subprocess.CompletedProcess[str], dict[str, str]]:
+        step = find_step(workflow(workflow_name), job_id, name)
+        script = self.root.parent / "step.sh"
+        script.write_text(step["run"], encoding="utf-8")
+        outputs = self.root.parent / "outputs"
+        outputs.write_text("", encoding="utf-8")
+        options = ["--noprofile", "--norc", "-eo", "pipefail"] if step.get("shell") == "bash" else ["-e"]
+        result = subprocess.run(
+            ["bash", *options, str(script)],
+            cwd=self.root,
+            env={**self.environ, **env, "GITHUB_OUTPUT": str(outputs)},
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+        values = dict(line.split("=", 1) for line in outputs.read_text(encoding="utf-8").splitlines() if "=" in line)
+        return result, values
+
+    def git(self, *args: str, cwd: Path | None = None) -> str:
+        return subprocess.run(["git", *args], cwd=cwd or self.root, env=self.environ, check=True, capture_output=True, text=True).stdout
 
 
 # --- markdown -------------------------------------------------------------

@@ -1,0 +1,313 @@
+"""The GitHub Actions examples are hardened: actions pinned by commit, no
+token left in a checkout, the least permissions, secrets only in the steps
+that use them, llmplan installed from hashes, and a pull request that is
+read as data and never run. zizmor and GitHub's workflow schema (from the
+test extra: a missing tool fails these tests) agree."""
+
+from __future__ import annotations
+
+import json
+import re
+import shutil
+import subprocess
+import sys
+import tomllib
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+from docs_helpers import NAMES, REPO, WORKFLOWS, Runner, find_step, llmplan_commands, steps, workflow
+from packaging.requirements import Requirement
+from packaging.utils import canonicalize_name
+
+# Each commit was read from the tag of that release in the action's own
+# repository; the README's table shows the same.
+PINS = {
+    "actions/checkout": ("3d3c42e5aac5ba805825da76410c181273ba90b1", "v7.0.1"),
+    "actions/setup-python": ("5fda3b95a4ea91299a34e894583c3862153e4b97", "v7.0.0"),
+    "actions/github-script": ("ed597411d8f924073f98dfc5c65a23a2325f34cd", "v8.0.0"),
+    "actions/upload-artifact": ("bbbca2ddaa5d8feaa63e36b76fdaad77386f024f", "v7.0.0"),
+    "actions/download-artifact": ("3e5f45b2cfb9172054b4087a40e8e0b5a5461e7c", "v8.0.1"),
+}
+USES = re.compile(r"^\s*(?:-\s+)?uses:\s*(?P<action>[^@\s]+)@(?P<ref>\S+)(?:\s+#\s*(?P<comment>\S+))?", re.MULTILINE)
+PERMISSIONS = {
+    ("plan.yml", "plan"): {"contents": "read", "pull-requests": "write"},
+    ("apply.yml", "select"): {"contents": "read"},
+    ("apply.yml", "plan"): {"contents": "read", "actions": "read", "pull-requests": "read"},
+    ("apply.yml", "apply"): {"contents": "write"},
+    ("drift.yml", "drift"): {"contents": "read", "issues": "write"},
+}
+CREDENTIALS = {"GENESYSCLOUD_OAUTHCLIENT_ID", "GENESYSCLOUD_OAUTHCLIENT_SECRET"}
+SECRET = re.compile(r"\$\{\{\s*secrets\.(\w+)\s*\}\}")
+REQUIREMENTS = WORKFLOWS / "requirements.txt"
+INSTALL = (
+    "pip install --require-hashes --only-binary :all: -r examples/ci/github-actions/requirements.txt\n"
+    "pip install --no-deps --no-build-isolation --no-index .\n"
+    "pip check\n"
+)
+
+
+def commands(step: dict[str, Any]) -> list[str]:
+    """'plan', 'governance' … for every llmplan command of a step."""
+    return [args[0] for args in llmplan_commands(step.get("run", "")) if args]
+
+
+def governance_secrets() -> set[str]:
+    """The webhook signing secrets that staging's and prod's environment.yaml name."""
+    names = set()
+    for environment in ("staging", "prod"):
+        settings = yaml.safe_load((REPO / "environments" / environment / "environment.yaml").read_text(encoding="utf-8"))
+        if (settings.get("governance") or {}).get("secret_env"):
+            names.add(settings["governance"]["secret_env"])
+    return names
+
+
+# --- pins, tokens, permissions, secrets ----------------------------------------
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_every_action_is_pinned_to_a_verified_commit_with_its_release_in_a_comment(name: str) -> None:
+    text = (WORKFLOWS / name).read_text(encoding="utf-8")
+    found = [match.groupdict() for match in USES.finditer(text)]
+    assert len(found) == sum("uses" in step for _, _, step in steps(workflow(name))), "every uses: line is read"
+    for use in found:
+        assert use["action"] in PINS, f"{use['action']} is not one of the reviewed actions"
+        assert (use["ref"], use["comment"]) == PINS[use["action"]], f"{use['action']}@{use['ref']} # {use['comment']}"
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_every_checkout_leaves_no_token_behind(name: str) -> None:
+    checkouts = [step for _, _, step in steps(workflow(name)) if step.get("uses", "").startswith("actions/checkout@")]
+    assert checkouts
+    for step in checkouts:
+        assert step["with"]["persist-credentials"] is False, step
+
+
+def test_workflows_grant_nothing_and_each_job_only_what_it_uses() -> None:
+    granted = {}
+    for name in NAMES:
+        document = workflow(name)
+        assert document["permissions"] == {}, f"{name}: a job that asks for nothing gets a token that can do nothing"
+        for job_id, job in document["jobs"].items():
+            granted[(name, job_id)] = job["permissions"]
+    assert granted == PERMISSIONS
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_secrets_reach_only_the_llmplan_steps_that_use_them(name: str) -> None:
+    document = workflow(name)
+    assert not SECRET.search(json.dumps(document.get("env", {}))), "no secret for the whole workflow"
+    for job_id, job in document["jobs"].items():
+        assert not SECRET.search(json.dumps(job.get("env", {}))), f"{job_id}: no secret for the whole job"
+        used_in_job = set()
+        for step in job["steps"]:
+            used = set(SECRET.findall(json.dumps({key: step.get(key) for key in ("env", "with")})))
+            ran = commands(step)
+            expected = set()
+            if {"plan", "apply", "drift"} & set(ran):
+                expected |= CREDENTIALS
+                # the hosts besides the region map that credentials may go to, from outside the repository
+                assert step["env"]["LLMPLAN_ALLOWED_GATEWAYS"] == "${{ vars.LLMPLAN_ALLOWED_GATEWAYS }}", step.get("name")
+            if {"apply", "governance"} & set(ran):
+                expected |= governance_secrets()
+            assert used == expected, f"{job_id} / {step.get('name', step.get('uses'))}"
+            used_in_job |= used
+        if used_in_job:
+            expected_environment = "${{ matrix.environment }}" if job_id == "apply" else {"name": "llmplan-read", "deployment": False}
+            assert job["environment"] == expected_environment, f"{job_id}: its secrets live in a GitHub environment"
+    assert "LLMPLAN_GATEWAY_URL" not in (WORKFLOWS / name).read_text(encoding="utf-8"), "the address override is for laptops"
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_no_expression_is_pasted_into_a_script(name: str) -> None:
+    for job_id, _, step in steps(workflow(name)):
+        for script in (step.get("run"), (step.get("with") or {}).get("script")):
+            assert script is None or "${{" not in script, f"{job_id} / {step.get('name')}: pass the value through env"
+
+
+# --- what is installed --------------------------------------------------------
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_llmplan_is_installed_from_hashes_with_no_cache(name: str) -> None:
+    for job_id, job in workflow(name)["jobs"].items():
+        installs = [step for step in job["steps"] if "pip" in step.get("run", "").split()]
+        if not any(commands(step) for step in job["steps"]):
+            assert not installs, job_id
+            continue
+        assert [step["name"] for step in installs] == ["Install llmplan"], job_id
+        assert installs[0]["run"] == INSTALL
+        (python,) = [step for step in job["steps"] if step.get("uses", "").startswith("actions/setup-python@")]
+        assert python["with"] == {"python-version": "3.11"}, "no cache: a pull request's run could fill it"
+
+
+def locked() -> dict[str, tuple[str, list[str]]]:
+    """name → (version, hashes) of every requirement in requirements.txt."""
+    text = re.sub(r"\\\n", " ", REQUIREMENTS.read_text(encoding="utf-8"))
+    entries = {}
+    for line in text.splitlines():
+        line = line.split("#", 1)[0].strip()
+        if not line:
+            continue
+        requirement, *options = line.split()
+        match = re.fullmatch(r"([A-Za-z0-9_.\-]+)==([A-Za-z0-9_.+\-]+)", requirement)
+        assert match, f"not pinned to one version: {requirement}"
+        hashes = [option.removeprefix("--hash=sha256:") for option in options]
+        assert hashes and all(re.fullmatch(r"[0-9a-f]{64}", value) for value in hashes), f"{requirement}: {options}"
+        entries[canonicalize_name(match.group(1))] = (match.group(2), hashes)
+    return entries
+
+
+def test_the_requirements_pin_every_dependency_by_hash_and_agree_with_pyproject() -> None:
+    entries = locked()
+    project = tomllib.loads((REPO / "pyproject.toml").read_text(encoding="utf-8"))
+    wanted = [Requirement(text) for text in (*project["project"]["dependencies"], *project["build-system"]["requires"])]
+    for requirement in wanted:
+        name = canonicalize_name(requirement.name)
+        assert name in entries, f"{requirement.name} is not in {REQUIREMENTS.name}: regenerate it (see its header)"
+        assert requirement.specifier.contains(entries[name][0]), f"{requirement}: {REQUIREMENTS.name} has {entries[name][0]}"
+    assert "llmplan" not in entries, "llmplan itself comes from the checkout"
+
+
+# --- the pull request is data -------------------------------------------------
+
+
+def test_the_plan_job_installs_the_base_branch_before_the_pull_request_is_on_disk() -> None:
+    job = workflow("plan.yml")["jobs"]["plan"]
+    names = [step.get("name", step.get("uses", "").split("@")[0]) for step in job["steps"]]
+    assert names == [
+        "Check out the base branch (llmplan, its requirements, the state)",
+        "actions/setup-python",
+        "Install llmplan",
+        "Check out the pull request's environments/ (data only)",
+        "Take the pull request's environments/",
+        "Validate",
+        "Plan",
+        "Comment on the pull request",
+        "Upload the plan",
+    ]
+    base, pull_request = job["steps"][0]["with"], job["steps"][3]["with"]
+    assert base["ref"] == "${{ github.event.pull_request.base.sha }}" and "path" not in base
+    assert "ref" not in pull_request, "the merge commit GitHub made for the pull request"
+    assert pull_request["path"] == "pull-request"
+    assert (pull_request["sparse-checkout"], pull_request["sparse-checkout-cone-mode"]) == ("/environments/", False)
+
+
+def pull_request_checkout(tmp_path: Path) -> tuple[Runner, Path]:
+    """A workspace as the plan job has it after both checkouts: the base branch, and pull-request/environments."""
+    root = tmp_path / "workspace"
+    shutil.copytree(REPO / "environments", root / "environments")
+    shutil.copytree(REPO / "environments", root / "pull-request" / "environments")
+    return Runner(root), root
+
+
+def test_the_pull_requests_environments_replace_the_base_branchs(tmp_path: Path) -> None:
+    run, root = pull_request_checkout(tmp_path)
+    model = root / "pull-request" / "environments" / "dev" / "models" / "support-bot.yaml"
+    model.write_text(model.read_text(encoding="utf-8").replace("max_tokens: 2048", "max_tokens: 1024"), encoding="utf-8")
+    result, _ = run.step("plan.yml", "plan", "Take the pull request's environments/")
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "max_tokens: 1024" in (root / "environments" / "dev" / "models" / "support-bot.yaml").read_text(encoding="utf-8")
+    assert not (root / "pull-request").exists()
+
+
+@pytest.mark.parametrize(
+    ("case", "expected"),
+    [
+        ("link to a file outside", "pull-request/environments/dev/models/environ.yaml"),
+        ("environments is a link", "has no environments/ folder"),
+        ("no environments", "has no environments/ folder"),
+    ],
+)
+def test_a_pull_request_with_a_symbolic_link_is_refused_before_llmplan_reads_it(tmp_path: Path, case: str, expected: str) -> None:
+    run, root = pull_request_checkout(tmp_path)
+    theirs = root / "pull-request" / "environments"
+    if case == "link to a file outside":
+        # while llmplan plans, /proc/self/environ holds the secret; a quoted parse error would post it in the comment
+        (theirs / "dev" / "models" / "environ.yaml").symlink_to("/proc/self/environ")
+    else:
+        shutil.rmtree(theirs)
+        if case == "environments is a link":
+            theirs.symlink_to(tmp_path)
+    result, _ = run.step("plan.yml", "plan", "Take the pull request's environments/")
+    assert result.returncode == 1
+    assert "::error title=llmplan (dev)::" in result.stdout and expected in result.stdout
+    assert sorted(path.name for path in (root / "environments").iterdir()) == sorted(path.name for path in (REPO / "environments").iterdir())
+    assert not (root / "environments" / "dev" / "models" / "environ.yaml").exists()
+
+
+# --- zizmor and GitHub's schema -------------------------------------------------
+
+
+def tool(name: str) -> str:
+    """A command of the test extra, from this interpreter's environment; missing, the test fails."""
+    found = shutil.which(name, path=str(Path(sys.executable).parent))
+    if found is None:
+        pytest.fail(f"{name} is not installed beside {sys.executable}: install the test extra (make .venv/.installed-test)")
+    return found
+
+
+# the strictest reading: every audit that needs no network, the auditor
+# persona, no configuration file and no ignore comment honoured, and a file
+# that does not parse is an error rather than a warning
+ZIZMOR = ("--offline", "--persona", "auditor", "--no-config", "--no-ignores", "--strict-collection", "--format", "json")
+
+
+def zizmor(folder: Path) -> tuple[subprocess.CompletedProcess[str], list[dict[str, Any]]]:
+    result = subprocess.run(
+        [tool("zizmor"), *ZIZMOR, *(str(folder / name) for name in NAMES)],
+        capture_output=True, text=True, timeout=120, env={"PATH": "/usr/bin:/bin", "NO_COLOR": "1"},
+    )
+    findings = json.loads(result.stdout) if result.stdout.strip() else []
+    return result, findings
+
+
+def test_zizmor_finds_nothing_in_the_examples() -> None:
+    result, findings = zizmor(WORKFLOWS)
+    assert [(finding["ident"], finding["locations"][0]["symbolic"]["key"]) for finding in findings] == []
+    assert result.returncode == 0, result.stderr
+
+
+@pytest.mark.parametrize(
+    ("name", "hardened", "undone", "audit"),
+    [
+        ("plan.yml", "actions/checkout@3d3c42e5aac5ba805825da76410c181273ba90b1 # v7.0.1", "actions/checkout@v7", "unpinned-uses"),
+        ("drift.yml", "persist-credentials: false", "persist-credentials: true", "artipacked"),
+        ("plan.yml", 'echo "exitcode=$code"', 'echo "exitcode=$code ${{ github.event.pull_request.title }}"', "template-injection"),
+        ("drift.yml", "permissions: {} # nothing by default", "permissions: write-all #", "excessive-permissions"),
+        ("drift.yml", "    environment:\n      name: llmplan-read # the read-only client, as in plan.yml\n      deployment: false # checking for drift deploys nothing\n", "", "secrets-outside-env"),
+    ],
+)
+def test_zizmor_finds_each_hardening_undone(tmp_path: Path, name: str, hardened: str, undone: str, audit: str) -> None:
+    for other in NAMES:
+        shutil.copy(WORKFLOWS / other, tmp_path / other)
+    text = (tmp_path / name).read_text(encoding="utf-8")
+    assert hardened in text
+    (tmp_path / name).write_text(text.replace(hardened, undone), encoding="utf-8")
+    result, findings = zizmor(tmp_path)
+    assert audit in {finding["ident"] for finding in findings}, result.stdout + result.stderr
+    assert result.returncode != 0
+
+
+def check_jsonschema(*paths: Path) -> subprocess.CompletedProcess[str]:
+    """GitHub's workflow schema from SchemaStore, as check-jsonschema ships it (no network)."""
+    return subprocess.run(
+        [tool("check-jsonschema"), "--builtin-schema", "vendor.github-workflows", *map(str, paths)],
+        capture_output=True, text=True, timeout=120, env={"PATH": "/usr/bin:/bin", "NO_COLOR": "1"},
+    )
+
+
+def test_githubs_workflow_schema_validates_the_examples() -> None:
+    result = check_jsonschema(*(WORKFLOWS / name for name in NAMES))
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "ok -- validation done" in result.stdout
+
+
+def test_githubs_workflow_schema_refuses_a_broken_workflow(tmp_path: Path) -> None:
+    text = (WORKFLOWS / "drift.yml").read_text(encoding="utf-8")
+    broken = tmp_path / "drift.yml"
+    broken.write_text(text.replace("issues: write # the drift issue", "issues: readwrite # the drift issue"), encoding="utf-8")
+    result = check_jsonschema(broken)
+    assert result.returncode == 1
+    assert "drift.yml" in result.stdout and "readwrite" in result.stdout
