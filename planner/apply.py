@@ -26,6 +26,7 @@ from planner.configuration import Capabilities, payload_hash
 from planner.diff import configuration_hash, to_payload
 from planner.errors import GatewayError, VersionConflict
 from planner.plan import FORGET, NO_OP, WRITE_ACTIONS, Plan, ResourceChange, to_document
+from planner.safety import Approval, audit_fields
 
 if TYPE_CHECKING:
     from planner.audit import AuditLog
@@ -108,6 +109,7 @@ class Executor:
         fail_fast: bool = False,
         on_outcome: Callable[[Outcome], None] | None = None,
         monotonic: Callable[[], float] = time.monotonic,
+        approval: Approval | None = None,
     ) -> None:
         self.plan = plan
         self.client = client
@@ -117,6 +119,7 @@ class Executor:
         self.fail_fast = fail_fast
         self.on_outcome = on_outcome or (lambda outcome: None)
         self.monotonic = monotonic
+        self.approval = approval  # who allowed the plan's weakenings, for their audit entries
         self.stop = threading.Event()
         self._record_lock = threading.Lock()
         # A plan applied without a file was still shown and approved: its checksum ties the audit entries to it.
@@ -136,6 +139,7 @@ class Executor:
             "payload_hash": payload_hash(change.after),
             "compliance_mode": (change.after or {}).get("compliance_mode"),
             "plan_checksum": self._plan_checksum,
+            **audit_fields(change.classification, self.approval),
         }
         if version is not None:
             fields["version"] = version
@@ -324,7 +328,7 @@ def reconcile_interrupted(audit: "AuditLog", live_configurations: Mapping[str, M
     for entry in interrupted_operations(audit.entries()):
         live = live_configurations.get(str(entry.get("model_id", "")).lower())
         went_through = live is not None and payload_hash(to_payload(live)) == entry.get("payload_hash")
-        fields = {key: entry[key] for key in ("operation_id", "address", "model_id", "action", "payload_hash", "compliance_mode", "plan_checksum") if key in entry}
+        fields = {key: entry[key] for key in ("operation_id", "address", "model_id", "action", "payload_hash", "compliance_mode", "plan_checksum", "safety") if key in entry}
         fields.update(environment=environment, status=SUCCESS if went_through else FAILURE, latency_ms=0)
         if not went_through:
             fields.update(error_code="interrupted", error_message="the apply was interrupted before this request's outcome was recorded; the live configuration does not carry it")

@@ -293,6 +293,18 @@ def confirm_on_terminal(plan: Any) -> bool:
     return answer.strip() == "yes"
 
 
+def confirm_weakening_on_terminal(changes: Any) -> bool:
+    """``apply.weakening: confirm``: the weakenings get a question of their own."""
+    from planner.errors import Aborted
+    from planner.safety import describe_weakenings
+
+    listing = "".join(f"\n  {line}" for line in describe_weakenings(changes))
+    if not sys.stdin.isatty():
+        raise Aborted(f"this plan weakens safety and apply.weakening is confirm, but there is no terminal to ask:{listing}", hint="review each weakening and re-run with --allow-weakening")
+    answer = click.prompt(f"\nThese changes weaken safety:{listing}\nDo you want to apply the weakenings too?\n  Only 'yes' will be accepted", default="", show_default=False)
+    return answer.strip() == "yes"
+
+
 @cli.command(context_settings=CONTEXT)
 @click.argument("plan_file", required=False, type=click.Path(dir_okay=False, path_type=Path))
 @click.option("--env", "-e", "env", metavar="ENV", help="Environment to plan and apply (not needed with PLAN_FILE).")
@@ -300,17 +312,21 @@ def confirm_on_terminal(plan: Any) -> bool:
 @click.option("--auto-approve", is_flag=True, help="Apply without asking (for CI, after the plan was reviewed).")
 @click.option("--force", is_flag=True, help="Apply even if more models change than apply.max_change_percent allows.")
 @click.option("--fail-fast", is_flag=True, help="Stop scheduling new changes after the first failure.")
+@click.option("--allow-weakening", is_flag=True, help="Apply changes that weaken a model's safety (apply.weakening refuse or confirm); recorded with who allowed them.")
 @lock_timeout_option
 @parallelism_option
 @no_color_option
-def apply(plan_file: Path | None, env: str | None, root: Path, auto_approve: bool, force: bool, fail_fast: bool, lock_timeout: float, parallelism: int | None, no_color: bool) -> None:
+def apply(plan_file: Path | None, env: str | None, root: Path, auto_approve: bool, force: bool, fail_fast: bool, allow_weakening: bool, lock_timeout: float, parallelism: int | None, no_color: bool) -> None:
     """Make the live gateway match the YAML, recording every outcome.
 
     With PLAN_FILE, applies exactly that reviewed plan, or refuses it if the
     state or any live configuration moved since. Without it, plans now,
     shows the plan and asks for 'yes' (or --auto-approve). Each change is one
     atomic PUT; state, audit trail and governance outbox are written as each
-    one finishes. Exit 0 when all succeeded, 1 if any failed (re-run to finish).
+    one finishes. A change that weakens a model's safety needs the yes that
+    apply.weakening asks for (refuse: --allow-weakening; confirm: a 'yes' of
+    its own on a terminal, or --allow-weakening). Exit 0 when all succeeded,
+    1 if any failed (re-run to finish).
 
     \b
     Examples:
@@ -349,6 +365,8 @@ def apply(plan_file: Path | None, env: str | None, root: Path, auto_approve: boo
             show_plan=show_plan,
             confirm=confirm,
             on_outcome=on_outcome,
+            allow_weakening=allow_weakening,
+            confirm_weakening=confirm_weakening_on_terminal,
         )
     finally:
         if "" in progress:
@@ -383,19 +401,23 @@ def apply(plan_file: Path | None, env: str | None, root: Path, auto_approve: boo
 @root_option
 @format_option("text", "markdown", "json")
 @click.option("--out", "out_file", type=click.Path(dir_okay=False, path_type=Path), help="Also write the report to FILE (same format).")
+@click.option("--fail-on-weakening", is_flag=True, help="Exit 2 only when safety was weakened outside llmplan (other drift is reported, exit 0).")
 @parallelism_option
 @no_color_option
-def drift(env: str, root: Path, output_format: str, out_file: Path | None, parallelism: int | None, no_color: bool) -> int:
+def drift(env: str, root: Path, output_format: str, out_file: Path | None, fail_on_weakening: bool, parallelism: int | None, no_color: bool) -> int:
     """Report where the live gateway differs from the YAML (for cron).
 
     Tells apart "live changed outside llmplan" from "YAML changed but not
     applied", lists configured models no YAML names, and since when each
-    difference is known. Read-only: no lock, no prompt. Exit 0 no drift,
-    2 drift, 1 error (an unreachable gateway is an error, never "no drift").
+    difference is known. Safety weakened outside llmplan is reported first.
+    Read-only: no lock, no prompt. Exit 0 no drift, 2 drift (with
+    --fail-on-weakening: 2 only for a weakening), 1 error (an unreachable
+    gateway is an error, never "no drift").
 
     \b
-    Example:
+    Examples:
       llmplan drift --env prod --format json --out drift.json
+      llmplan drift --env prod --fail-on-weakening
     """
     import io
 
@@ -409,7 +431,7 @@ def drift(env: str, root: Path, output_format: str, out_file: Path | None, paral
         render_drift(report, buffer, output_format)
         manager.write_output_file(out_file, buffer.getvalue(), what="drift report")
     render_drift(report, sys.stdout, output_format, color=use_color(no_color))
-    return EXIT_CHANGES if report.has_drift else EXIT_OK
+    return EXIT_CHANGES if (report.weakened_outside if fail_on_weakening else report.has_drift) else EXIT_OK
 
 
 @cli.command(context_settings=CONTEXT)

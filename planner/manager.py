@@ -32,7 +32,7 @@ if TYPE_CHECKING:
     from planner.metrics import MetricsSummary
     from planner.state import State
     from planner.live import LiveSnapshot
-    from planner.plan import Plan
+    from planner.plan import Plan, ResourceChange
     from planner.state import LocalStateBackend
 
 
@@ -284,13 +284,17 @@ def apply(
     confirm: "Callable[[Plan], bool]" = lambda plan: False,
     on_outcome: "Callable[[Outcome], None] | None" = None,
     environ: Mapping[str, str] | None = None,
+    allow_weakening: bool = False,
+    confirm_weakening: "Callable[[Sequence[ResourceChange]], bool]" = lambda changes: False,
 ) -> ApplyResult:
-    """lock → (saved plan: refuse if stale | plan now and confirm) → PUTs → record."""
+    """lock → (saved plan: refuse if stale | plan now and confirm) → weakenings
+    allowed (apply.weakening) → PUTs → record."""
     from planner.apply import Executor, Recorder, refresh_unchanged
     from planner.errors import Aborted, SafetyThresholdExceeded
     from planner.live import fetch_live
     from planner.metrics import ApplyMetrics, prometheus_text, write_textfile
     from planner.plan import build_plan
+    from planner.safety import weakening_gate
 
     environ = os.environ if environ is None else environ
     saved = read_plan_file(plan_file) if plan_file is not None else None
@@ -320,8 +324,10 @@ def apply(
             if plan.safety.exceeded and not force:
                 raise SafetyThresholdExceeded(plan.safety.describe())
             show_plan(plan)
+            gate = weakening_gate(plan.changes, environment.apply.weakening, environment=environment.name, allowed=allow_weakening)
             if saved is None and plan.has_changes and not confirm(plan):
                 raise Aborted("apply cancelled; nothing was changed")
+            approval = gate.approve(confirm_weakening, environ)
             metrics = ApplyMetrics()
             recorder = Recorder(environment.name, backend, audit, metrics, notifier)
             refreshed = 0
@@ -335,6 +341,7 @@ def apply(
                     parallelism=workers,
                     fail_fast=fail_fast,
                     on_outcome=on_outcome,
+                    approval=approval,
                 ).run()
             finally:
                 _finish_records(backend, audit)
