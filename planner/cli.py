@@ -353,6 +353,11 @@ def apply(plan_file: Path | None, env: str | None, root: Path, auto_approve: boo
         progress[""].restart_clock()
         return approved
 
+    def confirm_weakening(changes: Any) -> bool:
+        approved = confirm_weakening_on_terminal(changes)
+        progress[""].restart_clock()
+        return approved
+
     try:
         result = manager.apply(
             root,
@@ -366,7 +371,7 @@ def apply(plan_file: Path | None, env: str | None, root: Path, auto_approve: boo
             confirm=confirm,
             on_outcome=on_outcome,
             allow_weakening=allow_weakening,
-            confirm_weakening=confirm_weakening_on_terminal,
+            confirm_weakening=confirm_weakening,
         )
     finally:
         if "" in progress:
