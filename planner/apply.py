@@ -27,6 +27,7 @@ from planner.errors import GatewayError, VersionConflict
 from planner.plan import FORGET, NO_OP, WRITE_ACTIONS, Plan, ResourceChange, to_document
 from planner.records.interfaces import RecordedChange
 from planner.records.model import ResourceState
+from planner.safety import Approval, audit_fields
 
 if TYPE_CHECKING:
     from planner.gateway.client import GatewayClient
@@ -113,6 +114,7 @@ class Executor:
         fail_fast: bool = False,
         on_outcome: Callable[[Outcome], None] | None = None,
         monotonic: Callable[[], float] = time.monotonic,
+        approval: Approval | None = None,
     ) -> None:
         self.plan = plan
         self.client = client
@@ -122,6 +124,7 @@ class Executor:
         self.fail_fast = fail_fast
         self.on_outcome = on_outcome or (lambda outcome: None)
         self.monotonic = monotonic
+        self.approval = approval  # who allowed the plan's weakenings, for their audit entries
         self.stop = threading.Event()
         self._metrics_lock = threading.Lock()
         # A plan applied without a file was still shown and approved: its checksum ties the audit entries to it.
@@ -139,6 +142,7 @@ class Executor:
             "payload_hash": payload_hash(change.after),
             "compliance_mode": (change.after or {}).get("compliance_mode"),
             "plan_checksum": self._plan_checksum,
+            **audit_fields(change.classification, self.approval),
         }
         if version is not None:
             fields["version"] = version

@@ -11,6 +11,11 @@ from the YAML; comparing both with state tells the reviewer which side moved:
 
 Live configured models that no YAML file names are listed as ``unmanaged``;
 they are reported, not counted as drift (``llmplan import`` adopts them).
+
+What moved outside llmplan is classified for safety (planner.safety): the
+change from the last applied configuration to live, or, for a model llmplan
+never applied, from the YAML to live.  A weakening there is "safety weakened
+outside llmplan", the drift that pages.
 """
 
 from __future__ import annotations
@@ -20,6 +25,7 @@ from typing import TYPE_CHECKING, Any, Mapping
 
 from planner.diff import FieldChange, configuration_hash, diff_configurations, to_payload
 from planner.environment import Environment
+from planner.safety import UNCHANGED, Classification, classify
 
 if TYPE_CHECKING:
     from planner.records.model import State
@@ -49,6 +55,11 @@ class DriftedModel:
     live_version: int | None
     state_version: int | None
     applied_at: str | None
+    outside: Classification = UNCHANGED  # of what moved outside llmplan
+
+    @property
+    def weakened_outside(self) -> bool:
+        return self.outside.weakens
 
 
 @dataclass(frozen=True)
@@ -70,6 +81,11 @@ class DriftReport:
     @property
     def has_drift(self) -> bool:
         return bool(self.drifted)
+
+    @property
+    def weakened_outside(self) -> tuple[DriftedModel, ...]:
+        """The drifted models whose safety was weakened outside llmplan."""
+        return tuple(item for item in self.drifted if item.weakened_outside)
 
 
 def detect_drift(
@@ -102,6 +118,10 @@ def detect_drift(
             live_moved = now is None or configuration_hash(now) != configuration_hash(applied)
             yaml_moved = configuration_hash(desired) != configuration_hash(applied)
             kind = BOTH if live_moved and yaml_moved else CHANGED_OUTSIDE if live_moved else NOT_APPLIED
+        changes = diff_configurations(desired, now)
+        outside = UNCHANGED
+        if now is not None and kind != NOT_APPLIED:
+            outside = classify(changes if applied is None else diff_configurations(applied, now), environment.safety)
         drifted.append(
             DriftedModel(
                 address=model.address,
@@ -110,10 +130,11 @@ def detect_drift(
                 desired=desired,
                 live=now,
                 last_applied=applied,
-                changes=diff_configurations(desired, now),
+                changes=changes,
                 live_version=live_config.get("version") if live_config is not None else None,
                 state_version=previous.version if previous is not None else None,
                 applied_at=previous.applied_at if previous is not None else None,
+                outside=outside,
             )
         )
     managed = {model.model_id.lower() for model in environment.models}

@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any, Mapping
 
 from planner.errors import Problem
+from planner.safety import DEFAULT_WEAKENING_POLICY, SafetyRules, default_rules, rules_for
 from planner.yamlsource import JsonPath, SourceDocument
 
 ENVIRONMENTS_DIR = "environments"
@@ -107,6 +108,7 @@ class GovernanceSettings:
 class ApplySettings:
     parallelism: int = DEFAULT_PARALLELISM
     max_change_percent: float = DEFAULT_MAX_CHANGE_PERCENT
+    weakening: str = DEFAULT_WEAKENING_POLICY  # refuse | confirm | allow: a plan that weakens safety
 
 
 @dataclass(frozen=True)
@@ -131,6 +133,7 @@ class Environment:
     policy: Mapping[str, Any] | None
     models: tuple[ModelFile, ...]
     state: StateSettings = StateSettings()
+    safety: SafetyRules = field(default_factory=default_rules)
 
     @property
     def state_dir(self) -> Path:
@@ -213,9 +216,11 @@ def build_environment(source: EnvironmentSource) -> Environment:
         apply=ApplySettings(
             parallelism=int(apply.get("parallelism", DEFAULT_PARALLELISM)),
             max_change_percent=float(apply.get("max_change_percent", DEFAULT_MAX_CHANGE_PERCENT)),
+            weakening=str(apply.get("weakening", DEFAULT_WEAKENING_POLICY)),
         ),
         policy=data.get("policy"),
         models=models,
+        safety=rules_for(data.get("safety")),
         state=state_settings(data.get("state")),
     )
 

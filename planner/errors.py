@@ -192,6 +192,10 @@ class SafetyThresholdExceeded(LlmplanError):
     pass
 
 
+class WeakeningRefused(LlmplanError):
+    """The plan weakens a model's safety and the environment refuses that without --allow-weakening."""
+
+
 class StateError(LlmplanError):
     """The state file is unreadable, of another lineage, or newer than us."""
 

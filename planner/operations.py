@@ -22,7 +22,7 @@ if TYPE_CHECKING:
     from planner.apply import Outcome
     from planner.drift import UnmanagedModel
     from planner.metrics import MetricsSummary
-    from planner.plan import Plan
+    from planner.plan import Plan, ResourceChange
 
 
 @dataclass(frozen=True)
@@ -72,8 +72,11 @@ def apply(
     confirm: "Callable[[Plan], bool]" = lambda plan: False,
     on_outcome: "Callable[[Outcome], None] | None" = None,
     environ: Mapping[str, str] | None = None,
+    allow_weakening: bool = False,
+    confirm_weakening: "Callable[[Sequence[ResourceChange]], bool]" = lambda changes: False,
 ) -> ApplyResult:
-    """lock → (saved plan: refuse if stale | plan now and confirm) → PUTs → record."""
+    """lock → (saved plan: refuse if stale | plan now and confirm) → weakenings
+    allowed (apply.weakening) → PUTs → record."""
     from planner.apply import Executor, Recorder, refresh_unchanged
     from planner.errors import Aborted
     from planner.governance import build_event
@@ -81,6 +84,7 @@ def apply(
     from planner.metrics import ApplyMetrics, prometheus_text, write_textfile
     from planner.plan import FORGET, build_plan
     from planner.records.session import RecordsSession
+    from planner.safety import weakening_gate
 
     environ = os.environ if environ is None else environ
     saved = read_plan_file(plan_file) if plan_file is not None else None
@@ -108,8 +112,10 @@ def apply(
                 settled = session.settle(snapshot.configurations, event_for=build_event if sender is not None else None)
                 plan.raise_if_unsafe(force=force)
                 show_plan(plan)
+                gate = weakening_gate(plan.changes, environment.apply.weakening, environment=environment.name, allowed=allow_weakening)
                 if saved is None and plan.has_changes and not confirm(plan):
                     raise Aborted("apply cancelled; nothing was changed")
+                approval = gate.approve(confirm_weakening, environ)
                 recorder = Recorder(session, metrics, sender)
                 refreshed = refresh_unchanged(plan, session.state, recorder, snapshot.configurations, snapshot.capabilities)
                 outcomes = Executor(
@@ -120,6 +126,7 @@ def apply(
                     parallelism=workers,
                     fail_fast=fail_fast,
                     on_outcome=on_outcome,
+                    approval=approval,
                 ).run()
         undelivered = sender.flush().remaining if sender is not None else 0
         warnings = tuple(session.warnings)

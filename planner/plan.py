@@ -18,6 +18,7 @@ from planner.configuration import canonical_json, sha256_hex
 from planner.diff import FieldChange, configuration_hash, diff_configurations, diff_payloads, same_payload, to_payload
 from planner.environment import Environment
 from planner.errors import PlanFileError, SafetyThresholdExceeded, StalePlan
+from planner.safety import UNCHANGED, Classification, classify, classify_action, saved_classification, weakening_changes
 
 if TYPE_CHECKING:  # the records model is only needed for its types
     from planner.records.model import State
@@ -40,7 +41,8 @@ class ResourceChange:
     ``before`` is the live configuration (``None`` if never configured),
     ``after`` the body apply will PUT (``None`` for forget), ``live_version``
     the version the change was computed against: apply sends it, and the
-    gateway refuses the PUT if the model changed since.
+    gateway refuses the PUT if the model changed since.  ``classification``
+    says what the change means for the model's safety.
     """
 
     address: str
@@ -51,6 +53,7 @@ class ResourceChange:
     changes: tuple[FieldChange, ...] = ()
     live_version: int | None = None
     file: str | None = None
+    classification: Classification = UNCHANGED
 
 
 @dataclass(frozen=True)
@@ -65,6 +68,7 @@ class DriftedResource:
     state_version: int | None
     live_version: int | None
     applied_at: str | None
+    classification: Classification = UNCHANGED  # of the change made outside llmplan
 
 
 @dataclass(frozen=True)
@@ -116,6 +120,11 @@ class Plan:
     def has_changes(self) -> bool:
         return bool(self.actionable)
 
+    @property
+    def weakening(self) -> tuple[ResourceChange, ...]:
+        """The changes that weaken a model's safety, in address order."""
+        return weakening_changes(self.changes)
+
     def raise_if_unsafe(self, *, force: bool) -> None:
         """The change limit (octoDNS's safety threshold): more than that share of models needs --force."""
         if self.safety.exceeded and not force:
@@ -160,6 +169,7 @@ def build_plan(
     ``targets`` limits the plan to those addresses.
     """
     wanted = set(targets)
+    rules = environment.safety
     recorded = dict(state.resources) if state is not None else {}
     changes: list[ResourceChange] = []
     drift: list[DriftedResource] = []
@@ -180,11 +190,12 @@ def build_plan(
             same = same_payload(before, after)
             action = NO_OP if same else UPDATE
             field_changes = () if same else diff_payloads(before, after)
-        changes.append(ResourceChange(model.address, model_id, action, before, after, field_changes, live_version, model.file))
+        classification = classify_action(action, field_changes, rules)
+        changes.append(ResourceChange(model.address, model_id, action, before, after, field_changes, live_version, model.file, classification))
 
         previous = recorded.get(model.address)
         if previous is not None and previous.model_id.lower() == model_id:
-            drifted = _drift(model.address, model_id, previous, live_config)
+            drifted = _drift(model.address, model_id, previous, live_config, rules)
             if drifted is not None:
                 drift.append(drifted)
 
@@ -192,7 +203,7 @@ def build_plan(
     for address, previous in sorted(recorded.items()):
         if address in desired_addresses or (wanted and address not in wanted):
             continue
-        changes.append(ResourceChange(address, previous.model_id.lower(), FORGET, dict(previous.configuration), None, (), previous.version, None))
+        changes.append(ResourceChange(address, previous.model_id.lower(), FORGET, dict(previous.configuration), None, (), previous.version, None, classify_action(FORGET, (), rules)))
 
     changes.sort(key=lambda change: change.address)
     written = sum(1 for change in changes if change.action in WRITE_ACTIONS)
@@ -209,20 +220,22 @@ def build_plan(
     )
 
 
-def _drift(address: str, model_id: str, previous: Any, live_config: Mapping[str, Any] | None) -> DriftedResource | None:
+def _drift(address: str, model_id: str, previous: Any, live_config: Mapping[str, Any] | None, rules: Any) -> DriftedResource | None:
     recorded = to_payload(previous.configuration)
     now = to_payload(live_config) if live_config is not None else None
     if now is not None and configuration_hash(recorded) == configuration_hash(now):
         return None
+    changes = diff_configurations(recorded, now)
     return DriftedResource(
         address=address,
         model_id=model_id,
         before=recorded,
         after=now,
-        changes=diff_configurations(recorded, now),
+        changes=changes,
         state_version=previous.version,
         live_version=live_config.get("version") if live_config is not None else None,
         applied_at=previous.applied_at,
+        classification=classify(changes, rules) if now is not None else UNCHANGED,
     )
 
 
@@ -261,6 +274,7 @@ def to_document(plan: Plan) -> dict[str, Any]:
             live_version=change.live_version,
             file=change.file,
             field_changes=field_changes_json(change.changes),
+            llmplan={"safety": change.classification.to_dict()},
         )
         resource_changes.append(entry)
     resource_drift = []
@@ -272,6 +286,7 @@ def to_document(plan: Plan) -> dict[str, Any]:
             live_version=item.live_version,
             applied_at=item.applied_at,
             field_changes=field_changes_json(item.changes),
+            llmplan={"safety": item.classification.to_dict()},
         )
         resource_drift.append(entry)
     document: dict[str, Any] = {
@@ -347,6 +362,7 @@ def from_document(document: Mapping[str, Any], *, source: str = "plan file") -> 
             changes=tuple(FieldChange.from_dict(item) for item in entry["field_changes"]),
             live_version=entry.get("live_version"),
             file=entry.get("file"),
+            classification=_classification(entry),
         )
         for entry in document["resource_changes"]
     )
@@ -360,6 +376,7 @@ def from_document(document: Mapping[str, Any], *, source: str = "plan file") -> 
             state_version=entry.get("state_version"),
             live_version=entry.get("live_version"),
             applied_at=entry.get("applied_at"),
+            classification=_classification(entry),
         )
         for entry in document["resource_drift"]
     )
@@ -376,6 +393,11 @@ def from_document(document: Mapping[str, Any], *, source: str = "plan file") -> 
         targets=tuple(block["targets"]),
         checksum=block["checksum"],
     )
+
+
+def _classification(entry: Mapping[str, Any]) -> Classification:
+    changes = tuple(FieldChange.from_dict(item) for item in entry["field_changes"])
+    return saved_classification((entry.get("llmplan") or {}).get("safety"), entry["change"]["actions"][0], changes)
 
 
 def dumps(plan: Plan) -> str:

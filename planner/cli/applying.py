@@ -5,7 +5,7 @@ from __future__ import annotations
 import sys
 import time
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import click
 
@@ -69,6 +69,18 @@ def confirm_on_terminal(plan: "Plan") -> bool:
     return bool(answer.strip() == "yes")
 
 
+def confirm_weakening_on_terminal(changes: Any) -> bool:
+    """``apply.weakening: confirm``: the weakenings get a question of their own."""
+    from planner.errors import Aborted
+    from planner.safety import describe_weakenings
+
+    listing = "".join(f"\n  {line}" for line in describe_weakenings(changes))
+    if not sys.stdin.isatty():
+        raise Aborted(f"this plan weakens safety and apply.weakening is confirm, but there is no terminal to ask:{listing}", hint="review each weakening and re-run with --allow-weakening")
+    answer = click.prompt(f"\nThese changes weaken safety:{listing}\nDo you want to apply the weakenings too?\n  Only 'yes' will be accepted", default="", show_default=False)
+    return bool(answer.strip() == "yes")
+
+
 @click.command(context_settings=CONTEXT)
 @click.argument("plan_file", required=False, type=click.Path(dir_okay=False, path_type=Path))
 @click.option("--env", "-e", "env", metavar="ENV", help="Environment to plan and apply (not needed with PLAN_FILE).")
@@ -76,17 +88,21 @@ def confirm_on_terminal(plan: "Plan") -> bool:
 @click.option("--auto-approve", is_flag=True, help="Apply without asking (for CI, after the plan was reviewed).")
 @click.option("--force", is_flag=True, help="Apply even if more models change than apply.max_change_percent allows.")
 @click.option("--fail-fast", is_flag=True, help="Stop scheduling new changes after the first failure.")
+@click.option("--allow-weakening", is_flag=True, help="Apply changes that weaken a model's safety (apply.weakening refuse or confirm); recorded with who allowed them.")
 @lock_timeout_option
 @parallelism_option
 @no_color_option
-def apply(plan_file: Path | None, env: str | None, root: Path, auto_approve: bool, force: bool, fail_fast: bool, lock_timeout: float, parallelism: int | None, no_color: bool) -> None:
+def apply(plan_file: Path | None, env: str | None, root: Path, auto_approve: bool, force: bool, fail_fast: bool, allow_weakening: bool, lock_timeout: float, parallelism: int | None, no_color: bool) -> None:
     """Make the live gateway match the YAML, recording every outcome.
 
     With PLAN_FILE, applies exactly that reviewed plan, or refuses it if the
     state or any live configuration moved since. Without it, plans now,
     shows the plan and asks for 'yes' (or --auto-approve). Each change is one
     atomic PUT; state, audit trail and governance outbox are written as each
-    one finishes. Exit 0 when all succeeded, 1 if any failed (re-run to finish).
+    one finishes. A change that weakens a model's safety needs the yes that
+    apply.weakening asks for (refuse: --allow-weakening; confirm: a 'yes' of
+    its own on a terminal, or --allow-weakening). Exit 0 when all succeeded,
+    1 if any failed (re-run to finish).
 
     \b
     Examples:
@@ -112,6 +128,11 @@ def apply(plan_file: Path | None, env: str | None, root: Path, auto_approve: boo
         progress[-1].restart_clock()
         return approved
 
+    def confirm_weakening(changes: Any) -> bool:
+        approved = confirm_weakening_on_terminal(changes)
+        progress[-1].restart_clock()
+        return approved
+
     try:
         result = operations.apply(
             root,
@@ -124,6 +145,8 @@ def apply(plan_file: Path | None, env: str | None, root: Path, auto_approve: boo
             show_plan=show_plan,
             confirm=confirm,
             on_outcome=on_outcome,
+            allow_weakening=allow_weakening,
+            confirm_weakening=confirm_weakening,
         )
     finally:
         for bar in progress:

@@ -15,19 +15,23 @@ from planner.cli.options import CONTEXT, Found, emit, env_option, format_option,
 @root_option
 @format_option("text", "markdown", "json")
 @click.option("--out", "out_file", type=click.Path(dir_okay=False, path_type=Path), help="Also write the report to FILE (same format).")
+@click.option("--fail-on-weakening", is_flag=True, help="Exit 2 only when safety was weakened outside llmplan (other drift is reported, exit 0).")
 @parallelism_option
 @no_color_option
-def drift(env: str, root: Path, output_format: str, out_file: Path | None, parallelism: int | None, no_color: bool) -> Found:
+def drift(env: str, root: Path, output_format: str, out_file: Path | None, fail_on_weakening: bool, parallelism: int | None, no_color: bool) -> Found:
     """Report where the live gateway differs from the YAML (for cron).
 
     Tells apart "live changed outside llmplan" from "YAML changed but not
     applied", lists configured models no YAML names, and since when each
-    difference is known. Read-only: no lock, no prompt. Exit 0 no drift,
-    2 drift, 1 error (an unreachable gateway is an error, never "no drift").
+    difference is known. Safety weakened outside llmplan is reported first.
+    Read-only: no lock, no prompt. Exit 0 no drift, 2 drift (with
+    --fail-on-weakening: 2 only for a weakening), 1 error (an unreachable
+    gateway is an error, never "no drift").
 
     \b
-    Example:
+    Examples:
       llmplan drift --env prod --format json --out drift.json
+      llmplan drift --env prod --fail-on-weakening
     """
     import io
 
@@ -40,7 +44,8 @@ def drift(env: str, root: Path, output_format: str, out_file: Path | None, paral
         render_drift(report, buffer, output_format)
         manager.write_output_file(out_file, buffer.getvalue(), what="drift report")
     render_drift(report, sys.stdout, output_format, color=use_color(no_color))
-    return Found.CHANGES if report.has_drift else Found.NOTHING
+    found = report.weakened_outside if fail_on_weakening else report.has_drift
+    return Found.CHANGES if found else Found.NOTHING
 
 
 @click.command(context_settings=CONTEXT)

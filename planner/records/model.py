@@ -302,8 +302,8 @@ def ci_run_id(environ: Mapping[str, str]) -> str | None:
     return None
 
 
-def new_lock_info(operation: str, *, where: str, now: str, environ: Mapping[str, str] | None = None) -> LockInfo:
-    """A fresh description of this process as a lock holder."""
+def user_at_host() -> str:
+    """This process's user and machine, as a person reads them: ``ci@runner-7``."""
     import getpass
     import socket
 
@@ -311,11 +311,18 @@ def new_lock_info(operation: str, *, where: str, now: str, environ: Mapping[str,
         user = getpass.getuser()
     except Exception:  # no login name in some containers
         user = str(os.getuid())
+    return f"{user}@{socket.gethostname()}"
+
+
+def new_lock_info(operation: str, *, where: str, now: str, environ: Mapping[str, str] | None = None) -> LockInfo:
+    """A fresh description of this process as a lock holder."""
+    import socket
+
     host = socket.gethostname()
     return LockInfo(
         id=str(uuid.uuid4()),
         operation=operation,
-        who=f"{user}@{host}",
+        who=user_at_host(),
         pid=os.getpid(),
         created=now,
         where=where,

@@ -163,7 +163,7 @@ def reconciliation(entries: Sequence[Mapping[str, Any]], live: Mapping[str, Mapp
     for entry in unsettled_operations(entries):
         configuration = live.get(str(entry.get("model_id", "")).lower())
         went_through = configuration is not None and payload_hash(to_payload(configuration)) == entry.get("payload_hash")
-        fields = {key: entry[key] for key in ("operation_id", "address", "model_id", "action", "payload_hash", "compliance_mode", "plan_checksum") if key in entry}
+        fields = {key: entry[key] for key in ("operation_id", "address", "model_id", "action", "payload_hash", "compliance_mode", "plan_checksum", "safety") if key in entry}
         fields.update(environment=environment, status=SUCCESS if went_through else FAILURE, latency_ms=0)
         if went_through and configuration is not None and configuration.get("version") is not None:
             fields["version"] = configuration["version"]

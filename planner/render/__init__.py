@@ -14,6 +14,7 @@ from typing import Any, Iterable, TextIO
 from planner.diff import FieldChange
 from planner.drift import KIND_TEXT, DriftedModel, DriftReport
 from planner.plan import CREATE, FORGET, NO_OP, UPDATE, Plan, ResourceChange, dumps, field_changes_json, plain_json, resource_entry
+from planner.safety import Classification, Finding, old_new
 
 SYMBOLS = {CREATE: "+", UPDATE: "~", FORGET: "-", NO_OP: " "}
 _COLORS = {"+": "\x1b[32m", "~": "\x1b[33m", "-": "\x1b[31m", "!": "\x1b[1;33m", "bold": "\x1b[1m"}
@@ -28,7 +29,38 @@ def value_text(value: Any) -> str:
 def summary_line(plan: Plan) -> str:
     if not plan.has_changes:
         return "No changes."
-    return f"Plan: {plan.count(CREATE)} to create, {plan.count(UPDATE)} to update, {plan.count(FORGET)} to forget."
+    line = f"Plan: {plan.count(CREATE)} to create, {plan.count(UPDATE)} to update, {plan.count(FORGET)} to forget."
+    weakening = len(plan.weakening)
+    if weakening:
+        line += f" {weakening} change{'s weaken' if weakening != 1 else ' weakens'} safety."
+    return line
+
+
+# --- safety: weakenings first and in words ------------------------------------
+
+
+def _weakenings(items: Iterable[tuple[str, Classification]]) -> list[tuple[str, Finding]]:
+    """(model, finding) for every weakening of the given classifications."""
+    return [(model, finding) for model, classification in items for finding in classification.weakenings]
+
+
+def _safety_text(out: TextIO, heading: str, rows: list[tuple[str, Finding]], paint: Any) -> None:
+    out.write(paint("!", heading) + "\n\n")
+    for model, finding in rows:
+        out.write(f"  {paint('!', '!')} {model}: {finding.path}: {old_new(finding)}\n      {finding.reason}\n")
+    out.write("\n")
+
+
+def _safety_markdown(out: TextIO, heading: str, rows: list[tuple[str, Finding]]) -> None:
+    out.write(f"#### ⚠️ {heading}\n\n| model | field | before → after | why |\n|---|---|---|---|\n")
+    for model, finding in rows:
+        cells = (f"`{model}`", f"`{finding.path}`", f"`{old_new(finding)}`", finding.reason)
+        out.write("| " + " | ".join(cell.replace("|", "\\|") for cell in cells) + " |\n")
+    out.write("\n")
+
+
+def _count(number: int, noun: str) -> str:
+    return f"{number} {noun}{'s' if number != 1 else ''}"
 
 
 def _field_lines(changes: Iterable[FieldChange]) -> list[tuple[str, str]]:
@@ -83,6 +115,12 @@ def render_text(plan: Plan, out: TextIO, *, color: bool = False) -> None:
         for field_symbol, text in _field_lines(change.changes):
             out.write(f"      {paint(field_symbol, field_symbol)} {text}\n")
         out.write("\n")
+    weakened = _weakenings((change.address, change.classification) for change in plan.weakening)
+    if weakened:
+        _safety_text(out, f"Safety: this plan weakens {_count(len(weakened), 'setting')} of {_count(len(plan.weakening), 'model')}:", weakened, paint)
+    outside = _weakenings((item.address, item.classification) for item in plan.drift)
+    if outside:
+        _safety_text(out, "Safety weakened outside llmplan since the last apply:", outside, paint)
     out.write(paint("bold", summary_line(plan)) + "\n")
 
 
@@ -92,6 +130,12 @@ def render_text(plan: Plan, out: TextIO, *, color: bool = False) -> None:
 def render_markdown(plan: Plan, out: TextIO) -> None:
     """A pull-request comment: summary first, table, collapsible field diff."""
     out.write(f"### llmplan · `{plan.environment}` · {summary_line(plan)}\n\n")
+    weakened = _weakenings((change.address, change.classification) for change in plan.weakening)
+    if weakened:
+        _safety_markdown(out, f"This plan weakens safety: {_count(len(weakened), 'setting')} of {_count(len(plan.weakening), 'model')}", weakened)
+    outside = _weakenings((item.address, item.classification) for item in plan.drift)
+    if outside:
+        _safety_markdown(out, "Safety weakened outside llmplan since the last apply", outside)
     if plan.safety.exceeded:
         out.write(f"> [!WARNING]\n> {plan.safety.describe()}.\n\n")
     if plan.drift:
@@ -174,6 +218,9 @@ def render_drift_text(report: DriftReport, out: TextIO, *, color: bool = False) 
     def paint(symbol: str, text: str) -> str:
         return f"{_COLORS[symbol]}{text}{_RESET}" if color and symbol in _COLORS else text
 
+    outside = _weakenings((f"{item.address} ({item.model_id})", item.outside) for item in report.weakened_outside)
+    if outside:
+        _safety_text(out, f"Safety weakened outside llmplan: {_count(len(report.weakened_outside), 'model')}, {_count(len(outside), 'setting')}.", outside, paint)
     out.write(paint("bold", drift_summary(report)) + "\n")
     for item in report.drifted:
         out.write(f"\n  {paint('~', '~')} {item.address} ({item.model_id}): {KIND_TEXT[item.kind]} ({_since(item)})\n")
@@ -195,6 +242,9 @@ def render_drift_text(report: DriftReport, out: TextIO, *, color: bool = False) 
 
 def render_drift_markdown(report: DriftReport, out: TextIO) -> None:
     out.write(f"### llmplan drift · `{report.environment}` · {len(report.drifted)} of {report.total} models drifted\n\n")
+    outside = _weakenings((item.address, item.outside) for item in report.weakened_outside)
+    if outside:
+        _safety_markdown(out, f"Safety weakened outside llmplan: {_count(len(report.weakened_outside), 'model')}", outside)
     out.write(drift_summary(report) + "\n\n")
     if report.drifted:
         out.write("| model | what moved | since | fields |\n|---|---|---|---|\n")
@@ -220,6 +270,7 @@ def drift_document(report: DriftReport) -> dict[str, Any]:
             state_version=item.state_version,
             live_version=item.live_version,
             field_changes=field_changes_json(item.changes),
+            llmplan={"safety": item.outside.to_dict()},
         )
         entries.append(entry)
     return {
@@ -229,7 +280,7 @@ def drift_document(report: DriftReport) -> dict[str, Any]:
         "resource_drift": entries,
         "unmanaged": [{"model_id": m.model_id, "name": m.name, "version": m.version} for m in report.unmanaged],
         "summary": {"total": report.total, "drifted": len(report.drifted), "unmanaged": len(report.unmanaged)},
-        "llmplan": {"environment": report.environment},
+        "llmplan": {"environment": report.environment, "weakened_outside": len(report.weakened_outside)},
     }
 
 

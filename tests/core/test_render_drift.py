@@ -121,5 +121,6 @@ def test_json_has_resource_drift_and_the_summary_block() -> None:
         "state_version": 4,
         "live_version": 5,
         "field_changes": [{"path": "max_tokens", "before": 2048, "after": 1024}],
+        "llmplan": {"safety": {"classification": "neutral", "reasons": []}},  # built by hand: not classified
     }
     assert (router["drift_kind"], router["change"]["after"], router["live_version"], router["applied_at"]) == ("never_applied", None, None, None)

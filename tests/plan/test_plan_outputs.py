@@ -34,7 +34,14 @@ llmplan will perform the following actions in environment dev:
       + safety_filters[political]: {{"action": "flag", "threshold": 60}}
       - safety_filters[self_harm]: {{"action": "block", "threshold": 10}}
 
-Plan: 0 to create, 1 to update, 0 to forget.
+Safety: this plan weakens 2 settings of 1 model:
+
+  ! support-bot: safety_filters[pii].threshold: 85 → 90
+      with a higher threshold the pii filter acts on less content (safety.threshold: lower is stricter)
+  ! support-bot: safety_filters[self_harm]: {{"action": "block", "threshold": 10}} → (none)
+      the self_harm filter is removed: nothing screens self_harm content any more
+
+Plan: 0 to create, 1 to update, 0 to forget. 1 change weakens safety.
 """
 
 
@@ -65,11 +72,18 @@ def test_text_shows_each_changed_field_old_to_new(applied: Project) -> None:
     assert "\x1b[" not in done.stdout
 
 
-def test_markdown_has_the_summary_first_then_a_table_and_details(applied: Project) -> None:
+def test_markdown_has_the_summary_first_then_the_weakenings_a_table_and_details(applied: Project) -> None:
     done = applied.run("plan", "--env", "dev", "--format", "markdown")
     assert done.code == 0, done
     assert done.stdout == f"""\
-### llmplan · `dev` · Plan: 0 to create, 1 to update, 0 to forget.
+### llmplan · `dev` · Plan: 0 to create, 1 to update, 0 to forget. 1 change weakens safety.
+
+#### ⚠️ This plan weakens safety: 2 settings of 1 model
+
+| model | field | before → after | why |
+|---|---|---|---|
+| `support-bot` | `safety_filters[pii].threshold` | `85 → 90` | with a higher threshold the pii filter acts on less content (safety.threshold: lower is stricter) |
+| `support-bot` | `safety_filters[self_harm]` | `{{"action": "block", "threshold": 10}} → (none)` | the self_harm filter is removed: nothing screens self_harm content any more |
 
 | | model | action | fields |
 |---|---|---|---|
