@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import os
 import selectors
+import socket
 import signal
 import subprocess
 import sys
@@ -133,3 +134,52 @@ def test_every_option_has_help_and_the_command_has_an_example() -> None:
     assert result.exit_code == 0
     assert "llmplan sandbox serve --port" in result.output
     assert "listening on http://HOST:PORT" in result.output
+
+
+# --- sandbox edit --url: a console edit on a running sandbox ------------------------------------
+
+
+def edit(*arguments: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "planner", "sandbox", "edit", *arguments], capture_output=True, text=True, timeout=60, check=False
+    )
+
+
+def test_edit_url_changes_a_running_sandbox_like_a_console_edit() -> None:
+    config = {
+        "model_id": SUPPORT,
+        "temperature_matrix": {"default": 0.7, "creative": 1.2, "precise": 0.3},
+        "safety_filters": [{"filter_type": "pii", "action": "redact", "threshold": 85}],
+        "max_tokens": 2048,
+    }
+    with serving() as (process, url):
+        headers = {"Authorization": f"Bearer {token(url).json()['access_token']}"}
+        live = f"{url}/api/v2/ai/models/{SUPPORT}/configuration"
+        assert requests.put(live, json=config, headers=headers, timeout=5).json()["version"] == 1
+
+        result = edit("--url", url, SUPPORT, "max_tokens=1024", "temperature_matrix.creative=1.4")
+        assert (result.returncode, result.stderr) == (0, "")
+        assert result.stdout == f"{SUPPORT}: now version 2 (max_tokens=1024, temperature_matrix.creative=1.4)\n"
+        drifted = requests.get(live, headers=headers, timeout=5).json()
+        assert (drifted["version"], drifted["max_tokens"], drifted["temperature_matrix"]) == (2, 1024, {"default": 0.7, "creative": 1.4, "precise": 0.3})
+
+        refused = edit("--url", url, SUPPORT, "max_tokens=5000")  # over the model's max_context_window of 4096
+        assert refused.returncode == 1
+        assert "the sandbox refused the edit (409 conflict): max_tokens: 5000 exceeds the model's max_context_window of 4096" in refused.stderr
+        assert "Traceback" not in refused.stderr
+        assert requests.get(live, headers=headers, timeout=5).json()["version"] == 2  # nothing changed
+        process.send_signal(signal.SIGTERM)
+        process.communicate(timeout=15)
+
+
+def test_edit_url_names_an_unreachable_sandbox_and_refuses_two_targets(tmp_path: Path) -> None:
+    with socket.socket() as probe:  # a port nobody listens on
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    gone = edit("--url", f"http://127.0.0.1:{port}", SUPPORT, "max_tokens=1024")
+    assert gone.returncode == 1
+    assert f"cannot reach the sandbox at http://127.0.0.1:{port}: [Errno 111] Connection refused" in gone.stderr
+    assert "llmplan sandbox serve" in gone.stderr and "Traceback" not in gone.stderr
+    both = edit("--url", f"http://127.0.0.1:{port}", "--data", str(tmp_path / "sandbox.json"), SUPPORT, "max_tokens=1024")
+    assert both.returncode != 0
+    assert "--url, --env or --data (one of them)" in both.stderr
