@@ -161,7 +161,8 @@ class ModelStore:
             listing = "; ".join(f"{f.field}: {f.message}" for f in findings[:10])
             more = f" (and {len(findings) - 10} more)" if len(findings) > 10 else ""
             raise SandboxDataError(f"sandbox data file {path} is not valid: {listing}{more}")
-        return body["models"]
+        models: list[dict[str, Any]] = body["models"]
+        return models
 
     # --- reads ----------------------------------------------------------------
 

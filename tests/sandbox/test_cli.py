@@ -2,15 +2,11 @@
 
 from __future__ import annotations
 
-import contextlib
-import os
-import selectors
 import socket
 import signal
 import subprocess
 import sys
 from pathlib import Path
-from typing import Iterator
 
 import click
 import pytest
@@ -18,41 +14,9 @@ import requests
 from click.testing import CliRunner
 
 from planner.sandbox.commands import sandbox as sandbox_group
+from serve_process import serving, token
 
 SUPPORT = "a1b2c3d4-e5f6-7890-abcd-ef1234567890"
-START_DEADLINE = 30.0
-
-
-def first_line(process: subprocess.Popen[str], deadline: float) -> str:
-    assert process.stdout is not None
-    selector = selectors.DefaultSelector()
-    selector.register(process.stdout, selectors.EVENT_READ)
-    if not selector.select(timeout=deadline):
-        raise AssertionError("the sandbox printed nothing in time")
-    return process.stdout.readline()
-
-
-@contextlib.contextmanager
-def serving(*arguments: str, env: dict[str, str] | None = None) -> Iterator[tuple[subprocess.Popen[str], str]]:
-    process = subprocess.Popen(
-        [sys.executable, "-m", "planner", "sandbox", "serve", "--port", "0", *arguments],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        env={**os.environ, **(env or {})},
-    )
-    try:
-        line = first_line(process, START_DEADLINE)
-        assert line.startswith("listening on http://127.0.0.1:"), line + (process.stderr.read() if process.poll() is not None else "")  # type: ignore[union-attr]
-        yield process, line.split()[-1]
-    finally:
-        if process.poll() is None:
-            process.kill()
-        process.communicate(timeout=10)
-
-
-def token(url: str, client: tuple[str, str] = ("sandbox", "sandbox-secret")) -> requests.Response:
-    return requests.post(f"{url}/oauth/token", data={"grant_type": "client_credentials"}, auth=client, timeout=5)
 
 
 @pytest.mark.parametrize("stop_signal", [signal.SIGTERM, signal.SIGINT])
