@@ -7,10 +7,14 @@ Never imported by the core (environment, validation, diff, plan, render).
         print(sandbox.url)                    # http://127.0.0.1:PORT
 
 Modules: ``store`` (models, configurations, versions, the data file),
-``faults`` (fault rules and the rate limiter), ``tokens`` (OAuth clients),
-``app`` (the endpoints, without sockets), ``webhook`` (the governance
-receiver's signature check), ``server`` (HTTP and ``start_sandbox``),
-``commands`` (``llmplan sandbox serve``).
+``rules`` (what the sandbox accepts, from the schema files and its own
+rules; never the client's ``planner.validation``), ``openapi`` (the served
+document, whose schemas judge the admin bodies), ``faults`` (fault rules and
+the rate limiter), ``tokens`` (OAuth clients), ``routing`` (requests and the
+route table), ``app`` (the pipeline and the API, without sockets), ``admin``
+(the ``/__sandbox/`` endpoints), ``webhook`` (the governance receiver's
+signature check), ``server`` (HTTP and ``start_sandbox``),
+``commands`` (``llmplan sandbox serve`` and ``edit``).
 """
 
 from typing import Any

@@ -24,66 +24,23 @@ import threading
 from dataclasses import dataclass, field, replace
 from typing import Any, Callable, Mapping
 
-from planner.validation import Violation, schema_violations
+from planner.sandbox import openapi
+from planner.sandbox.rules import Finding, schema_findings
 
 Clock = Callable[[], float]
 
-EFFECTS = ("status", "drop", "slow_body")
-
-_NUMBER = {"type": "number", "minimum": 0}
-_FAULTS_SCHEMA: dict[str, Any] = {
-    "type": "object",
-    "additionalProperties": False,
-    "properties": {
-        "seed": {"type": "integer"},
-        "latency_ms": {**_NUMBER, "maximum": 600_000},
-        "latency_jitter_ms": {**_NUMBER, "maximum": 600_000},
-        "rate_limit": {
-            "type": "object",
-            "additionalProperties": False,
-            "properties": {
-                "requests": {"type": "integer", "minimum": 1},
-                "window_seconds": {"type": "number", "exclusiveMinimum": 0, "maximum": 86_400},
-            },
-        },
-        "token_lifetime_seconds": {"type": "integer", "minimum": 1},
-        "rules": {
-            "type": "array",
-            "maxItems": 100,
-            "items": {
-                "type": "object",
-                "additionalProperties": False,
-                "required": ["effect"],
-                "properties": {
-                    "match": {
-                        "type": "object",
-                        "additionalProperties": False,
-                        "properties": {
-                            "method": {"type": "string", "pattern": "^[A-Za-z]{1,16}$"},
-                            "path": {"type": "string", "minLength": 1, "maxLength": 2000},
-                        },
-                    },
-                    "effect": {"enum": list(EFFECTS)},
-                    "status": {"type": "integer", "minimum": 400, "maximum": 599},
-                    "retry_after": {**_NUMBER, "maximum": 86_400},
-                    "share": {"type": "number", "minimum": 0, "maximum": 1},
-                    "count": {"type": "integer", "minimum": 1},
-                    "delay_ms": {**_NUMBER, "maximum": 600_000},
-                },
-                "allOf": [
-                    {"if": {"properties": {"effect": {"const": "status"}}}, "then": {"required": ["status"]}},
-                    {"if": {"properties": {"effect": {"const": "slow_body"}}}, "then": {"required": ["delay_ms"]}},
-                ],
-            },
-        },
-    },
-}
+# What a rule does to a request it fires on (the document's FaultRule says the same):
+# status: answer with an error; drop: close the connection, nothing applied;
+# slow_body: headers now, body after delay_ms; lost_answer: apply, then close
+# the connection without answering; slow_answer: apply, answer after delay_ms.
+EFFECTS = ("status", "drop", "slow_body", "lost_answer", "slow_answer")
+DELAYED = ("slow_body", "slow_answer")
 
 
 class InvalidFaults(ValueError):
     """The fault settings break a rule; carries every violation."""
 
-    def __init__(self, violations: list[Violation]) -> None:
+    def __init__(self, violations: list[Finding]) -> None:
         super().__init__("; ".join(f"{v.field}: {v.message}" if v.field else v.message for v in violations))
         self.violations = violations
 
@@ -135,7 +92,7 @@ class FaultRule:
             value = getattr(self, key)
             if value is not None:
                 result[key] = value
-        if self.effect == "slow_body":
+        if self.effect in DELAYED:
             result["delay_ms"] = self.delay_ms
         return result
 
@@ -157,7 +114,7 @@ class FaultSettings:
 
         Raises :class:`InvalidFaults` listing every problem; nothing is half-applied.
         """
-        violations = schema_violations(_validator(), data)
+        violations = schema_findings(openapi.validator("FaultSettingsInput"), data)
         if violations:
             raise InvalidFaults(violations)
         changes: dict[str, Any] = {}
@@ -182,18 +139,6 @@ class FaultSettings:
             "token_lifetime_seconds": self.token_lifetime_seconds,
             "rules": [rule.to_api() for rule in self.rules],
         }
-
-
-_compiled: Any = None
-
-
-def _validator() -> Any:
-    global _compiled
-    if _compiled is None:
-        from jsonschema import Draft202012Validator
-
-        _compiled = Draft202012Validator(_FAULTS_SCHEMA)
-    return _compiled
 
 
 @dataclass(frozen=True)

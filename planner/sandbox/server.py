@@ -27,6 +27,7 @@ from planner.sandbox.answers import ApiError, Response
 from planner.sandbox.app import MAX_BODY_BYTES, Request, SandboxApp
 from planner.sandbox.errors import SandboxError
 from planner.sandbox.faults import FaultSettings, InvalidFaults
+from planner.sandbox.routing import route_of, short
 from planner.sandbox.store import ModelStore
 from planner.sandbox.tokens import DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET, ClientSpec, TokenIssuer, default_clients
 from planner.sandbox.webhook import WebhookVerifier
@@ -140,13 +141,21 @@ class _Handler(BaseHTTPRequestHandler):
     def send_error(self, code: int, message: str | None = None, explain: str | None = None) -> None:
         """http.server's own errors (bad request line, URI or headers too
         long, unknown method) get the Genesys JSON body, not HTML."""
-        if code == HTTPStatus.NOT_IMPLEMENTED:
+        self.close_connection = True
+        raw_path = getattr(self, "path", "") or ""
+        path = raw_path.partition("?")[0]
+        headers: tuple[tuple[str, str], ...] = ()
+        if code == HTTPStatus.NOT_IMPLEMENTED:  # a method no endpoint has (TRACE, BREW…): 405 with Allow
             code = HTTPStatus.METHOD_NOT_ALLOWED
             message = f"method {self.command!r} is not supported"
-        self.close_connection = True
+            route = route_of(path)
+            if route is None:
+                code, message = HTTPStatus.NOT_FOUND, f"no such endpoint: {self.command} {short(path)}"
+            else:
+                headers = (("Allow", route.allow),)
         text = message or explain or HTTPStatus(code).phrase
-        raw_path = getattr(self, "path", "") or ""
-        response = self.server.app.protocol_error(ApiError(code, text, close=True), self.command or "", raw_path.partition("?")[0])
+        error = ApiError(code, text, close=True, headers=headers)
+        response = self.server.app.protocol_error(error, self.command or "", path)
         try:
             self._send(response)
         except OSError:
@@ -154,7 +163,7 @@ class _Handler(BaseHTTPRequestHandler):
 
     def _log(self, status: int, response: Response) -> None:
         if self.server.verbose:
-            shown = "dropped" if response.drop else str(status)
+            shown = str(response.status) if not response.drop else "dropped" if response.status == 0 else f"{response.status} answer lost"
             sys.stderr.write(f"{self.address_string()} {self.command} {self.path[:200]} {shown}\n")
 
     def log_message(self, format: str, *args: Any) -> None:

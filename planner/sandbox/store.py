@@ -21,12 +21,22 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Callable, Iterable, Mapping
 
-from planner import schemas
-from planner.configuration import FIELDS, FILTER_TYPES, READ_ONLY_FIELDS, Capabilities, with_defaults
+from planner.configuration import FIELDS, READ_ONLY_FIELDS, Capabilities, with_defaults
 from planner.files import atomic_write_text
+from planner.sandbox import openapi
 from planner.sandbox.answers import ApiError, FieldProblem, problems_message
 from planner.sandbox.errors import SandboxDataError
-from planner.validation import Violation, capability_violations, configuration_violations, schema_violations
+from planner.sandbox.rules import (
+    Finding,
+    configuration_findings,
+    configuration_validator,
+    duplicate_filters,
+    field_problems,
+    is_rfc3339,
+    model_findings,
+    schema_findings,
+)
+from planner.yamlsource import JsonPath
 
 DATA_FORMAT = "llmplan-sandbox-store"
 DATA_FORMAT_VERSION = 1
@@ -39,69 +49,38 @@ def utc_timestamp() -> str:
     return now.strftime("%Y-%m-%dT%H:%M:%S.") + f"{now.microsecond // 1000:03d}Z"
 
 
-def _model_specs_schema() -> dict[str, Any]:
-    uuid_schema = schemas.load_schema(schemas.MODEL_CONFIGURATION)["$defs"]["model_id"]
-    return {
-        "type": "object",
-        "additionalProperties": False,
-        "required": ["models"],
-        "properties": {
-            "models": {
-                "type": "array",
-                "items": {
-                    "type": "object",
-                    "additionalProperties": False,
-                    "required": ["id", "name", "capabilities"],
-                    "properties": {
-                        "id": uuid_schema,
-                        "name": {"type": "string", "minLength": 1, "maxLength": 200},
-                        "capabilities": {
-                            "type": "object",
-                            "additionalProperties": False,
-                            "required": ["max_context_window"],
-                            "properties": {
-                                "max_context_window": {"type": "integer", "minimum": 1, "maximum": 1_000_000},
-                                "restricted_safety_filters": {
-                                    "type": "array",
-                                    "uniqueItems": True,
-                                    "items": {"enum": list(FILTER_TYPES)},
-                                },
-                            },
-                        },
-                        "configuration": {"type": ["object", "null"]},
-                    },
-                },
-            }
-        },
-    }
+def _spec_findings(specs: Any) -> list[Finding]:
+    """``POST /__sandbox/models`` (and a data file's ``models``) against the
+    OpenAPI document's ``ModelSpecs``; then each configuration against the
+    model configuration schema, which the document's copy must equal."""
+    found = schema_findings(openapi.validator("ModelSpecs"), specs)
+    if found:
+        return found
+    for index, spec in enumerate(specs["models"]):
+        config = spec.get("configuration")
+        if config is None:
+            continue
+        prefix: JsonPath = ("models", index, "configuration")
+        modified = config.get("modifiedDate")
+        if modified is not None and not is_rfc3339(modified):
+            found.append(Finding(prefix + ("modifiedDate",), f"{json.dumps(modified)[:60]} is not an RFC 3339 date-time"))
+        candidate = with_defaults({"model_id": spec["id"], **config})
+        found.extend(finding.under(prefix) for finding in schema_findings(configuration_validator(), candidate))
+    return found
 
 
-_specs_validator: Any = None
-
-
-def _validate_specs(data: Any) -> list[Violation]:
-    global _specs_validator
-    if _specs_validator is None:
-        from jsonschema import Draft202012Validator
-
-        _specs_validator = Draft202012Validator(_model_specs_schema())
-    return schema_violations(_specs_validator, data)
-
-
-def _problems(violations: Iterable[Violation]) -> list[FieldProblem]:
-    return [FieldProblem(v.field, v.message) for v in violations]
-
-
-def _can_check_capabilities(config: Mapping[str, Any]) -> bool:
-    """capability_violations expects schema-valid filters (dicts with string
-    types); when they are not, the schema errors are reported instead."""
-    filters = config.get("safety_filters")
-    if filters is None:
-        return True
-    return isinstance(filters, list) and all(
-        isinstance(item, dict) and isinstance(item.get("filter_type", ""), str) and isinstance(item.get("action", ""), str)
-        for item in filters
-    )
+def _spec_conflicts(specs: Mapping[str, Any]) -> list[Finding]:
+    """Schema-valid seeds whose configuration does not fit its model (409)."""
+    found: list[Finding] = []
+    for index, spec in enumerate(specs["models"]):
+        config = spec.get("configuration")
+        if config is None:
+            continue
+        candidate = with_defaults({"model_id": spec["id"], **config})
+        capabilities = Capabilities.from_api(spec["capabilities"])
+        rules = duplicate_filters(candidate) + model_findings(candidate, spec["id"], capabilities)
+        found.extend(finding.under(("models", index, "configuration")) for finding in rules)
+    return found
 
 
 @dataclass(frozen=True)
@@ -177,14 +156,13 @@ class ModelStore:
                 f"sandbox data file {path} has format_version {data.get('format_version')!r}; this llmplan reads version {DATA_FORMAT_VERSION}"
             )
         body: dict[str, Any] = {"models": data.get("models")}
-        violations = _validate_specs(body)
-        if not violations:
-            violations = [v for spec_index, spec in enumerate(body["models"]) for v in self._spec_config_violations(spec_index, spec)]
-        if violations:
-            listing = "; ".join(f"{v.field}: {v.message}" for v in violations[:10])
-            more = f" (and {len(violations) - 10} more)" if len(violations) > 10 else ""
+        findings = _spec_findings(body) or _spec_conflicts(body)
+        if findings:
+            listing = "; ".join(f"{f.field}: {f.message}" for f in findings[:10])
+            more = f" (and {len(findings) - 10} more)" if len(findings) > 10 else ""
             raise SandboxDataError(f"sandbox data file {path} is not valid: {listing}{more}")
-        return body["models"]
+        models: list[dict[str, Any]] = body["models"]
+        return models
 
     # --- reads ----------------------------------------------------------------
 
@@ -222,7 +200,11 @@ class ModelStore:
     # --- writes -----------------------------------------------------------------
 
     def put_configuration(self, model_id: str, body: Any) -> dict[str, Any]:
-        """Replace a configuration atomically; 400, 404 or 409 change nothing."""
+        """Replace a configuration atomically; 400, 404 or 409 change nothing.
+
+        ``version`` guards the change: it must equal the stored version, and
+        0 means "only if never configured" (a first configuration gets 1).
+        """
         model = self.model(model_id)
         if not isinstance(body, dict):
             raise ApiError(400, "the request body must be a JSON object (a model configuration)")
@@ -231,7 +213,7 @@ class ModelStore:
         if expected is not None and (not isinstance(expected, int) or isinstance(expected, bool) or expected < 0):
             problems.append(FieldProblem("version", f"{json.dumps(expected)} is not a version number (a non-negative integer)"))
         config = with_defaults(body)
-        problems.extend(_problems(self._config_violations(model, config)))
+        problems.extend(field_problems(configuration_findings(config) + model_findings(config, model.id, model.capabilities)))
         if problems:
             raise ApiError(400, problems_message("the configuration is not valid", problems), problems)
         with self._lock:
@@ -240,11 +222,11 @@ class ModelStore:
             current = self._configs.get(key)
             current_version = current["version"] if current else 0
             if expected is not None and expected != current_version:
-                raise ApiError(
-                    409,
-                    f"version {expected} does not match the current version {current_version} of the configuration of model {model.id}",
-                    extra={"messageParams": {"expected": str(expected), "current": str(current_version)}},
-                )
+                if expected == 0:
+                    message = f"version 0 asks for a first configuration, but model {model.id} is configured (current version {current_version})"
+                else:
+                    message = f"version {expected} does not match the current version {current_version} of the configuration of model {model.id}"
+                raise ApiError(409, message, extra={"messageParams": {"expected": str(expected), "current": str(current_version)}})
             stored = self._stored(model, config, current_version + 1, self._now())
             self._configs[key] = stored
             self._generation += 1
@@ -252,9 +234,18 @@ class ModelStore:
         return stored
 
     def patch_configuration(self, model_id: str, changes: Any) -> dict[str, Any]:
-        """Merge a partial change into the configuration (a console edit → drift)."""
-        if not isinstance(changes, dict):
-            raise ApiError(400, "the request body must be a JSON object (fields to change)")
+        """Merge a partial change into the configuration (a console edit → drift).
+
+        400 when ``changes`` breaks the document's ``ConfigurationPatch``;
+        409 when it is well formed but the merged configuration would not be
+        valid for this model (over its capabilities, or a first configuration
+        missing fields); nothing changes either way.
+        """
+        self.model(model_id)  # 404 before complaining about the body, as a PUT does
+        findings = schema_findings(openapi.validator("ConfigurationPatch"), changes)
+        if findings:
+            problems = field_problems(findings)
+            raise ApiError(400, problems_message("the change is not valid", problems), problems)
         with self._lock:
             model = self.model(model_id)
             key = model.id.lower()
@@ -268,9 +259,11 @@ class ModelStore:
                 else:
                     merged[field_name] = value
             config = with_defaults(merged)
-            problems = _problems(self._config_violations(model, config))
-            if problems:
-                raise ApiError(400, problems_message("the changed configuration would not be valid", problems), problems)
+            findings = configuration_findings(config) + model_findings(config, model.id, model.capabilities)
+            if findings:
+                problems = field_problems(findings)
+                what = "the changed configuration would not be valid" if current else f"model {model.id} has no configuration yet; a first one needs every field"
+                raise ApiError(409, problems_message(what, problems), problems)
             stored = self._stored(model, config, (current["version"] if current else 0) + 1, self._now())
             self._configs[key] = stored
             self._generation += 1
@@ -279,13 +272,19 @@ class ModelStore:
 
     def upsert_models(self, body: Any) -> list[dict[str, Any]]:
         """Add or replace models (all or none); a model's configuration is kept
-        unless the spec has a ``configuration`` key (``null`` removes it)."""
-        violations = _validate_specs(body)
-        if not violations:
-            violations = [v for index, spec in enumerate(body["models"]) for v in self._spec_config_violations(index, spec)]
-        if violations:
-            problems = _problems(violations)
+        unless the spec has a ``configuration`` key (``null`` removes it).
+
+        400 when the body breaks the document's ``ModelSpecs``; 409 when a
+        configuration is well formed but does not fit its model.
+        """
+        findings = _spec_findings(body)
+        if findings:
+            problems = field_problems(findings)
             raise ApiError(400, problems_message("the models are not valid", problems), problems)
+        conflicts = _spec_conflicts(body)
+        if conflicts:
+            problems = field_problems(conflicts)
+            raise ApiError(409, problems_message("a configuration does not fit its model", problems), problems)
         with self._lock:
             installed = [self._install(spec) for spec in body["models"]]
             self._generation += 1
@@ -302,32 +301,6 @@ class ModelStore:
         self._persist()
 
     # --- helpers ----------------------------------------------------------------
-
-    def _config_violations(self, model: Model, config: Mapping[str, Any]) -> list[Violation]:
-        found = configuration_violations(config)
-        if _can_check_capabilities(config):
-            found.extend(capability_violations(config, model.capabilities))
-        model_id = config.get("model_id")
-        if isinstance(model_id, str) and model_id.lower() != model.id.lower():
-            found.append(Violation(("model_id",), f"{model_id} does not match the model in the path ({model.id})"))
-        return found
-
-    def _spec_config_violations(self, index: int, spec: Mapping[str, Any]) -> list[Violation]:
-        config = spec.get("configuration")
-        if config is None:
-            return []
-        prefix: tuple[Any, ...] = ("models", index, "configuration")
-        found: list[Violation] = []
-        version = config.get("version")
-        if version is not None and (not isinstance(version, int) or isinstance(version, bool) or version < 1):
-            found.append(Violation(prefix + ("version",), f"{json.dumps(version)} is not a version number (an integer from 1)"))
-        modified = config.get("modifiedDate")
-        if modified is not None and not isinstance(modified, str):
-            found.append(Violation(prefix + ("modifiedDate",), "must be a string (an ISO 8601 time)"))
-        model = Model(spec["id"], spec["name"], Capabilities.from_api(spec["capabilities"]))
-        candidate = with_defaults({"model_id": spec["id"], **config})
-        found.extend(Violation(prefix + v.path, v.message) for v in self._config_violations(model, candidate))
-        return found
 
     def _install(self, spec: Mapping[str, Any]) -> Model:
         """Put one (validated) model spec in the store; caller holds the lock."""

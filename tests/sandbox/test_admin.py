@@ -43,9 +43,10 @@ def test_a_seeded_configuration_is_validated_against_the_new_capabilities(sandbo
     assert admin(sandbox, "POST", "/models", json={"models": [new_model(configuration=fits)]}).status_code == 200
     assert api.get(f"/api/v2/ai/models/{NEW}/configuration").json()["version"] == 1
 
+    # Well formed, but over this model's capabilities: a conflict with the model (409), not a bad body (400).
     too_big = {**fits, "max_tokens": 2048, "safety_filters": [{"filter_type": "pii", "action": "block", "threshold": 1}]}
     refused = admin(sandbox, "POST", "/models", json={"models": [new_model(configuration=too_big)]})
-    assert refused.status_code == 400
+    assert (refused.status_code, refused.json()["code"]) == (409, "conflict")
     fields = sorted(d["fieldName"] for e in refused.json()["errors"] for d in e["details"])
     assert fields == ["models[0].configuration.max_tokens", "models[0].configuration.safety_filters[0].action"]
 
@@ -94,17 +95,27 @@ def test_a_patch_merges_bumps_the_version_and_is_seen_by_the_api(sandbox: Any, a
     assert api.put_config(SUPPORT, valid_config(version=1)).status_code == 409
 
 
-def test_a_patch_that_breaks_a_rule_gets_400_and_changes_nothing(sandbox: Any, api: Any, valid_config: Callable[..., dict[str, Any]]) -> None:
+def test_a_patch_over_the_models_capabilities_gets_409_and_changes_nothing(sandbox: Any, api: Any, valid_config: Callable[..., dict[str, Any]]) -> None:
     applied = api.put_config(SUPPORT, valid_config()).json()
-    response = admin(sandbox, "PATCH", f"/models/{SUPPORT}/configuration", json={"max_tokens": 5000})
-    assert response.status_code == 400
+    response = admin(sandbox, "PATCH", f"/models/{SUPPORT}/configuration", json={"max_tokens": 5000})  # the schema allows 8192
+    assert (response.status_code, response.json()["code"]) == (409, "conflict")
     assert response.json()["errors"][0]["details"] == [{"fieldName": "max_tokens"}]
+    assert api.get(CONFIG).json() == applied
+
+
+def test_a_patch_that_breaks_the_schema_gets_400_naming_each_field(sandbox: Any, api: Any, valid_config: Callable[..., dict[str, Any]]) -> None:
+    applied = api.put_config(SUPPORT, valid_config()).json()
+    response = admin(sandbox, "PATCH", f"/models/{SUPPORT}/configuration", json={"max_tokens": 9000, "colour": "blue", "temperature_matrix": {"default": 2}})
+    assert response.status_code == 400
+    fields = sorted(d["fieldName"] for e in response.json()["errors"] for d in e["details"])
+    assert fields == ["colour", "max_tokens", "temperature_matrix.default"]
     assert api.get(CONFIG).json() == applied
 
 
 def test_a_patch_can_create_a_first_configuration_when_complete(sandbox: Any, api: Any, valid_config: Callable[..., dict[str, Any]]) -> None:
     partial = admin(sandbox, "PATCH", f"/models/{SUPPORT}/configuration", json={"max_tokens": 100})
-    assert partial.status_code == 400
+    assert (partial.status_code, partial.json()["code"]) == (409, "conflict")  # well formed; the model has nothing to merge into
+    assert "no configuration yet" in partial.json()["message"]
     complete = admin(sandbox, "PATCH", f"/models/{SUPPORT}/configuration", json=valid_config())
     assert complete.status_code == 200
     assert complete.json()["version"] == 1

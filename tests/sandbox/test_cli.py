@@ -6,12 +6,12 @@ import base64
 import contextlib
 import os
 import selectors
+import socket
 import signal
 import subprocess
 import sys
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Iterator
 
 import click
 import pytest
@@ -19,41 +19,9 @@ import requests
 from click.testing import CliRunner
 
 from planner.sandbox.commands import sandbox as sandbox_group
+from serve_process import serving, token
 
 SUPPORT = "a1b2c3d4-e5f6-7890-abcd-ef1234567890"
-START_DEADLINE = 30.0
-
-
-def first_line(process: subprocess.Popen[str], deadline: float) -> str:
-    assert process.stdout is not None
-    selector = selectors.DefaultSelector()
-    selector.register(process.stdout, selectors.EVENT_READ)
-    if not selector.select(timeout=deadline):
-        raise AssertionError("the sandbox printed nothing in time")
-    return process.stdout.readline()
-
-
-@contextlib.contextmanager
-def serving(*arguments: str, env: dict[str, str] | None = None) -> Iterator[tuple[subprocess.Popen[str], str]]:
-    process = subprocess.Popen(
-        [sys.executable, "-m", "planner", "sandbox", "serve", "--port", "0", *arguments],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        env={**os.environ, **(env or {})},
-    )
-    try:
-        line = first_line(process, START_DEADLINE)
-        assert line.startswith("listening on http://127.0.0.1:"), line + (process.stderr.read() if process.poll() is not None else "")  # type: ignore[union-attr]
-        yield process, line.split()[-1]
-    finally:
-        if process.poll() is None:
-            process.kill()
-        process.communicate(timeout=10)
-
-
-def token(url: str, client: tuple[str, str] = ("sandbox", "sandbox-secret")) -> requests.Response:
-    return requests.post(f"{url}/oauth/token", data={"grant_type": "client_credentials"}, auth=client, timeout=5)
 
 
 @pytest.mark.parametrize("stop_signal", [signal.SIGTERM, signal.SIGINT])
@@ -164,3 +132,52 @@ def test_every_option_has_help_and_the_command_has_an_example() -> None:
     assert result.exit_code == 0
     assert "llmplan sandbox serve --port" in result.output
     assert "listening on http://HOST:PORT" in result.output
+
+
+# --- sandbox edit --url: a console edit on a running sandbox ------------------------------------
+
+
+def edit(*arguments: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "planner", "sandbox", "edit", *arguments], capture_output=True, text=True, timeout=60, check=False
+    )
+
+
+def test_edit_url_changes_a_running_sandbox_like_a_console_edit() -> None:
+    config = {
+        "model_id": SUPPORT,
+        "temperature_matrix": {"default": 0.7, "creative": 1.2, "precise": 0.3},
+        "safety_filters": [{"filter_type": "pii", "action": "redact", "threshold": 85}],
+        "max_tokens": 2048,
+    }
+    with serving() as (process, url):
+        headers = {"Authorization": f"Bearer {token(url).json()['access_token']}"}
+        live = f"{url}/api/v2/ai/models/{SUPPORT}/configuration"
+        assert requests.put(live, json=config, headers=headers, timeout=5).json()["version"] == 1
+
+        result = edit("--url", url, SUPPORT, "max_tokens=1024", "temperature_matrix.creative=1.4")
+        assert (result.returncode, result.stderr) == (0, "")
+        assert result.stdout == f"{SUPPORT}: now version 2 (max_tokens=1024, temperature_matrix.creative=1.4)\n"
+        drifted = requests.get(live, headers=headers, timeout=5).json()
+        assert (drifted["version"], drifted["max_tokens"], drifted["temperature_matrix"]) == (2, 1024, {"default": 0.7, "creative": 1.4, "precise": 0.3})
+
+        refused = edit("--url", url, SUPPORT, "max_tokens=5000")  # over the model's max_context_window of 4096
+        assert refused.returncode == 1
+        assert "the sandbox refused the edit (409 conflict): max_tokens: 5000 exceeds the model's max_context_window of 4096" in refused.stderr
+        assert "Traceback" not in refused.stderr
+        assert requests.get(live, headers=headers, timeout=5).json()["version"] == 2  # nothing changed
+        process.send_signal(signal.SIGTERM)
+        process.communicate(timeout=15)
+
+
+def test_edit_url_names_an_unreachable_sandbox_and_refuses_two_targets(tmp_path: Path) -> None:
+    with socket.socket() as probe:  # a port nobody listens on
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    gone = edit("--url", f"http://127.0.0.1:{port}", SUPPORT, "max_tokens=1024")
+    assert gone.returncode == 1
+    assert f"cannot reach the sandbox at http://127.0.0.1:{port}: [Errno 111] Connection refused" in gone.stderr
+    assert "llmplan sandbox serve" in gone.stderr and "Traceback" not in gone.stderr
+    both = edit("--url", f"http://127.0.0.1:{port}", "--data", str(tmp_path / "sandbox.json"), SUPPORT, "max_tokens=1024")
+    assert both.returncode != 0
+    assert "--url, --env or --data (one of them)" in both.stderr

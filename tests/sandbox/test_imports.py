@@ -2,20 +2,13 @@
 
 from __future__ import annotations
 
+import ast
 import subprocess
 import sys
+from pathlib import Path
 
-MODULES = [
-    "planner.sandbox",
-    "planner.sandbox.answers",
-    "planner.sandbox.app",
-    "planner.sandbox.commands",
-    "planner.sandbox.errors",
-    "planner.sandbox.faults",
-    "planner.sandbox.server",
-    "planner.sandbox.store",
-    "planner.sandbox.tokens",
-]
+SANDBOX = Path(__file__).resolve().parents[2] / "planner" / "sandbox"
+MODULES = ["planner.sandbox", *sorted(f"planner.sandbox.{path.stem}" for path in SANDBOX.glob("*.py") if path.stem != "__init__")]
 
 
 def test_every_module_imports_alone() -> None:
@@ -31,3 +24,23 @@ def test_the_sandbox_group_is_reachable_from_llmplan() -> None:
     result = subprocess.run([sys.executable, "-m", "planner", "sandbox", "--help"], capture_output=True, text=True, timeout=60, check=False)
     assert result.returncode == 0
     assert "serve" in result.stdout
+
+
+def test_the_sandbox_never_uses_the_clients_validation() -> None:
+    """The fake judges PUTs by the schema files and its own rules: if it
+    imported planner.validation, a bug there would make client and fake agree."""
+    offenders = []
+    for path in sorted(SANDBOX.glob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            names = [alias.name for alias in node.names] if isinstance(node, ast.Import) else []
+            if isinstance(node, ast.ImportFrom):
+                names = [node.module or ""] + [f"{node.module}.{alias.name}" for alias in node.names]
+            offenders += [f"{path.name}:{node.lineno}" for name in names if name == "planner.validation" or name.startswith("planner.validation.")]
+    assert len(MODULES) >= 13 and offenders == []
+
+
+def test_loading_the_whole_sandbox_does_not_load_the_clients_validation() -> None:
+    imports = "; ".join(f"import {module}" for module in MODULES)
+    check = f"import sys; {imports}; print('planner.validation' in sys.modules)"
+    result = subprocess.run([sys.executable, "-c", check], capture_output=True, text=True, timeout=60, check=True)
+    assert result.stdout.strip() == "False"
