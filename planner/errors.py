@@ -200,6 +200,15 @@ class StateError(LlmplanError):
     """The state file is unreadable, of another lineage, or newer than us."""
 
 
+class RecordsUnavailable(StateError):
+    """The backend holding the records (a database) cannot be reached, or went away mid-command.
+
+    Its message names the host and port, never the connection string's password.
+    """
+
+    hint = "check that the database is up and reachable; nothing more was recorded, and the next run settles what this one left open"
+
+
 class LockHeld(StateError):
     def __init__(self, message: str, holder: dict[str, Any] | None = None, *, hint: str | None = None) -> None:
         super().__init__(message, hint=hint)

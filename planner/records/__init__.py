@@ -20,7 +20,7 @@ from planner.records.interfaces import Records
 def open_records(name: str, root: Path, settings: StateSettings, *, environ: Mapping[str, str] | None = None) -> Records:
     """The records of environment ``name`` in the backend ``settings`` names."""
     if settings.backend == "postgres":
-        from planner.records.postgres import open_postgres_records
+        from planner.records.pg import open_postgres_records
 
         return open_postgres_records(name, settings, environ=environ)
     from planner.records.local import LocalRecords

@@ -23,6 +23,7 @@ from planner.errors import AuditError
 
 GENESIS_HASH = "0" * 64
 REPAIR_ACTION = "audit_repair"
+UPDATE_ACTION = "configuration_update"
 
 
 def entry_hash(entry: Mapping[str, Any]) -> str:
@@ -129,3 +130,15 @@ class ChainCheck:
 def parse_entry(raw: bytes) -> Any:
     """One stored entry's JSON; ValueError if it is not JSON."""
     return json.loads(raw)
+
+
+def track_unsettled(unsettled: dict[str, tuple[int, int]], entry: Mapping[str, Any], before: int, offset: int = 0) -> None:
+    """Keep the position (entries before it, byte offset) of every update whose ``pending`` entry has no outcome yet:
+    a checkpoint remembers the oldest, so the next run still settles it."""
+    operation = entry.get("operation_id")
+    if not operation or entry.get("action") != UPDATE_ACTION:
+        return
+    if entry.get("status") == "pending":
+        unsettled.setdefault(str(operation), (before, offset))
+    else:
+        unsettled.pop(str(operation), None)

@@ -32,11 +32,10 @@ from planner.files import (
     iter_lines,
     truncate_durably,
 )
-from planner.records.chain import GENESIS_HASH, REPAIR_ACTION, ChainCheck, chained_entry, hash_holds
+from planner.records.chain import GENESIS_HASH, REPAIR_ACTION, ChainCheck, chained_entry, hash_holds, track_unsettled
 from planner.records.interfaces import AuditReport, RecentEntries, RepairResult
 
 AUDIT_FILE = "audit.jsonl"
-UPDATE_ACTION = "configuration_update"
 REPAIR_HINT = "run `llmplan audit verify --env ENV --repair` (it keeps the torn fragment in audit.jsonl.torn)"
 
 
@@ -163,7 +162,7 @@ class LocalAuditStore:
                 if scanned.line.offset >= start.offset and not check.feed(scanned.entry, scanned.line.raw):
                     return  # a broken chain is verify's to report
                 end, last_hash = scanned.line.end, check.previous
-                _track_unsettled(unsettled, scanned.entry, number - 1, scanned.line.offset)
+                track_unsettled(unsettled, scanned.entry, number - 1, scanned.line.offset)
             if number == 0 or (head is not None and number == head.entries):
                 return
             oldest = min(unsettled.values(), default=(number, end))
@@ -249,9 +248,9 @@ class LocalAuditStore:
             torn: list[Line] = []
             return self._check(check, _scan(self.path), None, torn) or AuditReport(True, check.number), (torn[0] if torn else None)
         size = self.path.stat().st_size if self.path.exists() else 0
-        last = _last_line(self.path, head.offset) if size >= head.offset else b""
-        if not last.endswith(b"\n"):
+        if size < head.offset:
             return self._missing(head, None), None
+        last = _last_line(self.path, head.offset)
         try:
             entry = json.loads(last)
             anchored = isinstance(entry, dict) and entry.get("entry_hash") == head.entry_hash and hash_holds(entry, last[:-1])
@@ -314,17 +313,6 @@ class LocalAuditStore:
                 break
             offset = line.end
         return Head(entries, entry_hash, offset, 0, 0)
-
-
-def _track_unsettled(unsettled: dict[str, tuple[int, int]], entry: Mapping[str, Any], before: int, offset: int) -> None:
-    """Keep the position of every update whose ``pending`` entry has no outcome yet."""
-    operation = entry.get("operation_id")
-    if not operation or entry.get("action") != UPDATE_ACTION:
-        return
-    if entry.get("status") == "pending":
-        unsettled.setdefault(str(operation), (before, offset))
-    else:
-        unsettled.pop(str(operation), None)
 
 
 def _last_line(path: Path, end: int, block: int = 8192) -> bytes:

@@ -15,57 +15,16 @@ from __future__ import annotations
 import json
 import threading
 import uuid
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable, Mapping, Sequence
+from typing import Callable
 
-from planner.configuration import canonical_json
 from planner.errors import StateError
 from planner.files import append_line_durably, atomic_write_text, read_json_lines, remove_durably, truncate_durably
-from planner.records.model import ResourceState, State, seal, sealed_intact
+from planner.records.model import JournalChange, ResourceState, State, fold
 
 STATE_FILE = "state.json"
 BACKUP_FILE = "state.json.backup"
 JOURNAL_FILE = "journal.jsonl"
-
-
-@dataclass(frozen=True)
-class _Change:
-    """One journal line: a resource recorded, or an address forgotten."""
-
-    lineage: str
-    address: str
-    resource: ResourceState | None  # None = forget
-
-    def to_line(self) -> str:
-        if self.resource is None:
-            return canonical_json(seal({"lineage": self.lineage, "op": "forget", "address": self.address}))
-        return canonical_json(seal({"lineage": self.lineage, "op": "record", "resource": self.resource._json_view()}))
-
-    @classmethod
-    def from_line(cls, data: Any, *, source: str) -> "_Change":
-        if not isinstance(data, Mapping) or not isinstance(data.get("lineage"), str):
-            raise StateError(f"{source} is not a journal entry (no lineage)")
-        if data.get("op") == "record":
-            if sealed_intact(data) and isinstance(data.get("resource"), dict):
-                resource = ResourceState._unchecked(data["resource"], owned=True)  # validated by record() before it was written
-            else:
-                resource = ResourceState.from_dict(data.get("resource"), source=source)
-            return cls(data["lineage"], resource.address, resource)
-        if data.get("op") == "forget" and isinstance(data.get("address"), str):
-            return cls(data["lineage"], data["address"], None)
-        raise StateError(f"{source} is not a journal entry (op must be record or forget)")
-
-
-def _touched_differ(before: Mapping[str, ResourceState], after: Mapping[str, ResourceState], touched: set[str]) -> bool:
-    """Whether the journal changed anything: only the addresses it touched can differ (O(changes), not O(state))."""
-    for address in touched:
-        old, new = before.get(address), after.get(address)
-        if (old is None) != (new is None):
-            return True
-        if old is not None and new is not None and old.content_key() != new.content_key():
-            return True
-    return False
 
 
 def _identity(path: Path) -> tuple[int, int, int] | None:
@@ -116,9 +75,9 @@ class LocalStateStore:
     def read(self) -> State | None:
         with self._mutex:
             persisted, changes = self._load()
-            return self._fold(persisted, changes)
+            return fold(persisted, changes)
 
-    def _load(self) -> tuple[State | None, list[_Change]]:
+    def _load(self) -> tuple[State | None, list[JournalChange]]:
         persisted, changes = self._load_consistent()
         lineage = persisted.lineage if persisted is not None else (changes[0].lineage if changes else None)
         if lineage is not None:
@@ -134,7 +93,7 @@ class LocalStateStore:
             self._lineage = lineage
         return persisted, changes
 
-    def _load_consistent(self, attempts: int = 20) -> tuple[State | None, list[_Change]]:
+    def _load_consistent(self, attempts: int = 20) -> tuple[State | None, list[JournalChange]]:
         """state.json and the journal as of one instant, even while another process commits.
 
         A commit renames a new state.json into place, then deletes the
@@ -193,7 +152,7 @@ class LocalStateStore:
             "(changes since that version are in journal.jsonl and the audit trail); nothing was overwritten",
         )
 
-    def _load_journal(self) -> list[_Change]:
+    def _load_journal(self) -> list[JournalChange]:
         content = read_json_lines(self.journal_path)
         if content.bad_line is not None:
             raise StateError(
@@ -208,38 +167,20 @@ class LocalStateStore:
             )
             self._warn(warning)
         return [
-            _Change.from_line(data, source=f"{self.journal_path} line {number}")
+            JournalChange.from_line(data, source=f"{self.journal_path} line {number}")
             for number, data in enumerate(content.records, start=1)
         ]
-
-    @staticmethod
-    def _fold(persisted: State | None, changes: Sequence[_Change]) -> State | None:
-        """Replay the journal over the persisted state; the same lines twice give the same state."""
-        if persisted is None and not changes:
-            return None
-        if persisted is not None and not changes:
-            return persisted
-        base = persisted if persisted is not None else State.empty(changes[0].lineage)
-        resources = dict(base.resources)
-        for change in changes:
-            if change.resource is None:
-                resources.pop(change.address, None)
-            else:
-                resources[change.address] = change.resource
-        if persisted is not None and not _touched_differ(persisted.resources, resources, {change.address for change in changes}):
-            return persisted
-        return State(base.lineage, base.serial + 1, resources)
 
     # --- writing ---------------------------------------------------------
 
     def record(self, resource: ResourceState) -> None:
         ResourceState.from_dict(resource._json_view(), source=f"resource {resource.address!r}")
-        self._append(lambda lineage: _Change(lineage, resource.address, resource))
+        self._append(lambda lineage: JournalChange(lineage, resource.address, resource))
 
     def forget(self, address: str) -> None:
-        self._append(lambda lineage: _Change(lineage, address, None))
+        self._append(lambda lineage: JournalChange(lineage, address, None))
 
-    def _append(self, make: Callable[[str], _Change]) -> None:
+    def _append(self, make: Callable[[str], JournalChange]) -> None:
         with self._mutex:
             lineage = self._current_lineage()
             if not self._journal_checked:
@@ -273,7 +214,7 @@ class LocalStateStore:
     def commit(self) -> State:
         with self._mutex:
             persisted, changes = self._load()
-            state = self._fold(persisted, changes) or State.empty(self._current_lineage())
+            state = fold(persisted, changes) or State.empty(self._current_lineage())
             if state is not persisted:  # _fold returns the persisted object itself when nothing changed
                 atomic_write_text(self.state_path, state.to_json(), backup=True)
             # A crash here leaves the journal beside a state that already holds it: folding it again changes nothing.

@@ -11,52 +11,17 @@ import pytest
 
 from planner.records.model import ResourceState
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from records_helpers import make_resource, update_fields  # noqa: E402
+
 REPO = Path(__file__).resolve().parents[2]
-MODEL_IDS = [f"a1b2c3d4-e5f6-7890-abcd-{index:012x}" for index in range(1, 2001)]
-
-
-def make_resource(index: int, *, version: int = 1, max_tokens: int = 2048, address: str | None = None) -> ResourceState:
-    model_id = MODEL_IDS[index]
-    return ResourceState(
-        address=address or f"model-{index:04d}",
-        model_id=model_id,
-        configuration={
-            "model_id": model_id,
-            "temperature_matrix": {"default": 0.7, "creative": 1.2, "precise": 0.3},
-            "safety_filters": [{"filter_type": "pii", "action": "redact", "threshold": 85}],
-            "max_tokens": max_tokens,
-            "compliance_mode": "strict",
-        },
-        version=version,
-        payload_hash="ab" * 32,
-        applied_at="2026-11-25T10:00:00.000Z",
-        capabilities={"max_context_window": 4096, "restricted_safety_filters": ["political"]},
-    )
-
-
-def update_fields(index: int, *, status: str = "success", **extra: Any) -> dict[str, Any]:
-    """The fields apply passes to an audit store's append for one model."""
-    fields: dict[str, Any] = {
-        "model_id": MODEL_IDS[index],
-        "address": f"model-{index:04d}",
-        "environment": "dev",
-        "action": "configuration_update",
-        "status": status,
-        "latency_ms": 12.5,
-        "payload_hash": "ab" * 32,
-        "compliance_mode": "strict",
-        "plan_checksum": None,
-    }
-    if status == "failure":
-        fields.update(error_code="bad.request", error_message="max_tokens 9000 exceeds model capability limit of 4096")
-    fields.update(extra)
-    return fields
 
 
 class Child:
     """A Python child process that speaks in lines on stdout and waits for lines on stdin."""
 
-    def __init__(self, code: str, *args: str) -> None:
+    def __init__(self, code: str, *args: str, env: dict[str, str] | None = None) -> None:
         self.process = subprocess.Popen(
             [sys.executable, "-c", code, *args],
             stdin=subprocess.PIPE,
@@ -64,6 +29,7 @@ class Child:
             stderr=subprocess.PIPE,
             text=True,
             cwd=REPO,
+            env=env,
         )
 
     def line(self) -> str:
@@ -96,8 +62,8 @@ def spawn() -> Iterator[Callable[..., Child]]:
     """Start a child process; every child is killed at the end of the test whatever happens."""
     started: list[Child] = []
 
-    def start(code: str, *args: str) -> Child:
-        child = Child(code, *args)
+    def start(code: str, *args: str, env: dict[str, str] | None = None) -> Child:
+        child = Child(code, *args, env=env)
         started.append(child)
         return child
 

@@ -1,0 +1,221 @@
+"""The connection to PostgreSQL: opening it safely, the schema's migrations, one transaction at a time.
+
+The connection string is a secret like the client secret: it comes from an
+environment variable, and only its host, port, database and user ever reach
+a message. psycopg is imported here, and this module only when an
+environment's ``state.backend`` is ``postgres``, so other commands start as
+fast as before.
+"""
+
+from __future__ import annotations
+
+import threading
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import Any, Iterator, Mapping
+
+import psycopg
+from psycopg import sql
+
+from planner import __version__
+from planner.errors import ConfigurationError, RecordsUnavailable, StateError
+
+CONNECT_TIMEOUT_SECONDS = 10
+SCHEMA_VERSION = 1
+
+# Each migration: the statements that bring the schema from the version before to this one.
+MIGRATIONS: tuple[tuple[int, tuple[str, ...]], ...] = (
+    (
+        1,
+        (
+            """CREATE TABLE {schema}.states (
+                environment text PRIMARY KEY,
+                lineage text NOT NULL,
+                serial bigint NOT NULL,
+                format_version integer NOT NULL,
+                tool_version text NOT NULL,
+                checksum text NOT NULL)""",
+            """CREATE TABLE {schema}.resources (
+                environment text NOT NULL,
+                address text NOT NULL,
+                resource text NOT NULL,
+                PRIMARY KEY (environment, address))""",
+            """CREATE TABLE {schema}.journal (
+                environment text NOT NULL,
+                seq bigserial,
+                change text NOT NULL,
+                PRIMARY KEY (environment, seq))""",
+            """CREATE TABLE {schema}.audit (
+                environment text NOT NULL,
+                seq bigint NOT NULL,
+                model_id text,
+                entry text NOT NULL,
+                PRIMARY KEY (environment, seq))""",
+            """CREATE TABLE {schema}.audit_heads (
+                environment text PRIMARY KEY,
+                entries bigint NOT NULL,
+                entry_hash text NOT NULL)""",
+            """CREATE TABLE {schema}.audit_checkpoints (
+                environment text PRIMARY KEY,
+                entries bigint NOT NULL,
+                entry_hash text NOT NULL,
+                unsettled_entries bigint NOT NULL)""",
+            """CREATE TABLE {schema}.outbox (
+                environment text NOT NULL,
+                seq bigserial,
+                event_id text NOT NULL,
+                event text NOT NULL,
+                delivered boolean NOT NULL DEFAULT false,
+                PRIMARY KEY (environment, seq))""",
+            """CREATE TABLE {schema}.locks (
+                environment text PRIMARY KEY,
+                lock_id text NOT NULL,
+                backend_pid integer NOT NULL,
+                info text NOT NULL)""",
+        ),
+    ),
+)
+
+
+@dataclass(frozen=True)
+class Target:
+    """Where the records are, as a person may see it: no password."""
+
+    host: str
+    port: str
+    database: str
+    user: str
+    schema: str
+
+    def describe(self) -> str:
+        return f"PostgreSQL {self.user}@{self.host}:{self.port}/{self.database} (schema {self.schema})"
+
+
+def dsn_from(environ: Mapping[str, str], variable: str) -> str:
+    dsn = environ.get(variable, "")
+    if not dsn.strip():
+        raise ConfigurationError(
+            f"state.backend is postgres, but the environment variable {variable} holding the connection string is not set",
+            hint=f"export {variable}='postgresql://USER:PASSWORD@HOST:5432/DB' (a libpq connection string), or name another variable in state.dsn_env",
+        )
+    return dsn
+
+
+def target_of(dsn: str, schema: str) -> Target:
+    try:
+        parts = psycopg.conninfo.conninfo_to_dict(dsn)
+    except psycopg.ProgrammingError:
+        raise ConfigurationError("the PostgreSQL connection string is not valid (its text is not shown: it may hold a password)") from None
+    return Target(
+        host=str(parts.get("host") or parts.get("hostaddr") or "localhost"),
+        port=str(parts.get("port") or "5432"),
+        database=str(parts.get("dbname") or parts.get("user") or "?"),
+        user=str(parts.get("user") or "?"),
+        schema=schema,
+    )
+
+
+def scrub(text: str, dsn: str) -> str:
+    """``text`` without the connection string or its password, whatever libpq put in it."""
+    try:
+        password = psycopg.conninfo.conninfo_to_dict(dsn).get("password")
+    except psycopg.ProgrammingError:
+        password = None
+    for secret in (dsn, password):
+        if secret:
+            text = text.replace(str(secret), "***")
+    return text
+
+
+def connect(dsn: str, target: Target, *, autocommit: bool = False) -> psycopg.Connection[Any]:
+    """A connection, or RecordsUnavailable naming host and port (within the connect timeout)."""
+    try:
+        parts = psycopg.conninfo.conninfo_to_dict(dsn)
+        parts.setdefault("connect_timeout", CONNECT_TIMEOUT_SECONDS)
+        parts.setdefault("application_name", "llmplan")
+        return psycopg.connect(psycopg.conninfo.make_conninfo(**parts), autocommit=autocommit)
+    except psycopg.Error as error:
+        raise unavailable(error, dsn, target) from None
+
+
+def unavailable(error: BaseException, dsn: str, target: Target) -> RecordsUnavailable:
+    reason = scrub(str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__, dsn)
+    return RecordsUnavailable(f"the records database {target.describe()} cannot be reached: {reason}")
+
+
+class Database:
+    """One connection shared by the stores of one environment; one transaction at a time.
+
+    apply records from worker threads; each unit of work is one short
+    transaction under this object's lock, so they never interleave.
+    """
+
+    def __init__(self, dsn: str, target: Target) -> None:
+        self.dsn = dsn
+        self.target = target
+        self.schema = sql.Identifier(target.schema)
+        self._mutex = threading.RLock()
+        self._connection = connect(dsn, target)
+        self._migrated = False
+
+    def table(self, name: str) -> sql.Composed:
+        return sql.SQL("{}.{}").format(self.schema, sql.Identifier(name))
+
+    @contextmanager
+    def transaction(self) -> Iterator[psycopg.Cursor[Any]]:
+        """A cursor inside one transaction: committed at the end of the block, rolled back on an error."""
+        with self._mutex:
+            try:
+                with self._connection.transaction(), self._connection.cursor() as cursor:
+                    yield cursor
+            except psycopg.OperationalError as error:
+                raise unavailable(error, self.dsn, self.target) from None
+            except psycopg.InterfaceError as error:  # the connection was closed under us (a restart)
+                raise unavailable(error, self.dsn, self.target) from None
+
+    @contextmanager
+    def streaming(self, query: sql.Composable, params: tuple[Any, ...]) -> Iterator[Iterator[tuple[Any, ...]]]:
+        """Rows of ``query`` fetched in batches by a server-side cursor: constant memory for any length."""
+        with self._mutex:
+            try:
+                with self._connection.transaction(), self._connection.cursor(name="llmplan_stream") as cursor:
+                    cursor.itersize = 5000
+                    cursor.execute(query, params)
+                    yield iter(cursor)
+            except psycopg.OperationalError as error:
+                raise unavailable(error, self.dsn, self.target) from None
+
+    def migrate(self) -> None:
+        """Create or upgrade the schema, once; refuse one written by a newer llmplan."""
+        if self._migrated:
+            return
+        versions = self.table("schema_version")
+        with self.transaction() as cursor:
+            cursor.execute("SELECT pg_advisory_xact_lock(hashtext('llmplan schema migration'))")
+            cursor.execute(sql.SQL("CREATE SCHEMA IF NOT EXISTS {}").format(self.schema))
+            cursor.execute(
+                sql.SQL("CREATE TABLE IF NOT EXISTS {} (version integer PRIMARY KEY, tool_version text NOT NULL, applied_at timestamptz NOT NULL DEFAULT now())").format(versions)
+            )
+            cursor.execute(sql.SQL("SELECT coalesce(max(version), 0), (SELECT tool_version FROM {} ORDER BY version DESC LIMIT 1) FROM {}").format(versions, versions))
+            row = cursor.fetchone()
+            current, writer = (int(row[0]), row[1]) if row else (0, None)
+            if current > SCHEMA_VERSION:
+                raise StateError(
+                    f"the records in {self.target.describe()} were written by a newer llmplan "
+                    f"(schema version {current}, by llmplan {writer}); this llmplan {__version__} knows up to version {SCHEMA_VERSION}",
+                    hint="upgrade llmplan; nothing was changed",
+                )
+            for version, statements in MIGRATIONS:
+                if version <= current:
+                    continue
+                for statement in statements:
+                    cursor.execute(sql.SQL(statement).format(schema=self.schema))
+                cursor.execute(sql.SQL("INSERT INTO {} (version, tool_version) VALUES (%s, %s)").format(versions), (version, __version__))
+        self._migrated = True
+
+    def close(self) -> None:
+        with self._mutex:
+            try:
+                self._connection.close()
+            except psycopg.Error:
+                pass

@@ -1,0 +1,60 @@
+"""The backend contract suite: every test here runs unchanged against every records backend.
+
+``backend`` is parametrized over ``local`` (files in a temp folder) and
+``postgres`` (a schema of its own in a real PostgreSQL server that this
+session starts; see ``tests/pg_server.py``). A backend proves itself by
+passing the suite, as Terraform's remote-state backends pass
+``statemgr.TestFull``. What the suite needs beyond the interfaces is in
+``contract_backends.py``.
+"""
+
+from __future__ import annotations
+
+import sys
+import uuid
+from pathlib import Path
+from typing import Iterator
+
+import pytest
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
+
+from contract_backends import BACKENDS, Backend  # noqa: E402
+from pg_server import PostgresServer, PostgresUnavailable, running_postgres  # noqa: E402
+
+from planner.environment import StateSettings  # noqa: E402
+from planner.records.interfaces import Records  # noqa: E402
+
+
+@pytest.fixture(scope="session")
+def postgres() -> Iterator[PostgresServer]:
+    """One PostgreSQL server for the whole session; each test gets a schema of its own."""
+    try:
+        server_context = running_postgres()
+        server = server_context.__enter__()
+    except PostgresUnavailable as missing:
+        pytest.fail(f"the PostgreSQL contract tests need a server and none could be started: {missing}")
+    try:
+        yield server
+    finally:
+        server_context.__exit__(None, None, None)
+
+
+@pytest.fixture(params=BACKENDS)
+def backend(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Backend]:
+    if request.param == "local":
+        chosen = Backend("local", tmp_path, StateSettings(), {})
+    else:
+        server: PostgresServer = request.getfixturevalue("postgres")
+        schema = f"contract_{uuid.uuid4().hex[:12]}"
+        chosen = Backend("postgres", tmp_path, StateSettings(backend="postgres", schema=schema), {"LLMPLAN_PG_DSN": server.dsn}, server)
+    yield chosen
+    for records in chosen.opened:
+        records.close()
+
+
+@pytest.fixture
+def records(backend: Backend) -> Records:
+    return backend.open()
+

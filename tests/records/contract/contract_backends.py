@@ -1,0 +1,109 @@
+"""What the contract suite needs of a backend beyond its interfaces: a second
+handle (as another process or checkout opens it), a child process that opens
+it, and ways to reach behind the interfaces to tamper with what is stored."""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+import uuid
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from pg_server import PostgresServer  # noqa: E402
+from records_helpers import MODEL_IDS, make_resource, update_fields  # noqa: E402,F401
+
+from planner.environment import StateSettings  # noqa: E402
+from planner.records import open_records  # noqa: E402
+from planner.records.interfaces import Records  # noqa: E402
+from planner.records.model import State  # noqa: E402
+
+BACKENDS = ["local", "postgres"]
+ENVIRONMENT = "dev"
+
+# Opens the records named by argv[1] (a JSON spec) in a child process; the DSN comes from its environment.
+OPEN_IN_CHILD = """
+import json, sys
+from pathlib import Path
+from planner.environment import StateSettings
+from planner.records import open_records
+spec = json.loads(sys.argv[1])
+records = open_records(spec["environment"], Path(spec["root"]), StateSettings(**spec["settings"]))
+"""
+
+
+@dataclass
+class Backend:
+    kind: str
+    root: Path
+    settings: StateSettings
+    environ: dict[str, str]
+    server: PostgresServer | None = None
+    opened: list[Records] = field(default_factory=list)
+
+    def open(self) -> Records:
+        """A new handle on the same environment's records, as another process or checkout would open them."""
+        records = open_records(ENVIRONMENT, self.root, self.settings, environ=self.environ)
+        self.opened.append(records)
+        return records
+
+    def child_spec(self) -> str:
+        return json.dumps({"environment": ENVIRONMENT, "root": str(self.root), "settings": self.settings.__dict__})
+
+    def child_environ(self) -> dict[str, str]:
+        return {**os.environ, **self.environ}
+
+    # --- reaching behind the interfaces, to tamper ----------------------------
+
+    def audit_texts(self) -> list[str]:
+        if self.kind == "local":
+            path = self.root / "state" / ENVIRONMENT / "audit.jsonl"
+            return path.read_text(encoding="utf-8").splitlines(keepends=True) if path.exists() else []
+        rows = self._sql("SELECT entry FROM {s}.audit WHERE environment = %s ORDER BY seq", (ENVIRONMENT,))
+        return [row[0] + "\n" for row in rows]
+
+    def rewrite_audit(self, texts: list[str]) -> None:
+        """Replace the stored entries by ``texts`` (one entry each), leaving every other record as it is."""
+        if self.kind == "local":
+            (self.root / "state" / ENVIRONMENT / "audit.jsonl").write_text("".join(texts), encoding="utf-8")
+            return
+        self._sql("DELETE FROM {s}.audit WHERE environment = %s", (ENVIRONMENT,))
+        for number, text in enumerate(texts, start=1):
+            self._sql("INSERT INTO {s}.audit (environment, seq, entry) VALUES (%s, %s, %s)", (ENVIRONMENT, number, text.rstrip("\n")))
+
+    def replace_lineage(self) -> str:
+        """Overwrite the stored state by one of another lineage (as if another environment's state were put here)."""
+        other = State(str(uuid.uuid4()), 7, {})
+        if self.kind == "local":
+            (self.root / "state" / ENVIRONMENT / "state.json").write_text(other.to_json(), encoding="utf-8")
+        else:
+            self._sql("UPDATE {s}.states SET lineage = %s, serial = 7, checksum = %s WHERE environment = %s", (other.lineage, other.checksum(), ENVIRONMENT))
+            self._sql("DELETE FROM {s}.resources WHERE environment = %s", (ENVIRONMENT,))
+        return other.lineage
+
+    def _sql(self, statement: str, params: tuple[Any, ...]) -> list[tuple[Any, ...]]:
+        import psycopg
+        from psycopg import sql
+
+        assert self.server is not None
+        with psycopg.connect(self.server.dsn, autocommit=True) as connection:
+            cursor = connection.execute(sql.SQL(statement).format(s=sql.Identifier(self.settings.schema)), params)
+            return cursor.fetchall() if cursor.description else []
+
+
+def until_freed(records: Records, timeout: float = 30.0) -> None:
+    """Return once nobody holds the lock. After a SIGKILL the OS frees a file lock at once,
+    while a database ends the dead client's session a moment later, when it sees the
+    socket close: this waits for that condition (bounded), never for a fixed time."""
+    import time
+
+    deadline = time.monotonic() + timeout
+    while records.locker.holder() is not None:
+        if time.monotonic() > deadline:
+            raise AssertionError(f"the lock was still held {timeout} s after its holder was killed")
+        time.sleep(0.01)

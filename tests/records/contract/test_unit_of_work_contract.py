@@ -1,0 +1,126 @@
+"""Outbox, the unit of work and the records session (lock → repair → read → settle → record → finish) — on every backend."""
+
+from __future__ import annotations
+
+from typing import Any, Callable, Mapping
+
+import pytest
+from contract_backends import OPEN_IN_CHILD, Backend, make_resource, update_fields, until_freed
+
+from planner.errors import LockHeld
+from planner.records.interfaces import RecordedChange, Records
+from planner.records.session import RecordsSession
+
+
+def real_hash(configuration: Mapping[str, Any]) -> str:
+    from planner.configuration import payload_hash
+    from planner.diff import to_payload
+
+    return payload_hash(to_payload(configuration))
+
+
+def event_for(entry: Mapping[str, Any]) -> dict[str, Any]:
+    return {"event_id": entry["audit_id"], "event_type": "llm_config_change", "audit_log": dict(entry)}
+
+
+def test_the_outbox_keeps_each_event_until_delivered_and_compacted(backend: Backend, records: Records) -> None:
+    for number in range(3):
+        records.outbox.enqueue({"event_id": f"event-{number}", "n": number})
+    records.outbox.enqueue({"event_id": "event-1", "n": 1})  # queued twice (a retry): pending once
+    other = backend.open()
+    assert [event["event_id"] for event in other.outbox.pending()] == ["event-0", "event-1", "event-2"]
+    other.outbox.mark_delivered("event-1")
+    assert [event["event_id"] for event in records.outbox.pending()] == ["event-0", "event-2"]
+    assert records.outbox.queued_ids() == {"event-0", "event-1", "event-2"}  # delivered but not compacted: still known
+    records.outbox.compact()
+    assert records.outbox.queued_ids() == {"event-0", "event-2"}
+    assert [event["n"] for event in backend.open().outbox.pending()] == [0, 2]
+
+
+def test_one_unit_of_work_records_state_audit_entry_and_event_together(backend: Backend, records: Records) -> None:
+    recorded = records.record(RecordedChange(update_fields(1, version=1), resource=make_resource(1), event_for=event_for))
+    assert recorded.event is not None and recorded.event["event_id"] == recorded.entry["audit_id"]
+    other = backend.open()  # durable on return, for anyone
+    state = other.state.read()
+    assert state is not None and list(state.resources) == ["model-0001"]
+    assert list(other.audit.entries()) == [recorded.entry]
+    assert other.outbox.pending() == [recorded.event]
+    gone = other.record(RecordedChange(update_fields(1, action="state_forget"), forget="model-0001"))
+    assert gone.event is None
+    assert backend.open().state.commit().resources == {}
+    failure = records.record(RecordedChange(update_fields(2, status="failure"), event_for=event_for))  # no state change
+    assert failure.event is not None and [e["event_id"] for e in records.outbox.pending()][-1] == failure.entry["audit_id"]
+
+
+def test_a_unit_of_work_refused_by_the_audit_schema_leaves_nothing_behind(backend: Backend, records: Records) -> None:
+    with pytest.raises(Exception):
+        records.record(RecordedChange({**update_fields(1), "status": "maybe"}, resource=make_resource(1), event_for=event_for))
+    other = backend.open()
+    assert list(other.audit.entries()) == [] and other.outbox.pending() == []
+    if backend.kind == "postgres":  # one transaction: the state journal row went with it
+        assert other.state.read() is None
+
+
+def test_a_session_holds_the_lock_commits_and_checkpoints_when_it_ends(backend: Backend) -> None:
+    records = backend.open()
+    with RecordsSession(records, environment="dev", operation="apply") as session:
+        with pytest.raises(LockHeld):
+            backend.open().locker.lock("refresh")
+        session.record(RecordedChange(update_fields(1, version=1), resource=make_resource(1)))
+    other = backend.open()
+    assert other.locker.holder() is None
+    committed = other.state.read()
+    assert committed is not None and committed.serial == 1 and session.committed == committed
+    assert other.audit.recent().entries == ()  # checkpointed
+
+
+def test_settling_closes_what_an_interrupted_run_left_open_and_announces_what_it_did_not(backend: Backend) -> None:
+    records = backend.open()
+    landed = make_resource(1, version=4)
+    live = {landed.model_id: {**landed.configuration, "version": 4}, make_resource(2).model_id: {**make_resource(2, max_tokens=1).configuration, "version": 9}}
+    # An earlier run: two PUTs announced as pending, one landed (live carries it), one did not; and a success
+    # recorded without its event (a crash between the entry and the outbox).
+    records.audit.append(update_fields(1, status="pending", operation_id="11111111-1111-4111-8111-111111111111", payload_hash=real_hash(landed.configuration)))
+    records.audit.append(update_fields(2, status="pending", operation_id="22222222-2222-4222-8222-222222222222"))
+    orphan = records.audit.append(update_fields(3, version=2, payload_hash=real_hash(make_resource(3).configuration)))
+    records.state.record(make_resource(3))
+    with RecordsSession(backend.open(), environment="dev", operation="apply") as session:
+        settled = session.settle(live, event_for=lambda entry, configuration: event_for(entry))
+    assert [(entry["address"], entry["status"]) for entry in settled.reconciled] == [("model-0001", "success"), ("model-0002", "failure")]
+    assert settled.reconciled[0]["version"] == 4 and settled.reconciled[1]["error_code"] == "interrupted"
+    announced = {event["event_id"] for event in backend.open().outbox.pending()}
+    assert orphan["audit_id"] in announced and settled.reconciled[0]["audit_id"] in announced
+    assert sorted(settled.announced) == ["model-0001", "model-0003"]
+    with RecordsSession(backend.open(), environment="dev", operation="apply") as again:
+        repeat = again.settle(live, event_for=lambda entry, configuration: event_for(entry))
+    assert repeat.reconciled == () and repeat.announced == ()  # settling twice changes nothing
+
+
+KILLED_MID_APPLY = OPEN_IN_CHILD + """
+sys.path.insert(0, "tests/records")
+from records_helpers import make_resource, update_fields
+from planner.records.interfaces import RecordedChange
+from planner.records.session import RecordsSession
+session = RecordsSession(records, environment="dev", operation="apply")
+session.__enter__()
+for index in range(1, 100_000):
+    session.append(update_fields(index % 40, status="pending", operation_id=f"00000000-0000-4000-8000-{index:012d}"))
+    session.record(RecordedChange(update_fields(index % 40, version=index, operation_id=f"00000000-0000-4000-8000-{index:012d}"), resource=make_resource(index % 40, version=index)))
+    print(index, flush=True)
+"""
+
+
+def test_a_run_killed_mid_apply_leaves_records_the_next_session_finishes(backend: Backend, spawn: Callable) -> None:
+    child = spawn(KILLED_MID_APPLY, backend.child_spec(), env=backend.child_environ())
+    acknowledged = [int(child.line()) for _ in range(25)][-1]
+    child.kill()
+    records = backend.open()
+    until_freed(records)
+    with RecordsSession(records, environment="dev", operation="apply") as session:
+        state = session.state
+        assert state is not None
+        assert state.resources[f"model-{acknowledged % 40:04d}"].version >= acknowledged  # nothing acknowledged is lost
+    report = backend.open().audit.verify()
+    assert report.ok, report.problem
+    successes = [e for e in backend.open().audit.entries() if e["status"] == "success" and e["action"] == "configuration_update"]
+    assert len({entry["operation_id"] for entry in successes}) == len(successes) >= acknowledged  # nothing recorded twice
