@@ -23,6 +23,7 @@ if TYPE_CHECKING:
     from planner.drift import UnmanagedModel
     from planner.metrics import MetricsSummary
     from planner.plan import Plan, ResourceChange
+    from planner.records.migrate import MigrationResult
 
 
 @dataclass(frozen=True)
@@ -271,3 +272,32 @@ def _write_new_file(path: Path, text: str) -> None:
         handle.flush()
         os.fsync(handle.fileno())
     fsync_directory(path.parent)
+
+
+def migrate_state(root: Path, env_name: str, *, source_backend: str | None = None, lock_timeout: float = 0.0, environ: Mapping[str, str] | None = None) -> "MigrationResult":
+    """Bring the environment's records to the backend its ``state:`` block names now, from the other one
+    (or from ``source_backend``); like ``terraform init -migrate-state``, safe to run again."""
+    from dataclasses import replace
+
+    from planner.loader import read_state_settings
+    from planner.records import open_records as open_backend
+    from planner.records.migrate import migrate
+
+    environ = os.environ if environ is None else environ
+    root = root.resolve()
+    target_settings = read_state_settings(root, env_name)
+    source_kind = source_backend or ("local" if target_settings.backend == "postgres" else "postgres")
+    if source_kind == target_settings.backend:
+        raise ConfigurationError(
+            f"environment {env_name} already keeps its records in the {source_kind} backend; nothing to migrate from it to itself",
+            hint="set state.backend in environment.yaml to the backend to move to, then run state migrate (--from names where the records are now)",
+        )
+    source = open_backend(env_name, root, replace(target_settings, backend=source_kind), environ=environ)
+    try:
+        target = open_backend(env_name, root, target_settings, environ=environ)
+        try:
+            return migrate(source, target, environment=env_name, lock_timeout=lock_timeout)
+        finally:
+            target.close()
+    finally:
+        source.close()

@@ -2,6 +2,11 @@
 
 ``clock``: a fake monotonic clock (:class:`FakeClock`) with a ``sleep``.
 
+``postgres``: a real PostgreSQL server on 127.0.0.1, started once for the
+session by the tests themselves (``tests/pg_server.py``), for the tests of
+the PostgreSQL records backend; each test uses a schema of its own. A
+machine where it cannot start fails those tests; they never skip.
+
 ``sandbox``: a fresh sandbox gateway on 127.0.0.1 and an ephemeral port,
 stopped after the test.  ``make_sandbox(**options)``: start sandboxes with
 options of ``planner.sandbox.start_sandbox`` (rate limit, faults, data
@@ -18,6 +23,8 @@ from typing import TYPE_CHECKING, Any, Callable, Iterator
 import pytest
 
 if TYPE_CHECKING:
+    from pg_server import PostgresServer
+
     from planner.sandbox import RunningSandbox
 
 
@@ -82,3 +89,23 @@ def make_sandbox() -> Iterator[Callable[..., "RunningSandbox"]]:
 @pytest.fixture
 def sandbox(make_sandbox: Callable[..., "RunningSandbox"]) -> "RunningSandbox":
     return make_sandbox()
+
+
+@pytest.fixture(scope="session")
+def postgres() -> Iterator["PostgresServer"]:
+    """One PostgreSQL server for the whole session (started only if a test asks for it)."""
+    import sys
+    from pathlib import Path
+
+    sys.path.insert(0, str(Path(__file__).resolve().parent))
+    from pg_server import PostgresUnavailable, running_postgres
+
+    try:
+        context = running_postgres()
+        server = context.__enter__()
+    except PostgresUnavailable as missing:
+        pytest.fail(f"the PostgreSQL tests need a server and none could be started: {missing}")
+    try:
+        yield server
+    finally:
+        context.__exit__(None, None, None)

@@ -45,6 +45,32 @@ def state_show(env: str, root: Path, output_format: str) -> None:
         emit(line)
 
 
+@state.command("migrate", context_settings=CONTEXT)
+@env_option
+@root_option
+@click.option("--from", "source", type=click.Choice(["local", "postgres"]), help="Where the records are now (default: the backend environment.yaml does not name).")
+@lock_timeout_option
+def state_migrate(env: str, root: Path, source: str | None, lock_timeout: float) -> None:
+    """Move an environment's records to the backend environment.yaml now names.
+
+    Copies the state (lineage and serial kept), the audit trail (every entry
+    unchanged, the chain verified before and after) and the governance
+    events still waiting. Refuses a target holding another lineage or a
+    newer state; a second run finds nothing to copy. The source is left as
+    it was. Set state.backend first, then run this; --from moves back.
+
+    \b
+    Examples:
+      llmplan state migrate --env prod                 # local files → PostgreSQL
+      llmplan state migrate --env prod --from postgres # after setting backend: local again
+    """
+    from planner import operations
+    from planner.render.records import migration_listing
+
+    for line in migration_listing(operations.migrate_state(root, env, source_backend=source, lock_timeout=lock_timeout)):
+        emit(line)
+
+
 @click.command("force-unlock", context_settings=CONTEXT)
 @env_option
 @root_option

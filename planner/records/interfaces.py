@@ -42,6 +42,10 @@ class StateStore(Protocol):
 
     def commit(self) -> State: ...
 
+    def replace(self, state: State) -> None:
+        """Write ``state`` as it is, lineage and serial kept (``state migrate`` only)."""
+        ...
+
 
 class Locker(Protocol):
     """The environment's one lock: a second holder is refused at once, naming the first.
@@ -144,6 +148,10 @@ class AuditStore(Protocol):
     def entries(self, *, model_id: str | None = None) -> Iterator[dict[str, Any]]: ...
 
     def repair(self) -> RepairResult: ...
+
+    def append_verbatim(self, entries: Iterator[dict[str, Any]]) -> int:
+        """Append entries chained elsewhere, unchanged, refusing any that do not chain on (``state migrate`` only)."""
+        ...
 
 
 class Outbox(Protocol):

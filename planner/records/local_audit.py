@@ -145,6 +145,21 @@ class LocalAuditStore:
     def _torn_error(self) -> AuditError:
         return AuditError(f"{self.path} ends with a torn line (an incomplete write, probably a crash); refusing to chain onto it", hint=REPAIR_HINT)
 
+    def append_verbatim(self, entries: Iterator[dict[str, Any]]) -> int:
+        """Append entries already chained elsewhere, unchanged (``state migrate``), in one
+        durable write; refused, with nothing written, unless they chain onto this trail."""
+        with self._mutex, exclusive_lock(self.path):
+            last = self._last_hash()
+            lines = []
+            for entry in entries:
+                if entry.get("prev_hash") != last:
+                    raise AuditError(f"entry {len(lines) + 1} to copy does not chain onto {self.path}; nothing was copied")
+                last = str(entry["entry_hash"])
+                lines.append(canonical_json(entry) + "\n")
+            if lines:
+                append_bytes_durably(self.path, "".join(lines).encode("utf-8"))
+            return len(lines)
+
     def checkpoint(self) -> None:
         """Move the head to the end of the trail; reads only what was written since the last one."""
         with self._mutex, exclusive_lock(self.path):

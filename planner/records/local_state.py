@@ -222,3 +222,11 @@ class LocalStateStore:
             self._journal_checked = True
             self._lineage = state.lineage
             return state
+
+    def replace(self, state: State) -> None:
+        """Write ``state`` as it is (lineage and serial kept): how ``state migrate`` brings a copy here."""
+        with self._mutex:
+            atomic_write_text(self.state_path, state.to_json(), backup=True)
+            remove_durably(self.journal_path)
+            self._journal_checked = True
+            self._lineage = state.lineage

@@ -15,6 +15,7 @@ if TYPE_CHECKING:
     from planner.apply import Outcome
     from planner.manager import StateView
     from planner.operations import ApplyResult, ImportResult, RecordedModel
+    from planner.records.migrate import MigrationResult
 
 
 def outcome_line(outcome: "Outcome") -> str:
@@ -113,3 +114,15 @@ def render_audit_entries(entries: Iterable[Mapping[str, Any]], out: TextIO, outp
         out.write(f"{entry.get('timestamp')}  {entry.get('action'):20} {entry.get('status'):8} {entry.get('address', '-')}{error}\n")
     if not count:
         out.write("no audit entries\n")
+
+
+def migration_listing(result: "MigrationResult") -> list[str]:
+    if result.nothing_to_do:
+        return [f"Nothing to migrate: {result.target} already holds serial {result.serial} of lineage {result.lineage} and all {result.entries} audit entries."]
+    return [
+        f"Migrated from {result.source} to {result.target}:",
+        f"  state: lineage {result.lineage}, serial {result.serial}" + (" (copied)" if result.state_copied else " (already there)"),
+        f"  audit trail: {result.entries_copied} entr{'y' if result.entries_copied == 1 else 'ies'} copied, {result.entries} in all, chain verified",
+        f"  governance outbox: {result.events_copied} waiting event(s) copied",
+        f"The records in {result.source} are no longer used by this environment; keep them until you have checked the new backend.",
+    ]

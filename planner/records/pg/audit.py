@@ -55,7 +55,7 @@ class PostgresAuditStore:
         cursor.execute(sql.SQL("UPDATE {} SET entries = %s, entry_hash = %s WHERE environment = %s").format(heads), (entries + 1, entry["entry_hash"], self.environment))
         return entry
 
-    def append_verbatim(self, entries: Iterator[tuple[str, dict[str, Any]]]) -> int:
+    def append_verbatim(self, entries: Iterator[dict[str, Any]]) -> int:
         """Append entries already chained elsewhere, text unchanged (``state migrate``); returns how many."""
         count = 0
         with self.db.transaction() as cursor:
@@ -65,7 +65,8 @@ class PostgresAuditStore:
             row = cursor.fetchone()
             assert row is not None
             number, last = int(row[0]), str(row[1])
-            for text, entry in entries:
+            for entry in entries:
+                text = canonical_json(entry)
                 if entry.get("prev_hash") != last:
                     raise AuditError(f"entry {number + 1} does not chain onto the trail in {self.db.target.describe()}; nothing was copied")
                 number += 1

@@ -21,24 +21,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
 from contract_backends import BACKENDS, Backend  # noqa: E402
-from pg_server import PostgresServer, PostgresUnavailable, running_postgres  # noqa: E402
+from pg_server import PostgresServer  # noqa: E402
 
 from planner.environment import StateSettings  # noqa: E402
 from planner.records.interfaces import Records  # noqa: E402
-
-
-@pytest.fixture(scope="session")
-def postgres() -> Iterator[PostgresServer]:
-    """One PostgreSQL server for the whole session; each test gets a schema of its own."""
-    try:
-        server_context = running_postgres()
-        server = server_context.__enter__()
-    except PostgresUnavailable as missing:
-        pytest.fail(f"the PostgreSQL contract tests need a server and none could be started: {missing}")
-    try:
-        yield server
-    finally:
-        server_context.__exit__(None, None, None)
 
 
 @pytest.fixture(params=BACKENDS)

@@ -1,0 +1,100 @@
+"""Moving an environment between backends, and what happens when the database is missing, down or restarting."""
+
+from __future__ import annotations
+
+import json
+import time
+from collections import Counter
+from typing import Any, Callable
+
+from pg_project import PgProject
+from pg_server import PASSWORD, free_port
+from project import SandboxAdmin
+
+
+def test_state_migrate_moves_state_trail_and_outbox_to_postgres_and_back(first: PgProject, gateway: SandboxAdmin, pg_admin: Callable[..., Any]) -> None:
+    first.write_environment(backend="local")
+    first.apply()
+    local_state = json.loads((first.state_dir / "state.json").read_text())
+    local_lines = (first.state_dir / "audit.jsonl").read_text().splitlines()
+    first.write_environment(backend="postgres")
+
+    moved = first.run("state", "migrate", "--env", "dev")
+    assert moved.code == 0, str(moved)
+    assert "Migrated from local files" in moved.stdout and f"{len(local_lines)} entries copied" in moved.stdout
+    view = first.state_view()["state"]
+    assert (view["lineage"], view["serial"]) == (local_state["lineage"], local_state["serial"])
+    assert view["resources"] == local_state["resources"]
+    assert [json.dumps(entry, sort_keys=True, separators=(",", ":"), ensure_ascii=False) for entry in first.audit()] == local_lines
+    assert first.run("audit", "verify", "--env", "dev").code == 0
+    assert first.run("plan", "--env", "dev", "--detailed-exitcode").code == 0
+
+    again = first.run("state", "migrate", "--env", "dev")
+    assert again.code == 0 and again.stdout.startswith("Nothing to migrate"), str(again)
+
+    first.edit_model("bench-00001", "max_tokens: 1024", "max_tokens: 1111")
+    first.apply()  # recorded in PostgreSQL only
+    first.write_environment(backend="local")
+    back = first.run("state", "migrate", "--env", "dev", "--from", "postgres")
+    assert back.code == 0 and "2 entries copied" in back.stdout, str(back)  # the local trail was a prefix: only the rest is copied
+    assert json.loads((first.state_dir / "state.json").read_text())["serial"] == local_state["serial"] + 1
+    assert first.run("audit", "verify", "--env", "dev").code == 0
+    assert first.run("plan", "--env", "dev", "--detailed-exitcode").code == 0
+
+
+def test_state_migrate_refuses_a_target_holding_another_lineage(first: PgProject, second: PgProject) -> None:
+    second.apply()  # the database holds one lineage already
+    first.write_environment(backend="local")
+    first.apply()  # this checkout's local files hold another
+    first.write_environment(backend="postgres")
+    refused = first.run("state", "migrate", "--env", "dev")
+    assert refused.code == 1
+    assert "already holds a state of environment dev with another lineage" in refused.stderr
+    assert second.state_view()["state"]["serial"] == 1  # untouched
+
+
+def test_state_migrate_to_the_backend_already_in_use_is_refused_clearly(first: PgProject) -> None:
+    refused = first.run("state", "migrate", "--env", "dev", "--from", "postgres")
+    assert refused.code == 1 and "already keeps its records in the postgres backend" in refused.stderr
+
+
+def test_a_missing_connection_string_names_the_variable(first: PgProject) -> None:
+    done = first.run("plan", "--env", "dev", env={"LLMPLAN_PG_DSN": None})
+    assert done.code == 1
+    assert "the environment variable LLMPLAN_PG_DSN holding the connection string is not set" in done.stderr
+    assert "Traceback" not in done.stderr
+
+
+def test_an_unreachable_database_fails_fast_naming_host_and_port_never_the_password(first: PgProject) -> None:
+    port = free_port()
+    dsn = f"postgresql://llmplan:{PASSWORD}@127.0.0.1:{port}/llmplan"
+    started = time.monotonic()
+    done = first.subprocess("apply", "--env", "dev", "--auto-approve", env={"LLMPLAN_PG_DSN": dsn})
+    assert done.code == 1, str(done)
+    assert time.monotonic() - started < 20
+    assert f"PostgreSQL llmplan@127.0.0.1:{port}/llmplan" in done.stderr and "cannot be reached" in done.stderr
+    assert PASSWORD not in done.stdout + done.stderr
+    assert "Traceback" not in done.stderr
+
+
+def test_a_database_restart_mid_apply_stops_it_cleanly_and_the_next_apply_converges(first: PgProject, gateway: SandboxAdmin, postgres: Any) -> None:
+    first.apply()
+    for index in range(1, 7):
+        first.edit_model(f"bench-{index:05d}", "max_tokens: 1024", "max_tokens: 1800")
+    gateway.faults(latency_ms=200)
+    running = first.start("apply", "--env", "dev", "--auto-approve", "--parallelism", "1")
+    running.wait_for_progress(2)
+    postgres.restart()
+    stopped = running.finish()
+    assert stopped.code == 1, str(stopped)
+    assert "cannot be reached" in stopped.stderr and "Traceback" not in stopped.stderr
+    assert PASSWORD not in stopped.stdout + stopped.stderr
+    gateway.clear_faults()
+    again = first.run("apply", "--env", "dev", "--auto-approve")
+    assert again.code == 0, str(again)
+    assert first.run("plan", "--env", "dev", "--detailed-exitcode").code == 0
+    landed = Counter(gateway.model_of(put) for put in gateway.puts(status=200))
+    entries = first.audit()
+    successes = Counter(e["model_id"] for e in entries if e["status"] == "success" and e["action"] == "configuration_update")
+    assert successes == landed  # nothing recorded twice, nothing landed unrecorded
+    assert first.run("audit", "verify", "--env", "dev").code == 0

@@ -1,0 +1,130 @@
+"""Two checkouts (two --root folders) share one PostgreSQL database: one state, one lock, one audit trail."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+from collections import Counter
+from pathlib import Path
+from typing import Any, Callable
+
+from pg_project import PgProject
+from project import SandboxAdmin
+
+from planner.catalog import generated_model_id
+
+
+def test_an_apply_records_everything_in_the_database_and_nothing_under_state(first: PgProject, second: PgProject) -> None:
+    done = first.apply()
+    assert "Apply complete: 6 succeeded" in done.stdout
+    # nothing of the environment's records on disk: only this machine's Prometheus textfile
+    assert sorted(path.name for path in first.state_dir.iterdir()) == ["metrics.prom"]
+    view = second.state_view()
+    assert view["state"]["serial"] == 1 and len(view["state"]["resources"]) == 6
+    assert "PostgreSQL" in view["lock"]["where"] if view["lock"] else True
+    assert second.run("plan", "--env", "dev", "--detailed-exitcode").code == 0  # the other checkout sees it applied
+    entries = second.audit()
+    assert Counter(entry["status"] for entry in entries) == {"pending": 6, "success": 6}
+    for project in (first, second):
+        verified = project.run("audit", "verify", "--env", "dev")
+        assert verified.code == 0 and "12 entries, chain intact" in verified.stdout, str(verified)
+
+
+def test_a_change_applied_from_one_checkout_is_the_state_of_the_other(first: PgProject, second: PgProject) -> None:
+    first.apply()
+    second.edit_model("bench-00002", "max_tokens: 1024", "max_tokens: 2000")
+    plan = second.run("plan", "--env", "dev", "--out", str(second.root / "plan.json"))
+    assert "1 to update" in plan.stdout, str(plan)
+    assert second.run("apply", str(second.root / "plan.json"), "--auto-approve").code == 0
+    assert first.state_view()["state"]["serial"] == 2
+    stale = first.run("apply", str(second.root / "plan.json"), "--auto-approve")
+    assert stale.code == 1 and "moved since the plan was made" in stale.stderr
+
+
+def test_exactly_one_apply_runs_at_a_time_and_the_refusal_names_the_holder(first: PgProject, second: PgProject, gateway: SandboxAdmin) -> None:
+    first.apply()
+    for project in (first, second):
+        project.edit_model("bench-00003", "max_tokens: 1024", "max_tokens: 3000")
+    gateway.faults(latency_ms=400)  # slow enough that the first apply still holds the lock when the second starts
+    running = first.start("apply", "--env", "dev", "--auto-approve", env={"GITHUB_RUN_ID": "4242", "GITHUB_REPOSITORY": "acme/llm-config"})
+    running.wait_for_output("llmplan will perform the following actions")
+    refused = second.run("apply", "--env", "dev", "--auto-approve")
+    assert refused.code == 1, str(refused)
+    assert "is locked by apply (id " in refused.stderr and f"@{socket.gethostname()}" in refused.stderr
+    assert "CI run https://github.com/acme/llm-config/actions/runs/4242" in refused.stderr
+    lock_id = refused.stderr.split("(id ", 1)[1].split(",", 1)[0]
+    blocked = second.run("force-unlock", "--env", "dev", lock_id)
+    assert blocked.code == 1 and "live database session" in blocked.stderr
+    assert running.finish().code == 0
+    gateway.clear_faults()
+    assert second.run("apply", "--env", "dev", "--auto-approve").code == 0  # free again: nothing to do
+    assert second.state_view()["lock"] is None
+
+
+def test_lock_timeout_waits_for_the_other_checkout(first: PgProject, second: PgProject, gateway: SandboxAdmin) -> None:
+    first.apply()
+    first.edit_model("bench-00004", "max_tokens: 1024", "max_tokens: 4000")
+    gateway.faults(latency_ms=300)
+    running = first.start("apply", "--env", "dev", "--auto-approve")
+    running.wait_for_output("llmplan will perform the following actions")
+    waited = second.subprocess("refresh", "--env", "dev", "--lock-timeout", "60")
+    assert waited.code == 0, str(waited)
+    assert running.finish().code == 0
+
+
+def test_an_apply_killed_in_one_checkout_is_finished_from_the_other(first: PgProject, second: PgProject, gateway: SandboxAdmin) -> None:
+    first.apply()
+    for project in (first, second):
+        for index in range(1, 7):
+            project.edit_model(f"bench-{index:05d}", "max_tokens: 1024", "max_tokens: 1500")
+    gateway.faults(latency_ms=150)
+    running = first.start("apply", "--env", "dev", "--auto-approve", "--parallelism", "1")
+    running.wait_for_progress(2)
+    running.kill(signal.SIGKILL)
+    gateway.clear_faults()
+    finished = second.run("apply", "--env", "dev", "--auto-approve", "--lock-timeout", "30")
+    assert finished.code == 0, str(finished)
+    assert second.run("plan", "--env", "dev", "--detailed-exitcode").code == 0
+    assert first.run("plan", "--env", "dev", "--detailed-exitcode").code == 0
+    landed = Counter(gateway.model_of(put) for put in gateway.puts(status=200))
+    successes = Counter(entry["model_id"] for entry in second.audit() if entry["status"] == "success" and entry["action"] == "configuration_update")
+    assert successes == landed  # every landed PUT recorded once, whichever checkout recorded it
+    for project in (first, second):
+        assert project.run("audit", "verify", "--env", "dev").code == 0
+
+
+def test_a_database_written_by_a_newer_llmplan_is_refused(first: PgProject, pg_admin: Callable[..., Any]) -> None:
+    first.apply()
+    pg_admin("INSERT INTO {s}.schema_version (version, tool_version) VALUES (99, '9.0.0')")
+    refused = first.run("plan", "--env", "dev")
+    assert refused.code == 1
+    assert "written by a newer llmplan (schema version 99, by llmplan 9.0.0)" in refused.stderr
+
+
+def test_every_command_works_on_the_shared_records(first: PgProject, second: PgProject, gateway: SandboxAdmin) -> None:
+    first.apply()
+    gateway.patch(generated_model_id(5), max_tokens=777)
+    assert second.run("drift", "--env", "dev").code == 2
+    refreshed = second.run("refresh", "--env", "dev")
+    assert refreshed.code == 0 and "recorded bench-00005" in refreshed.stdout
+    shown = first.run("audit", "show", "--env", "dev", "--model-id", generated_model_id(5))
+    assert "state_refresh" in shown.stdout
+    assert first.state_view()["state"]["resources"]["bench-00005"]["configuration"]["max_tokens"] == 777
+
+
+def test_the_password_never_appears_in_output_logs_or_files(first: PgProject, second: PgProject, postgres: Any, gateway: SandboxAdmin) -> None:
+    from pg_server import PASSWORD
+
+    outputs = [first.run("apply", "--env", "dev", "--auto-approve", "--debug")]
+    first.edit_model("bench-00001", "max_tokens: 1024", "max_tokens: 1100")
+    for args in (("plan", "--env", "dev", "--debug"), ("apply", "--env", "dev", "--auto-approve"), ("state", "show", "--env", "dev"),
+                 ("audit", "verify", "--env", "dev"), ("audit", "show", "--env", "dev", "--format", "json"), ("drift", "--env", "dev", "--format", "json")):
+        outputs.append(second.run(*args))
+    for run in outputs:
+        assert PASSWORD not in run.stdout + run.stderr, run
+    for project in (first, second):
+        for path in project.root.rglob("*"):
+            if path.is_file():
+                assert PASSWORD.encode() not in path.read_bytes(), path
+    assert all(PASSWORD not in str(entry) for entry in gateway.deliveries())
