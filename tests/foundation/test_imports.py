@@ -21,7 +21,7 @@ PACKAGE = REPO_ROOT / "planner"
 # The functional core (design.md): must never import the CLI framework, the
 # HTTP library or the sandbox gateway, even when used.
 CORE = ["planner.yamlsource", "planner.configuration", "planner.environment", "planner.validation"]
-CORE += [name for name in ("planner.diff", "planner.plan", "planner.drift", "planner.render") if (PACKAGE / f"{name.split('.')[1]}.py").is_file()]
+CORE += [name for name in ("planner.diff", "planner.tfjson", "planner.plan", "planner.drift", "planner.render") if (PACKAGE / f"{name.split('.')[1]}.py").is_file()]
 FORBIDDEN = ["click", "requests", "urllib3", "planner.sandbox", "planner.cli", "planner.gateway"]
 
 
