@@ -20,7 +20,7 @@ from planner.configuration import canonical_json, sha256_hex
 from planner.diff import FieldChange, configuration_hash, diff_configurations, diff_payloads, same_payload, to_payload
 from planner.environment import Environment
 from planner.errors import PlanFileError
-from planner.tfjson import FORMAT_VERSION, ConfiguredModel, RecordedModel, change_entry, configuration, plain_json, planned_values_mismatch
+from planner.tfjson import FORMAT_VERSION, TERRAFORM_VERSION, ConfiguredModel, RecordedModel, change_entry, configuration, plain_json, planned_values_mismatch
 from planner.tfjson import document_text, prior_state, read_configuration, read_prior_state, recorded_models, values_module, values_resource
 
 if TYPE_CHECKING:  # the state module is only needed for its types
@@ -261,6 +261,7 @@ def to_document(plan: Plan) -> dict[str, Any]:
         resource_drift.append(entry)
     document: dict[str, Any] = {
         "format_version": FORMAT_VERSION,
+        "terraform_version": TERRAFORM_VERSION,
         "llmplan_version": plan.tool_version,
         "planned_values": values_module(planned),
         "resource_drift": resource_drift,

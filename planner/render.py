@@ -14,7 +14,7 @@ from typing import Any, Iterable, TextIO
 from planner.diff import FieldChange
 from planner.drift import KIND_TEXT, DriftedModel, DriftReport
 from planner.plan import CREATE, FORGET, NO_OP, UPDATE, Plan, ResourceChange, dumps, field_changes_json
-from planner.tfjson import FORMAT_VERSION, change_entry, configuration, document_text, plain_json, prior_state
+from planner.tfjson import FORMAT_VERSION, TERRAFORM_VERSION, change_entry, configuration, document_text, plain_json, prior_state
 
 SYMBOLS = {CREATE: "+", UPDATE: "~", FORGET: "-", NO_OP: " "}
 _COLORS = {"+": "\x1b[32m", "~": "\x1b[33m", "-": "\x1b[31m", "!": "\x1b[1;33m", "bold": "\x1b[1m"}
@@ -227,6 +227,7 @@ def drift_document(report: DriftReport) -> dict[str, Any]:
         entries.append(entry)
     document: dict[str, Any] = {
         "format_version": FORMAT_VERSION,
+        "terraform_version": TERRAFORM_VERSION,
         "llmplan_version": report.tool_version,
         "timestamp": report.created_at,
         "resource_drift": entries,

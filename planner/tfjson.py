@@ -27,6 +27,10 @@ from typing import Any, Callable, Iterable, Mapping, Sequence
 from planner.configuration import canonical_json
 
 FORMAT_VERSION = "1.2"
+# checkov and terraform-compliance only read a plan that names a Terraform
+# release: this is one that writes format 1.2.  llmplan's own version is in
+# ``llmplan_version``; no Terraform is involved.
+TERRAFORM_VERSION = "1.5.0"
 STATE_FORMAT_VERSION = "1.0"  # of the state representation inside prior_state, as Terraform writes it
 RESOURCE_TYPE = "llm_model_configuration"
 PROVIDER_KEY = "llm"  # Terraform's implied provider: the resource type's first word
@@ -112,7 +116,7 @@ def prior_state(recorded: Sequence[RecordedModel]) -> dict[str, Any] | None:
         entry = values_resource(model.address, plain_json(model.values))
         entry.update(version=model.version, applied_at=model.applied_at)
         resources.append(entry)
-    return {"format_version": STATE_FORMAT_VERSION, "values": values_module(resources)}
+    return {"format_version": STATE_FORMAT_VERSION, "terraform_version": TERRAFORM_VERSION, "values": values_module(resources)}
 
 
 def configuration(models: Iterable[ConfiguredModel], plain: Callable[[Any], Any] = plain_json) -> dict[str, Any]:

@@ -206,7 +206,7 @@ def test_the_saved_text_has_one_line_per_resource_entry() -> None:
     # 4 changes, 1 drift, 3 planned values, 3 prior state records, 3 files
     assert len(entries) == 14
     assert sorted({entry["address"] for entry in entries}) == ["old-bot", "router", "summarizer", "support-bot"]
-    assert text.startswith('{\n  "format_version": "1.2",\n  "llmplan_version": "0.1.0",\n  "planned_values": {\n    "root_module": {\n      "resources": [\n')
+    assert text.startswith('{\n  "format_version": "1.2",\n  "terraform_version": "1.5.0",\n  "llmplan_version": "0.1.0",\n  "planned_values": {\n    "root_module": {\n      "resources": [\n')
     assert text.endswith("\n}\n")
 
 

@@ -146,10 +146,11 @@ def test_json_carries_the_state_and_the_files_in_terraforms_shapes() -> None:
     recorded = (RecordedModel("support-bot", MappingProxyType({"model_id": SUPPORT, "max_tokens": 2048}), 4, APPLIED),)
     drift = DriftReport("prod", "2026-11-25T10:00:00.000Z", "0.1.0", 2, (SUPPORT_DRIFT, ROUTER_NEVER), (), files, recorded)
     document = json.loads(rendered(drift, "json"))
-    assert list(document)[:6] == ["format_version", "llmplan_version", "timestamp", "resource_drift", "prior_state", "configuration"]
+    assert list(document)[:7] == ["format_version", "terraform_version", "llmplan_version", "timestamp", "resource_drift", "prior_state", "configuration"]
     assert "planned_values" not in document  # a drift report plans nothing
     assert document["prior_state"] == {
         "format_version": "1.0",
+        "terraform_version": "1.5.0",
         "values": {"root_module": {"resources": [{
             "address": "support-bot", "mode": "managed", "type": "llm_model_configuration", "name": "support-bot",
             "provider_name": "registry.terraform.io/llmplan/llm", "schema_version": 0,

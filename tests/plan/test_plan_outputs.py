@@ -97,7 +97,7 @@ def test_json_follows_the_terraform_show_json_shape_and_the_plan_schema(applied:
     assert code == 2
     assert schema_violations(schemas.validator(schemas.PLAN), document) == []
     assert document["format_version"] == "1.2"
-    assert list(document)[:7] == ["format_version", "llmplan_version", "planned_values", "resource_drift", "resource_changes", "prior_state", "configuration"]
+    assert list(document)[:8] == ["format_version", "terraform_version", "llmplan_version", "planned_values", "resource_drift", "resource_changes", "prior_state", "configuration"]
     assert document["applyable"] is True
     assert [entry["address"] for entry in document["resource_changes"]] == ["intent-router", "summarizer", "support-bot"]
     assert [entry["change"]["actions"] for entry in document["resource_changes"]] == [["no-op"], ["no-op"], ["update"]]
