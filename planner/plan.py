@@ -374,7 +374,7 @@ def from_document(document: Mapping[str, Any], *, source: str = "plan file") -> 
 
 
 def dumps(plan: Plan) -> str:
-    """The saved form as text (stable key order, one model entry a line, one trailing newline)."""
+    """The saved form as text: one line, stable key order, as ``terraform show -json`` writes it."""
     return document_text(to_document(plan))
 
 

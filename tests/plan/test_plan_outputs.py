@@ -227,6 +227,7 @@ def plan_file_variants(text: str) -> dict[str, tuple[str, str]]:
     future["format_version"] = "2.0"
     no_block = json.loads(text)
     del no_block["llmplan"]
+    assert '"max_tokens":1024' in text  # the NaN variant below has a number to replace
     # what a policy gate judges, made to differ from what apply sends, the checksum made to match
     two_faced = json.loads(text)
     two_faced["planned_values"]["root_module"]["resources"][2]["values"]["max_tokens"] = 512
@@ -248,7 +249,7 @@ def plan_file_variants(text: str) -> dict[str, tuple[str, str]]:
         "future-format": (json.dumps(future), "has format_version '2.0'; this llmplan reads 1.2"),
         "no-llmplan-block": (json.dumps(no_block), "is not a valid llmplan plan"),
         "json-array": (json.dumps([document]), "is not a llmplan plan (expected a JSON object)"),
-        "nan": (text.replace('"max_tokens": 1024', '"max_tokens": NaN', 1), "is not a llmplan plan: it holds NaN"),
+        "nan": (text.replace('"max_tokens":1024', '"max_tokens":NaN', 1), "is not a llmplan plan: it holds NaN"),
         "deeply-nested": ("[" * 100_000 + "]" * 100_000, "is not a llmplan plan: maximum recursion depth exceeded"),
         "not-utf-8": ("\udcff", "cannot read plan file"),
     }
