@@ -203,7 +203,7 @@ def _checked_base_url(url: str, what: str) -> str:
     try:
         host: Host = parse_host(parts.hostname)
     except ValueError as error:
-        raise ConfigurationError(f"{what} has an unusable host {printable(parts.hostname)!r}: {error}") from None
+        raise ConfigurationError(f"{what} has the host '{printable(parts.hostname)}', which is {error}") from None
     refusal = url_refusal(url)
     if refusal is not None:
         raise DestinationNotAllowed(
