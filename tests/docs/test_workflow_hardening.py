@@ -105,10 +105,12 @@ def test_secrets_reach_only_the_llmplan_steps_that_use_them(name: str) -> None:
             used = set(SECRET.findall(json.dumps({key: step.get(key) for key in ("env", "with")})))
             ran = commands(step)
             expected = set()
+            if {"plan", "apply", "drift", "validate"} & set(ran):
+                # the hosts besides the region map that credentials may go to, from outside the repository
+                # (validate reads it too, to warn about a gateway that plan would refuse)
+                assert step["env"]["LLMPLAN_ALLOWED_GATEWAYS"] == "${{ vars.LLMPLAN_ALLOWED_GATEWAYS }}", step.get("name")
             if {"plan", "apply", "drift"} & set(ran):
                 expected |= CREDENTIALS
-                # the hosts besides the region map that credentials may go to, from outside the repository
-                assert step["env"]["LLMPLAN_ALLOWED_GATEWAYS"] == "${{ vars.LLMPLAN_ALLOWED_GATEWAYS }}", step.get("name")
             if {"apply", "governance"} & set(ran):
                 expected |= governance_secrets()
             assert used == expected, f"{job_id} / {step.get('name', step.get('uses'))}"
