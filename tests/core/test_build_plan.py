@@ -17,7 +17,8 @@ import pytest
 
 from planner.diff import FieldChange
 from planner.environment import ApplySettings, Environment, GatewaySettings, ModelFile
-from planner.plan import CREATE, FORGET, NO_OP, UPDATE, Plan, build_plan, dumps
+from planner.build import build_plan
+from planner.plan import CREATE, FORGET, NO_OP, UPDATE, Plan, dumps
 from planner.render import render_markdown, render_text
 from planner.records.model import ResourceState, State
 
