@@ -29,13 +29,15 @@ ASCII_FORMS = {
     "×": "x",
     "\u00a0": " ",
 }
+_COERCED = ("C.UTF-8", "C.utf8", "UTF-8")  # what Python sets LC_CTYPE to when it coerces a C locale
 _TABLE = str.maketrans({key: value for key, value in ASCII_FORMS.items() if len(key) == 1})
 
 
 def wants_ascii(stream: Any, environ: Mapping[str, str] | None = None) -> bool:
     """Whether ``stream`` should get ASCII arrows: its encoding is not UTF-8,
-    or the locale is C/POSIX or names another charset (unless the user asked
-    Python for UTF-8 with PYTHONIOENCODING or PYTHONUTF8)."""
+    or the locale is set to C/POSIX or names another charset — unless the
+    user asked Python for UTF-8 with PYTHONIOENCODING or PYTHONUTF8. With no
+    locale set at all, UTF-8, as Python itself assumes."""
     environ = os.environ if environ is None else environ
     try:
         encoding = codecs.lookup(getattr(stream, "encoding", None) or "ascii").name
@@ -45,6 +47,8 @@ def wants_ascii(stream: Any, environ: Mapping[str, str] | None = None) -> bool:
         return True
     if environ.get("PYTHONIOENCODING") or environ.get("PYTHONUTF8") == "1":
         return False
+    if not environ.get("LC_ALL") and environ.get("LC_CTYPE") in _COERCED and environ.get("LANG") in ("C", "POSIX"):
+        return True  # LANG=C, and Python's own C locale coercion (PEP 538) set LC_CTYPE: the locale is C
     for name in ("LC_ALL", "LC_CTYPE", "LANG"):
         value = environ.get(name)
         if value:
@@ -52,7 +56,7 @@ def wants_ascii(stream: Any, environ: Mapping[str, str] | None = None) -> bool:
                 return True
             charset = value.partition(".")[2].partition("@")[0].lower().replace("-", "").replace("_", "")
             return bool(charset) and charset != "utf8"
-    return False
+    return False  # no locale set at all: UTF-8, as Python itself assumes (PEP 538, 540)
 
 
 def to_ascii(text: str, encoding: str = "ascii") -> str:
