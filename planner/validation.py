@@ -193,7 +193,7 @@ def _reading_explainer(root: Any, file: str, data: Any, path_in_file: Any = lamb
     problem needs it) to say how YAML read an unquoted value, and where."""
     from pathlib import Path
 
-    from planner.yamlsource import reading_note, written_at
+    from planner.yamlexplain import reading_note, written_at
 
     text: list[str | None] = []
 
