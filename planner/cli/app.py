@@ -109,10 +109,10 @@ def configure_logging(debug: bool) -> None:
     logger.setLevel(logging.DEBUG if debug else logging.WARNING)
 
 
-def report_error(error: LlmplanError, output_format: str | None = None) -> None:
+def report_error(error: LlmplanError) -> None:
     """The message and hint on stderr; for --format json or markdown, also the
     error in that format on stdout, where the caller reads."""
-    output_format = output_format or REQUESTED.get("format")
+    output_format = REQUESTED.get("format")
     if output_format in ("json", "markdown"):
         from planner.render.errors import render_error
 

@@ -32,8 +32,14 @@ def fmt(envs: tuple[str, ...], root: Path, check: bool, show_diff: bool) -> Foun
       llmplan fmt --check --diff
     """
     from planner import yamlfmt
+    from planner.errors import ConfigurationError
     from planner.loader import environment_directory, list_environments
 
+    if not (root / "environments").is_dir():
+        raise ConfigurationError(
+            f"there is no {root.resolve() / 'environments'}/ folder to format",
+            hint="run llmplan in the project folder (the one holding environments/) or any folder below it, or pass --root",
+        )
     names = list(dict.fromkeys(envs)) or list_environments(root)
     for name in names:
         environment_directory(root, name)  # an unknown name is an error naming the folder searched

@@ -159,9 +159,11 @@ def test_the_shipped_example_environments_are_formatted() -> None:
     assert (done.returncode, done.stdout) == (0, ""), done.stdout + done.stderr
 
 
-def test_fmt_of_an_unknown_environment_names_the_folder_searched(project: Project) -> None:
+def test_fmt_of_an_unknown_environment_names_the_folder_searched(project: Project, tmp_path: Path) -> None:
     done = project.run("fmt", "--env", "nope")
     assert done.code == 1 and f"not found in {project.root.resolve()}/environments/" in done.stderr, done
+    outside = subprocess.run([sys.executable, "-m", "planner", "fmt", "--check", "--root", str(tmp_path)], capture_output=True, text=True, timeout=60)
+    assert outside.returncode == 1 and f"Error: there is no {tmp_path.resolve()}/environments/ folder to format" in outside.stderr, outside.stderr
 
 
 # --- version -------------------------------------------------------------------------
