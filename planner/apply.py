@@ -17,14 +17,14 @@ import threading
 import time
 import uuid
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any, Callable, Iterable, Mapping
 
 from planner.clock import utc_now
 from planner.configuration import Capabilities, payload_hash
 from planner.diff import configuration_hash, to_payload
 from planner.errors import GatewayError, VersionConflict
-from planner.plan import FORGET, NO_OP, WRITE_ACTIONS, Plan, ResourceChange, to_document
+from planner.plan import CREATE, FORGET, NO_OP, WRITE_ACTIONS, Plan, ResourceChange, to_document, version_words
 from planner.records.interfaces import RecordedChange
 from planner.records.model import ResourceState
 from planner.safety import Approval, audit_fields
@@ -38,6 +38,8 @@ if TYPE_CHECKING:
 
 UPDATE_ACTION = "configuration_update"
 FORGET_ACTION = "state_forget"
+MOVE_ACTION = "state_move"
+MOVE = "move"  # an outcome's action: a model recorded under its new address
 SUCCESS, FAILURE, PENDING, SKIPPED = "success", "failure", "pending", "skipped"
 
 
@@ -53,6 +55,7 @@ class Outcome:
     version: int | None = None
     error_code: str | None = None
     error_message: str | None = None
+    previous_address: str | None = None
 
 
 @dataclass(frozen=True)
@@ -151,9 +154,9 @@ class Executor:
             fields["error_message"] = error.message
         return fields
 
-    def _observe(self, success: bool, latency: float) -> None:
+    def _observe(self, change: ResourceChange, success: bool, latency: float) -> None:
         with self._metrics_lock:
-            self.recorder.metrics.observe(success, latency)
+            self.recorder.metrics.observe(success, latency, create=change.action == CREATE)
 
     def _put(self, change: ResourceChange) -> Outcome:
         session = self.recorder.session
@@ -166,21 +169,21 @@ class Executor:
             latency = (self.monotonic() - started) * 1000
             if isinstance(error, VersionConflict):
                 error = VersionConflict(
-                    f"{change.address} changed on the gateway since the plan was made (planned against version {change.live_version}); not applied",
+                    f"{change.address} changed on the gateway since the plan was made ({version_words(change.live_version, 'planned against')}); not applied",
                     status=error.status,
                     code=error.code or "conflict",
                     context_id=error.context_id,
                 )
             fields = self._fields(change, FAILURE, operation_id, latency_ms=latency, error=error)
             recorded = session.record(RecordedChange(fields, event_for=self.recorder.event_for(change.after or {})))
-            self._observe(False, latency)
+            self._observe(change, False, latency)
             self._deliver(recorded.event)
             return Outcome(change.address, change.model_id, change.action, FAILURE, latency, None, error.code, error.message)
         latency = (self.monotonic() - started) * 1000
         resource = resource_state(change, applied, self.capabilities.get(change.model_id), self.recorder.clock())
         fields = self._fields(change, SUCCESS, operation_id, latency_ms=latency, version=resource.version)
         recorded = session.record(RecordedChange(fields, resource=resource, event_for=self.recorder.event_for(resource.configuration)))
-        self._observe(True, latency)
+        self._observe(change, True, latency)
         self._deliver(recorded.event)
         return Outcome(change.address, change.model_id, change.action, SUCCESS, latency, resource.version)
 
@@ -226,12 +229,40 @@ class Executor:
         self.recorder.session.record(RecordedChange(fields, forget=change.address))
         return Outcome(change.address, change.model_id, FORGET, SUCCESS)
 
+    def _move(self, change: ResourceChange) -> Outcome:
+        """A renamed model file: its record moves to the new address (no request);
+        a configuration change, if any, is PUT afterwards like any other."""
+        assert change.previous_address is not None
+        state = self.recorder.session.state
+        previous = state.resources.get(change.previous_address) if state is not None else None
+        if previous is None or previous.model_id.lower() != change.model_id:
+            message = f"state holds no record of {change.model_id} at {change.previous_address}; plan again"
+            return Outcome(change.address, change.model_id, MOVE, FAILURE, error_code="not_in_state", error_message=message, previous_address=change.previous_address)
+        resource = replace(previous, address=change.address)
+        fields = {
+            "operation_id": str(uuid.uuid4()),
+            "environment": self.recorder.environment,
+            "address": change.address,
+            "previous_address": change.previous_address,
+            "model_id": change.model_id,
+            "action": MOVE_ACTION,
+            "status": SUCCESS,
+            "latency_ms": 0,
+            "payload_hash": resource.payload_hash,
+            "compliance_mode": resource.configuration.get("compliance_mode"),
+            "version": resource.version,
+            "plan_checksum": self._plan_checksum,
+        }
+        self.recorder.session.record(RecordedChange(fields, resource=resource, forget=change.previous_address))
+        return Outcome(change.address, change.model_id, MOVE, SUCCESS, version=resource.version, previous_address=change.previous_address)
+
     def run(self) -> list[Outcome]:
-        """Apply every actionable change; returns outcomes in address order."""
+        """Apply every actionable change; returns outcomes in address order
+        (a moved model that is also updated has two: the move, then the PUT)."""
         outcomes: list[Outcome] = []
         for change in self.plan.actionable:
-            if change.action == FORGET:
-                outcome = self._forget(change)
+            if change.action == FORGET or change.moved:
+                outcome = self._forget(change) if change.action == FORGET else self._move(change)
                 outcomes.append(outcome)
                 self.on_outcome(outcome)
         pending = [change for change in self.plan.actionable if change.action in WRITE_ACTIONS]
@@ -300,7 +331,8 @@ def refresh_unchanged(plan: Plan, state: "State | None", recorder: Recorder, liv
     by hand or recovered after a crash would show as changed outside llmplan
     forever.  Returns how many were recorded.
     """
-    unchanged = [(change.address, change.model_id) for change in plan.changes if change.action == NO_OP]
+    # a moved model's record moves with it (Executor._move); it is not refreshed under its new address first
+    unchanged = [(change.address, change.model_id) for change in plan.changes if change.action == NO_OP and not change.moved]
     return len(refresh_state(unchanged, state, recorder, live, capabilities))
 
 

@@ -208,6 +208,23 @@ def _deepdiff_changes(old: dict[str, Any], new: dict[str, Any]) -> tuple[FieldCh
     return tuple(sorted(changes, key=lambda change: change.path))
 
 
+def unchanged_fields(before: Mapping[str, Any] | None, after: Mapping[str, Any] | None, changes: tuple[FieldChange, ...]) -> int:
+    """How many fields (leaves, each filter's action and threshold one each;
+    ``model_id`` not counted) an update leaves as they are: Terraform's
+    ``# (N unchanged attributes hidden)``. 0 when there is no before or after."""
+    if before is None or after is None:
+        return 0
+    changed = [change.path for change in changes]
+    fields = [path for path in _all_leaves(_keyed(to_payload(after)), []) if path != "model_id"]
+    return sum(1 for path in fields if not any(path == other or path.startswith((other + ".", other + "[")) for other in changed))
+
+
+def _all_leaves(value: Any, parts: list[Any]) -> list[str]:
+    if isinstance(value, Mapping) and value:
+        return [path for key, item in value.items() for path in _all_leaves(item, parts + [key])]
+    return [format_field_path(parts)]
+
+
 def _leaves(value: Any, parts: list[Any]) -> list[tuple[str, Any]]:
     """Paths and values down to single fields; one safety filter is one leaf."""
     if isinstance(value, Mapping) and value and not (len(parts) == 2 and parts[0] == FILTERS):

@@ -7,10 +7,16 @@ from the YAML; comparing both with state tells the reviewer which side moved:
 * ``changed_outside`` — live differs from what llmplan last applied (a console edit),
 * ``not_applied`` — the YAML changed since the last apply and was not applied yet,
 * ``both`` — both moved,
-* ``never_applied`` — llmplan has no record of this model (not applied, or adopted by hand).
+* ``never_applied`` — llmplan has no record of this model (not applied, or adopted by hand),
+* ``removed`` — the configuration llmplan applied was removed on the gateway.
 
-Live configured models that no YAML file names are listed as ``unmanaged``;
-they are reported, not counted as drift (``llmplan import`` adopts them).
+Differences read in one direction, as in a plan: from live to the YAML
+(what apply would change), so the same difference prints the same way in
+``plan`` and ``drift``.
+
+Live configured models that no YAML file names are listed as ``unmanaged``
+and counted in the summary; they are drift only when the caller says so
+(``drift --fail-on-unmanaged``); ``llmplan import`` adopts them.
 
 What moved outside llmplan is classified for safety (planner.safety): the
 change from the last applied configuration to live, or, for a model llmplan
@@ -23,6 +29,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Mapping
 
+from planner.build import find_moves
 from planner.diff import FieldChange, configuration_hash, diff_configurations, to_payload
 from planner.environment import Environment
 from planner.safety import UNCHANGED, Classification, classify
@@ -35,12 +42,14 @@ CHANGED_OUTSIDE = "changed_outside"
 NOT_APPLIED = "not_applied"
 BOTH = "both"
 NEVER_APPLIED = "never_applied"
+REMOVED = "removed"
 
 KIND_TEXT = {
     CHANGED_OUTSIDE: "live changed outside llmplan",
     NOT_APPLIED: "YAML changed but not applied",
     BOTH: "live changed outside llmplan and YAML changed but not applied",
     NEVER_APPLIED: "live differs from YAML; llmplan never applied this model",
+    REMOVED: "configuration removed on the gateway outside llmplan",
 }
 
 
@@ -52,7 +61,7 @@ class DriftedModel:
     desired: Mapping[str, Any]
     live: Mapping[str, Any] | None
     last_applied: Mapping[str, Any] | None
-    changes: tuple[FieldChange, ...]  # from desired (YAML) to live
+    changes: tuple[FieldChange, ...]  # from live to desired (YAML), as a plan reads
     live_version: int | None
     state_version: int | None
     applied_at: str | None
@@ -103,6 +112,7 @@ def detect_drift(
     """Compare every managed model; ``live`` holds every model of the gateway
     (None = never configured), keyed by lower-case id."""
     recorded = dict(state.resources) if state is not None else {}
+    moves = find_moves(environment.models, recorded)  # a renamed file's record is still its model's
     drifted: list[DriftedModel] = []
     configured: list[ConfiguredModel] = []
     for model in environment.models:
@@ -113,20 +123,22 @@ def detect_drift(
         now = to_payload(live_config) if live_config is not None else None
         if now is not None and configuration_hash(now) == configuration_hash(desired):
             continue
-        previous = recorded.get(model.address)
+        previous = recorded.get(moves.get(model.address, model.address))
         if previous is not None and previous.model_id.lower() != model_id:
             previous = None
         applied = to_payload(previous.configuration) if previous is not None else None
         if applied is None:
             kind = NEVER_APPLIED
+        elif now is None:
+            kind = REMOVED
         else:
             live_moved = now is None or configuration_hash(now) != configuration_hash(applied)
             yaml_moved = configuration_hash(desired) != configuration_hash(applied)
             kind = BOTH if live_moved and yaml_moved else CHANGED_OUTSIDE if live_moved else NOT_APPLIED
-        changes = diff_configurations(desired, now)
+        changes = diff_configurations(now, desired)
         outside = UNCHANGED
         if now is not None and kind != NOT_APPLIED:
-            outside = classify(changes if applied is None else diff_configurations(applied, now), environment.safety)
+            outside = classify(diff_configurations(desired if applied is None else applied, now), environment.safety)
         drifted.append(
             DriftedModel(
                 address=model.address,

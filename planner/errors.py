@@ -32,22 +32,25 @@ class Problem:
     ``file`` is a display path (relative to the project root when possible),
     ``line`` is 1-based or ``None`` when the problem has no single line (a
     missing file, a duplicate across files), ``path`` is the JSON path of the
-    offending field (``safety_filters[1].threshold``) or ``""``.
+    offending field (``safety_filters[1].threshold``) or ``""``. ``column``
+    (1-based) is given where it helps find the spot: YAML syntax errors and
+    values YAML read otherwise than they look (a tab, ``yes``, ``1e3``).
     """
 
     file: str
     line: int | None
     path: str
     message: str
+    column: int | None = None
 
     def __str__(self) -> str:
         """One line, whatever the file name, field or message holds (control characters escaped)."""
         file, path, message = printable(self.file), printable(self.path), printable(self.message)
-        where = file if self.line is None else f"{file}:{self.line}"
+        where = file if self.line is None else f"{file}:{self.line}" if self.column is None else f"{file}:{self.line}:{self.column}"
         return f"{where} {path}: {message}" if path else f"{where}: {message}"
 
     def to_dict(self) -> dict[str, Any]:
-        return {"file": self.file, "line": self.line, "path": self.path, "message": self.message}
+        return {"file": self.file, "line": self.line, "column": self.column, "path": self.path, "message": self.message}
 
 
 class LlmplanError(Exception):
@@ -74,12 +77,18 @@ class ConfigurationError(LlmplanError):
 
 
 class EnvironmentNotFound(ConfigurationError):
-    def __init__(self, name: str, available: Sequence[str], environments_dir: str) -> None:
-        listing = ", ".join(available) if available else "none"
-        super().__init__(
-            f"environment {name!r} not found in {environments_dir} (available: {listing})",
-            hint="pass --env with one of the available names, or --root pointing at the project",
-        )
+    """``environments_dir`` is the folder searched, as an absolute path: from a
+    subfolder or with the wrong --root, the user sees where llmplan looked."""
+
+    def __init__(self, name: str, available: Sequence[str], environments_dir: str, *, exists: bool = True) -> None:
+        if exists:
+            listing = ", ".join(available) if available else "none"
+            message = f"environment {name!r} not found in {environments_dir} (available: {listing})"
+            hint = "pass --env with one of the available names, or --root pointing at the project"
+        else:
+            message = f"environment {name!r} not found: there is no {environments_dir} folder"
+            hint = "run llmplan in the project folder (the one holding environments/) or any folder below it, or pass --root (or set LLMPLAN_ROOT)"
+        super().__init__(message, hint=hint)
         self.name = name
         self.available = tuple(available)
 

@@ -43,11 +43,22 @@ def list_environments(root: Path) -> list[str]:
     )
 
 
+def find_root(start: Path) -> Path | None:
+    """The nearest folder at or above ``start`` holding ``environments/``, as git
+    finds ``.git``: llmplan works from any folder inside a project."""
+    start = start.resolve()
+    for folder in (start, *start.parents):
+        if (folder / ENVIRONMENTS_DIR).is_dir():
+            return folder
+    return None
+
+
 def environment_directory(root: Path, name: str) -> Path:
-    """The folder of environment ``name``; refuses names that are paths."""
+    """The folder of environment ``name``; refuses names that are paths, naming the folder searched."""
     available = list_environments(root)
     if not ENVIRONMENT_NAME_PATTERN.match(name) or name not in available:
-        raise EnvironmentNotFound(name, available, display_path(root / ENVIRONMENTS_DIR, root) + "/")
+        searched = root.resolve() / ENVIRONMENTS_DIR
+        raise EnvironmentNotFound(name, available, f"{searched}{os.sep}", exists=searched.is_dir())
     return root / ENVIRONMENTS_DIR / name
 
 

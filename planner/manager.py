@@ -168,7 +168,7 @@ def make_plan(
     environ: Mapping[str, str] | None = None,
 ) -> PlanOutcome:
     """validate → fetch live → check capabilities → build the plan."""
-    from planner.plan import build_plan, unknown_targets
+    from planner.build import build_plan, unknown_targets
 
     environment = load_environment(root, env_name)
     state = read_state(environment, environ, trust="refuse")

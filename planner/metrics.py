@@ -34,6 +34,7 @@ class MetricsSummary:
     success_rate: float | None
     avg_latency_ms: float | None
     p95_latency_ms: float | None
+    creates: int = 0  # of ``updates``, the first configurations (a PUT either way, as the gateway counts them)
 
 
 def nearest_rank(sorted_values: list[float], percentile: float) -> float:
@@ -50,10 +51,12 @@ class ApplyMetrics:
         self._latencies: list[float] = []
         self._successes = 0
         self._failures = 0
+        self._creates = 0
 
-    def observe(self, success: bool, latency_ms: float) -> None:
+    def observe(self, success: bool, latency_ms: float, *, create: bool = False) -> None:
         with self._mutex:
             self._latencies.append(float(latency_ms))
+            self._creates += create
             if success:
                 self._successes += 1
             else:
@@ -62,7 +65,7 @@ class ApplyMetrics:
     def summary(self) -> MetricsSummary:
         with self._mutex:
             latencies = sorted(self._latencies)
-            successes, failures = self._successes, self._failures
+            successes, failures, creates = self._successes, self._failures, self._creates
         updates = successes + failures
         if not updates:
             return MetricsSummary(0, 0, 0, None, None, None)
@@ -73,6 +76,7 @@ class ApplyMetrics:
             success_rate=successes / updates,
             avg_latency_ms=sum(latencies) / len(latencies),
             p95_latency_ms=nearest_rank(latencies, 95),
+            creates=creates,
         )
 
 
@@ -81,8 +85,10 @@ def render_text(summary: MetricsSummary) -> str:
     if not summary.updates:
         return "metrics: no updates attempted"
     assert summary.success_rate is not None and summary.avg_latency_ms is not None and summary.p95_latency_ms is not None
+    updates = summary.updates - summary.creates
     return (
-        f"metrics: {summary.updates} update{'s' if summary.updates != 1 else ''}, "
+        f"metrics: {summary.updates} request{'s' if summary.updates != 1 else ''} "
+        f"({summary.creates} create{'s' if summary.creates != 1 else ''}, {updates} update{'s' if updates != 1 else ''}), "
         f"{summary.successes} succeeded, {summary.failures} failed "
         f"(success rate {summary.success_rate * 100:.1f} %)\n"
         f"latency: avg {summary.avg_latency_ms:.1f} ms, p95 {summary.p95_latency_ms:.1f} ms"

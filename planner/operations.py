@@ -20,6 +20,7 @@ from planner.manager import collector_paused, fetch_and_check, gateway_client, l
 
 if TYPE_CHECKING:
     from planner.apply import Outcome
+    from planner.diff import FieldChange
     from planner.drift import UnmanagedModel
     from planner.metrics import MetricsSummary
     from planner.plan import Plan, ResourceChange
@@ -83,7 +84,8 @@ def apply(
     from planner.governance import build_event
     from planner.live import fetch_live
     from planner.metrics import ApplyMetrics, prometheus_text, write_textfile
-    from planner.plan import FORGET, build_plan
+    from planner.build import build_plan
+    from planner.plan import FORGET
     from planner.records.session import RecordsSession
     from planner.safety import weakening_gate
 
@@ -143,17 +145,23 @@ def apply(
 
 @dataclass(frozen=True)
 class RecordedModel:
+    """A model whose live configuration was recorded in state; ``differs``:
+    where that live configuration is not the YAML (live → YAML), which the
+    next plan would change back."""
+
     address: str
     model_id: str
     version: int | None
     file: Path | None = None
     name: str | None = None
+    differs: tuple["FieldChange", ...] = ()
 
 
 def refresh(root: Path, env_name: str, *, lock_timeout: float = 0.0, environ: Mapping[str, str] | None = None) -> list[RecordedModel]:
     """Record the live configuration of every managed model in state, changing
     nothing on the gateway: how a reviewed out-of-band change is accepted."""
     from planner.apply import Recorder, refresh_state
+    from planner.diff import diff_configurations
     from planner.governance import build_event
     from planner.metrics import ApplyMetrics
     from planner.records.session import RecordsSession
@@ -173,7 +181,8 @@ def refresh(root: Path, env_name: str, *, lock_timeout: float = 0.0, environ: Ma
             recorded = refresh_state(managed, known, Recorder(session, ApplyMetrics()), snapshot.configurations, snapshot.capabilities)
     finally:
         records.close()
-    return [RecordedModel(r.address, r.model_id, r.version) for r in recorded]
+    desired = {model.address: model.config for model in environment.models}
+    return [RecordedModel(r.address, r.model_id, r.version, differs=diff_configurations(r.configuration, desired[r.address])) for r in recorded]
 
 
 @dataclass(frozen=True)

@@ -14,15 +14,14 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Iterable, Mapping, Sequence
+from typing import TYPE_CHECKING, Any, Iterable, Mapping
 
 from planner.configuration import canonical_json, sha256_hex
-from planner.diff import FieldChange, configuration_hash, diff_configurations, diff_payloads, same_payload, to_payload
-from planner.environment import Environment
+from planner.diff import FieldChange
 from planner.errors import PlanFileError, SafetyThresholdExceeded, StalePlan
-from planner.safety import UNCHANGED, Classification, classify, classify_action, saved_classification, weakening_changes
+from planner.safety import UNCHANGED, Classification, saved_classification, weakening_changes
 from planner.tfjson import FORMAT_VERSION, TERRAFORM_VERSION, ConfiguredModel, RecordedModel, change_entry, configuration, plain_json, planned_values_mismatch
-from planner.tfjson import document_text, prior_state, read_configuration, read_prior_state, recorded_models, values_module, values_resource
+from planner.tfjson import document_text, prior_state, read_configuration, read_prior_state, values_module, values_resource
 
 if TYPE_CHECKING:  # the records model is only needed for its types
     from planner.records.model import State
@@ -43,6 +42,10 @@ class ResourceChange:
     the version the change was computed against: apply sends it, and the
     gateway refuses the PUT if the model changed since.  ``classification``
     says what the change means for the model's safety.
+    ``previous_address`` is set when the model moved here from that address
+    (a renamed file; Terraform's ``previous_address``); ``state_version`` is
+    the version llmplan last recorded for the model, so a create of a model
+    state knows is a configuration removed on the gateway.
     """
 
     address: str
@@ -54,6 +57,17 @@ class ResourceChange:
     live_version: int | None = None
     file: str | None = None
     classification: Classification = UNCHANGED
+    previous_address: str | None = None
+    state_version: int | None = None
+
+    @property
+    def moved(self) -> bool:
+        return self.previous_address is not None
+
+    @property
+    def removed_on_gateway(self) -> bool:
+        """A first configuration of a model llmplan had configured: someone removed it on the gateway."""
+        return self.action == CREATE and self.state_version is not None
 
 
 @dataclass(frozen=True)
@@ -87,11 +101,12 @@ class SafetyCheck:
     def exceeded(self) -> bool:
         return self.changed > 0 and self.percent > self.max_change_percent
 
-    def describe(self) -> str:
+    def describe(self, *, forced: bool = False) -> str:
+        """The numbers and the remedy; with ``forced`` (apply --force) that the limit is lifted instead."""
+        remedy = "applying anyway, as --force asks" if forced else "review the plan and re-run with --force"
         return (
             f"{self.changed} of {self.total} models would change ({self.percent:.0f} %), "
-            f"over the {self.max_change_percent:g} % limit of this environment; "
-            "review the plan and re-run with --force"
+            f"over the {self.max_change_percent:g} % limit of this environment; {remedy}"
         )
 
 
@@ -114,9 +129,13 @@ class Plan:
         return sum(1 for change in self.changes if change.action == action)
 
     @property
+    def moves(self) -> tuple[ResourceChange, ...]:
+        return tuple(change for change in self.changes if change.moved)
+
+    @property
     def actionable(self) -> tuple[ResourceChange, ...]:
-        """The changes apply performs (everything but no-op), in address order."""
-        return tuple(change for change in self.changes if change.action != NO_OP)
+        """The changes apply performs (everything but a no-op that did not move), in address order."""
+        return tuple(change for change in self.changes if change.action != NO_OP or change.moved)
 
     @property
     def has_changes(self) -> bool:
@@ -147,109 +166,14 @@ class Plan:
             configuration = live.get(change.model_id)
             version = configuration.get("version") if configuration is not None else None
             if version != change.live_version:
-                moved.append(f"{change.address} (planned against version {change.live_version}, live is {version})")
+                moved.append(f"{change.address} ({version_words(change.live_version, 'planned against')}, {version_words(version, 'live is')})")
         if moved:
             raise StalePlan("live configuration changed since the plan was made: " + ", ".join(moved))
 
 
-# --- building ---------------------------------------------------------------
-
-
-def build_plan(
-    environment: Environment,
-    live: Mapping[str, Mapping[str, Any] | None],
-    state: "State | None",
-    *,
-    created_at: str,
-    tool_version: str,
-    targets: Sequence[str] = (),
-) -> Plan:
-    """Compare desired (YAML), live (gateway) and last applied (state).
-
-    ``live`` maps lower-case model ids to the live configuration as the
-    gateway returned it (with ``version``), or None if never configured.
-    ``targets`` limits the plan to those addresses.
-    """
-    wanted = set(targets)
-    rules = environment.safety
-    recorded = dict(state.resources) if state is not None else {}
-    changes: list[ResourceChange] = []
-    drift: list[DriftedResource] = []
-    configured: list[ConfiguredModel] = []
-
-    for model in environment.models:
-        after = to_payload(model.config)
-        configured.append(ConfiguredModel(model.address, model.file, after))
-        if wanted and model.address not in wanted:
-            continue
-        model_id = model.model_id.lower()
-        live_config = live.get(model_id)
-        live_version = live_config.get("version") if live_config is not None else None
-        if live_config is None:
-            action = CREATE
-            field_changes = diff_payloads(None, after)
-            before = None
-        else:
-            before = to_payload(live_config)
-            same = same_payload(before, after)
-            action = NO_OP if same else UPDATE
-            field_changes = () if same else diff_payloads(before, after)
-        classification = classify_action(action, field_changes, rules)
-        changes.append(ResourceChange(model.address, model_id, action, before, after, field_changes, live_version, model.file, classification))
-
-        previous = recorded.get(model.address)
-        if previous is not None and previous.model_id.lower() == model_id:
-            drifted = _drift(model.address, model_id, previous, live_config, rules)
-            if drifted is not None:
-                drift.append(drifted)
-
-    desired_addresses = {model.address for model in environment.models}
-    for address, previous in sorted(recorded.items()):
-        if address in desired_addresses or (wanted and address not in wanted):
-            continue
-        changes.append(ResourceChange(address, previous.model_id.lower(), FORGET, dict(previous.configuration), None, (), previous.version, None, classify_action(FORGET, (), rules)))
-
-    changes.sort(key=lambda change: change.address)
-    written = sum(1 for change in changes if change.action in WRITE_ACTIONS)
-    return Plan(
-        environment=environment.name,
-        created_at=created_at,
-        tool_version=tool_version,
-        state_lineage=state.lineage if state is not None else None,
-        state_serial=state.serial if state is not None else 0,
-        changes=tuple(changes),
-        drift=tuple(sorted(drift, key=lambda item: item.address)),
-        safety=SafetyCheck(environment.apply.max_change_percent, written, len(environment.models)),
-        targets=tuple(sorted(wanted)),
-        configuration=tuple(sorted(configured, key=lambda model: model.address)),
-        prior_state=recorded_models(recorded),
-    )
-
-
-def _drift(address: str, model_id: str, previous: Any, live_config: Mapping[str, Any] | None, rules: Any) -> DriftedResource | None:
-    recorded = to_payload(previous.configuration)
-    now = to_payload(live_config) if live_config is not None else None
-    if now is not None and configuration_hash(recorded) == configuration_hash(now):
-        return None
-    changes = diff_configurations(recorded, now)
-    return DriftedResource(
-        address=address,
-        model_id=model_id,
-        before=recorded,
-        after=now,
-        changes=changes,
-        state_version=previous.version,
-        live_version=live_config.get("version") if live_config is not None else None,
-        applied_at=previous.applied_at,
-        classification=classify(changes, rules) if now is not None else UNCHANGED,
-    )
-
-
-def unknown_targets(environment: Environment, state: "State | None", targets: Iterable[str]) -> list[str]:
-    known = {model.address for model in environment.models}
-    if state is not None:
-        known.update(state.resources)
-    return sorted(set(targets) - known)
+def version_words(version: int | None, prefix: str) -> str:
+    """``planned against version 3`` / ``planned against no configuration``: never a bare None."""
+    return f"{prefix} version {version}" if version is not None else f"{prefix} no configuration"
 
 
 # --- the saved form ---------------------------------------------------------
@@ -280,7 +204,17 @@ def to_document(plan: Plan) -> dict[str, Any]:
     for change in plan.changes:
         after = plain(change.after)
         entry = change_entry(change.address, [change.action], plain(change.before), after)
-        entry.update(model_id=change.model_id, live_version=change.live_version, file=change.file, field_changes=field_changes_json(change.changes), llmplan={"safety": change.classification.to_dict()})
+        if change.previous_address is not None:
+            entry["previous_address"] = change.previous_address  # as Terraform's JSON names a move
+        if change.state_version is not None:
+            entry["state_version"] = change.state_version
+        entry.update(
+            model_id=change.model_id,
+            live_version=change.live_version,
+            file=change.file,
+            field_changes=field_changes_json(change.changes),
+            llmplan={"safety": change.classification.to_dict()},
+        )
         resource_changes.append(entry)
         if after is not None:
             planned.append(values_resource(change.address, after))
@@ -317,6 +251,7 @@ def to_document(plan: Plan) -> dict[str, Any]:
                 "create": plan.count(CREATE),
                 "update": plan.count(UPDATE),
                 "forget": plan.count(FORGET),
+                "move": len(plan.moves),
                 "no_op": plan.count(NO_OP),
                 "drifted": len(plan.drift),
             },
@@ -378,6 +313,8 @@ def from_document(document: Mapping[str, Any], *, source: str = "plan file") -> 
             live_version=entry.get("live_version"),
             file=entry.get("file"),
             classification=_classification(entry),
+            previous_address=entry.get("previous_address"),
+            state_version=entry.get("state_version"),
         )
         for entry in document["resource_changes"]
     )

@@ -41,10 +41,13 @@ _URL_PATHS: tuple[JsonPath, ...] = (("gateway", "base_url"), ("gateway", "login_
 
 @dataclass(frozen=True, order=True)
 class Violation:
-    """One broken rule in a configuration, without a file."""
+    """One broken rule in a configuration, without a file. ``expects_text``:
+    the rule wanted text there (a string type, or an enum of words), so a
+    value YAML read as a boolean or number is worth explaining."""
 
     path: JsonPath
     message: str
+    expects_text: bool = False
 
     @property
     def field(self) -> str:
@@ -139,14 +142,15 @@ def _explain(error: Any) -> list[Violation]:
         names = [name for name in missing if isinstance(instance, dict) and name not in instance]
         return [Violation(path, f"missing required field {name!r}") for name in names]
     if kind == "enum":
-        return [Violation(path, f"{_show(instance)} is not one of: {', '.join(map(str, error.validator_value))}")]
+        words = all(isinstance(choice, str) for choice in error.validator_value)
+        return [Violation(path, f"{_show(instance)} is not one of: {', '.join(map(str, error.validator_value))}", words)]
     if kind == "const":
-        return [Violation(path, f"{_show(instance)} must be {_show(error.validator_value)}")]
+        return [Violation(path, f"{_show(instance)} must be {_show(error.validator_value)}", isinstance(error.validator_value, str))]
     if kind == "type":
         expected = error.validator_value
         names = [_TYPE_NAMES.get(name, name) for name in (expected if isinstance(expected, list) else [expected])]
         shown = " or ".join(("an " if name[:1] in "aeiou" else "a ") + name for name in names)
-        return [Violation(path, f"{_show(instance)} is not {shown}")]
+        return [Violation(path, f"{_show(instance)} is not {shown}", "string" in names)]
     if kind == "contains":
         wanted = shorten(json.dumps(error.validator_value, ensure_ascii=False, sort_keys=True), 120)
         return [Violation(path, f"no item matches {wanted}")]
@@ -176,12 +180,57 @@ def _explain(error: Any) -> list[Violation]:
 # --- files (with locations) -----------------------------------------------
 
 
-def _problems(violations: Iterable[Violation], locate: Any, suffix: str = "") -> list[Problem]:
+def _problems(violations: Iterable[Violation], locate: Any, suffix: str = "", *, explain: Any = None) -> list[Problem]:
+    """Violations placed in their file; ``explain(violation, origin)`` may
+    give a column and a note on how YAML read the value."""
     result = []
     for violation in violations:
         origin: Origin = locate(violation.path)
-        result.append(Problem(origin.file, origin.line, violation.field, violation.message + suffix))
+        note = explain(violation, origin) if explain is not None and violation.expects_text else None
+        if note is not None:
+            column, words = note
+            result.append(Problem(origin.file, origin.line, violation.field, f"{violation.message}{suffix}; {words}", column))
+        else:
+            result.append(Problem(origin.file, origin.line, violation.field, violation.message + suffix))
     return result
+
+
+def _reading_explainer(root: Any, file: str, data: Any, path_in_file: Any = lambda path: path) -> Any:
+    """``explain`` for :func:`_problems`: reads ``file`` again (only when a
+    problem needs it) to say how YAML read an unquoted value, and where."""
+    from pathlib import Path
+
+    from planner.yamlexplain import reading_note, written_at
+
+    text: list[str | None] = []
+
+    def explain(violation: Violation, origin: Origin) -> tuple[int, str] | None:
+        if origin.file != file:
+            return None  # inherited from defaults: explained where it is written
+        value = _value_at(data, violation.path)
+        if isinstance(value, str) or value is None:
+            return None
+        if not text:
+            try:
+                text.append((Path(root) / file).read_text(encoding="utf-8"))
+            except (OSError, UnicodeDecodeError):
+                text.append(None)
+        written = written_at(text[0], path_in_file(violation.path)) if text[0] is not None else None
+        note = reading_note(written, value) if written is not None else None
+        return (written.column, note) if written is not None and note is not None else None
+
+    return explain
+
+
+def _value_at(data: Any, path: JsonPath) -> Any:
+    for part in path:
+        if isinstance(data, dict) and isinstance(part, str):
+            data = data.get(part)
+        elif isinstance(data, list) and isinstance(part, int) and 0 <= part < len(data):
+            data = data[part]
+        else:
+            return None
+    return data
 
 
 def check_environment(source: EnvironmentSource) -> list[Problem]:
@@ -193,7 +242,7 @@ def check_environment(source: EnvironmentSource) -> list[Problem]:
         env_violations = schema_violations(schemas.validator(schemas.ENVIRONMENT), settings.data)
         env_violations.extend(Violation(("defaults",) + v.path, v.message) for v in _duplicate_filter_violations(settings.data.get("defaults")))
         env_violations.extend(_destination_violations(settings.data))
-        problems.extend(_problems(env_violations, lambda path: Origin(settings.file, settings.line_of(path))))
+        problems.extend(_problems(env_violations, lambda path: Origin(settings.file, settings.line_of(path)), explain=_reading_explainer(source.root, settings.file, settings.data)))
         policy = settings.data.get("policy")
         if isinstance(policy, dict):
             policy_validator, policy_problems = _compile_policy(policy, settings.file, settings.line_of(("policy",)))
@@ -205,7 +254,7 @@ def check_environment(source: EnvironmentSource) -> list[Problem]:
 
     owners: dict[str, ModelFile] = {}
     for model in source.models:
-        for problem in _problems(configuration_violations(model.config), model.origin):
+        for problem in _problems(configuration_violations(model.config), model.origin, explain=_reading_explainer(source.root, model.file, model.config)):
             if settings is not None and problem.file == settings.file and (problem.line, f"defaults.{problem.path}") in reported_defaults:
                 continue
             problems.append(problem)

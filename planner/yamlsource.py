@@ -121,11 +121,12 @@ def format_path(path: JsonPath) -> str:
 
 
 class _Invalid(Exception):
-    def __init__(self, line: int | None, path: JsonPath, message: str) -> None:
+    def __init__(self, line: int | None, path: JsonPath, message: str, column: int | None = None) -> None:
         super().__init__(message)
         self.line = line
         self.path = path
         self.message = message
+        self.column = column
 
 
 def read_yaml_file(path: str | os.PathLike[str], display: str, max_bytes: int = MAX_FILE_BYTES) -> tuple[SourceDocument | None, list[Problem]]:
@@ -180,16 +181,24 @@ def parse_yaml(raw: bytes | str, display: str) -> tuple[SourceDocument | None, l
             return None, [Problem(display, line, "", f"not UTF-8 text (byte {exc.start} is {raw[exc.start]:#04x}); save the file as UTF-8")]
     else:
         text = raw
-    def problem(line: int | None, path: JsonPath, message: str) -> tuple[None, list[Problem]]:
+    def problem(line: int | None, path: JsonPath, message: str, column: int | None = None) -> tuple[None, list[Problem]]:
         # at the end of a file libyaml points one line past the last one
-        return None, [Problem(display, None if line is None else min(line, _last_line(text)), format_path(path), message)]
+        last = _last_line(text)
+        if line is not None and line > last:
+            line, column = last, None
+        return None, [Problem(display, line, format_path(path), message, column)]
 
     try:
         documents = list(yaml.compose_all(text, Loader=_Loader))
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
+        if mark is None:
+            return problem(None, (), f"YAML syntax error: {' '.join(part for part in (exc.context, exc.problem) if part)}")
+        tab = _indenting_tab(text, mark.line)
+        if tab is not None:
+            return problem(mark.line + 1, (), TAB_MESSAGE, tab)
         reason = " ".join(part for part in (exc.context, exc.problem) if part)
-        return problem(mark.line + 1 if mark is not None else None, (), f"YAML syntax error: {reason}")
+        return problem(mark.line + 1, (), f"YAML syntax error: {reason}", mark.column + 1)
     except yaml.reader.ReaderError as exc:  # control characters and the like
         position = exc.position if isinstance(exc.position, int) else 0
         if _READER_OFFSETS_IN_BYTES:
@@ -212,9 +221,22 @@ def parse_yaml(raw: bytes | str, display: str) -> tuple[SourceDocument | None, l
     try:
         data = builder.build(root, ())
     except _Invalid as exc:
-        return problem(exc.line, exc.path, exc.message)
+        return problem(exc.line, exc.path, exc.message, exc.column)
     builder.lines.setdefault((), root.start_mark.line + 1)
     return SourceDocument(display, data, builder.lines), []
+
+
+TAB_MESSAGE = "a tab is used for indentation here; YAML indents with spaces only (replace the tab with spaces)"
+
+
+def _indenting_tab(text: str, line_index: int) -> int | None:
+    """The 1-based column of a tab in the indentation of a line (0-based index), if there is one."""
+    lines = _LINE_BREAK.split(text)
+    if line_index >= len(lines):
+        return None
+    line = lines[line_index]
+    indentation = line[: len(line) - len(line.lstrip(" \t"))]
+    return indentation.index("\t") + 1 if "\t" in indentation else None
 
 
 def _last_line(text: str) -> int:
@@ -288,6 +310,11 @@ class _Builder:
             if key_node.tag == _MERGE:
                 raise _Invalid(key_line, path, "merge keys (<<) are not supported; use the environment's defaults instead")
             if not isinstance(key_node, yaml.ScalarNode) or key_node.tag != _STR:
+                if isinstance(key_node, yaml.ScalarNode) and not key_node.style and key_node.tag in _TYPED_SCALARS:
+                    kind = "boolean" if key_node.tag == _BOOL else "number"
+                    shown = shorten(key_node.value)
+                    message = f"keys must be text, got {shown!r}: YAML reads the unquoted key {shown} as a {kind}; put it in quotes (\"{shown}\") if you meant text"
+                    raise _Invalid(key_line, path, message, key_node.start_mark.column + 1)
                 shown = shorten(key_node.value) if isinstance(key_node, yaml.ScalarNode) else _kind(key_node)
                 raise _Invalid(key_line, path, f"keys must be text, got {shown!r}")
             key = key_node.value
@@ -323,3 +350,4 @@ class _Builder:
         if tag == "tag:yaml.org,2002:timestamp":
             return node.value  # a date-looking value is kept as text; the schema judges it
         raise _Invalid(line, path, f"unsupported YAML tag {shorten(tag)}")
+

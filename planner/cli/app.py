@@ -17,8 +17,8 @@ from typing import Any
 import click
 
 from planner import __version__
-from planner.cli import applying, drifting, planning, records
-from planner.cli.options import CONTEXT, REQUESTED, Found, emit
+from planner.cli import applying, drifting, planning, project, records
+from planner.cli.options import CONTEXT, REQUESTED, Found, emit, output
 from planner.errors import EXIT_CHANGES, EXIT_ERROR, EXIT_INTERRUPTED, EXIT_OK, LlmplanError
 
 
@@ -77,6 +77,8 @@ for command in (
     records.force_unlock,
     records.audit,
     records.governance,
+    project.fmt,
+    project.version,
 ):
     cli.add_command(command)
 
@@ -116,11 +118,35 @@ def report_error(error: LlmplanError) -> None:
     if output_format in ("json", "markdown"):
         from planner.render.errors import render_error
 
-        render_error(error, sys.stdout, output_format, command=REQUESTED.get("command", "llmplan"), environment=REQUESTED.get("env"))
+        render_error(error, output(), output_format, command=REQUESTED.get("command", "llmplan"), environment=REQUESTED.get("env"))
         sys.stdout.flush()
     emit(f"Error: {error.message}", err=True)
     if error.hint:
         emit(f"Hint: {error.hint}", err=True)
+
+
+def report_usage_error(error: click.ClickException, args: list[str]) -> None:
+    """click's own message on stderr, as always; for --format json or markdown
+    also a diagnostic on stdout, even when the options could not be parsed
+    (then the format is read from the arguments as written)."""
+    output_format = REQUESTED.get("format") or requested_format(args)
+    if output_format in ("json", "markdown"):
+        command = REQUESTED.get("command", "llmplan")
+        hint = f"see `llmplan {command} --help`" if command != "llmplan" else "see `llmplan --help`"
+        from planner.render.errors import render_error
+
+        render_error(LlmplanError(error.format_message(), hint=hint), output(), output_format, command=command, environment=REQUESTED.get("env"))
+        sys.stdout.flush()
+    error.show()
+
+
+def requested_format(args: list[str]) -> str | None:
+    """The --format value as written, for an error raised before options are parsed."""
+    for index, arg in enumerate(args):
+        value = arg.partition("=")[2] if arg.startswith("--format=") else args[index + 1] if arg == "--format" and index + 1 < len(args) else None
+        if value in ("json", "markdown"):
+            return value
+    return None
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -147,7 +173,7 @@ def main(argv: list[str] | None = None) -> None:
     except click.ClickException as error:
         # click uses exit 2 for usage errors; 2 means "changes present" here,
         # so a typo in a cron job's flags must not look like drift.
-        error.show()
+        report_usage_error(error, args)
         code = EXIT_ERROR
     except click.exceptions.Exit as done:  # --help, --version
         code = done.exit_code

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
-from planner.cli.options import CONTEXT, emit, lock_timeout_option, no_color_option, parallelism_option, root_option, use_color
+from planner.cli.options import CONTEXT, emit, lock_timeout_option, no_color_option, output, parallelism_option, root_option, use_color
 
 if TYPE_CHECKING:
     from planner.apply import Outcome
@@ -117,7 +117,7 @@ def apply(plan_file: Path | None, env: str | None, root: Path, auto_approve: boo
     progress: list[Progress] = []
 
     def show_plan(plan: "Plan") -> None:
-        render(plan, sys.stdout, "text", color=color)
+        render(plan, output(), "text", color=color, forced=force)
         progress.append(Progress(len(plan.actionable)))
 
     def on_outcome(outcome: "Outcome") -> None:

@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 
 import click
 
-from planner.cli.options import CONTEXT, Found, emit, env_option, format_option, lock_timeout_option, no_color_option, parallelism_option, root_option, use_color
+from planner.cli.options import CONTEXT, Found, emit, env_option, format_option, lock_timeout_option, no_color_option, output, parallelism_option, root_option, use_color
 
 
 @click.command(context_settings=CONTEXT)
@@ -16,22 +15,26 @@ from planner.cli.options import CONTEXT, Found, emit, env_option, format_option,
 @format_option("text", "markdown", "json")
 @click.option("--out", "out_file", type=click.Path(dir_okay=False, path_type=Path), help="Also write the report to FILE (same format).")
 @click.option("--fail-on-weakening", is_flag=True, help="Exit 2 only when safety was weakened outside llmplan (other drift is reported, exit 0).")
+@click.option("--fail-on-unmanaged", is_flag=True, help="Exit 2 also when the gateway has configurations no YAML file names (unmanaged).")
 @parallelism_option
 @no_color_option
-def drift(env: str, root: Path, output_format: str, out_file: Path | None, fail_on_weakening: bool, parallelism: int | None, no_color: bool) -> Found:
+def drift(env: str, root: Path, output_format: str, out_file: Path | None, fail_on_weakening: bool, fail_on_unmanaged: bool, parallelism: int | None, no_color: bool) -> Found:
     """Report where the live gateway differs from the YAML (for cron).
 
     Tells apart "live changed outside llmplan" from "YAML changed but not
-    applied", lists configured models no YAML names, and since when each
-    difference is known. Safety weakened outside llmplan is reported first.
-    Read-only: no lock, no prompt. Exit 0 no drift, 2 drift (with
-    --fail-on-weakening: 2 only for a weakening), 1 error (an unreachable
-    gateway is an error, never "no drift").
+    applied" and from a configuration removed on the gateway, counts
+    configured models no YAML names (unmanaged), and says since when each
+    difference is known. Differences read live → YAML, as in a plan. Safety
+    weakened outside llmplan is reported first. Read-only: no lock, no
+    prompt. Exit 0 no drift, 2 drift (with --fail-on-weakening: 2 only for a
+    weakening; with --fail-on-unmanaged: 2 for an unmanaged configuration
+    too), 1 error (an unreachable gateway is an error, never "no drift").
 
     \b
     Examples:
       llmplan drift --env prod --format json --out drift.json
       llmplan drift --env prod --fail-on-weakening
+      llmplan drift --env prod --fail-on-unmanaged
     """
     import io
 
@@ -43,8 +46,8 @@ def drift(env: str, root: Path, output_format: str, out_file: Path | None, fail_
         buffer = io.StringIO()
         render_drift(report, buffer, output_format)
         manager.write_output_file(out_file, buffer.getvalue(), what="drift report")
-    render_drift(report, sys.stdout, output_format, color=use_color(no_color))
-    found = report.weakened_outside if fail_on_weakening else report.has_drift
+    render_drift(report, output(), output_format, color=use_color(no_color))
+    found = bool(report.weakened_outside if fail_on_weakening else report.has_drift) or (fail_on_unmanaged and bool(report.unmanaged))
     return Found.CHANGES if found else Found.NOTHING
 
 
@@ -57,17 +60,21 @@ def refresh(env: str, root: Path, lock_timeout: float) -> None:
 
     Changes nothing on the gateway. Use it to accept a reviewed change made
     outside llmplan: edit the YAML to match, then refresh, and plan and
-    drift no longer report it. Each recorded model gets an audit entry.
+    drift no longer report it. Each recorded model gets an audit entry; a
+    warning names every accepted live value that still differs from the YAML.
 
     \b
     Example:
       llmplan refresh --env dev
     """
     from planner import operations
-    from planner.render.records import refresh_listing
+    from planner.render.records import refresh_listing, refresh_warnings
 
-    for line in refresh_listing(operations.refresh(root, env, lock_timeout=lock_timeout)):
+    recorded = operations.refresh(root, env, lock_timeout=lock_timeout)
+    for line in refresh_listing(recorded):
         emit(line)
+    for line in refresh_warnings(recorded, env):
+        emit(line, err=True)
 
 
 @click.command("import", context_settings=CONTEXT)

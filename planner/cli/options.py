@@ -28,20 +28,48 @@ def _remember(key: str) -> Callable[[click.Context, click.Parameter, Any], Any]:
     return callback
 
 
+def _project_root(ctx: click.Context, param: click.Parameter, value: Path | None) -> Path:
+    """--root or LLMPLAN_ROOT as given; otherwise the nearest folder holding
+    environments/ from the current directory up (as git finds .git), else the
+    current directory (whose missing environments/ the error then names)."""
+    if value is not None:
+        return value
+    from planner.loader import find_root
+
+    return find_root(Path.cwd()) or Path.cwd()
+
+
 def root_option(func: Callable[..., Any]) -> Callable[..., Any]:
     return click.option(
         "--root",
         type=click.Path(file_okay=False, path_type=Path),
         envvar="LLMPLAN_ROOT",
-        default=".",
-        show_default="current directory, or $LLMPLAN_ROOT",
+        default=None,
+        callback=_project_root,
+        show_default="$LLMPLAN_ROOT, else the nearest folder holding environments/ from the current one up",
         help="Project folder holding environments/ and state/.",
     )(func)
 
 
+def _complete_environments(ctx: click.Context, param: click.Parameter, incomplete: str) -> list[str]:
+    """Shell completion of --env: the environments of the project."""
+    from planner.loader import find_root, list_environments
+
+    given = ctx.params.get("root")
+    root = Path(given) if given else find_root(Path.cwd())
+    return [name for name in list_environments(root) if name.startswith(incomplete)] if root is not None else []
+
+
 def env_option(func: Callable[..., Any]) -> Callable[..., Any]:
     return click.option(
-        "--env", "-e", "env", required=True, metavar="ENV", callback=_remember("env"), help="Environment name: a folder under environments/."
+        "--env",
+        "-e",
+        "env",
+        required=True,
+        metavar="ENV",
+        callback=_remember("env"),
+        shell_complete=_complete_environments,
+        help="Environment name: a folder under environments/.",
     )(func)
 
 
@@ -90,11 +118,25 @@ def use_color(no_color: bool = False) -> bool:
     return not no_color and "NO_COLOR" not in os.environ and sys.stdout.isatty()
 
 
-def emit(text: str, *, err: bool = False) -> None:
-    """Print a message; control characters in it are shown escaped, never obeyed by the terminal."""
-    from planner.printable import printable
+def output(*, err: bool = False) -> Any:
+    """Where renderers write: stdout (or stderr) as it is, or with ASCII arrows
+    when it cannot show UTF-8 (planner.render.charset decides)."""
+    from planner.render.charset import for_stream
 
-    click.echo(printable(text, newlines=True), err=err)
+    return for_stream(sys.stderr if err else sys.stdout)
+
+
+def emit(text: str, *, err: bool = False) -> None:
+    """One line for the user: control characters shown escaped (never obeyed by the terminal),
+    and through the same charset decision as :func:`output`."""
+    from planner.printable import printable
+    from planner.render.charset import to_ascii, wants_ascii
+
+    stream = sys.stderr if err else sys.stdout
+    text = printable(text, newlines=True)
+    if wants_ascii(stream):
+        text = to_ascii(text, getattr(stream, "encoding", None) or "ascii")
+    click.echo(text, err=err)
 
 
 def warn(warnings: Iterable[object]) -> None:

@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 
 import click
 
-from planner.cli.options import CONTEXT, Found, emit, env_option, warn, format_option, no_color_option, parallelism_option, root_option, use_color
+from planner.cli.options import CONTEXT, Found, emit, env_option, format_option, no_color_option, output, parallelism_option, root_option, use_color, warn
 
 
 @click.command(context_settings=CONTEXT)
@@ -42,7 +41,7 @@ def validate(env: str, root: Path, output_format: str) -> None:
 @format_option("text", "markdown", "json")
 @click.option("--out", "out_file", type=click.Path(dir_okay=False, path_type=Path), help="Save the plan to FILE for `llmplan apply FILE`.")
 @click.option("--detailed-exitcode", is_flag=True, help="Exit 2 when there are changes (0 none, 1 error), as Terraform does.")
-@click.option("--target", "targets", multiple=True, metavar="ADDRESS", help="Plan only this model address (repeatable).")
+@click.option("--target", "targets", multiple=True, metavar="ADDRESS", help="Plan only this model address (repeatable); for exceptional situations, with a warning.")
 @parallelism_option
 @no_color_option
 def plan(env: str, root: Path, output_format: str, out_file: Path | None, detailed_exitcode: bool, targets: tuple[str, ...], parallelism: int | None, no_color: bool) -> Found:
@@ -64,7 +63,11 @@ def plan(env: str, root: Path, output_format: str, out_file: Path | None, detail
     warn(outcome.environment.warnings)
     if out_file is not None:
         manager.write_plan_file(outcome.plan, out_file)
-    render(outcome.plan, sys.stdout, output_format, color=use_color(no_color))
+    if targets and output_format == "json":  # text and markdown carry the warning in the plan itself
+        from planner.render import targeting_text
+
+        emit(targeting_text(outcome.plan), err=True)
+    render(outcome.plan, output(), output_format, color=use_color(no_color))
     if out_file is not None:
         emit(f"Saved the plan to {out_file}; apply exactly this plan with: llmplan apply {out_file}", err=True)
     return Found.CHANGES if detailed_exitcode and outcome.plan.has_changes else Found.NOTHING
@@ -84,4 +87,4 @@ def show(plan_file: Path, output_format: str, no_color: bool) -> None:
     from planner import manager
     from planner.render import render
 
-    render(manager.read_plan_file(plan_file), sys.stdout, output_format, color=use_color(no_color))
+    render(manager.read_plan_file(plan_file), output(), output_format, color=use_color(no_color))

@@ -12,12 +12,85 @@ from planner.cli.options import CONTEXT, emit, env_option, format_option, lock_t
 
 @click.group(context_settings=CONTEXT)
 def state() -> None:
-    """Inspect the recorded state of an environment.
+    """Inspect and edit the recorded state of an environment.
+
+    State is what llmplan last applied; rm and mv change it by hand (under
+    the lock, audited) and never touch the gateway.
+
+    \b
+    Examples:
+      llmplan state list --env prod
+      llmplan state show --env prod
+      llmplan state mv --env prod summarizer summ
+      llmplan state rm --env prod old-bot
+    """
+
+
+@state.command("list", context_settings=CONTEXT)
+@env_option
+@root_option
+def state_list(env: str, root: Path) -> None:
+    """List the model addresses in state, one per line.
 
     \b
     Example:
-      llmplan state show --env prod
+      llmplan state list --env dev
     """
+    from planner import manager
+
+    view = manager.show_state(root, env)
+    for warning in view.warnings:
+        emit(f"Warning: {warning}", err=True)
+    for address in sorted(view.state.resources) if view.state is not None else ():
+        emit(address)
+
+
+@state.command("rm", context_settings=CONTEXT)
+@env_option
+@root_option
+@click.argument("addresses", nargs=-1, required=True, metavar="ADDRESS...")
+@lock_timeout_option
+def state_rm(env: str, root: Path, addresses: tuple[str, ...], lock_timeout: float) -> None:
+    """Stop managing models: drop them from state, leaving the gateway alone.
+
+    Each removal is audited (state_rm). Remove the model file too, or the
+    next apply records the model again.
+
+    \b
+    Example:
+      llmplan state rm --env dev old-bot
+    """
+    from planner import state_edits
+    from planner.cli.options import display
+
+    for edit in state_edits.remove(root, env, addresses, lock_timeout=lock_timeout):
+        emit(f"Removed {edit.address} ({edit.model_id}) from the state of {env}; its live configuration is left alone.")
+        if edit.file is not None:
+            emit(f"Note: {display(edit.file, root)} still exists, so the next apply manages {edit.address} again; delete the file to stop managing it.", err=True)
+
+
+@state.command("mv", context_settings=CONTEXT)
+@env_option
+@root_option
+@click.argument("old")
+@click.argument("new")
+@lock_timeout_option
+def state_mv(env: str, root: Path, old: str, new: str, lock_timeout: float) -> None:
+    """Record the model at address OLD under address NEW (no request is sent).
+
+    plan finds a renamed model file by itself and apply moves its record;
+    state mv does the same by hand. Audited (state_mv).
+
+    \b
+    Example:
+      llmplan state mv --env dev summarizer summ
+    """
+    from planner import state_edits
+
+    edit = state_edits.move(root, env, old, new, lock_timeout=lock_timeout)
+    emit(f"Moved {old} to {new} ({edit.model_id}) in the state of {env}.")
+    if edit.file is None:
+        emit(f"Note: there is no model file for {new} yet; rename the file of {old} to {new}.yaml, or the next plan moves the model back.", err=True)
 
 
 @state.command("show", context_settings=CONTEXT)

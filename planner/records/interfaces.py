@@ -195,8 +195,9 @@ class RecordedChange:
     """One unit of work: an audit entry, the state change it stands for, and the event it announces.
 
     ``resource`` is recorded in state (a change that landed, a refresh, an
-    import); ``forget`` names an address dropped from state; neither for an
-    entry that changes no state (a failure). ``event_for`` builds the
+    import); ``forget`` names an address dropped from state; both for a move
+    (the resource under its new address, the old address forgotten, in that
+    order); neither for an entry that changes no state (a failure). ``event_for`` builds the
     governance event from the entry as written (its id and timestamp), or
     is ``None`` when nobody is to be told.
     """

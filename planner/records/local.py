@@ -43,7 +43,7 @@ class LocalRecords:
         with self._mutex:
             if change.resource is not None:
                 self.state.record(change.resource)
-            elif change.forget is not None:
+            if change.forget is not None:  # after the record: a crash between them leaves the model recorded twice, never lost
                 self.state.forget(change.forget)
             entry = self.audit.append(change.audit_fields)
             event = change.event_for(entry) if change.event_for is not None else None

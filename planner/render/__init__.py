@@ -13,15 +13,19 @@ from __future__ import annotations
 import json
 from typing import Any, Iterable, TextIO
 
-from planner.diff import FieldChange
+from planner.diff import FieldChange, unchanged_fields
 from planner.errors import Problem
+from planner.plan import CREATE, FORGET, NO_OP, UPDATE, DriftedResource, Plan, ResourceChange, dumps
 from planner.printable import printable
-from planner.drift import KIND_TEXT, DriftedModel, DriftReport
-from planner.plan import CREATE, FORGET, NO_OP, UPDATE, Plan, ResourceChange, dumps, field_changes_json
-from planner.tfjson import FORMAT_VERSION, TERRAFORM_VERSION, change_entry, configuration, document_text, plain_json, prior_state
 from planner.safety import Classification, Finding, old_new
 
 SYMBOLS = {CREATE: "+", UPDATE: "~", FORGET: "-", NO_OP: " "}
+# Terraform's legend: what each symbol of a plan stands for (only the ones a plan uses are shown)
+LEGEND = {
+    CREATE: "create (a first configuration)",
+    UPDATE: "update in place",
+    FORGET: "forget (dropped from state; the live configuration is left alone)",
+}
 _COLORS = {"+": "\x1b[32m", "~": "\x1b[33m", "-": "\x1b[31m", "!": "\x1b[1;33m", "bold": "\x1b[1m"}
 _RESET = "\x1b[0m"
 
@@ -34,7 +38,8 @@ def value_text(value: Any) -> str:
 def summary_line(plan: Plan) -> str:
     if not plan.has_changes:
         return "No changes."
-    line = f"Plan: {plan.count(CREATE)} to create, {plan.count(UPDATE)} to update, {plan.count(FORGET)} to forget."
+    moves = f" {len(plan.moves)} to move," if plan.moves else ""
+    line = f"Plan: {plan.count(CREATE)} to create, {plan.count(UPDATE)} to update,{moves} {plan.count(FORGET)} to forget."
     weakening = len(plan.weakening)
     if weakening:
         line += f" {weakening} change{'s weaken' if weakening != 1 else ' weakens'} safety."
@@ -84,6 +89,10 @@ def _field_lines(changes: Iterable[FieldChange]) -> list[tuple[str, str]]:
 
 def _headline(change: ResourceChange) -> str:
     model = printable(f"{change.address} ({change.model_id})")
+    if change.action == NO_OP and change.moved:
+        return printable(f"{change.previous_address} has moved to {change.address}")
+    if change.removed_on_gateway:
+        return f"{model} was removed on the gateway (llmplan last applied version {change.state_version}) and will be configured again"
     if change.action == CREATE:
         return f"{model} will be configured for the first time"
     if change.action == UPDATE:
@@ -91,11 +100,32 @@ def _headline(change: ResourceChange) -> str:
     return f"{model} will be dropped from state; its live configuration is left alone"
 
 
+def _outside_text(item: DriftedResource) -> str:
+    """How a model changed outside llmplan, in words (a removed configuration named as such)."""
+    if item.after is None:
+        return f"configuration removed on the gateway (llmplan applied version {item.state_version} at {item.applied_at})"
+    return f"applied {item.applied_at}, state version {item.state_version}, live version {item.live_version}"
+
+
+def limit_text(plan: Plan, *, forced: bool = False) -> str:
+    """The change-limit warning; with --force it says the limit is lifted, not how to lift it."""
+    return f"Warning: {plan.safety.describe(forced=forced)}."
+
+
+def targeting_text(plan: Plan) -> str:
+    """Terraform's warning: a targeted plan is not the whole picture."""
+    return (
+        f"Warning: resource targeting is in effect: this plan covers only {', '.join(plan.targets)}; "
+        "other changes may be missing. Use --target for exceptional situations, and plan without it to see everything."
+    )
+
+
 # --- text -------------------------------------------------------------------
 
 
-def render_text(plan: Plan, out: TextIO, *, color: bool = False) -> None:
-    """Terraform-like human output."""
+def render_text(plan: Plan, out: TextIO, *, color: bool = False, forced: bool = False) -> None:
+    """Terraform-like human output. ``forced``: apply --force shows the plan
+    it is about to apply over the change limit."""
 
     def paint(symbol: str, text: str) -> str:
         return f"{_COLORS[symbol]}{text}{_RESET}" if color and symbol in _COLORS else text
@@ -104,23 +134,37 @@ def render_text(plan: Plan, out: TextIO, *, color: bool = False) -> None:
     if plan.drift:
         out.write(paint("bold", "Changed outside llmplan since the last apply:") + "\n\n")
         for item in plan.drift:
-            since = f" (applied {item.applied_at}, state version {item.state_version}, live version {item.live_version})"
-            out.write(f"  {paint('~', '~')} {printable(item.address + since)}\n")
+            out.write(f"  {paint('~', '~')} {printable(item.address)} ({printable(_outside_text(item))})\n")
             for symbol, text in _field_lines(item.changes):
                 out.write(f"      {paint(symbol, symbol)} {text}\n")
-        out.write("\n")
+        out.write("\n  (each line reads last applied → live)\n\n")
+    if plan.targets:
+        out.write(paint("!", targeting_text(plan)) + "\n\n")
     if plan.safety.exceeded:
-        out.write(paint("!", f"Warning: {plan.safety.describe()}.") + "\n\n")
+        out.write(paint("!", limit_text(plan, forced=forced)) + "\n\n")
     if not plan.has_changes:
         out.write(f"No changes. The live configuration of environment {printable(plan.environment)} matches the YAML ({total} model{'s' if total != 1 else ''}).\n")
         return
+    used = [action for action in (CREATE, UPDATE, FORGET) if plan.count(action)]
+    if used:
+        out.write("Model actions are indicated with the following symbols:\n")
+        out.write("".join(f"  {paint(SYMBOLS[action], SYMBOLS[action])} {LEGEND[action]}\n" for action in used))
+        out.write("Field lines read live → YAML.\n\n")
     out.write(f"llmplan will perform the following actions in environment {printable(plan.environment)}:\n\n")
     for change in plan.actionable:
-        symbol = SYMBOLS[change.action]
         out.write(f"  # {_headline(change)}\n")
-        out.write(f"  {paint(symbol, printable(f'{symbol} {change.action} {change.address}'))}\n")
+        if change.action == NO_OP:  # a move alone: nothing is sent
+            out.write(printable(f"    move {change.previous_address} to {change.address}") + "\n")
+        else:
+            if change.moved:
+                out.write(printable(f"  # (moved from {change.previous_address})") + "\n")
+            symbol = SYMBOLS[change.action]
+            out.write(f"  {paint(symbol, printable(f'{symbol} {change.action} {change.address}'))}\n")
         for field_symbol, text in _field_lines(change.changes):
             out.write(f"      {paint(field_symbol, field_symbol)} {text}\n")
+        hidden = unchanged_fields(change.before, change.after, change.changes)
+        if hidden:
+            out.write(f"      # ({hidden} unchanged field{'s' if hidden != 1 else ''} hidden)\n")
         out.write("\n")
     weakened = _weakenings((change.address, change.classification) for change in plan.weakening)
     if weakened:
@@ -143,6 +187,8 @@ def render_markdown(plan: Plan, out: TextIO) -> None:
     outside = _weakenings((item.address, item.classification) for item in plan.drift)
     if outside:
         _safety_markdown(out, "Safety weakened outside llmplan since the last apply", outside)
+    if plan.targets:
+        out.write(f"> [!WARNING]\n> {targeting_text(plan).removeprefix('Warning: ')}\n\n")
     if plan.safety.exceeded:
         out.write(f"> [!WARNING]\n> {plan.safety.describe()}.\n\n")
     if plan.drift:
@@ -152,12 +198,27 @@ def render_markdown(plan: Plan, out: TextIO) -> None:
         out.write("| | model | action | fields |\n|---|---|---|---|\n")
         for change in plan.actionable:
             fields = ", ".join(f"`{printable(c.path)}`" for c in change.changes) if change.action == UPDATE else "—"
-            out.write(f"| {SYMBOLS[change.action]} | `{printable(change.address)}` | {change.action} | {fields} |\n")
-        _diff_details(out, "Field-level changes", ((f"{SYMBOLS[c.action]} {c.action} {c.address} ({c.model_id})", c.changes) for c in plan.actionable))
+            out.write(f"| {SYMBOLS[change.action]} | `{printable(change.address)}` | {_markdown_action(change)} | {fields} |\n")
+        _diff_details(out, "Field-level changes (live → YAML)", ((_markdown_heading(c), c.changes) for c in plan.actionable))
     else:
         out.write(f"The live configuration matches the YAML ({len(plan.changes)} models).\n")
     if plan.drift:
-        _diff_details(out, "Changed outside llmplan", ((f"~ {i.address} (state version {i.state_version}, live version {i.live_version})", i.changes) for i in plan.drift))
+        _diff_details(out, "Changed outside llmplan (last applied → live)", ((f"~ {i.address} ({_outside_text(i)})", i.changes) for i in plan.drift))
+
+
+def _markdown_action(change: ResourceChange) -> str:
+    if change.action == NO_OP:
+        return f"move from `{change.previous_address}`"
+    if change.removed_on_gateway:
+        return f"create (removed on the gateway; llmplan last applied version {change.state_version})"
+    return f"{change.action} (moved from `{change.previous_address}`)" if change.moved else change.action
+
+
+def _markdown_heading(change: ResourceChange) -> str:
+    if change.action == NO_OP:
+        return f"{change.previous_address} has moved to {change.address} ({change.model_id})"
+    moved = f", moved from {change.previous_address}" if change.moved else ""
+    return f"{SYMBOLS[change.action]} {change.action} {change.address} ({change.model_id}{moved})"
 
 
 def _diff_details(out: TextIO, summary: str, sections: Iterable[tuple[str, Iterable[FieldChange]]]) -> None:
@@ -187,119 +248,27 @@ def render_json(plan: Plan, out: TextIO) -> None:
     out.write(dumps(plan))
 
 
-def render(plan: Plan, out: TextIO, output_format: str, *, color: bool = False) -> None:
+def render(plan: Plan, out: TextIO, output_format: str, *, color: bool = False, forced: bool = False) -> None:
     if output_format == "json":
         render_json(plan, out)
     elif output_format == "markdown":
         render_markdown(plan, out)
     else:
-        render_text(plan, out, color=color)
-
-
-# --- drift reports ----------------------------------------------------------
-
-
-def render_drift(report: DriftReport, out: TextIO, output_format: str, *, color: bool = False) -> None:
-    if output_format == "json":
-        out.write(document_text(drift_document(report)))
-    elif output_format == "markdown":
-        render_drift_markdown(report, out)
-    else:
-        render_drift_text(report, out, color=color)
-
-
-def drift_summary(report: DriftReport) -> str:
-    if not report.has_drift:
-        return f"No drift: the live configuration of environment {report.environment} matches the YAML ({report.total} model{'s' if report.total != 1 else ''})."
-    return f"Drift in environment {report.environment}: {len(report.drifted)} of {report.total} models differ from the YAML."
-
-
-def _since(item: DriftedModel) -> str:
-    live = "never configured on the gateway" if item.live_version is None else f"live version {item.live_version}"
-    if item.applied_at is None:
-        return live
-    return printable(f"last applied {item.applied_at} as version {item.state_version}, {live}")
-
-
-def render_drift_text(report: DriftReport, out: TextIO, *, color: bool = False) -> None:
-    def paint(symbol: str, text: str) -> str:
-        return f"{_COLORS[symbol]}{text}{_RESET}" if color and symbol in _COLORS else text
-
-    outside = _weakenings((f"{item.address} ({item.model_id})", item.outside) for item in report.weakened_outside)
-    if outside:
-        _safety_text(out, f"Safety weakened outside llmplan: {_count(len(report.weakened_outside), 'model')}, {_count(len(outside), 'setting')}.", outside, paint)
-    out.write(paint("bold", drift_summary(report)) + "\n")
-    for item in report.drifted:
-        out.write(f"\n  {paint('~', '~')} {printable(f'{item.address} ({item.model_id})')}: {KIND_TEXT[item.kind]} ({_since(item)})\n")
-        for symbol, text in _field_lines(item.changes):
-            out.write(f"      {paint(symbol, symbol)} {text}\n")
-    if report.drifted:
-        out.write("\n  (each line reads YAML → live)\n")
-    if report.unmanaged:
-        out.write(f"\nUnmanaged: {len(report.unmanaged)} configured model(s) on the gateway are in no YAML file of {report.environment}:\n")
-        for model in report.unmanaged:
-            out.write(f"  ? {printable(f'{model.name} ({model.model_id})')}\n")
-        out.write(f"  Adopt them with: llmplan import --env {report.environment} --model-id ID\n")
-    if report.drifted:
-        out.write(
-            f"\nTo restore the YAML: llmplan plan --env {report.environment}, then apply."
-            f" To accept a reviewed change instead: edit the YAML to match, then llmplan refresh --env {report.environment}.\n"
-        )
-
-
-def render_drift_markdown(report: DriftReport, out: TextIO) -> None:
-    out.write(f"### llmplan drift · `{report.environment}` · {len(report.drifted)} of {report.total} models drifted\n\n")
-    outside = _weakenings((item.address, item.outside) for item in report.weakened_outside)
-    if outside:
-        _safety_markdown(out, f"Safety weakened outside llmplan: {_count(len(report.weakened_outside), 'model')}", outside)
-    out.write(drift_summary(report) + "\n\n")
-    if report.drifted:
-        out.write("| model | what moved | since | fields |\n|---|---|---|---|\n")
-        for item in report.drifted:
-            fields = ", ".join(f"`{printable(c.path)}`" for c in item.changes)
-            out.write(f"| `{printable(item.address)}` | {KIND_TEXT[item.kind]} | {_since(item)} | {fields} |\n")
-        _diff_details(out, "Field-level differences (YAML → live)", ((f"{i.address} ({i.model_id})", i.changes) for i in report.drifted))
-    if report.unmanaged:
-        out.write(f"\n{len(report.unmanaged)} unmanaged model(s) on the gateway: " + ", ".join(printable(f"`{m.name}` ({m.model_id})") for m in report.unmanaged) + ".\n")
-
-
-def drift_document(report: DriftReport) -> dict[str, Any]:
-    """The drift report as JSON: Terraform's ``resource_drift``, ``prior_state``
-    and ``configuration`` sections (a report plans nothing, so it has no
-    ``planned_values``), then llmplan's own."""
-    entries = []
-    for item in report.drifted:
-        entry = change_entry(item.address, ["update"], plain_json(item.desired), plain_json(item.live))
-        entry.update(
-            model_id=item.model_id,
-            drift_kind=item.kind,
-            description=KIND_TEXT[item.kind],
-            last_applied=plain_json(item.last_applied),
-            applied_at=item.applied_at,
-            state_version=item.state_version,
-            live_version=item.live_version,
-            field_changes=field_changes_json(item.changes),
-            llmplan={"safety": item.outside.to_dict()},
-        )
-        entries.append(entry)
-    document: dict[str, Any] = {
-        "format_version": FORMAT_VERSION,
-        "terraform_version": TERRAFORM_VERSION,
-        "llmplan_version": report.tool_version,
-        "timestamp": report.created_at,
-        "resource_drift": entries,
-        "prior_state": prior_state(report.prior_state),
-        "configuration": configuration(report.configuration),
-        "unmanaged": [{"model_id": m.model_id, "name": m.name, "version": m.version} for m in report.unmanaged],
-        "summary": {"total": report.total, "drifted": len(report.drifted), "unmanaged": len(report.unmanaged)},
-        "llmplan": {"environment": report.environment, "weakened_outside": len(report.weakened_outside)},
-    }
-    if document["prior_state"] is None:
-        del document["prior_state"]
-    return document
+        render_text(plan, out, color=color, forced=forced)
 
 
 def validation_document(environment: str, models: int, warnings: Iterable[Problem] = ()) -> str:
     """``validate --format json`` of a valid environment (a failure is rendered by render.errors)."""
     document = {"environment": environment, "valid": True, "models": models, "problems": [], "warnings": [w.to_dict() for w in warnings]}
     return json.dumps(document, indent=2)
+
+
+# Drift reports are rendered by planner.render.drift; imported last, as it uses the helpers above.
+from planner.render.drift import drift_document, drift_summary, render_drift, render_drift_markdown, render_drift_text  # noqa: E402
+
+__all__ = [
+    "drift_document", "drift_summary", "render", "render_drift", "render_drift_markdown", "render_drift_text",
+    "render_json", "render_markdown", "render_text", "summary_line", "validation_document", "value_text",
+]
+
+

@@ -17,10 +17,10 @@ def diagnostics(error: LlmplanError) -> list[dict[str, Any]]:
     """Terraform's diagnostic shape: severity, summary, detail, and where (file, line, path)."""
     if isinstance(error, ValidationFailed) and error.problems:
         return [
-            {"severity": "error", "summary": problem.message, "detail": error.message.splitlines()[0], "file": problem.file, "line": problem.line, "path": problem.path}
+            {"severity": "error", "summary": problem.message, "detail": error.message.splitlines()[0], "file": problem.file, "line": problem.line, "column": problem.column, "path": problem.path}
             for problem in error.problems
         ]
-    return [{"severity": "error", "summary": error.message, "detail": error.hint or "", "file": None, "line": None, "path": None}]
+    return [{"severity": "error", "summary": error.message, "detail": error.hint or "", "file": None, "line": None, "column": None, "path": None}]
 
 
 def error_document(error: LlmplanError, *, command: str, environment: str | None) -> dict[str, Any]:
@@ -44,7 +44,8 @@ def render_error(error: LlmplanError, out: TextIO, output_format: str, *, comman
     if isinstance(error, ValidationFailed) and error.problems:
         out.write("| file | line | field | problem |\n|---|---|---|---|\n")
         for problem in error.problems:
-            out.write(f"| `{printable(problem.file)}` | {problem.line if problem.line is not None else '—'} | `{printable(problem.path or '—')}` | {_cell(problem.message)} |\n")
+            where = "—" if problem.line is None else str(problem.line) if problem.column is None else f"{problem.line}:{problem.column}"
+            out.write(f"| `{printable(problem.file)}` | {where} | `{printable(problem.path or '—')}` | {_cell(problem.message)} |\n")
         out.write("\n")
     if error.hint:
         out.write(f"Hint: {printable(error.hint)}\n")

@@ -22,9 +22,10 @@ if TYPE_CHECKING:
 
 def outcome_line(outcome: "Outcome") -> str:
     """One model's outcome, for a CI log."""
-    detail = f" ({outcome.error_code}: {outcome.error_message})" if outcome.error_message else ""
-    version = f" → version {outcome.version}" if outcome.version is not None else ""
-    return f"  {outcome.status:8} {outcome.action} {outcome.address}{version}{detail}"
+    detail = f" ({outcome.error_code or 'error'}: {outcome.error_message})" if outcome.error_message else ""
+    moved = f" (from {outcome.previous_address})" if outcome.previous_address is not None else ""
+    version = f" → version {outcome.version}" if outcome.version is not None and outcome.action != "move" else ""
+    return f"  {outcome.status:8} {outcome.action} {outcome.address}{moved}{version}{detail}"
 
 
 @dataclass(frozen=True)
@@ -49,8 +50,10 @@ def apply_report(result: "ApplyResult") -> ApplyReport:
     if not result.plan.has_changes:
         recorded = f" Recorded {result.refreshed} live configuration(s) in state." if result.refreshed else ""
         return ApplyReport(tuple(notes), (f"No changes. Nothing to apply.{recorded}",))
-    succeeded = sum(1 for outcome in result.outcomes if outcome.status == "success")
-    lines = [f"\nApply complete: {succeeded} succeeded, {len(result.failures)} failed, {len(result.skipped)} not attempted."]
+    succeeded = sum(1 for outcome in result.outcomes if outcome.status == "success" and outcome.action != "move")
+    moved = sum(1 for outcome in result.outcomes if outcome.status == "success" and outcome.action == "move")
+    also = f"; {moved} moved to a new address" if moved else ""
+    lines = [f"\nApply complete: {succeeded} succeeded, {len(result.failures)} failed, {len(result.skipped)} not attempted{also}."]
     if result.summary is not None and result.summary.updates:
         lines.append(metrics_text(result.summary))
     if result.undelivered:
@@ -64,6 +67,22 @@ def apply_report(result: "ApplyResult") -> ApplyReport:
 def refresh_listing(recorded: Iterable["RecordedModel"]) -> list[str]:
     lines = [f"  recorded {item.address} (version {item.version})" for item in recorded]
     lines.append(f"Refresh complete: {len(lines)} model(s) recorded in state." if lines else "State already matches the live configuration.")
+    return lines
+
+
+def refresh_warnings(recorded: Iterable["RecordedModel"], environment: str) -> list[str]:
+    """A warning per accepted live configuration that is not the YAML: the next plan would undo it."""
+    from planner.render import value_text
+
+    lines = []
+    for item in recorded:
+        if not item.differs:
+            continue
+        fields = "; ".join(f"{change.path}: {value_text(change.before) if change.before is not None else '(none)'} → {value_text(change.after) if change.after is not None else '(none)'}" for change in item.differs)
+        lines.append(
+            f"Warning: {item.address}: the live configuration recorded in state differs from the YAML (live → YAML: {fields}); "
+            f"the next `llmplan plan --env {environment}` changes it back unless you edit the YAML to match."
+        )
     return lines
 
 
@@ -112,8 +131,10 @@ def render_audit_entries(entries: Iterable[Mapping[str, Any]], out: TextIO, outp
     count = 0
     for entry in entries:
         count += 1
-        error = f"  {entry.get('error_code')}: {entry.get('error_message')}" if entry.get("status") == "failure" else ""
-        out.write(printable(f"{entry.get('timestamp')}  {entry.get('action'):20} {entry.get('status'):8} {entry.get('address', '-')}{error}") + "\n")
+        error = f"  {entry.get('error_code') or 'error'}: {entry.get('error_message') or ''}" if entry.get("status") == "failure" else ""
+        moved = f" (from {entry['previous_address']})" if entry.get("previous_address") else ""
+        subject = f"serial {entry.get('serial')}" if entry.get("action") == "state_commit" else entry.get("address") or "-"
+        out.write(printable(f"{entry.get('timestamp')}  {entry.get('action') or '-':20} {entry.get('status') or '-':8} {subject}{moved}{error}") + "\n")
     if not count:
         out.write("no audit entries\n")
 

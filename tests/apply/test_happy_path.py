@@ -28,7 +28,7 @@ def test_apply_records_state_audit_webhooks_and_metrics_and_converges(project: A
     assert done.code == 0, str(done)
     assert "Plan: 3 to create, 1 to update, 0 to forget." in done.stdout
     assert "Apply complete: 4 succeeded, 0 failed, 0 not attempted." in done.stdout
-    assert "metrics: 4 updates, 4 succeeded, 0 failed (success rate 100.0 %)" in done.stdout
+    assert "metrics: 4 requests (3 creates, 1 update), 4 succeeded, 0 failed (success rate 100.0 %)" in done.stdout
 
     # state: the server's version of every model, the configuration it answered with
     state = project.state_document()

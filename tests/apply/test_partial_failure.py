@@ -25,7 +25,7 @@ def test_failed_models_do_not_stop_the_others_and_a_rerun_converges(project: App
     assert "Error: 2 change(s) failed and 0 were not attempted (bench-00002: " in done.stderr
     assert "bench-00005: " in done.stderr
     assert "llmplan apply --env dev` again to finish" in done.stderr
-    assert "metrics: 6 updates, 4 succeeded, 2 failed (success rate 66.7 %)" in done.stdout
+    assert "metrics: 6 requests (6 creates, 0 updates), 4 succeeded, 2 failed (success rate 66.7 %)" in done.stdout
 
     # the four others are live and recorded
     expected = {a: 1 for a in ("bench-00001", "bench-00003", "bench-00004", "bench-00006")}

@@ -53,7 +53,7 @@ def test_an_out_of_band_change_after_the_plan_makes_it_stale(project: ApplyProje
     done = project.run("apply", str(plan_file))
 
     assert done.code == 1, str(done)
-    assert "live configuration changed since the plan was made: bench-00003 (planned against version 1, live is 2)" in done.stderr
+    assert "live configuration changed since the plan was made: bench-00003 (planned against version 1, live is version 2)" in done.stderr
     assert "bench-00001" not in done.stderr
     assert admin.puts() == []
     assert admin.live()[models["bench-00001"]]["max_tokens"] == 1024

@@ -8,6 +8,7 @@ Built with the real ``planner.records.model.State`` / ``ResourceState`` and the 
 from __future__ import annotations
 
 import copy
+import json
 import io
 import random
 from pathlib import Path
@@ -17,7 +18,8 @@ import pytest
 
 from planner.diff import FieldChange
 from planner.environment import ApplySettings, Environment, GatewaySettings, ModelFile
-from planner.plan import CREATE, FORGET, NO_OP, UPDATE, Plan, build_plan, dumps
+from planner.build import build_plan
+from planner.plan import CREATE, FORGET, NO_OP, UPDATE, Plan, dumps, loads
 from planner.render import render_markdown, render_text
 from planner.records.model import ResourceState, State
 
@@ -179,6 +181,51 @@ def test_one_model(desired: dict[str, Any], live_config: dict[str, Any] | None, 
 def test_upper_case_model_id_in_yaml_matches_the_lower_case_live_key() -> None:
     plan = plan_of(environment({"support-bot": config(SUPPORT.upper())}), {SUPPORT: live(2, config())}, None)
     assert [(c.model_id, c.action) for c in plan.changes] == [(SUPPORT, NO_OP)]
+
+
+# --- a renamed file: move ------------------------------------------------------------
+
+MOVE_CASES = [
+    # renamed, configuration unchanged: a move alone (no-op with a previous address), nothing forgotten
+    pytest.param({"support": config()}, {"support-bot": 4}, config(), [("support", NO_OP, "support-bot")], id="renamed"),
+    # renamed and changed: an update that remembers where it came from
+    pytest.param({"support": config(max_tokens=1024)}, {"support-bot": 4}, config(), [("support", UPDATE, "support-bot")], id="renamed-and-changed"),
+    # the new address is already in state (a crash between a move's two records): the old one is forgotten
+    pytest.param({"support": config()}, {"support-bot": 4, "support": 4}, config(), [("support", NO_OP, None), ("support-bot", FORGET, None)], id="both-recorded"),
+    # a new file for another model, and an old address of a different model: no move, a forget
+    pytest.param({"router": config(ROUTER)}, {"support-bot": 4}, config(), [("router", CREATE, None), ("support-bot", FORGET, None)], id="other-model"),
+]
+
+
+@pytest.mark.parametrize("desired,recorded_versions,live_config,expected", MOVE_CASES)
+def test_moves(desired: dict[str, Any], recorded_versions: dict[str, int], live_config: dict[str, Any], expected: list[tuple[str, str, str | None]]) -> None:
+    plan = plan_of(environment(desired), {SUPPORT: live(4, live_config)}, state(*(recorded(address, config(), version) for address, version in recorded_versions.items())))
+    assert [(c.address, c.action, c.previous_address) for c in plan.changes] == expected
+    moves = [c for c in plan.changes if c.moved]
+    assert plan.has_changes and plan.actionable == tuple(c for c in plan.changes if c.action != NO_OP or c.moved)
+    assert plan.count(FORGET) == sum(1 for _, action, _ in expected if action == FORGET)
+    assert [m.state_version for m in moves] == [4] * len(moves)
+    assert plan.safety.changed == sum(1 for _, action, _ in expected if action in (CREATE, UPDATE))  # a move sends nothing
+
+
+def test_a_move_round_trips_through_the_saved_plan_and_renders_as_such() -> None:
+    plan = plan_of(environment({"support": config()}), {SUPPORT: live(4, config())}, state(recorded("support-bot", config(), 4)))
+    document = json.loads(dumps(plan))
+    (entry,) = document["resource_changes"]
+    assert (entry["address"], entry["previous_address"], entry["change"]["actions"]) == ("support", "support-bot", ["no-op"])
+    assert loads(dumps(plan)) == plan
+    out = io.StringIO()
+    render_text(plan, out)
+    assert "  # support-bot has moved to support\n    move support-bot to support\n" in out.getvalue()
+
+
+def test_a_configuration_removed_on_the_gateway_is_a_create_that_knows_the_state_version() -> None:
+    plan = plan_of(environment({"support-bot": config()}), {SUPPORT: None}, state(recorded("support-bot", config(), 7)))
+    ((change,), (outside,)) = plan.changes, plan.drift
+    assert (change.action, change.state_version, change.removed_on_gateway) == (CREATE, 7, True)
+    assert (outside.after, outside.state_version) == (None, 7)
+    never = plan_of(environment({"support-bot": config()}), {SUPPORT: None}, None).changes[0]
+    assert (never.action, never.state_version, never.removed_on_gateway) == (CREATE, None, False)
 
 
 # --- file removed: forget ------------------------------------------------------------

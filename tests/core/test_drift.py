@@ -13,7 +13,7 @@ from typing import Any, Mapping
 import pytest
 
 from planner.diff import FieldChange
-from planner.drift import BOTH, CHANGED_OUTSIDE, NEVER_APPLIED, NOT_APPLIED, DriftReport, UnmanagedModel, detect_drift
+from planner.drift import BOTH, CHANGED_OUTSIDE, NEVER_APPLIED, NOT_APPLIED, REMOVED, DriftReport, UnmanagedModel, detect_drift
 from planner.environment import ApplySettings, Environment, GatewaySettings, ModelFile
 from planner.records.model import ResourceState, State
 
@@ -57,43 +57,41 @@ def detect(desired: Mapping[str, Any], live_configs: Mapping[str, Any], applied:
     return detect_drift(environment(desired), live_configs, names or {}, state_with(applied), created_at="2026-11-25T10:00:00.000Z", tool_version="0.1.0")
 
 
+# live has nothing, the YAML everything: each field is one the YAML adds (live → YAML)
+ALL_FIELDS_ADDED = [
+    FieldChange("compliance_mode", None, "strict"),
+    FieldChange("max_tokens", None, 2048),
+    FieldChange("model_id", None, SUPPORT),
+    FieldChange("safety_filters[pii]", None, {"action": "redact", "threshold": 85}),
+    FieldChange("temperature_matrix.creative", None, 1.2),
+    FieldChange("temperature_matrix.default", None, 0.7),
+    FieldChange("temperature_matrix.precise", None, 0.3),
+]
+
 KIND_CASES = [
     # YAML, live and state agree: no drift
     pytest.param(config(), live(4, config()), config(), None, [], id="none"),
     # live and YAML agree although state is older (someone applied the same by hand): no drift
     pytest.param(config(max_tokens=1024), live(5, config(max_tokens=1024)), config(), None, [], id="none-live-matches-yaml"),
     # a console edit: live ≠ state, YAML = state
-    pytest.param(config(), live(5, config(max_tokens=1024)), config(), CHANGED_OUTSIDE, [FieldChange("max_tokens", 2048, 1024)], id="changed-outside"),
+    pytest.param(config(), live(5, config(max_tokens=1024)), config(), CHANGED_OUTSIDE, [FieldChange("max_tokens", 1024, 2048)], id="changed-outside"),
     # a merged but unapplied YAML edit: YAML ≠ state, live = state
-    pytest.param(config(max_tokens=1024), live(4, config()), config(), NOT_APPLIED, [FieldChange("max_tokens", 1024, 2048)], id="not-applied"),
+    pytest.param(config(max_tokens=1024), live(4, config()), config(), NOT_APPLIED, [FieldChange("max_tokens", 2048, 1024)], id="not-applied"),
     # both moved, in different fields
     pytest.param(
         config(max_tokens=1024),
         live(5, config(compliance_mode="permissive")),
         config(),
         BOTH,
-        [FieldChange("compliance_mode", "strict", "permissive"), FieldChange("max_tokens", 1024, 2048)],
+        [FieldChange("compliance_mode", "permissive", "strict"), FieldChange("max_tokens", 2048, 1024)],
         id="both",
     ),
     # llmplan never applied this model and live differs from YAML
-    pytest.param(config(), live(1, config(max_tokens=512)), None, NEVER_APPLIED, [FieldChange("max_tokens", 2048, 512)], id="never-applied"),
+    pytest.param(config(), live(1, config(max_tokens=512)), None, NEVER_APPLIED, [FieldChange("max_tokens", 512, 2048)], id="never-applied"),
     # never applied and never configured at all: every YAML field is missing live
-    pytest.param(
-        config(),
-        None,
-        None,
-        NEVER_APPLIED,
-        [
-            FieldChange("compliance_mode", "strict", None),
-            FieldChange("max_tokens", 2048, None),
-            FieldChange("model_id", SUPPORT, None),
-            FieldChange("safety_filters[pii]", {"action": "redact", "threshold": 85}, None),
-            FieldChange("temperature_matrix.creative", 1.2, None),
-            FieldChange("temperature_matrix.default", 0.7, None),
-            FieldChange("temperature_matrix.precise", 0.3, None),
-        ],
-        id="never-applied-never-configured",
-    ),
+    pytest.param(config(), None, None, NEVER_APPLIED, ALL_FIELDS_ADDED, id="never-applied-never-configured"),
+    # applied, then the configuration was removed on the gateway: named as such
+    pytest.param(config(), None, config(), REMOVED, ALL_FIELDS_ADDED, id="removed-on-the-gateway"),
 ]
 
 
@@ -107,7 +105,7 @@ def test_drift_kinds(desired: dict[str, Any], live_config: dict[str, Any] | None
     (item,) = report.drifted
     assert report.has_drift
     assert (item.address, item.model_id, item.kind) == ("support-bot", SUPPORT, kind)
-    assert list(item.changes) == changes  # YAML → live
+    assert list(item.changes) == changes  # live → YAML, as a plan reads
     assert item.live_version == (live_config or {}).get("version")
     if applied is None:
         assert (item.applied_at, item.state_version, item.last_applied) == (None, None, None)

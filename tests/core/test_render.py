@@ -75,7 +75,15 @@ Changed outside llmplan since the last apply:
   ~ support-bot (applied 2026-11-24T09:00:00.000Z, state version 3, live version 4)
       ~ max_tokens: 2048 → 1024
 
+  (each line reads last applied → live)
+
 Warning: 2 of 3 models would change (67 %), over the 30 % limit of this environment; review the plan and re-run with --force.
+
+Model actions are indicated with the following symbols:
+  + create (a first configuration)
+  ~ update in place
+  - forget (dropped from state; the live configuration is left alone)
+Field lines read live → YAML.
 
 llmplan will perform the following actions in environment dev:
 
@@ -91,6 +99,7 @@ llmplan will perform the following actions in environment dev:
   ~ update support-bot
       ~ max_tokens: 1024 → 2048
       + safety_filters[pii]: {"action": "redact", "threshold": 85}
+      # (1 unchanged field hidden)
 
 Plan: 1 to create, 1 to update, 1 to forget.
 """
@@ -125,7 +134,7 @@ EXPECTED_MARKDOWN = """\
 | + | `router` | create | — |
 | ~ | `support-bot` | update | `max_tokens`, `safety_filters[pii]` |
 
-<details><summary>Field-level changes</summary>
+<details><summary>Field-level changes (live → YAML)</summary>
 
 ```diff
 @@ - forget old-bot (e5f6a7b8-c9d0-4123-8ef0-234567890124) @@
@@ -140,10 +149,10 @@ EXPECTED_MARKDOWN = """\
 
 </details>
 
-<details><summary>Changed outside llmplan</summary>
+<details><summary>Changed outside llmplan (last applied → live)</summary>
 
 ```diff
-@@ ~ support-bot (state version 3, live version 4) @@
+@@ ~ support-bot (applied 2026-11-24T09:00:00.000Z, state version 3, live version 4) @@
 -   max_tokens: 2048
 +   max_tokens: 1024
 ```
@@ -173,7 +182,7 @@ def test_json_rendering_has_the_terraform_show_json_shape_and_validates() -> Non
     assert support["change"]["after"]["max_tokens"] == 2048
     assert document["resource_changes"][3]["change"]["actions"] == ["no-op"]
     assert document["resource_drift"][0]["address"] == "support-bot"
-    assert document["llmplan"]["summary"] == {"create": 1, "update": 1, "forget": 1, "no_op": 1, "drifted": 1}
+    assert document["llmplan"]["summary"] == {"create": 1, "update": 1, "forget": 1, "move": 0, "no_op": 1, "drifted": 1}
     assert document["llmplan"]["safety"]["exceeded"] is True
     assert schema_violations(schemas.validator(schemas.PLAN), document) == []
 

@@ -7,7 +7,7 @@ import json
 from types import MappingProxyType
 
 from planner.diff import FieldChange
-from planner.drift import BOTH, CHANGED_OUTSIDE, NEVER_APPLIED, DriftedModel, DriftReport, UnmanagedModel
+from planner.drift import BOTH, CHANGED_OUTSIDE, NEVER_APPLIED, REMOVED, DriftedModel, DriftReport, UnmanagedModel
 from planner.render import render_drift
 from planner.tfjson import ConfiguredModel, RecordedModel
 
@@ -25,36 +25,41 @@ def report(drifted: tuple[DriftedModel, ...] = (), unmanaged: tuple[UnmanagedMod
 SUPPORT_DRIFT = DriftedModel(
     "support-bot", SUPPORT, CHANGED_OUTSIDE,
     {"max_tokens": 2048}, {"max_tokens": 1024}, {"max_tokens": 2048},
-    (FieldChange("max_tokens", 2048, 1024),), 5, 4, APPLIED,
+    (FieldChange("max_tokens", 1024, 2048),), 5, 4, APPLIED,
 )
 ROUTER_NEVER = DriftedModel(
     "intent-router", ROUTER, NEVER_APPLIED,
     {"max_tokens": 512}, None, None,
-    (FieldChange("max_tokens", 512, None),), None, None, None,
+    (FieldChange("max_tokens", None, 512),), None, None, None,
 )
 SUMMARIZER_BOTH = DriftedModel(
     "summarizer", SUMMARIZER, BOTH,
     {"compliance_mode": "strict"}, {"compliance_mode": "permissive"}, {"compliance_mode": "standard"},
-    (FieldChange("compliance_mode", "strict", "permissive"), FieldChange("safety_filters[pii]", None, {"action": "flag", "threshold": 5})), 3, 2, APPLIED,
+    (FieldChange("compliance_mode", "permissive", "strict"), FieldChange("safety_filters[pii]", {"action": "flag", "threshold": 5}, None)), 3, 2, APPLIED,
+)
+TRANSLATOR_REMOVED = DriftedModel(
+    "translator", TRANSLATOR, REMOVED,
+    {"max_tokens": 6000}, None, {"max_tokens": 6000},
+    (FieldChange("max_tokens", None, 6000),), None, 7, APPLIED,
 )
 UNMANAGED = (UnmanagedModel(TRANSLATOR, "gemini-translate", 7),)
 
 EXPECTED_TEXT = f"""\
-Drift in environment prod: 3 of 4 models differ from the YAML.
+Drift in environment prod: 3 of 4 models differ from the YAML; 1 configuration on the gateway is unmanaged (in no YAML file).
+
+  (each line reads live → YAML: what apply would change back)
 
   ~ intent-router ({ROUTER}): live differs from YAML; llmplan never applied this model (never configured on the gateway)
-      - max_tokens: 512
+      + max_tokens: 512
 
   ~ summarizer ({SUMMARIZER}): live changed outside llmplan and YAML changed but not applied (last applied {APPLIED} as version 2, live version 3)
-      ~ compliance_mode: "strict" → "permissive"
-      + safety_filters[pii]: {{"action": "flag", "threshold": 5}}
+      ~ compliance_mode: "permissive" → "strict"
+      - safety_filters[pii]: {{"action": "flag", "threshold": 5}}
 
   ~ support-bot ({SUPPORT}): live changed outside llmplan (last applied {APPLIED} as version 4, live version 5)
-      ~ max_tokens: 2048 → 1024
+      ~ max_tokens: 1024 → 2048
 
-  (each line reads YAML → live)
-
-Unmanaged: 1 configured model(s) on the gateway are in no YAML file of prod:
+Unmanaged: 1 configured model on the gateway is in no YAML file of prod:
   ? gemini-translate ({TRANSLATOR})
   Adopt them with: llmplan import --env prod --model-id ID
 
@@ -80,25 +85,25 @@ def test_text_without_drift_is_one_line_and_uncolored_unless_asked() -> None:
 
 def test_markdown_fits_an_issue_body() -> None:
     assert rendered(report((SUPPORT_DRIFT,), UNMANAGED), "markdown") == f"""\
-### llmplan drift · `prod` · 1 of 4 models drifted
+### llmplan drift · `prod` · 1 of 4 models drifted, 1 unmanaged
 
-Drift in environment prod: 1 of 4 models differ from the YAML.
+Drift in environment prod: 1 of 4 models differ from the YAML; 1 configuration on the gateway is unmanaged (in no YAML file).
 
 | model | what moved | since | fields |
 |---|---|---|---|
 | `support-bot` | live changed outside llmplan | last applied {APPLIED} as version 4, live version 5 | `max_tokens` |
 
-<details><summary>Field-level differences (YAML → live)</summary>
+<details><summary>Field-level differences (each line reads live → YAML: what apply would change back)</summary>
 
 ```diff
 @@ support-bot ({SUPPORT}) @@
--   max_tokens: 2048
-+   max_tokens: 1024
+-   max_tokens: 1024
++   max_tokens: 2048
 ```
 
 </details>
 
-1 unmanaged model(s) on the gateway: `gemini-translate` ({TRANSLATOR}).
+1 unmanaged model on the gateway: `gemini-translate` ({TRANSLATOR}).
 """
 
 
@@ -116,8 +121,8 @@ def test_json_has_resource_drift_and_the_summary_block() -> None:
         "provider_name": "registry.terraform.io/llmplan/llm",
         "change": {
             "actions": ["update"],
-            "before": {"max_tokens": 2048},
-            "after": {"max_tokens": 1024},
+            "before": {"max_tokens": 1024},  # live → YAML
+            "after": {"max_tokens": 2048},
             "after_unknown": {},
             "before_sensitive": {},
             "after_sensitive": {},
@@ -129,11 +134,11 @@ def test_json_has_resource_drift_and_the_summary_block() -> None:
         "applied_at": APPLIED,
         "state_version": 4,
         "live_version": 5,
-        "field_changes": [{"path": "max_tokens", "before": 2048, "after": 1024}],
+        "field_changes": [{"path": "max_tokens", "before": 1024, "after": 2048}],
         "llmplan": {"safety": {"classification": "neutral", "reasons": []}},  # built by hand: not classified
     }
-    assert (router["drift_kind"], router["change"]["after"], router["live_version"], router["applied_at"]) == ("never_applied", None, None, None)
-    assert router["change"]["after_sensitive"] is False
+    assert (router["drift_kind"], router["change"]["before"], router["live_version"], router["applied_at"]) == ("never_applied", None, None, None)
+    assert router["change"]["before_sensitive"] is False
     # no state given: no prior_state, as Terraform leaves it out; no files given: an empty configuration
     assert "prior_state" not in document
     assert document["configuration"]["root_module"]["resources"] == []
@@ -169,3 +174,15 @@ def test_json_carries_the_state_and_the_files_in_terraforms_shapes() -> None:
     }
     assert router["address"] == "intent-router"
     assert document["configuration"]["provider_config"] == {"llm": {"name": "llm", "full_name": "registry.terraform.io/llmplan/llm"}}
+
+
+def test_a_configuration_removed_on_the_gateway_is_named_as_such_with_the_state_version() -> None:
+    text = rendered(report((TRANSLATOR_REMOVED,)), "text")
+    assert f"  ~ translator ({TRANSLATOR}): configuration removed on the gateway outside llmplan (last applied {APPLIED} as version 7, removed on the gateway)\n" in text
+    assert "      + max_tokens: 6000\n" in text
+    markdown = rendered(report((TRANSLATOR_REMOVED,)), "markdown")
+    assert f"| `translator` | configuration removed on the gateway outside llmplan | last applied {APPLIED} as version 7, removed on the gateway | `max_tokens` |" in markdown
+    (entry,) = json.loads(rendered(report((TRANSLATOR_REMOVED,)), "json"))["resource_drift"]
+    assert (entry["drift_kind"], entry["state_version"], entry["live_version"], entry["change"]["before"]) == ("removed", 7, None, None)
+    for output in (text, markdown):
+        assert "None" not in output and "never configured" not in output

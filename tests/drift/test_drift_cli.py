@@ -37,9 +37,10 @@ def test_a_change_outside_llmplan_exits_2_naming_the_field(applied: Project, adm
     assert done.code == 2, done
     lines = done.stdout.splitlines()
     assert lines[0] == "Drift in environment dev: 1 of 3 models differ from the YAML."
-    assert lines[2].startswith(f"  ~ support-bot ({SUPPORT}): live changed outside llmplan (last applied ")
-    assert lines[2].endswith(" as version 1, live version 2)")
-    assert lines[3:5] == ["      ~ max_tokens: 2048 → 1024", "      ~ temperature_matrix.creative: 1.2 → 0.9"]
+    assert lines[2] == "  (each line reads live → YAML: what apply would change back)"
+    assert lines[4].startswith(f"  ~ support-bot ({SUPPORT}): live changed outside llmplan (last applied ")
+    assert lines[4].endswith(" as version 1, live version 2)")
+    assert lines[5:7] == ["      ~ max_tokens: 1024 → 2048", "      ~ temperature_matrix.creative: 0.9 → 1.2"]
     assert "To restore the YAML: llmplan plan --env dev, then apply." in done.stdout
 
     code, document = applied.json("drift", "--env", "dev")
@@ -47,9 +48,9 @@ def test_a_change_outside_llmplan_exits_2_naming_the_field(applied: Project, adm
     (entry,) = document["resource_drift"]
     assert entry["address"] == "support-bot" and entry["model_id"] == SUPPORT
     assert entry["drift_kind"] == "changed_outside"
-    assert entry["field_changes"] == [
-        {"path": "max_tokens", "before": 2048, "after": 1024},
-        {"path": "temperature_matrix.creative", "before": 1.2, "after": 0.9},
+    assert entry["field_changes"] == [  # live → YAML, as in a plan
+        {"path": "max_tokens", "before": 1024, "after": 2048},
+        {"path": "temperature_matrix.creative", "before": 0.9, "after": 1.2},
     ]
     assert (entry["state_version"], entry["live_version"]) == (1, 2)
     assert entry["applied_at"] is not None
@@ -61,7 +62,7 @@ def test_a_yaml_edit_not_applied_is_reported_as_such(applied: Project) -> None:
     done = applied.run("drift", "--env", "dev")
     assert done.code == 2, done
     assert f"  ~ intent-router ({ROUTER}): YAML changed but not applied (last applied " in done.stdout
-    assert "      ~ max_tokens: 256 → 512\n" in done.stdout  # YAML → live
+    assert "      ~ max_tokens: 512 → 256\n" in done.stdout  # live → YAML
     code, document = applied.json("drift", "--env", "dev")
     assert [(e["address"], e["drift_kind"]) for e in document["resource_drift"]] == [("intent-router", "not_applied")]
 
@@ -90,8 +91,8 @@ def test_an_unmanaged_model_is_listed_and_is_not_drift(applied: Project, admin: 
     admin.add_models({"id": TRANSLATOR, "name": "gemini-translate", "capabilities": {"max_context_window": 6144, "restricted_safety_filters": []}, "configuration": model_config(TRANSLATOR)})
     done = applied.run("drift", "--env", "dev")
     assert done.code == 0, done
-    assert "No drift" in done.stdout
-    assert "Unmanaged: 1 configured model(s) on the gateway are in no YAML file of dev:\n" in done.stdout
+    assert done.stdout.startswith("No drift: the live configuration of environment dev matches the YAML (3 models); 1 configuration on the gateway is unmanaged (in no YAML file).\n")
+    assert "Unmanaged: 1 configured model on the gateway is in no YAML file of dev:\n" in done.stdout
     assert f"  ? gemini-translate ({TRANSLATOR})\n" in done.stdout
     assert "Adopt them with: llmplan import --env dev --model-id ID" in done.stdout
     code, document = applied.json("drift", "--env", "dev")
@@ -116,8 +117,8 @@ def test_json_follows_the_plan_json_shape(applied: Project, admin: Admin) -> Non
         "name": "support-bot",
     }
     assert entry["change"]["actions"] == ["update"]
-    assert entry["change"]["before"]["compliance_mode"] == "strict"  # YAML
-    assert entry["change"]["after"]["compliance_mode"] == "permissive"  # live
+    assert entry["change"]["before"]["compliance_mode"] == "permissive"  # live
+    assert entry["change"]["after"]["compliance_mode"] == "strict"  # YAML
     assert entry["last_applied"]["compliance_mode"] == "strict"
     # the plan's Terraform sections, where they apply: the state and the files (nothing is planned)
     assert "planned_values" not in document
@@ -196,7 +197,7 @@ def test_no_prompt_and_no_color_off_a_terminal(applied: Project, admin: Admin) -
     done = applied.subprocess("drift", "--env", "dev")  # stdin closed, stdout a pipe
     assert done.code == 2, done
     assert "\x1b[" not in done.stdout + done.stderr
-    assert "~ max_tokens: 2048 → 1000" in done.stdout
+    assert "~ max_tokens: 1000 → 2048" in done.stdout
 
 
 def test_drift_runs_while_another_process_holds_the_apply_lock(applied: Project, admin: Admin) -> None:

@@ -27,9 +27,9 @@ EXAMPLE_ENVIRONMENTS = ("dev", "staging", "prod")
 BROKEN_SETTINGS = "gateway: {sandbox: true}\napply:\n  parallelism: 65\n"
 BROKEN_MODEL = VALID_MODEL.replace("threshold: 85", "threshold: 140").replace("compliance_mode: strict", "compliance_mode: lenient")
 BROKEN_PROBLEMS = [
-    {"file": "environments/broken/environment.yaml", "line": 3, "path": "apply.parallelism", "message": "65 is greater than the maximum of 64"},
-    {"file": "environments/broken/models/support-bot.yaml", "line": 4, "path": "safety_filters[0].threshold", "message": "140 is greater than the maximum of 100"},
-    {"file": "environments/broken/models/support-bot.yaml", "line": 7, "path": "compliance_mode", "message": '"lenient" is not one of: strict, standard, permissive'},
+    {"file": "environments/broken/environment.yaml", "line": 3, "column": None, "path": "apply.parallelism", "message": "65 is greater than the maximum of 64"},
+    {"file": "environments/broken/models/support-bot.yaml", "line": 4, "column": None, "path": "safety_filters[0].threshold", "message": "140 is greater than the maximum of 100"},
+    {"file": "environments/broken/models/support-bot.yaml", "line": 7, "column": None, "path": "compliance_mode", "message": '"lenient" is not one of: strict, standard, permissive'},
 ]
 BROKEN_TEXT = (
     "Error: environment broken is not valid: 3 problems\n"
@@ -101,7 +101,8 @@ def test_an_unknown_environment_lists_the_ones_that_exist(project: Project) -> N
     run = run_main(["validate", "--env", "nope", "--root", str(project.root)])
 
     assert run.code == 1
-    assert run.stderr.splitlines()[0] == "Error: environment 'nope' not found in environments/ (available: dev, prod, staging)"
+    # the folder searched is named in full: from a subfolder or with a wrong --root, the user sees where llmplan looked
+    assert run.stderr.splitlines()[0] == f"Error: environment 'nope' not found in {project.root.resolve()}/environments/ (available: dev, prod, staging)"
     assert "Traceback" not in run.stderr
 
 
@@ -113,14 +114,14 @@ def test_an_unknown_environment_in_json_is_a_problem_on_stdout(project: Project)
     assert run.code == 1
     document = json.loads(run.stdout)
     assert document["valid"] is False
-    assert [p["message"] for p in document["problems"]] == ["environment 'nope' not found in environments/ (available: dev)"]
+    assert [p["message"] for p in document["problems"]] == [f"environment 'nope' not found in {project.root.resolve()}/environments/ (available: dev)"]
 
 
 def test_a_root_without_environments_says_there_are_none(tmp_path: Path) -> None:
     run = run_main(["validate", "--env", "dev", "--root", str(tmp_path)])
 
     assert run.code == 1
-    assert "environment 'dev' not found in environments/ (available: none)" in run.stderr
+    assert f"environment 'dev' not found: there is no {tmp_path.resolve()}/environments/ folder" in run.stderr
 
 
 def test_the_root_comes_from_option_then_llmplan_root_then_the_current_folder(project: Project, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -243,7 +244,7 @@ def test_console_script_lists_environments_version_and_refuses_usage_errors() ->
     typo = run_process(["validate", "--env", "dev", "--bogus"], cwd=REPO_ROOT)
 
     assert nope.returncode == 1
-    assert "environment 'nope' not found in environments/ (available: dev, prod, staging)" in nope.stderr
+    assert f"environment 'nope' not found in {REPO_ROOT.resolve()}/environments/ (available: dev, prod, staging)" in nope.stderr
     assert "Traceback" not in nope.stderr
     assert (shown.returncode, shown.stdout) == (0, f"llmplan {version('llmplan')}\n")
     assert typo.returncode == 1 and "No such option '--bogus'" in typo.stderr

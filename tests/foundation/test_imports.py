@@ -22,6 +22,7 @@ PACKAGE = REPO_ROOT / "planner"
 # HTTP library or the sandbox gateway, even when used.
 CORE = ["planner.yamlsource", "planner.configuration", "planner.environment", "planner.validation"]
 CORE += ["planner.diff", "planner.safety", "planner.tfjson", "planner.plan", "planner.drift", "planner.render", "planner.render.records", "planner.render.errors"]
+CORE += ["planner.build", "planner.yamlexplain", "planner.yamlfmt", "planner.render.drift", "planner.render.charset"]
 FORBIDDEN = ["click", "requests", "urllib3", "planner.sandbox", "planner.cli", "planner.gateway"]
 
 

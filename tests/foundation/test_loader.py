@@ -161,7 +161,7 @@ def test_environments_are_the_folders_under_environments(project: Project) -> No
     with pytest.raises(EnvironmentNotFound) as raised:
         environment_directory(project.root, "staging")
     assert raised.value.available == ("dev", "prod")
-    assert "environment 'staging' not found in environments/ (available: dev, prod)" == raised.value.message
+    assert f"environment 'staging' not found in {project.root.resolve()}/environments/ (available: dev, prod)" == raised.value.message
 
 
 @pytest.mark.parametrize("name", ["..", "../prod", "/etc", "dev/models", ".git-keep", "", "dev\n"])

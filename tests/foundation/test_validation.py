@@ -199,7 +199,7 @@ def test_a_valid_configuration_has_no_violations() -> None:
         # Python's $ matches before a trailing newline; a UUID pattern alone would accept this
         (changed(model_id=CONFIG["model_id"] + "\n"), [Violation(("model_id",), '"a1b2c3d4-e5f6-7890-abcd-ef1234567890\\n" is not a UUID (expected 8-4-4-4-12 hexadecimal digits)')]),
         # a long value is shortened in the message, not repeated in full
-        (changed(compliance_mode="x" * 10_000), [Violation(("compliance_mode",), '"' + "x" * 58 + "… is not one of: strict, standard, permissive")]),
+        (changed(compliance_mode="x" * 10_000), [Violation(("compliance_mode",), '"' + "x" * 58 + "… is not one of: strict, standard, permissive", expects_text=True)]),
         # not a mapping at all
         ([1, 2], [Violation((), "[1, 2] is not a mapping")]),
     ],

@@ -31,9 +31,11 @@ def test_a_change_outside_llmplan_is_reported_separately(project: Project, admin
     assert rest == (
         f"  # support-bot ({SUPPORT}) will be updated in place (live version 2)\n"
         "  ~ update support-bot\n"
-        "      ~ max_tokens: 1024 → 2048\n\n"
+        "      ~ max_tokens: 1024 → 2048\n"
+        "      # (8 unchanged fields hidden)\n\n"
         "Plan: 0 to create, 1 to update, 0 to forget.\n"
     )
+    assert "  (each line reads last applied → live)\n" in head and "Field lines read live → YAML.\n" in head
 
     code, document = project.json("plan", "--env", "dev")
     (drift,) = document["resource_drift"]
@@ -47,7 +49,7 @@ def test_a_change_outside_llmplan_is_reported_separately(project: Project, admin
 
     markdown = project.run("plan", "--env", "dev", "--format", "markdown").stdout
     assert "> 1 model changed outside llmplan since the last apply: `support-bot`.\n" in markdown
-    assert "<details><summary>Changed outside llmplan</summary>" in markdown
+    assert "<details><summary>Changed outside llmplan (last applied → live)</summary>" in markdown
 
 
 def test_an_unknown_model_id_names_the_file_and_line(project: Project, admin: Admin) -> None:

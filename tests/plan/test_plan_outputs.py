@@ -26,6 +26,10 @@ def applied(project: Project) -> Project:
 
 
 EXPECTED_UPDATE_TEXT = f"""\
+Model actions are indicated with the following symbols:
+  ~ update in place
+Field lines read live → YAML.
+
 llmplan will perform the following actions in environment dev:
 
   # support-bot ({SUPPORT}) will be updated in place (live version 1)
@@ -34,6 +38,7 @@ llmplan will perform the following actions in environment dev:
       ~ safety_filters[pii].threshold: 85 → 90
       + safety_filters[political]: {{"action": "flag", "threshold": 60}}
       - safety_filters[self_harm]: {{"action": "block", "threshold": 10}}
+      # (5 unchanged fields hidden)
 
 Safety: this plan weakens 2 settings of 1 model:
 
@@ -90,7 +95,7 @@ def test_markdown_has_the_summary_first_then_the_weakenings_a_table_and_details(
 |---|---|---|---|
 | ~ | `support-bot` | update | `max_tokens`, `safety_filters[pii].threshold`, `safety_filters[political]`, `safety_filters[self_harm]` |
 
-<details><summary>Field-level changes</summary>
+<details><summary>Field-level changes (live → YAML)</summary>
 
 ```diff
 @@ ~ update support-bot ({SUPPORT}) @@
@@ -138,7 +143,7 @@ def test_json_follows_the_terraform_show_json_shape_and_the_plan_schema(applied:
     assert document["resource_drift"] == []
     assert document["llmplan"]["environment"] == "dev"
     assert document["llmplan"]["state"]["serial"] >= 1
-    assert document["llmplan"]["summary"] == {"create": 0, "update": 1, "forget": 0, "no_op": 2, "drifted": 0}
+    assert document["llmplan"]["summary"] == {"create": 0, "update": 1, "forget": 0, "move": 0, "no_op": 2, "drifted": 0}
     assert document["llmplan"]["safety"] == {"max_change_percent": 100, "changed": 1, "total": 3, "change_percent": 33.33, "exceeded": False}
 
 
@@ -295,6 +300,7 @@ def test_target_plans_only_the_named_addresses(applied: Project) -> None:
     one = applied.run("plan", "--env", "dev", "--target", "summarizer", "--detailed-exitcode")
     assert one.code == 2, one
     assert "~ update summarizer" in one.stdout and "support-bot" not in one.stdout
+    assert one.stdout.startswith("Warning: resource targeting is in effect: this plan covers only summarizer; other changes may be missing.")
     assert one.stdout.endswith("Plan: 0 to create, 1 to update, 0 to forget.\n")
     code, document = applied.json("plan", "--env", "dev", "--target", "summarizer")
     assert [entry["address"] for entry in document["resource_changes"]] == ["summarizer"]
@@ -317,6 +323,9 @@ def test_a_removed_file_is_forgotten_and_its_live_configuration_left_alone(proje
     done = project.run("plan", "--env", "dev", "--detailed-exitcode")
     assert done.code == 2, done
     assert done.stdout == (
+        "Model actions are indicated with the following symbols:\n"
+        "  - forget (dropped from state; the live configuration is left alone)\n"
+        "Field lines read live → YAML.\n\n"
         "llmplan will perform the following actions in environment dev:\n\n"
         f"  # intent-router ({ROUTER}) will be dropped from state; its live configuration is left alone\n"
         "  - forget intent-router\n\n"

@@ -52,9 +52,16 @@ def test_nothing_attempted_has_no_rates() -> None:
 def test_render_text_is_one_short_block() -> None:
     summary = observed([(True, 100.0), (True, 200.0), (False, 330.0)])
     assert render_text(summary) == (
-        "metrics: 3 updates, 2 succeeded, 1 failed (success rate 66.7 %)\n"
+        "metrics: 3 requests (0 creates, 3 updates), 2 succeeded, 1 failed (success rate 66.7 %)\n"
         "latency: avg 210.0 ms, p95 330.0 ms"
     )
+
+
+def test_render_text_tells_creates_from_updates() -> None:
+    metrics = ApplyMetrics()
+    for create in (True, True, False):
+        metrics.observe(True, 10.0, create=create)
+    assert render_text(metrics.summary()).startswith("metrics: 3 requests (2 creates, 1 update), 3 succeeded, 0 failed")
 
 
 SAMPLE = re.compile(r'^(?P<name>[a-zA-Z_:][a-zA-Z0-9_:]*)\{environment="(?P<env>(?:[^"\\]|\\.)*)"\} (?P<value>\S+)$')
