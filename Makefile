@@ -30,7 +30,9 @@ bytecode: $(BIN)/python
 demo: $(VENV)/.installed bytecode
 	$(BIN)/python examples/demo.py
 
+# mypy first ([tool.mypy] in pyproject.toml: 0 errors), then every test.
 test: $(VENV)/.installed-test bytecode
+	$(BIN)/python -m mypy
 	$(BIN)/python -m pytest
 
 # Speed against the physical bounds, and the long reliability runs; each

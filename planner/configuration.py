@@ -18,8 +18,6 @@ READ_ONLY_FIELDS = ("version", "modifiedDate", "selfUri")
 DEFAULTS: Mapping[str, Any] = {"compliance_mode": "standard"}
 TEMPERATURE_KEYS = ("default", "creative", "precise")
 FILTER_TYPES = ("profanity", "pii", "self_harm", "political")
-FILTER_ACTIONS = ("block", "redact", "flag")
-COMPLIANCE_MODES = ("strict", "standard", "permissive")
 
 
 @dataclass(frozen=True)

@@ -122,7 +122,7 @@ def gateway_client(environment: Environment, *, parallelism: int, environ: Mappi
     if settings.sandbox and not environ.get(GATEWAY_URL_VARIABLE):
         sandbox = start_sandbox(data_file=environment.state_dir / "sandbox.json")
         endpoint = Endpoint(api_url=sandbox.url, login_url=sandbox.url)
-        credentials = fallback  # an in-process sandbox is ours: never send it the user's credentials
+        credentials = Credentials(DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET)  # an in-process sandbox is ours: never send it the user's credentials
     else:
         endpoint = resolve_endpoint(region=settings.region, base_url=settings.base_url, login_url=settings.login_url, environ=environ)
         credentials = credentials_from_env(environ, fallback=fallback)

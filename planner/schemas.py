@@ -240,7 +240,7 @@ def _integer_paths(schema: Any) -> tuple[tuple[str, ...], ...] | None:
         return all(follow(sub, path, document, depth + 1) for sub in node.get("allOf") or ())
 
     try:
-        base = schema.get("$id") if isinstance(schema, dict) and isinstance(schema.get("$id"), str) else ""
+        base = str(schema["$id"]) if isinstance(schema, dict) and isinstance(schema.get("$id"), str) else ""
         ok = follow(schema, (), (schema, base), 0)
     except (TypeError, ValueError, RecursionError):
         return None

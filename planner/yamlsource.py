@@ -14,7 +14,6 @@ import math
 import os
 import re
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any, Mapping
 
 import yaml
@@ -26,7 +25,7 @@ try:  # the C loader is ~10x faster; fall back to pure Python where libyaml is m
 
     _READER_OFFSETS_IN_BYTES = True  # libyaml reports positions in the UTF-8 bytes
 except ImportError:  # pragma: no cover - depends on the PyYAML build
-    from yaml import SafeLoader as _SafeLoader  # type: ignore[assignment]
+    from yaml import SafeLoader as _SafeLoader
 
     _READER_OFFSETS_IN_BYTES = False
 
@@ -39,7 +38,7 @@ _SCALAR_TAGS_MAX = 50_000
 _SCALAR_TAG_CHARS = 64  # longer texts are rarely repeated; not worth the memory
 
 
-class _Loader(_SafeLoader):  # type: ignore[misc, valid-type]
+class _Loader(_SafeLoader):
     def resolve(self, kind: Any, value: Any, implicit: Any) -> Any:
         if kind is not yaml.ScalarNode or len(value) > _SCALAR_TAG_CHARS or self.yaml_path_resolvers:
             return super().resolve(kind, value, implicit)

@@ -91,10 +91,10 @@ def configure_logging(debug: bool) -> None:
 
     from planner.printable import PrintableFormatter
 
-    class CurrentStderr(logging.StreamHandler):  # type: ignore[type-arg]
+    class CurrentStderr(logging.StreamHandler):
         """Writes to whatever sys.stderr is now (it is swapped in tests and by click)."""
 
-        @property  # type: ignore[override]
+        @property
         def stream(self) -> Any:
             return sys.stderr
 

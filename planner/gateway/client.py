@@ -384,6 +384,7 @@ class GatewayClient:
                 # Every slot is given back, answered or not: the pacer counts it in flight until then.
                 self.pacer.release(slot, RateLimitInfo.from_headers(outcome.headers) if isinstance(outcome, requests.Response) else None)
             result: int | BaseException
+            headers: Mapping[str, str]
             if isinstance(outcome, requests.Response):
                 result, headers, what = outcome.status_code, outcome.headers, str(outcome.status_code)
             else:

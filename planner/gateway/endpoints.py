@@ -175,7 +175,7 @@ def is_loopback_url(url: str) -> bool:
     """True when ``url``'s host is ``localhost``, in 127.0.0.0/8, or ``::1``, however spelled."""
     try:
         host = urlsplit(url).hostname
-        return bool(host) and parse_host(host).is_loopback
+        return host is not None and bool(host) and parse_host(host).is_loopback
     except ValueError:
         return False
 

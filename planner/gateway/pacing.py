@@ -251,11 +251,6 @@ class Pacer:
             return self._allowed, self._window_length()
 
     @property
-    def held_until(self) -> float:
-        with self._lock:
-            return self._held_until
-
-    @property
     def in_flight(self) -> int:
         with self._lock:
             return self._in_flight

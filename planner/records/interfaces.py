@@ -217,11 +217,22 @@ class Recorded:
 class Records(Protocol):
     """One environment's records in one backend: the four stores and the unit of work."""
 
-    name: str  # "local files under state/dev" / "PostgreSQL schema llmplan", for messages
-    state: StateStore
-    locker: Locker
-    audit: AuditStore
-    outbox: Outbox
+    @property
+    def name(self) -> str:
+        """Where the records are, for messages: "local files in state/dev", "PostgreSQL user@host:5432/db (schema llmplan), environment dev"."""
+        ...
+
+    @property
+    def state(self) -> StateStore: ...
+
+    @property
+    def locker(self) -> Locker: ...
+
+    @property
+    def audit(self) -> AuditStore: ...
+
+    @property
+    def outbox(self) -> Outbox: ...
 
     def record(self, change: RecordedChange) -> Recorded:
         """State, audit success entry and outbox event of one landed change, together:

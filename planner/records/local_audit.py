@@ -150,7 +150,7 @@ class LocalAuditStore:
         durable write; refused, with nothing written, unless they chain onto this trail."""
         with self._mutex, exclusive_lock(self.path):
             last = self._last_hash()
-            lines = []
+            lines: list[str] = []
             for entry in entries:
                 if entry.get("prev_hash") != last:
                     raise AuditError(f"entry {len(lines) + 1} to copy does not chain onto {self.path}; nothing was copied")
@@ -219,7 +219,7 @@ class LocalAuditStore:
         if isinstance(head, str):
             raise AuditError(f"{self.head_path}: {head}", hint="run `llmplan audit verify` to see what is wrong")
         start = head or Head(0, GENESIS_HASH, 0, 0, 0)
-        entries = []
+        entries: list[dict[str, Any]] = []
         for scanned in _scan(self.path, start.unsettled_offset):
             if scanned.bad is not None:
                 raise AuditError(f"{self.path} line {start.unsettled_entries + len(entries) + 1}: {scanned.bad}", hint="run `llmplan audit verify`")

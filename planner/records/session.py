@@ -144,7 +144,7 @@ class RecordsSession:
 
     def _configuration_carrying(self, entry: Mapping[str, Any], live: Mapping[str, Mapping[str, Any] | None]) -> dict[str, Any] | None:
         """The configuration an entry's payload hash names: as recorded in state, else as live now."""
-        address, model_id = entry.get("address"), str(entry.get("model_id", "")).lower()
+        address, model_id = str(entry.get("address")), str(entry.get("model_id", "")).lower()
         candidates = [
             self.state.resources[address].configuration if self.state is not None and address in self.state.resources else None,
             live.get(model_id),

@@ -171,7 +171,8 @@ class SandboxApp(AdminEndpoints):
                 raise ApiError(403, "the /__sandbox/ endpoints answer loopback clients only", code="forbidden")
             routes = ADMIN_ROUTES
         (_, name), params = match(routes, request.method, path)
-        return getattr(self, name)(request, params, ctx)  # type: ignore[no-any-return]
+        response: Response = getattr(self, name)(request, params, ctx)
+        return response
 
     def _inject(self, request: Request, ctx: Context, latency: bool) -> Response | None:
         if latency:
@@ -233,7 +234,8 @@ class SandboxApp(AdminEndpoints):
                 f"missing permission: {request.method} {short(request.path)} needs the scope {scope}, "
                 f"which client {grant.client_id} was not granted",
             )
-        return getattr(self, name)(request, params, ctx)  # type: ignore[no-any-return]
+        response: Response = getattr(self, name)(request, params, ctx)
+        return response
 
     # --- OAuth ----------------------------------------------------------------------
 

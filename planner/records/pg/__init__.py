@@ -47,7 +47,8 @@ class PostgresRecords:
                 self.outbox.enqueue_in(cursor, event)
             return Recorded(entry, event)
 
-        return self.audit.in_transaction(work)  # type: ignore[no-any-return]
+        recorded: Recorded = self.audit.in_transaction(work)
+        return recorded
 
     def close(self) -> None:
         self.db.close()

@@ -191,6 +191,7 @@ class PostgresAuditStore:
 
     def entries(self, *, model_id: str | None = None) -> Iterator[dict[str, Any]]:
         audit = self.db.table("audit")
+        params: tuple[str, ...]
         if model_id is None:
             query, params = sql.SQL("SELECT entry FROM {} WHERE environment = %s ORDER BY seq").format(audit), (self.environment,)
         else:

@@ -136,7 +136,7 @@ def connect(dsn: str, target: Target, *, autocommit: bool = False) -> psycopg.Co
         parts = psycopg.conninfo.conninfo_to_dict(dsn)
         parts.setdefault("connect_timeout", CONNECT_TIMEOUT_SECONDS)
         parts.setdefault("application_name", "llmplan")
-        return psycopg.connect(psycopg.conninfo.make_conninfo(**parts), autocommit=autocommit)
+        return psycopg.connect(psycopg.conninfo.make_conninfo("", **parts), autocommit=autocommit)
     except psycopg.Error as error:
         raise unavailable(error, dsn, target) from None
 
@@ -192,7 +192,7 @@ class Database:
                 self.depth -= 1
 
     @contextmanager
-    def streaming(self, query: sql.Composable, params: tuple[Any, ...]) -> Iterator[Iterator[tuple[Any, ...]]]:
+    def streaming(self, query: sql.Composed, params: tuple[Any, ...]) -> Iterator[Iterator[tuple[Any, ...]]]:
         """Rows of ``query`` fetched in batches by a server-side cursor: constant memory for any length."""
         with self._mutex:
             try:
