@@ -179,8 +179,9 @@ class Executor:
         except GatewayError as error:
             latency = (self.monotonic() - started) * 1000
             if isinstance(error, VersionConflict):
+                planned = f"planned against version {change.live_version}" if change.live_version is not None else "planned as its first configuration (version 0)"
                 error = VersionConflict(
-                    f"{change.address} changed on the gateway since the plan was made (planned against version {change.live_version}); not applied",
+                    f"{change.address} changed on the gateway since the plan was made ({planned}); not applied",
                     status=error.status,
                     code=error.code or "conflict",
                     context_id=error.context_id,
