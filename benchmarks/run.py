@@ -1,7 +1,7 @@
 """`make bench` and `make reliability`: run each script, then every figure with its goal.
 
     .venv/bin/python benchmarks/run.py bench          # startup, noop_plan_10k, plan_1000, apply_1000, history_scale, sandbox_throughput
-    .venv/bin/python benchmarks/run.py reliability    # crash_trials, fault_storm, fuzz_inputs, secret_canary
+    .venv/bin/python benchmarks/run.py reliability    # crash_trials, fault_storm, lost_answer_storm, fuzz_inputs, secret_canary
 
 Each script runs as its own process and ends with ``<name>: <figure> (goal
 <goal>) PASS|MISS``; those lines are repeated at the end.  Benchmarks run one
@@ -22,7 +22,7 @@ HERE = Path(__file__).resolve().parent
 # Stages run one after the other; the scripts of a stage side by side (the first one's output live).
 SUITES: dict[str, tuple[tuple[str, ...], ...]] = {
     "bench": (("startup",), ("noop_plan_10k",), ("plan_1000",), ("apply_1000",), ("history_scale",), ("sandbox_throughput",)),
-    "reliability": (("crash_trials", "fault_storm"), ("fuzz_inputs",), ("secret_canary",)),
+    "reliability": (("crash_trials", "fault_storm"), ("lost_answer_storm",), ("fuzz_inputs",), ("secret_canary",)),
 }
 
 
