@@ -166,9 +166,10 @@ def main(argv: list[str] | None = None) -> None:
         report_error(error)
         code = error.exit_code
     except click.exceptions.Abort as abort:
-        # click turns a Ctrl-C anywhere in a command into Abort (`raise Abort() from e`)
-        if isinstance(abort.__cause__, KeyboardInterrupt):
-            code = _interrupt_code(abort.__cause__)
+        # click turns a Ctrl-C anywhere in a command into Abort (`raise Abort() from e`);
+        # at a prompt it hides the cause (`from None`), but a SIGTERM there is still a SIGTERM
+        if isinstance(abort.__cause__, KeyboardInterrupt) or isinstance(abort.__context__, TerminationRequested):
+            code = _interrupt_code(abort.__cause__ or abort.__context__)  # type: ignore[arg-type]
         else:
             emit("Aborted.", err=True)
             code = EXIT_ERROR

@@ -9,7 +9,7 @@ says so once the oldest has waited a few seconds:
     waiting up to 12.0 s more for the gateway at https://api.mypurecloud.com (gateway.region us-east-1) to answer POST /oauth/token
 
 One line per spell: nothing more is said until an answer arrives, so ten
-threads stuck on the same dead gateway print one line, not ten.
+threads stuck on the same dead gateway print one line, not ten.  The thread ends whenever no attempt is out.
 """
 
 from __future__ import annotations
@@ -91,6 +91,7 @@ class AnswerWatch:
         while True:
             with self._condition:
                 self._condition.wait(self._poll)
-                if self._closed:
+                if self._closed or not self._out:
+                    self._thread = None  # idle: the next attempt starts another; a client never closed leaves nothing polling
                     return
             self.check()
