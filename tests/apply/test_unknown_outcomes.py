@@ -177,3 +177,20 @@ def test_sigterm_finishes_and_records_what_is_in_flight_commits_unlocks_and_exit
     shown = project.run("state", "show", "--env", "dev", "--format", "json")
     assert shown.code == 0 and json.loads(shown.stdout)["lock"] is None, str(shown)
     check_records_converge(project, admin, written, accepted)
+
+
+def test_an_event_whose_delivery_answer_is_lost_keeps_its_id_when_the_outbox_sends_it_again(project: ApplyProject, admin: SandboxAdmin) -> None:
+    project.add_generated(1)
+    # the receiver records the first delivery, but its answer never reaches llmplan
+    admin.faults(rules=[{"match": {"path": "/__sandbox/webhook"}, "effect": "lost_answer", "count": 1}])
+
+    done = project.run("apply", "--env", "dev", "--auto-approve")
+
+    assert done.code == 0 and "not delivered" not in done.stderr, str(done)  # the outbox sent it again at the end of the apply
+    deliveries = admin.deliveries()
+    events = [admin.verified_event(d) for d in deliveries]
+    success = [e for e in project.audit() if e["status"] == "success"]
+    assert [e["event_id"] for e in events] == [success[0]["audit_id"]] * 2  # sent twice, one event: a receiver drops the repeat by id
+    assert {dict(d["headers"])["webhook-id"] for d in deliveries} == {success[0]["audit_id"]}
+    assert project.run("governance", "flush", "--env", "dev").code == 0
+    assert len(admin.deliveries()) == 2  # delivered: nothing left to send
