@@ -52,7 +52,7 @@ from planner.gateway.outcomes import put_until_known
 from planner.gateway.paging import MAX_PAGE_SIZE, list_models
 from planner.gateway.pacing import Pacer, RateLimitInfo
 from planner.gateway.retry import NO_ANSWER_STATUSES, Cause, RetryPolicy, cause_of
-from planner.gateway.transport import CORRELATION_HEADER, USER_AGENT, Transport  # noqa: F401  (tests read them here)
+from planner.gateway.transport import Transport
 from planner.gateway.watch import AnswerWatch
 from planner.gateway.wire import (  # noqa: F401  (GatewayModel, ClientStats, Timeouts, check_model_id: imported from here by callers)
     MODELS_PATH,
