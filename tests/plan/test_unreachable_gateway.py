@@ -85,3 +85,20 @@ def test_gateway_timeout_seconds_in_the_environment_sets_the_deadline(tmp_path: 
     seconds, done = timed(project_at(tmp_path, silent_gateway, timeout_seconds=4), "drift", "--env", "dev")
     assert done.code == 1 and "(read timeout) in " in done.stderr, str(done)
     assert 3 < seconds < 4 + 15, seconds
+
+
+@pytest.mark.parametrize(
+    ("gateway", "environ", "source"),
+    [
+        ("region: eu-west-1", {}, "from gateway.region eu-west-1 in environments/dev/environment.yaml"),
+        ("base_url: https://api.example.com", {}, "from gateway.base_url in environments/dev/environment.yaml"),
+        ("sandbox: true", {}, "the built-in sandbox, from gateway.sandbox in environments/dev/environment.yaml"),
+        ("region: eu-west-1", {"LLMPLAN_GATEWAY_URL": "http://127.0.0.1:8765"}, "from $LLMPLAN_GATEWAY_URL"),  # it wins over the file
+    ],
+)
+def test_every_source_of_the_address_is_named(tmp_path: Path, gateway: str, environ: dict[str, str], source: str) -> None:
+    from planner.manager import address_source, load_environment
+
+    project = project_at(tmp_path, "http://127.0.0.1:1")
+    project.write_environment(gateway=gateway)
+    assert address_source(load_environment(project.root, "dev"), environ) == source
