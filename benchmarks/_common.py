@@ -14,6 +14,7 @@ and writes ``benchmarks/results/<name>.json`` (ignored by Git).
 
 from __future__ import annotations
 
+import argparse
 import json
 import os
 import platform
@@ -51,6 +52,7 @@ __all__ = [
     "model_yaml",
     "parse_time",
     "sandbox_process",
+    "storm_arguments",
     "timed",
 ]
 
@@ -120,6 +122,15 @@ def sandbox_process(*options: str, environ: Mapping[str, str] | None = None, rea
         except subprocess.TimeoutExpired:
             process.kill()
             process.wait(timeout=10)
+
+
+def storm_arguments(doc: str) -> argparse.Namespace:
+    """``--models``, ``--retry-after`` and ``--seed``, as the storms take them."""
+    parser = argparse.ArgumentParser(description=doc.split("\n", 1)[0])
+    parser.add_argument("--models", type=int, default=1000)
+    parser.add_argument("--retry-after", type=float, default=1.0, help="Retry-After of the injected 429s, in seconds (default 1)")
+    parser.add_argument("--seed", type=int, default=1)
+    return parser.parse_args()
 
 
 def cli_environ(extra: Mapping[str, str | None] | None = None) -> dict[str, str]:

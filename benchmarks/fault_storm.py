@@ -23,7 +23,6 @@ verifies); no retry storm: API requests <= 1.2 x the expected count,
 
 from __future__ import annotations
 
-import argparse
 import json
 import math
 import sys
@@ -35,7 +34,7 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from _common import CREDENTIALS, ApplyProject, cli_environ, finish, llmplan_command, sandbox_process, timed  # noqa: E402
+from _common import CREDENTIALS, ApplyProject, cli_environ, finish, llmplan_command, sandbox_process, storm_arguments, timed  # noqa: E402
 from project import expected_payload  # noqa: E402
 
 NAME = "fault_storm"
@@ -122,11 +121,7 @@ def storm(models: int, *, retry_after: float = 1.0, seed: int = 1, workdir: Path
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
-    parser.add_argument("--models", type=int, default=1000)
-    parser.add_argument("--retry-after", type=float, default=1.0, help="Retry-After of the injected 429s, in seconds (default 1)")
-    parser.add_argument("--seed", type=int, default=1)
-    options = parser.parse_args()
+    options = storm_arguments(__doc__)
     with tempfile.TemporaryDirectory(prefix="llmplan-storm-") as directory:
         result = storm(options.models, retry_after=options.retry_after, seed=options.seed, workdir=Path(directory))
     print(

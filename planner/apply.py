@@ -2,13 +2,18 @@
 
 For every change, in this order, each step durable before the next:
   1. an audit entry ``pending`` (the intent, written before the request),
-  2. the PUT carrying the version the plan was computed against,
+  2. the PUT carrying the version the plan was computed against (``0`` for a
+     first configuration), its outcome known for certain: a lost answer is
+     resolved by reading the configuration back
+     (:meth:`~planner.gateway.client.GatewayClient.apply_configuration`),
   3. one unit of work: on success state, audit outcome and governance event;
      on failure the audit outcome and a ``failed`` governance event.
 A crash between 1 and 3 leaves a ``pending`` entry without an outcome; the
 next run's :meth:`~planner.records.session.RecordsSession.settle` closes it
 by looking at the live configuration, so no update is ever applied without
-an audit entry. The only module that runs PUTs; it renders nothing.
+an audit entry.  So does an outcome that stays unknown (the answer was lost
+and the gateway could not be read back): no entry is guessed for it.
+The only module that runs PUTs; it renders nothing.
 """
 
 from __future__ import annotations
@@ -23,8 +28,8 @@ from typing import TYPE_CHECKING, Any, Callable, Iterable, Mapping
 from planner.clock import utc_now
 from planner.configuration import Capabilities, payload_hash
 from planner.diff import configuration_hash, to_payload
-from planner.errors import GatewayError, VersionConflict
-from planner.plan import CREATE, FORGET, NO_OP, WRITE_ACTIONS, Plan, ResourceChange, to_document, version_words
+from planner.errors import GatewayError, OutcomeUnknown, PlanAlreadyApplied, VersionConflict
+from planner.plan import CREATE, FORGET, NO_OP, WRITE_ACTIONS, Plan, ResourceChange, to_document
 from planner.records.interfaces import RecordedChange
 from planner.records.model import ResourceState
 from planner.safety import Approval, audit_fields
@@ -40,7 +45,8 @@ UPDATE_ACTION = "configuration_update"
 FORGET_ACTION = "state_forget"
 MOVE_ACTION = "state_move"
 MOVE = "move"  # an outcome's action: a model recorded under its new address
-SUCCESS, FAILURE, PENDING, SKIPPED = "success", "failure", "pending", "skipped"
+SUCCESS, FAILURE, PENDING, SKIPPED, UNKNOWN = "success", "failure", "pending", "skipped", "unknown"
+READ_BACK = "read_back"  # audit ``resolved``: the answer was lost; the outcome was read back
 
 
 @dataclass(frozen=True)
@@ -129,6 +135,7 @@ class Executor:
         self.monotonic = monotonic
         self.approval = approval  # who allowed the plan's weakenings, for their audit entries
         self.stop = threading.Event()
+        self.interrupted: KeyboardInterrupt | None = None
         self._metrics_lock = threading.Lock()
         # A plan applied without a file was still shown and approved: its checksum ties the audit entries to it.
         self._plan_checksum = plan.checksum or plan_checksum(plan)
@@ -163,13 +170,21 @@ class Executor:
         operation_id = str(uuid.uuid4())
         session.append(self._fields(change, PENDING, operation_id))
         started = self.monotonic()
+        # the version the plan was computed against; 0 guards a first configuration the same way
+        guard = change.live_version if change.live_version is not None else 0
         try:
-            applied = self._send(change)
+            applied = self.client.apply_configuration(change.model_id, change.after or {}, expected_version=guard)
+        except OutcomeUnknown as error:
+            # neither success nor failure: the pending entry stays open for the next run to settle
+            latency = (self.monotonic() - started) * 1000
+            self._observe(change, False, latency)
+            return Outcome(change.address, change.model_id, change.action, UNKNOWN, latency, None, "outcome.unknown", error.message)
         except GatewayError as error:
             latency = (self.monotonic() - started) * 1000
             if isinstance(error, VersionConflict):
+                planned = f"planned against version {change.live_version}" if change.live_version is not None else "planned as its first configuration (version 0)"
                 error = VersionConflict(
-                    f"{change.address} changed on the gateway since the plan was made ({version_words(change.live_version, 'planned against')}); not applied",
+                    f"{change.address} changed on the gateway since the plan was made ({planned}); not applied",
                     status=error.status,
                     code=error.code or "conflict",
                     context_id=error.context_id,
@@ -180,8 +195,10 @@ class Executor:
             self._deliver(recorded.event)
             return Outcome(change.address, change.model_id, change.action, FAILURE, latency, None, error.code, error.message)
         latency = (self.monotonic() - started) * 1000
-        resource = resource_state(change, applied, self.capabilities.get(change.model_id), self.recorder.clock())
+        resource = resource_state(change, applied.configuration, self.capabilities.get(change.model_id), self.recorder.clock())
         fields = self._fields(change, SUCCESS, operation_id, latency_ms=latency, version=resource.version)
+        if applied.read_back:
+            fields["resolved"] = READ_BACK
         recorded = session.record(RecordedChange(fields, resource=resource, event_for=self.recorder.event_for(resource.configuration)))
         self._observe(change, True, latency)
         self._deliver(recorded.event)
@@ -191,27 +208,6 @@ class Executor:
         """Send an event already durable in the outbox; outside any lock, so a slow receiver stalls no one."""
         if event is not None and self.recorder.notifier is not None:
             self.recorder.notifier.deliver(event)
-
-    def _send(self, change: ResourceChange) -> Mapping[str, Any]:
-        """PUT one change; the applied configuration.
-
-        A PUT retried after its answer was lost (a read timeout, a proxy's 504
-        after the gateway applied it) meets its own first attempt as a 409.
-        So on a conflict the configuration is read back: one version later
-        and carrying exactly this change, it is applied, and recorded as
-        such instead of as "changed since the plan".
-        """
-        try:
-            return self.client.put_configuration(change.model_id, change.after or {}, expected_version=change.live_version)
-        except VersionConflict as conflict:
-            try:
-                live = self.client.get_configuration(change.model_id)
-            except GatewayError:
-                raise conflict from None
-            expected_version = (change.live_version or 0) + 1
-            if live is None or live.get("version") != expected_version or configuration_hash(live) != configuration_hash(change.after or {}):
-                raise
-            return live
 
     def _forget(self, change: ResourceChange) -> Outcome:
         fields = {
@@ -258,7 +254,13 @@ class Executor:
 
     def run(self) -> list[Outcome]:
         """Apply every actionable change; returns outcomes in address order
-        (a moved model that is also updated has two: the move, then the PUT)."""
+        (a moved model that is also updated has two: the move, then the PUT).
+
+        Ctrl-C or SIGTERM (a KeyboardInterrupt in this, the main thread)
+        stops scheduling; the requests in flight finish and are recorded, the
+        rest are ``skipped``, and the interrupt is kept in :attr:`interrupted`
+        for the caller to re-raise once the records are committed.
+        """
         outcomes: list[Outcome] = []
         for change in self.plan.actionable:
             if change.action == FORGET or change.moved:
@@ -281,20 +283,56 @@ class Executor:
                         outcome = future.result()
                         outcomes.append(outcome)
                         self.on_outcome(outcome)
-                        if outcome.status == FAILURE and self.fail_fast:
+                        if outcome.status in (FAILURE, UNKNOWN) and self.fail_fast:
                             self.stop.set()
-            except KeyboardInterrupt:
+            except KeyboardInterrupt as interrupt:
                 # stop scheduling; let the requests in flight finish and be recorded
                 self.stop.set()
+                self.interrupted = interrupt
                 for future in list(in_flight):
                     outcome = future.result()
                     outcomes.append(outcome)
                     self.on_outcome(outcome)
-                raise
             finally:
                 for change in pending:
                     outcomes.append(Outcome(change.address, change.model_id, change.action, SKIPPED))
         return sorted(outcomes, key=lambda outcome: outcome.address)
+
+
+def raise_if_applied_before(plan: Plan, entries: Iterable[Mapping[str, Any]]) -> None:
+    """PlanAlreadyApplied if the audit trail holds outcomes of this saved plan (by its checksum).
+
+    Called when a saved plan turned out stale: if it is stale because it was
+    applied already, in whole or in part, saying so (and what finishes the
+    job) is more useful than "another apply ran".
+    """
+    checksum = plan.checksum
+    if not checksum:
+        return
+    applied: set[str] = set()
+    when = ""
+    for entry in entries:
+        if entry.get("plan_checksum") != checksum or entry.get("action") != UPDATE_ACTION:
+            continue
+        if entry.get("status") == SUCCESS:
+            applied.add(str(entry.get("address")))
+            when = when or str(entry.get("timestamp", ""))
+    if not applied:
+        return
+    writes = [change.address for change in plan.actionable if change.action in WRITE_ACTIONS]
+    left = [address for address in writes if address not in applied]
+    on = f" on {when[:10]}" if when else ""
+    if not left:
+        raise PlanAlreadyApplied(
+            f"this plan was already applied{on}: all {len(writes)} of its changes are in the audit trail; a saved plan is applied once",
+            hint=f"nothing is left to do; `llmplan plan --env {plan.environment}` shows whether anything changed since",
+        )
+    shown = ", ".join(left[:5]) + (f" and {len(left) - 5} more" if len(left) > 5 else "")
+    raise PlanAlreadyApplied(
+        f"this plan was already partly applied{on}: {len(writes) - len(left)} of its {len(writes)} changes were applied, "
+        f"{len(left)} not ({shown}); a saved plan is applied once",
+        hint=f"plan what is left and review it: `llmplan plan --env {plan.environment} --out plan.json`, then `llmplan apply plan.json`",
+    )
 
 
 def refresh_state(

@@ -96,6 +96,7 @@ class GatewaySettings:
     base_url: str | None = None
     login_url: str | None = None
     sandbox: bool = False
+    timeout_seconds: float | None = None  # how long to keep trying to reach the gateway (None: the client's 30 s)
 
 
 @dataclass(frozen=True)
@@ -207,6 +208,7 @@ def build_environment(source: EnvironmentSource) -> Environment:
             base_url=gateway.get("base_url"),
             login_url=gateway.get("login_url"),
             sandbox=bool(gateway.get("sandbox", False)),
+            timeout_seconds=float(gateway["timeout_seconds"]) if "timeout_seconds" in gateway else None,
         ),
         governance=GovernanceSettings(
             webhook_url=governance["webhook_url"],

@@ -180,6 +180,14 @@ class CircuitOpen(GatewayUnavailable):
     """Refused without sending: the circuit breaker is open, so the request certainly did not reach the gateway."""
 
 
+class OutcomeUnknown(GatewayError):
+    """A write whose answer was lost and could not be resolved by reading back:
+    it may or may not have landed. Never a failure: the next command that reads
+    the live configuration settles it (``RecordsSession.settle``)."""
+
+    hint = "run apply again once the gateway answers: it reads the configuration back and records what really happened"
+
+
 class InvalidModelId(GatewayError):
     """A model id that is not a UUID; refused before it enters a URL, nothing was sent."""
 
@@ -210,6 +218,10 @@ class PlanFileError(LlmplanError):
 
 class StalePlan(LlmplanError):
     hint = "run plan again and review the new plan"
+
+
+class PlanAlreadyApplied(StalePlan):
+    """A saved plan the audit trail shows was applied (wholly or in part) already: a plan is applied once."""
 
 
 class SafetyThresholdExceeded(LlmplanError):
@@ -249,3 +261,12 @@ class ApplyFailed(LlmplanError):
 
 class Aborted(LlmplanError):
     """The user declined, or confirmation was impossible."""
+
+
+class TerminationRequested(KeyboardInterrupt):
+    """SIGTERM (a CI cancel), raised in the main thread and handled exactly like
+    the first Ctrl-C: requests in flight finish and are recorded, state is
+    committed, the lock released; exit 143. A KeyboardInterrupt, not an
+    LlmplanError, so no ``except Exception`` on the way swallows it."""
+
+    exit_code = EXIT_TERMINATED

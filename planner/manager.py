@@ -100,14 +100,16 @@ def open_records(environment: Environment, environ: Mapping[str, str] | None = N
 
 
 @contextmanager
-def gateway_client(environment: Environment, *, parallelism: int, environ: Mapping[str, str] | None = None) -> Iterator["GatewayClient"]:
+def gateway_client(environment: Environment, *, parallelism: int, environ: Mapping[str, str] | None = None, timeout: float | None = None) -> Iterator["GatewayClient"]:
     """A client for the environment's gateway.
 
     ``gateway: {sandbox: true}`` starts the built-in sandbox in this process,
     persisted under ``state/<env>/`` so successive commands see each other's
     changes; ``LLMPLAN_GATEWAY_URL`` points any environment elsewhere.
+    ``timeout`` (``--gateway-timeout``) overrides ``gateway.timeout_seconds``:
+    the deadline for reaching the gateway.
     """
-    from planner.gateway.client import GatewayClient
+    from planner.gateway.client import GatewayClient, Timeouts
     from planner.gateway.endpoints import GATEWAY_URL_VARIABLE, Credentials, Endpoint, credentials_from_env, resolve_endpoint
 
     environ = os.environ if environ is None else environ
@@ -126,12 +128,32 @@ def gateway_client(environment: Environment, *, parallelism: int, environ: Mappi
     else:
         endpoint = resolve_endpoint(region=settings.region, base_url=settings.base_url, login_url=settings.login_url, environ=environ)
         credentials = credentials_from_env(environ, fallback=fallback)
+    deadline = timeout or settings.timeout_seconds
+    timeouts = Timeouts(deadline=deadline) if deadline else Timeouts()
     try:
-        with GatewayClient(endpoint, credentials, parallelism=parallelism) as client:
+        with GatewayClient(endpoint, credentials, parallelism=parallelism, timeouts=timeouts, source=address_source(environment, environ)) as client:
             yield client
     finally:
         if sandbox is not None:
             sandbox.stop()
+
+
+def address_source(environment: Environment, environ: Mapping[str, str]) -> str:
+    """Where the gateway's address came from, as an error message should say it."""
+    from planner.environment import ENVIRONMENT_FILE, display_path
+    from planner.gateway.endpoints import GATEWAY_URL_VARIABLE, REGION_VARIABLE
+
+    settings = environment.gateway
+    shown = display_path(environment.directory / ENVIRONMENT_FILE, environment.root)
+    if environ.get(GATEWAY_URL_VARIABLE, "").strip():
+        return f"from ${GATEWAY_URL_VARIABLE}"
+    if settings.sandbox:
+        return f"the built-in sandbox, from gateway.sandbox in {shown}"
+    if settings.base_url:
+        return f"from gateway.base_url in {shown}"
+    if settings.region:
+        return f"from gateway.region {settings.region} in {shown}"
+    return f"from ${REGION_VARIABLE}"
 
 
 def fetch_and_check(environment: Environment, client: "GatewayClient", *, parallelism: int, addresses: Sequence[str] = ()) -> "LiveSnapshot":
@@ -166,6 +188,7 @@ def make_plan(
     targets: Sequence[str] = (),
     parallelism: int | None = None,
     environ: Mapping[str, str] | None = None,
+    gateway_timeout: float | None = None,
 ) -> PlanOutcome:
     """validate → fetch live → check capabilities → build the plan."""
     from planner.build import build_plan, unknown_targets
@@ -179,7 +202,7 @@ def make_plan(
         known = ", ".join(sorted(addresses)) or "none"
         raise ConfigurationError(f"--target {', '.join(missing)}: no such address in environment {env_name} (addresses: {known})")
     workers = parallelism or environment.apply.parallelism
-    with gateway_client(environment, parallelism=workers, environ=environ) as client:
+    with gateway_client(environment, parallelism=workers, environ=environ, timeout=gateway_timeout) as client:
         snapshot = fetch_and_check(environment, client, parallelism=workers, addresses=targets)
     with collector_paused():  # 10,000 no-op models: 0.45 s -> 0.34 s
         plan = build_plan(environment, snapshot.configurations, state, created_at=utc_now(), tool_version=__version__, targets=targets)
@@ -249,7 +272,7 @@ def read_state(environment: Environment, environ: Mapping[str, str] | None, *, t
 # --- drift ------------------------------------------------------------------
 
 
-def drift(root: Path, env_name: str, *, parallelism: int | None = None, environ: Mapping[str, str] | None = None) -> "DriftReport":
+def drift(root: Path, env_name: str, *, parallelism: int | None = None, environ: Mapping[str, str] | None = None, gateway_timeout: float | None = None) -> "DriftReport":
     """Read-only: no lock, no prompt; safe beside a running apply."""
     from planner.drift import detect_drift
     from planner.live import fetch_all
@@ -257,7 +280,7 @@ def drift(root: Path, env_name: str, *, parallelism: int | None = None, environ:
     environment = load_environment(root, env_name)
     state = read_state(environment, environ, trust="warn")  # a cron job still compares live with the YAML
     workers = parallelism or environment.apply.parallelism
-    with gateway_client(environment, parallelism=workers, environ=environ) as client:
+    with gateway_client(environment, parallelism=workers, environ=environ, timeout=gateway_timeout) as client:
         snapshot = fetch_all(client)
     _check_known(environment, snapshot)
     return detect_drift(environment, snapshot.configurations, snapshot.names, state, created_at=utc_now(), tool_version=__version__)

@@ -39,25 +39,53 @@ class ApplyResult:
     metrics_file: Path | None = None
     warnings: tuple[str, ...] = ()
     announced: tuple[str, ...] = ()  # addresses whose governance event an interrupted run never queued
+    from_file: bool = False  # a saved plan: applied once, so finishing the job needs a new plan
+    interrupted: KeyboardInterrupt | None = None  # Ctrl-C or SIGTERM stopped it; re-raised by raise_if_incomplete
+
+    def _with(self, status: str) -> list["Outcome"]:
+        return [outcome for outcome in self.outcomes if outcome.status == status]
+
+    @property
+    def succeeded(self) -> list["Outcome"]:
+        return self._with("success")
 
     @property
     def failures(self) -> list["Outcome"]:
-        return [outcome for outcome in self.outcomes if outcome.status == "failure"]
+        return self._with("failure")
+
+    @property
+    def unknown(self) -> list["Outcome"]:
+        """Changes whose answer was lost and could not be read back: the next apply settles them."""
+        return self._with("unknown")
 
     @property
     def skipped(self) -> list["Outcome"]:
-        return [outcome for outcome in self.outcomes if outcome.status == "skipped"]
+        return self._with("skipped")
+
+    @property
+    def finish_command(self) -> str:
+        """What finishes a partial apply: the same command, or for a saved plan a new one of what is left."""
+        env = self.plan.environment
+        if self.from_file:
+            return f"`llmplan plan --env {env} --out plan.json`, review it, then `llmplan apply plan.json`"
+        return f"`llmplan apply --env {env}`"
 
     def raise_if_incomplete(self) -> None:
-        """ApplyFailed naming every change that failed or was not attempted."""
+        """The interrupt that stopped the apply, else ApplyFailed naming every change that failed,
+        stayed unknown or was not attempted."""
         from planner.errors import ApplyFailed
 
-        if not self.failures and not self.skipped:
+        if self.interrupted is not None:
+            raise self.interrupted
+        if not self.failures and not self.skipped and not self.unknown:
             return
-        listing = "; ".join(f"{o.address}: {o.error_message or o.status}" for o in [*self.failures, *self.skipped])
+        listing = "; ".join(f"{o.address}: {o.error_message or o.status}" for o in [*self.failures, *self.unknown, *self.skipped])
+        unknown = f", {len(self.unknown)} outcome(s) unknown" if self.unknown else ""
+        settle = " (it reads back the changes whose outcome is unknown and records what happened)" if self.unknown else ""
+        finish = f"run `llmplan apply --env {self.plan.environment}` again to finish" if not self.from_file else f"finish with a new plan of what is left: {self.finish_command}"
         raise ApplyFailed(
-            f"{len(self.failures)} change(s) failed and {len(self.skipped)} were not attempted ({listing})",
-            hint=f"the successful changes are applied and recorded; fix the cause and run `llmplan apply --env {self.plan.environment}` again to finish",
+            f"{len(self.failures)} change(s) failed{unknown} and {len(self.skipped)} were not attempted ({listing})",
+            hint=f"the successful changes are applied and recorded; fix the cause and {finish}{settle}",
         )
 
 
@@ -76,11 +104,12 @@ def apply(
     environ: Mapping[str, str] | None = None,
     allow_weakening: bool = False,
     confirm_weakening: "Callable[[Sequence[ResourceChange]], bool]" = lambda changes: False,
+    gateway_timeout: float | None = None,
 ) -> ApplyResult:
     """lock → (saved plan: refuse if stale | plan now and confirm) → weakenings
     allowed (apply.weakening) → PUTs → record."""
-    from planner.apply import Executor, Recorder, refresh_unchanged
-    from planner.errors import Aborted
+    from planner.apply import Executor, Recorder, raise_if_applied_before, refresh_unchanged
+    from planner.errors import Aborted, StalePlan
     from planner.governance import build_event
     from planner.live import fetch_live
     from planner.metrics import ApplyMetrics, prometheus_text, write_textfile
@@ -100,19 +129,26 @@ def apply(
     records = open_records(environment, environ)
     sender = notifier(environment, records.outbox, environ)
     metrics = ApplyMetrics()
+    executor = None
     try:
         with RecordsSession(records, environment=environment.name, operation="apply", lock_timeout=lock_timeout) as session:
             workers = parallelism or environment.apply.parallelism
-            with gateway_client(environment, parallelism=workers, environ=environ) as client:
+            with gateway_client(environment, parallelism=workers, environ=environ, timeout=gateway_timeout) as client:
                 if saved is not None:
                     snapshot = fetch_live(client, [c.model_id for c in saved.changes if c.action != FORGET], parallelism=workers)
-                    saved.raise_if_stale(session.state, snapshot.configurations)
+                    try:
+                        saved.raise_if_stale(session.state, snapshot.configurations)
+                    except StalePlan:
+                        raise_if_applied_before(saved, records.audit.entries())  # the trail says why, when it can
+                        raise
+                    settled = session.settle(snapshot.configurations, event_for=build_event if sender is not None else None)
                     plan = saved
                 else:
                     snapshot = fetch_and_check(environment, client, parallelism=workers)
+                    # settled first: a change an interrupted run landed is then in state, not "changed outside llmplan"
+                    settled = session.settle(snapshot.configurations, event_for=build_event if sender is not None else None)
                     with collector_paused():
                         plan = build_plan(environment, snapshot.configurations, session.state, created_at=utc_now(), tool_version=__version__)
-                settled = session.settle(snapshot.configurations, event_for=build_event if sender is not None else None)
                 plan.raise_if_unsafe(force=force)
                 show_plan(plan)
                 gate = weakening_gate(plan.changes, environment.apply.weakening, environment=environment.name, allowed=allow_weakening)
@@ -121,7 +157,7 @@ def apply(
                 approval = gate.approve(confirm_weakening, environ)
                 recorder = Recorder(session, metrics, sender)
                 refreshed = refresh_unchanged(plan, session.state, recorder, snapshot.configurations, snapshot.capabilities)
-                outcomes = Executor(
+                executor = Executor(
                     plan,
                     client,
                     recorder,
@@ -130,8 +166,11 @@ def apply(
                     fail_fast=fail_fast,
                     on_outcome=on_outcome,
                     approval=approval,
-                ).run()
-        undelivered = sender.flush().remaining if sender is not None else 0
+                )
+                outcomes = executor.run()
+        interrupted = executor.interrupted if executor is not None else None
+        # interrupted: the events stay in the outbox (durable) for the next run or `governance flush`; exit now
+        undelivered = (len(sender.pending()) if interrupted else sender.flush().remaining) if sender is not None else 0
         warnings = tuple(session.warnings)
     finally:
         records.close()
@@ -140,7 +179,10 @@ def apply(
     if summary.updates:
         metrics_file = environment.state_dir / "metrics.prom"
         write_textfile(metrics_file, prometheus_text(summary, environment.name))
-    return ApplyResult(plan, tuple(outcomes), summary, settled.reconciled, refreshed, session.repair_note, undelivered, metrics_file, warnings, settled.announced)
+    return ApplyResult(
+        plan, tuple(outcomes), summary, settled.reconciled, refreshed, session.repair_note, undelivered, metrics_file, warnings, settled.announced,
+        from_file=saved is not None, interrupted=interrupted,
+    )
 
 
 @dataclass(frozen=True)
@@ -157,7 +199,7 @@ class RecordedModel:
     differs: tuple["FieldChange", ...] = ()
 
 
-def refresh(root: Path, env_name: str, *, lock_timeout: float = 0.0, environ: Mapping[str, str] | None = None) -> list[RecordedModel]:
+def refresh(root: Path, env_name: str, *, lock_timeout: float = 0.0, environ: Mapping[str, str] | None = None, gateway_timeout: float | None = None) -> list[RecordedModel]:
     """Record the live configuration of every managed model in state, changing
     nothing on the gateway: how a reviewed out-of-band change is accepted."""
     from planner.apply import Recorder, refresh_state
@@ -173,7 +215,7 @@ def refresh(root: Path, env_name: str, *, lock_timeout: float = 0.0, environ: Ma
         sender = notifier(environment, records.outbox, environ)
         with RecordsSession(records, environment=environment.name, operation="refresh", lock_timeout=lock_timeout, trust="warn") as session:
             workers = environment.apply.parallelism
-            with gateway_client(environment, parallelism=workers, environ=environ) as client:
+            with gateway_client(environment, parallelism=workers, environ=environ, timeout=gateway_timeout) as client:
                 snapshot = fetch_and_check(environment, client, parallelism=workers)
             session.settle(snapshot.configurations, event_for=build_event if sender is not None else None)
             managed = [(model.address, model.model_id) for model in environment.models]
@@ -199,6 +241,7 @@ def import_models(
     import_all: bool = False,
     lock_timeout: float = 0.0,
     environ: Mapping[str, str] | None = None,
+    gateway_timeout: float | None = None,
 ) -> ImportResult:
     """Write model files for live configurations no YAML names yet, and record
     them in state, so the next plan shows no change for them. Without
@@ -221,7 +264,7 @@ def import_models(
     try:
         sender = notifier(environment, records.outbox, environ)
         with RecordsSession(records, environment=environment.name, operation="import", lock_timeout=lock_timeout) as session:
-            with gateway_client(environment, parallelism=environment.apply.parallelism, environ=environ) as client:
+            with gateway_client(environment, parallelism=environment.apply.parallelism, environ=environ, timeout=gateway_timeout) as client:
                 snapshot = fetch_all(client)
             managed = {model.model_id.lower(): model for model in environment.models}
             candidates = tuple(

@@ -11,6 +11,7 @@ never left with nothing.
 from __future__ import annotations
 
 import os
+import signal
 import sys
 from typing import Any
 
@@ -19,7 +20,7 @@ import click
 from planner import __version__
 from planner.cli import applying, drifting, planning, project, records
 from planner.cli.options import CONTEXT, REQUESTED, Found, emit, output
-from planner.errors import EXIT_CHANGES, EXIT_ERROR, EXIT_INTERRUPTED, EXIT_OK, LlmplanError
+from planner.errors import EXIT_CHANGES, EXIT_ERROR, EXIT_INTERRUPTED, EXIT_OK, EXIT_TERMINATED, LlmplanError, TerminationRequested
 
 
 class LazyGroup(click.Group):
@@ -149,12 +150,39 @@ def requested_format(args: list[str]) -> str | None:
     return None
 
 
+def _terminate_like_ctrl_c(signum: int, frame: object) -> None:
+    """SIGTERM (what CI sends on cancel) becomes the first Ctrl-C: once.
+
+    A second SIGTERM while the first is being honoured (requests in flight
+    finishing, records being committed) is ignored; SIGKILL remains.
+    """
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    raise TerminationRequested()
+
+
+def _handle_sigterm(handler: Any) -> Any:
+    """Install ``handler`` for SIGTERM (only the main thread may); the one it replaces."""
+    try:
+        return signal.signal(signal.SIGTERM, handler if handler is not None else signal.SIG_DFL)
+    except ValueError:  # not the main thread (an embedding program): leave SIGTERM alone
+        return None
+
+
+def _interrupt_code(interrupt: BaseException) -> int:
+    if isinstance(interrupt, TerminationRequested):
+        emit("Terminated.", err=True)
+        return EXIT_TERMINATED
+    emit("Interrupted.", err=True)
+    return EXIT_INTERRUPTED
+
+
 def main(argv: list[str] | None = None) -> None:
     """Entry point of the console script; never lets a traceback reach a user
     for an expected failure."""
     args = sys.argv[1:] if argv is None else argv
     debug = bool(os.environ.get("LLMPLAN_DEBUG")) or "--debug" in args
     REQUESTED.clear()
+    previous = _handle_sigterm(_terminate_like_ctrl_c)
     try:
         found = cli.main(args=argv, prog_name="llmplan", standalone_mode=False)
         code = EXIT_CHANGES if found is Found.CHANGES else EXIT_OK
@@ -166,10 +194,13 @@ def main(argv: list[str] | None = None) -> None:
         report_error(error)
         code = error.exit_code
     except click.exceptions.Abort as abort:
-        # click turns a Ctrl-C anywhere in a command into Abort (`raise Abort() from e`)
-        interrupted = isinstance(abort.__cause__, KeyboardInterrupt)
-        emit("Interrupted." if interrupted else "Aborted.", err=True)
-        code = EXIT_INTERRUPTED if interrupted else EXIT_ERROR
+        # click turns a Ctrl-C anywhere in a command into Abort (`raise Abort() from e`);
+        # at a prompt it hides the cause (`from None`), but a SIGTERM there is still a SIGTERM
+        if isinstance(abort.__cause__, KeyboardInterrupt) or isinstance(abort.__context__, TerminationRequested):
+            code = _interrupt_code(abort.__cause__ or abort.__context__)  # type: ignore[arg-type]
+        else:
+            emit("Aborted.", err=True)
+            code = EXIT_ERROR
     except click.ClickException as error:
         # click uses exit 2 for usage errors; 2 means "changes present" here,
         # so a typo in a cron job's flags must not look like drift.
@@ -177,9 +208,10 @@ def main(argv: list[str] | None = None) -> None:
         code = EXIT_ERROR
     except click.exceptions.Exit as done:  # --help, --version
         code = done.exit_code
-    except KeyboardInterrupt:
-        emit("Interrupted.", err=True)
-        code = EXIT_INTERRUPTED
+    except KeyboardInterrupt as interrupt:
+        code = _interrupt_code(interrupt)
     except BrokenPipeError:
         code = EXIT_ERROR
+    finally:
+        _handle_sigterm(previous)
     sys.exit(code)

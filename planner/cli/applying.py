@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
-from planner.cli.options import CONTEXT, emit, lock_timeout_option, no_color_option, output, parallelism_option, root_option, use_color
+from planner.cli.options import CONTEXT, emit, gateway_timeout_option, lock_timeout_option, no_color_option, output, parallelism_option, root_option, use_color
 
 if TYPE_CHECKING:
     from planner.apply import Outcome
@@ -34,7 +34,7 @@ class Progress:
 
     def __call__(self, outcome: "Outcome") -> None:
         self.done += 1
-        self.failed += outcome.status == "failure"
+        self.failed += outcome.status in ("failure", "unknown")
         if self.live:
             rate = self.done / max(time.monotonic() - self.started, 1e-6)
             sys.stderr.write(f"\r  applied {self.done}/{self.total}  {rate:.1f}/s  {self.failed} failed ")
@@ -91,8 +91,9 @@ def confirm_weakening_on_terminal(changes: Any) -> bool:
 @click.option("--allow-weakening", is_flag=True, help="Apply changes that weaken a model's safety (apply.weakening refuse or confirm); recorded with who allowed them.")
 @lock_timeout_option
 @parallelism_option
+@gateway_timeout_option
 @no_color_option
-def apply(plan_file: Path | None, env: str | None, root: Path, auto_approve: bool, force: bool, fail_fast: bool, allow_weakening: bool, lock_timeout: float, parallelism: int | None, no_color: bool) -> None:
+def apply(plan_file: Path | None, env: str | None, root: Path, auto_approve: bool, force: bool, fail_fast: bool, allow_weakening: bool, lock_timeout: float, parallelism: int | None, gateway_timeout: float | None, no_color: bool) -> None:
     """Make the live gateway match the YAML, recording every outcome.
 
     With PLAN_FILE, applies exactly that reviewed plan, or refuses it if the
@@ -147,6 +148,7 @@ def apply(plan_file: Path | None, env: str | None, root: Path, auto_approve: boo
             on_outcome=on_outcome,
             allow_weakening=allow_weakening,
             confirm_weakening=confirm_weakening,
+            gateway_timeout=gateway_timeout,
         )
     finally:
         for bar in progress:

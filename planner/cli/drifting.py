@@ -6,7 +6,7 @@ from pathlib import Path
 
 import click
 
-from planner.cli.options import CONTEXT, Found, emit, env_option, format_option, lock_timeout_option, no_color_option, output, parallelism_option, root_option, use_color
+from planner.cli.options import CONTEXT, Found, emit, env_option, format_option, gateway_timeout_option, lock_timeout_option, no_color_option, output, parallelism_option, root_option, use_color
 
 
 @click.command(context_settings=CONTEXT)
@@ -17,8 +17,9 @@ from planner.cli.options import CONTEXT, Found, emit, env_option, format_option,
 @click.option("--fail-on-weakening", is_flag=True, help="Exit 2 only when safety was weakened outside llmplan (other drift is reported, exit 0).")
 @click.option("--fail-on-unmanaged", is_flag=True, help="Exit 2 also when the gateway has configurations no YAML file names (unmanaged).")
 @parallelism_option
+@gateway_timeout_option
 @no_color_option
-def drift(env: str, root: Path, output_format: str, out_file: Path | None, fail_on_weakening: bool, fail_on_unmanaged: bool, parallelism: int | None, no_color: bool) -> Found:
+def drift(env: str, root: Path, output_format: str, out_file: Path | None, fail_on_weakening: bool, fail_on_unmanaged: bool, parallelism: int | None, gateway_timeout: float | None, no_color: bool) -> Found:
     """Report where the live gateway differs from the YAML (for cron).
 
     Tells apart "live changed outside llmplan" from "YAML changed but not
@@ -41,7 +42,7 @@ def drift(env: str, root: Path, output_format: str, out_file: Path | None, fail_
     from planner import manager
     from planner.render import render_drift
 
-    report = manager.drift(root, env, parallelism=parallelism)
+    report = manager.drift(root, env, parallelism=parallelism, gateway_timeout=gateway_timeout)
     if out_file is not None:  # first, so a path that cannot be written fails before any report is shown
         buffer = io.StringIO()
         render_drift(report, buffer, output_format)
@@ -55,7 +56,8 @@ def drift(env: str, root: Path, output_format: str, out_file: Path | None, fail_
 @env_option
 @root_option
 @lock_timeout_option
-def refresh(env: str, root: Path, lock_timeout: float) -> None:
+@gateway_timeout_option
+def refresh(env: str, root: Path, lock_timeout: float, gateway_timeout: float | None) -> None:
     """Record the live configuration of managed models in state.
 
     Changes nothing on the gateway. Use it to accept a reviewed change made
@@ -70,7 +72,7 @@ def refresh(env: str, root: Path, lock_timeout: float) -> None:
     from planner import operations
     from planner.render.records import refresh_listing, refresh_warnings
 
-    recorded = operations.refresh(root, env, lock_timeout=lock_timeout)
+    recorded = operations.refresh(root, env, lock_timeout=lock_timeout, gateway_timeout=gateway_timeout)
     for line in refresh_listing(recorded):
         emit(line)
     for line in refresh_warnings(recorded, env):
@@ -83,7 +85,8 @@ def refresh(env: str, root: Path, lock_timeout: float) -> None:
 @click.option("--model-id", "model_ids", multiple=True, metavar="ID", help="Import this live model (repeatable).")
 @click.option("--all", "import_all", is_flag=True, help="Import every configured live model no YAML file names.")
 @lock_timeout_option
-def import_command(env: str, root: Path, model_ids: tuple[str, ...], import_all: bool, lock_timeout: float) -> None:
+@gateway_timeout_option
+def import_command(env: str, root: Path, model_ids: tuple[str, ...], import_all: bool, lock_timeout: float, gateway_timeout: float | None) -> None:
     """Adopt live configurations into YAML: write models/<name>.yaml.
 
     Writes one file per model (named after the model, never overwriting a
@@ -101,6 +104,6 @@ def import_command(env: str, root: Path, model_ids: tuple[str, ...], import_all:
 
     if model_ids and import_all:
         raise click.UsageError("pass --model-id or --all, not both")
-    result = operations.import_models(root, env, model_ids=model_ids, import_all=import_all, lock_timeout=lock_timeout)
+    result = operations.import_models(root, env, model_ids=model_ids, import_all=import_all, lock_timeout=lock_timeout, gateway_timeout=gateway_timeout)
     for line in import_listing(result, env, root.resolve(), listing_only=not model_ids and not import_all):
         emit(line)

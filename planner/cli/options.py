@@ -113,6 +113,16 @@ def lock_timeout_option(func: Callable[..., Any]) -> Callable[..., Any]:
     )(func)
 
 
+def gateway_timeout_option(func: Callable[..., Any]) -> Callable[..., Any]:
+    return click.option(
+        "--gateway-timeout",
+        type=click.FloatRange(min=0, min_open=True, max=600),
+        default=None,
+        metavar="SECONDS",
+        help="How long to keep trying to reach a gateway that does not answer (default: the environment's gateway.timeout_seconds, else 30).",
+    )(func)
+
+
 def use_color(no_color: bool = False) -> bool:
     """Color only for a person at a terminal, and never with NO_COLOR set."""
     return not no_color and "NO_COLOR" not in os.environ and sys.stdout.isatty()

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import click
 
-from planner.cli.options import CONTEXT, Found, emit, env_option, format_option, no_color_option, output, parallelism_option, root_option, use_color, warn
+from planner.cli.options import CONTEXT, Found, emit, env_option, format_option, gateway_timeout_option, no_color_option, output, parallelism_option, root_option, use_color, warn
 
 
 @click.command(context_settings=CONTEXT)
@@ -43,8 +43,9 @@ def validate(env: str, root: Path, output_format: str) -> None:
 @click.option("--detailed-exitcode", is_flag=True, help="Exit 2 when there are changes (0 none, 1 error), as Terraform does.")
 @click.option("--target", "targets", multiple=True, metavar="ADDRESS", help="Plan only this model address (repeatable); for exceptional situations, with a warning.")
 @parallelism_option
+@gateway_timeout_option
 @no_color_option
-def plan(env: str, root: Path, output_format: str, out_file: Path | None, detailed_exitcode: bool, targets: tuple[str, ...], parallelism: int | None, no_color: bool) -> Found:
+def plan(env: str, root: Path, output_format: str, out_file: Path | None, detailed_exitcode: bool, targets: tuple[str, ...], parallelism: int | None, gateway_timeout: float | None, no_color: bool) -> Found:
     """Show what apply would change: desired YAML against the live gateway.
 
     Validates the environment, fetches the live configuration and the
@@ -59,7 +60,7 @@ def plan(env: str, root: Path, output_format: str, out_file: Path | None, detail
     from planner import manager
     from planner.render import render
 
-    outcome = manager.make_plan(root, env, targets=targets, parallelism=parallelism)
+    outcome = manager.make_plan(root, env, targets=targets, parallelism=parallelism, gateway_timeout=gateway_timeout)
     warn(outcome.environment.warnings)
     if out_file is not None:
         manager.write_plan_file(outcome.plan, out_file)

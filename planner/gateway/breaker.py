@@ -12,6 +12,11 @@ fast meanwhile.
 
 Rate limiting (429) and client errors are answers from a working gateway:
 they count as successes here.
+
+The client may let a refused request wait for the probe instead of failing
+(:meth:`admits_in`, :attr:`failing_since`): only while the outage has lasted
+less than its deadline, so a short outage is ridden out and a long one
+still fails every request at once.
 """
 
 from __future__ import annotations
@@ -49,6 +54,7 @@ class CircuitBreaker:
         self._opened_at = 0.0
         self._probe_out = False
         self._last_failure = ""
+        self._failing_since: float | None = None
         self.times_opened = 0
 
     @property
@@ -57,6 +63,25 @@ class CircuitBreaker:
             if self._state == OPEN and self._clock() - self._opened_at >= self.cooldown_seconds:
                 return HALF_OPEN
             return self._state
+
+    @property
+    def failing_since(self) -> float | None:
+        """When the current run of consecutive failures began (clock time), None while requests succeed."""
+        with self._lock:
+            return self._failing_since
+
+    @property
+    def summary(self) -> str:
+        """``10 consecutive failures, last: 503 from PUT /api/...``, for messages."""
+        with self._lock:
+            return f"{self._failures} consecutive failures, last: {self._last_failure}"
+
+    def admits_in(self) -> float:
+        """Seconds until a request may be admitted (the cool-down left; 0 when closed or half-open)."""
+        with self._lock:
+            if self._state != OPEN:
+                return 0.0
+            return max(self._opened_at + self.cooldown_seconds - self._clock(), 0.0)
 
     def before_request(self) -> bool:
         """Admit a request or raise CircuitOpen; True when it is the half-open probe."""
@@ -83,12 +108,15 @@ class CircuitBreaker:
             self._state = CLOSED
             self._failures = 0
             self._probe_out = False
+            self._failing_since = None
 
     def record_failure(self, description: str) -> None:
         """Count a 5xx-unavailable answer, connection failure or timeout (``description`` says which)."""
         with self._lock:
             self._failures += 1
             self._last_failure = description
+            if self._failing_since is None:
+                self._failing_since = self._clock()
             if self._state == HALF_OPEN or (self._state == CLOSED and self._failures >= self.failure_threshold):
                 self._state = OPEN
                 self._opened_at = self._clock()

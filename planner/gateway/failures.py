@@ -101,17 +101,25 @@ def error_from_response(
     return GatewayError(f"{request}: unexpected answer {answered}{tail}", **common)
 
 
-def error_from_exception(*, method: str, url: str, path: str, error: BaseException, retries: int = 0) -> GatewayUnavailable:
-    """The exception for a connection failure or timeout that outlived its retries.
+def error_from_exception(
+    *, method: str, url: str, path: str, error: BaseException, retries: int = 0, where: str | None = None, seconds: float = 0.0
+) -> GatewayUnavailable:
+    """The exception for a connection failure or timeout that outlived its retries or the deadline.
 
-    Only the exception's class is quoted: urllib3's texts repeat the URL and
-    pool internals, which say nothing more to a user.
+    ``where`` names the gateway (its origin and where the address came from:
+    ``http://127.0.0.1:9 (from $LLMPLAN_GATEWAY_URL)``).  Only the exception's
+    class is quoted: urllib3's texts repeat the URL and pool internals, which
+    say nothing more to a user.
     """
     after = f" after {retries + 1} attempts" if retries else ""
+    during = f" in {seconds:.1f} s" if seconds >= 0.1 else ""
+    at = f"; the gateway is {where}" if where else ""
     return GatewayUnavailable(
-        f"gateway unavailable: {method} {path} failed{after} ({describe_exception(error)})",
+        f"gateway unavailable: {method} {path} failed{after} ({describe_exception(error)}){during}{at}",
         method=method,
         url=url,
+        hint="check that the address is right and the gateway is up and reachable from here; "
+        "to wait longer for a slow gateway, raise --gateway-timeout SECONDS or gateway.timeout_seconds",
     )
 
 
@@ -121,13 +129,19 @@ def describe_exception(error: BaseException) -> str:
         return "connect timeout"
     if isinstance(error, requests.ReadTimeout):
         return "read timeout"
+    if isinstance(error, requests.exceptions.ChunkedEncodingError):
+        return "answer cut short"
     if isinstance(error, requests.ConnectionError):
         text = str(error)
         if "Read timed out" in text:
             return "read timeout"
-        if "RemoteDisconnected" in text or "Connection aborted" in text:
-            return "connection closed without an answer"
+        if "NameResolutionError" in text or "Name or service not known" in text or "nodename nor servname" in text:
+            return "the host name does not resolve"
         if "Connection refused" in text:
             return "connection refused"
+        if "Connection reset" in text or "ConnectionResetError" in text:
+            return "connection reset"
+        if "RemoteDisconnected" in text or "Connection aborted" in text:
+            return "connection closed without an answer"
         return "connection error"
     return type(error).__name__

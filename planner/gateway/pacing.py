@@ -57,6 +57,11 @@ for a 429 that says so, with the wait the retry policy chose.  A 429 whose
 headers show room left (another limit, a passing fault) holds nobody: the
 retry policy delays that request alone, as a few stray 429s must not stall
 a whole apply.  A gateway that sends no budget at all is not paced.
+
+Saying so.  A wait of more than a few seconds for a window's end is
+announced on stderr (:mod:`planner.waiting`), once per window end however
+many threads wait for it: ``waiting 11.8 s for the gateway's rate-limit
+window (40 requests per 12 s)``.
 """
 
 from __future__ import annotations
@@ -66,6 +71,8 @@ import threading
 import time
 from dataclasses import dataclass, replace
 from typing import Callable, Mapping
+
+from planner.waiting import ANNOUNCE_AFTER_SECONDS, announce_wait
 
 ALLOWED_HEADER = "inin-ratelimit-allowed"
 COUNT_HEADER = "inin-ratelimit-count"
@@ -191,6 +198,7 @@ class Pacer:
         self._previous_end: float | None = None
         self._previous_count = 0
         self._check_next_answer = False
+        self._announced_until = -math.inf
 
     # --- what threads call -------------------------------------------------
 
@@ -208,6 +216,7 @@ class Pacer:
                     waited += max(self._clock() - now, 0.0)
                     continue
             delay = decision.until - now
+            self._announce(decision.until, delay)
             self._sleep(delay)
             waited += delay
 
@@ -236,9 +245,22 @@ class Pacer:
             self._answered.notify_all()
 
     def hold(self, seconds: float) -> None:
-        """Nobody sends for ``seconds`` from now (the budget is spent)."""
+        """Nobody sends for ``seconds`` from now (the budget is spent); announced when long."""
         with self._lock:
             self._held_until = max(self._held_until, self._clock() + max(seconds, 0.0))
+            until = self._held_until
+        self._announce(until, seconds)
+
+    def _announce(self, until: float, seconds: float) -> None:
+        """One line per window end, whichever thread meets it first."""
+        if seconds < ANNOUNCE_AFTER_SECONDS:
+            return
+        with self._lock:
+            if until <= self._announced_until + 1.0:
+                return
+            self._announced_until = until
+            budget = f" ({self._allowed} requests per {self._window_length():g} s)" if self._allowed is not None else ""
+        announce_wait(seconds, f"the gateway's rate-limit window{budget}")
 
     # --- what it learnt, for logs, benchmarks and tests --------------------
 

@@ -7,20 +7,28 @@ call as the starting budget.  The transport (``client.py``) owns the single
 loop that acts on the answers; urllib3's own retries are switched off there,
 so the attempts the gateway sees are exactly the ones counted here.
 
-The three reasons to try again:
+What an attempt can tell, and what is done with it:
 
 - 401: the token expired or was revoked; a fresh token is fetched and the
   request is sent **once** more.  A second 401 is an error, never a loop.
 - 429: over the rate budget; wait ``Retry-After``, else
   ``inin-ratelimit-reset`` (unless the headers show the window has room
   left), else capped exponential backoff with full jitter.
-- 502/503/504, connection failures, timeouts: capped exponential backoff with
-  full jitter (``Retry-After`` honoured when a 503 sends one).
+- 503: the gateway says it is unavailable (maintenance, upstream down) and
+  did nothing; capped exponential backoff with full jitter (``Retry-After``
+  honoured).
+- The connection failed before the request was sent (refused, a name that
+  does not resolve, a connect timeout): nothing reached the gateway.
+- No answer after the request may have reached the gateway: the connection
+  closed or reset after sending, a read timeout, a proxy's 502 or 504.
+  The outcome is *unknown*: the gateway may have applied it.
 
-401 and 429 mean the gateway did not process the request, so they are retried
-for every method.  The others may hide a processed request, so they are
-retried only for idempotent methods (GET and PUT; POST /oauth/token is
-declared idempotent by its caller: minting a second token changes nothing).
+401, 429, 503 and a connection that failed before sending mean the gateway
+did not process the request, so they are retried for every method.  An
+unknown outcome is retried only for idempotent methods (GET; POST
+/oauth/token is declared idempotent by its caller: minting a second token
+changes nothing).  A PUT is never resent blindly after one: its caller reads
+the configuration back and decides (:mod:`planner.gateway.outcomes`).
 400/403/404/409 and every other answer are final.
 """
 
@@ -32,7 +40,7 @@ from dataclasses import dataclass, field, replace
 from typing import Mapping
 
 import requests
-from urllib3.exceptions import InvalidHeader
+from urllib3.exceptions import ConnectTimeoutError, InvalidHeader
 from urllib3.util.retry import Retry
 
 from planner.gateway.pacing import RateLimitInfo, header_value
@@ -41,12 +49,18 @@ Outcome = int | BaseException
 """What an attempt produced: the HTTP status, or the exception that replaced it."""
 
 UNAVAILABLE_STATUSES = frozenset({502, 503, 504})
+NO_ANSWER_STATUSES = frozenset({502, 504})  # a proxy's answer: the gateway behind it may have processed the request
 
 
 class Cause(enum.Enum):
     UNAUTHORIZED = "401 unauthorized"
     RATE_LIMITED = "429 rate limited"
-    UNAVAILABLE = "unavailable"
+    UNAVAILABLE = "unavailable"  # 503: the gateway says it did nothing
+    UNREACHABLE = "unreachable"  # the connection failed before the request was sent
+    NO_ANSWER = "no answer"  # sent, then no answer: the outcome is unknown
+
+
+UNAVAILABLE_CAUSES = frozenset({Cause.UNAVAILABLE, Cause.UNREACHABLE, Cause.NO_ANSWER})  # one budget: the gateway is not answering
 
 
 @dataclass(frozen=True)
@@ -68,14 +82,51 @@ def cause_of(outcome: Outcome) -> Cause | None:
             return Cause.UNAUTHORIZED
         if outcome == 429:
             return Cause.RATE_LIMITED
-        if outcome in UNAVAILABLE_STATUSES:
+        if outcome == 503:
             return Cause.UNAVAILABLE
+        if outcome in NO_ANSWER_STATUSES:
+            return Cause.NO_ANSWER
         return None
-    # ConnectionError covers refused/reset/dropped connections and read
-    # timeouts while the body streams in; Timeout covers connect/read timeouts.
-    if isinstance(outcome, (requests.ConnectionError, requests.Timeout)):
-        return Cause.UNAVAILABLE
-    return None
+    if not isinstance(outcome, TRANSPORT_ERRORS):
+        return None  # a bad URL, too many redirects: nothing another attempt would change
+    if never_sent(outcome):
+        return Cause.UNREACHABLE
+    # After the request may have left: a connection closed or reset (ConnectionError
+    # wrapping urllib3's ProtocolError), a read timeout, a body cut short
+    # (ChunkedEncodingError), a TLS or proxy failure we cannot place.
+    return Cause.NO_ANSWER
+
+
+TRANSPORT_ERRORS = (requests.ConnectionError, requests.Timeout, requests.exceptions.ChunkedEncodingError, requests.exceptions.ContentDecodingError)
+
+
+def never_sent(error: BaseException) -> bool:
+    """True when ``error`` certainly happened before any byte of the request reached the gateway.
+
+    With urllib3's retries off, requests raises for a failed connection
+    ``ConnectTimeout`` (urllib3's ``ConnectTimeoutError``) or
+    ``ConnectionError`` around a ``MaxRetryError`` whose reason is a
+    ``NewConnectionError`` (refused, unreachable; ``NameResolutionError``
+    is one).  Errors raised before a connection is even tried (a bad URL or
+    header) count too.  Everything else may come after the request was sent:
+    ``ConnectionError`` around ``ProtocolError`` (closed or reset after
+    sending, also on a pooled connection the server had closed), ``ReadTimeout``,
+    ``ChunkedEncodingError``, and ``SSLError``/``ProxyError``, which cannot
+    say when they happened.
+    """
+    if isinstance(error, requests.ConnectTimeout):
+        return True
+    if isinstance(error, (requests.exceptions.InvalidURL, requests.exceptions.MissingSchema, requests.exceptions.InvalidSchema, requests.exceptions.InvalidHeader, requests.exceptions.URLRequired)):
+        return True
+    if isinstance(error, requests.ConnectionError) and not isinstance(error, (requests.exceptions.SSLError, requests.exceptions.ProxyError)):
+        wrapped = error.args[0] if error.args else None
+        return isinstance(getattr(wrapped, "reason", None), ConnectTimeoutError)  # NewConnectionError is one
+    return False
+
+
+def outcome_unknown(outcome: Outcome) -> bool:
+    """True when the request may have been processed although no usable answer came back."""
+    return cause_of(outcome) is Cause.NO_ANSWER
 
 
 @dataclass(frozen=True)
@@ -96,7 +147,7 @@ class RetryPolicy:
     backoff_base: float = 0.5
     backoff_cap: float = 30.0
     max_wait: float = 120.0
-    idempotent_methods: frozenset[str] = frozenset({"GET", "PUT"})
+    idempotent_methods: frozenset[str] = frozenset({"GET"})
     history: tuple[RetryRecord, ...] = field(default=(), compare=False)
 
     def __post_init__(self) -> None:
@@ -123,8 +174,8 @@ class RetryPolicy:
         cause = cause_of(outcome)
         if cause is None:
             return False
-        if cause in (Cause.UNAUTHORIZED, Cause.RATE_LIMITED):
-            return True
+        if cause is not Cause.NO_ANSWER:
+            return True  # the gateway did not process it
         return idempotent if idempotent is not None else method.upper() in self.idempotent_methods
 
     def increment(self, method: str, outcome: Outcome) -> RetryPolicy:
@@ -143,7 +194,7 @@ class RetryPolicy:
             total=self.total - 1,
             reauthenticate=self.reauthenticate - (cause is Cause.UNAUTHORIZED),
             rate_limited=self.rate_limited - (cause is Cause.RATE_LIMITED),
-            unavailable=self.unavailable - (cause is Cause.UNAVAILABLE),
+            unavailable=self.unavailable - (cause in UNAVAILABLE_CAUSES),
             history=(*self.history, record),
         )
 
@@ -172,7 +223,8 @@ class RetryPolicy:
                 asked = window.reset
         if asked is not None:
             return min(max(asked, 0.0), self.max_wait)
-        attempt = max(sum(1 for record in self.history if record.cause is cause) - 1, 0)
+        kin = UNAVAILABLE_CAUSES if cause in UNAVAILABLE_CAUSES else {cause}
+        attempt = max(sum(1 for record in self.history if record.cause in kin) - 1, 0)
         return min(self.backoff(attempt, rng), self.max_wait)
 
 

@@ -15,17 +15,19 @@ from dataclasses import dataclass
 from types import TracebackType
 from typing import Any, Callable, Mapping, Sequence
 
+from planner.clock import utc_now
 from planner.configuration import payload_hash
 from planner.diff import to_payload
 from planner.errors import AuditError, StateError
 from planner.records.interfaces import Recorded, RecordedChange, Records
-from planner.records.model import AuditHead, LockInfo, State
+from planner.records.model import AuditHead, LockInfo, ResourceState, State
 from planner.records.vouching import commit_entry, head_of, state_problems
 
 log = logging.getLogger("llmplan.records")
 
 UPDATE_ACTION = "configuration_update"
 SUCCESS, FAILURE, PENDING = "success", "failure", "pending"
+SETTLED = "settled"  # audit ``resolved``: the outcome was read back by a later command
 
 EventBuilder = Callable[[Mapping[str, Any], Mapping[str, Any]], dict[str, Any]]
 
@@ -120,15 +122,29 @@ class RecordsSession:
     def settle(self, live: Mapping[str, Mapping[str, Any] | None], *, event_for: EventBuilder | None) -> Settled:
         """Close what a killed run left open, before this run's checkpoint moves past it.
 
-        Every ``pending`` update without an outcome gets one, judged from the
-        live configuration: it carries exactly the payload that was being
-        sent → ``success``; otherwise ``failure`` (``error_code:
+        Every ``pending`` update without an outcome (a crash mid-PUT, or an
+        answer lost and never read back) gets one, judged from the live
+        configuration: it carries exactly the payload that was being sent →
+        the change landed: recorded as one unit of work (state, ``success``
+        entry, governance event), so the next plan does not call it a change
+        made outside llmplan; otherwise ``failure`` (``error_code:
         interrupted``). Then, with a webhook configured, every success since
         the last checkpoint whose event was never queued (a crash between
-        the entry and its event, or a success settled just now) is queued.
+        the entry and its event) is queued. ``state`` is read again when
+        anything was recorded in it.
         """
         recent = self.records.audit.recent()
-        reconciled = [self.append(fields) for fields in reconciliation(recent.entries, live, self.environment)]
+        reconciled = []
+        for fields in reconciliation(recent.entries, live, self.environment):
+            configuration = live.get(str(fields["model_id"]).lower()) if fields["status"] == SUCCESS else None
+            if configuration is None or not isinstance(configuration.get("version"), int):
+                reconciled.append(self.append(fields))
+                continue
+            landed = to_payload(configuration)
+            announce = (lambda entry, landed=landed: event_for(entry, landed)) if event_for is not None else None
+            reconciled.append(self.record(RecordedChange(fields, resource=self._landed(fields, configuration), event_for=announce)).entry)
+        if any(entry["status"] == SUCCESS for entry in reconciled):
+            self.state = self.records.state.read()
         if event_for is None:
             return Settled(tuple(reconciled))
         queued = self.records.outbox.queued_ids()
@@ -141,6 +157,21 @@ class RecordsSession:
                 self.records.outbox.enqueue(event_for(entry, configuration))
                 announced.append(str(entry.get("address")))
         return Settled(tuple(reconciled), tuple(announced))
+
+    def _landed(self, fields: Mapping[str, Any], live: Mapping[str, Any]) -> ResourceState:
+        """The state record of a change found landed: the live configuration, the capabilities state knew."""
+        address = str(fields["address"])
+        previous = self.state.resources.get(address) if self.state is not None else None
+        configuration = to_payload(live)
+        return ResourceState(
+            address=address,
+            model_id=str(fields["model_id"]).lower(),
+            configuration=configuration,
+            version=int(live["version"]),
+            payload_hash=payload_hash(configuration),
+            applied_at=utc_now(),
+            capabilities=previous.capabilities if previous is not None and previous.model_id.lower() == str(fields["model_id"]).lower() else None,
+        )
 
     def _configuration_carrying(self, entry: Mapping[str, Any], live: Mapping[str, Mapping[str, Any] | None]) -> dict[str, Any] | None:
         """The configuration an entry's payload hash names: as recorded in state, else as live now."""
@@ -176,7 +207,7 @@ def reconciliation(entries: Sequence[Mapping[str, Any]], live: Mapping[str, Mapp
         configuration = live.get(str(entry.get("model_id", "")).lower())
         went_through = configuration is not None and payload_hash(to_payload(configuration)) == entry.get("payload_hash")
         fields = {key: entry[key] for key in ("operation_id", "address", "model_id", "action", "payload_hash", "compliance_mode", "plan_checksum", "safety") if key in entry}
-        fields.update(environment=environment, status=SUCCESS if went_through else FAILURE, latency_ms=0)
+        fields.update(environment=environment, status=SUCCESS if went_through else FAILURE, latency_ms=0, resolved=SETTLED)
         if went_through and configuration is not None and configuration.get("version") is not None:
             fields["version"] = configuration["version"]
         if not went_through:

@@ -50,10 +50,14 @@ def apply_report(result: "ApplyResult") -> ApplyReport:
     if not result.plan.has_changes:
         recorded = f" Recorded {result.refreshed} live configuration(s) in state." if result.refreshed else ""
         return ApplyReport(tuple(notes), (f"No changes. Nothing to apply.{recorded}",))
-    succeeded = sum(1 for outcome in result.outcomes if outcome.status == "success" and outcome.action != "move")
-    moved = sum(1 for outcome in result.outcomes if outcome.status == "success" and outcome.action == "move")
+    succeeded = [outcome for outcome in result.succeeded if outcome.action != "move"]
+    moved = len(result.succeeded) - len(succeeded)
     also = f"; {moved} moved to a new address" if moved else ""
-    lines = [f"\nApply complete: {succeeded} succeeded, {len(result.failures)} failed, {len(result.skipped)} not attempted{also}."]
+    unknown = f", {len(result.unknown)} outcome(s) unknown" if result.unknown else ""
+    counts = f"{len(succeeded)} succeeded, {len(result.failures)} failed{unknown}, {len(result.skipped)} not attempted{also}"
+    lines = [f"\nApply interrupted: {counts}." if result.interrupted is not None else f"\nApply complete: {counts}."]
+    if result.interrupted is not None or result.failures or result.unknown or result.skipped:
+        lines.append(f"Partly applied: {len(result.succeeded)} of {len(result.outcomes)} changes are applied and recorded. To finish the job: {result.finish_command}.")
     if result.summary is not None and result.summary.updates:
         lines.append(metrics_text(result.summary))
     if result.undelivered:

@@ -34,8 +34,10 @@ def test_a_saved_plan_is_applied_exactly_and_only_once(project: ApplyProject, ad
     puts = len(admin.puts())
     again = project.run("apply", str(plan_file))
     assert again.code == 1, str(again)
-    assert "moved since the plan was made (serial 0 → 1)" in again.stderr
-    assert "Traceback" not in again.stderr
+    # the audit trail knows why the state moved: this very plan was applied
+    assert "Error: this plan was already applied on " in again.stderr
+    assert ": all 3 of its changes are in the audit trail; a saved plan is applied once" in again.stderr
+    assert "another apply ran" not in again.stderr and "Traceback" not in again.stderr
     assert len(admin.puts()) == puts
 
 

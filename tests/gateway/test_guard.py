@@ -91,7 +91,7 @@ def test_a_refused_peer_receives_not_a_byte(listener: Listener, scheme: str) -> 
 def test_the_gateway_client_stops_at_once_instead_of_retrying(listener: Listener) -> None:
     endpoint = Endpoint(f"http://127.0.0.1:{listener.port}", f"http://127.0.0.1:{listener.port}")
     with GatewayClient(endpoint, Credentials("client", SECRET), parallelism=2) as client:
-        client._session.mount("http://", GuardedAdapter(refuse=refuse_loopback))  # the client's own session, with the test's rule
+        client._transport._session.mount("http://", GuardedAdapter(refuse=refuse_loopback))  # the client's own session, with the test's rule
         with pytest.raises(DestinationNotAllowed) as caught:
             client.list_models()
     listener.stop()

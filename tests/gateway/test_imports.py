@@ -7,7 +7,7 @@ import sys
 
 import pytest
 
-MODULES = ["endpoints", "retry", "pacing", "breaker", "auth", "failures", "guard", "client"]
+MODULES = ["endpoints", "retry", "pacing", "breaker", "auth", "failures", "guard", "wire", "watch", "outcomes", "paging", "transport", "client"]
 
 
 @pytest.mark.parametrize("module", MODULES)

@@ -248,15 +248,17 @@ def test_a_long_outage_opens_the_breaker_which_fails_fast_then_a_probe_recovers(
     assert client.put_configuration(SUPPORT, configuration(), None)["max_tokens"] == 2048
 
 
-def test_dropped_connections_are_retried_for_get_and_put(gateway: Any, admin: Any, make_client: Callable[..., Any]) -> None:
+def test_a_dropped_get_is_retried_and_a_dropped_put_is_read_back_before_it_is_resent(gateway: Any, admin: Any, make_client: Callable[..., Any]) -> None:
     admin.faults(rules=[{"effect": "drop", "count": 2}])
     client = make_client(gateway)
     assert client.get_model(SUPPORT).name == "claude-support"
     admin.faults(rules=[{"match": {"method": "PUT"}, "effect": "drop", "count": 2}])
-    assert client.put_configuration(SUPPORT, configuration(), None)["version"] == 1
-    puts = admin.requests(method="PUT")
-    assert [entry["status"] for entry in puts] == [None, None, 200]  # two dropped, then applied once
-    assert len(by_correlation(puts)) == 1
+    applied = client.apply_configuration(SUPPORT, configuration(), 0)
+    assert (applied.configuration["version"], applied.read_back, applied.resends) == (1, True, 2)
+    log = [(entry["method"], entry["status"]) for entry in admin.requests(path_contains=CONFIG_PATH)]
+    # a dropped PUT may have landed: each is read back (not configured yet: 404) before the guarded resend
+    assert log == [("PUT", None), ("GET", 404), ("PUT", None), ("GET", 404), ("PUT", 200)]
+    assert client.stats().read_backs == 2
 
 
 def test_a_dropped_token_request_is_retried(gateway: Any, admin: Any, make_client: Callable[..., Any]) -> None:
@@ -266,14 +268,15 @@ def test_a_dropped_token_request_is_retried(gateway: Any, admin: Any, make_clien
     assert [entry["status"] for entry in admin.token_requests()] == [None, 200]
 
 
-def test_a_slow_answer_times_out_and_is_retried(gateway: Any, admin: Any, make_client: Callable[..., Any]) -> None:
+def test_a_put_whose_answer_is_too_slow_is_read_back_not_resent(gateway: Any, admin: Any, make_client: Callable[..., Any]) -> None:
     client = make_client(gateway, timeouts=Timeouts(connect=1.0, read=0.3))
     client.get_model(SUPPORT)  # the token first, so only the API call is slowed
     admin.faults(rules=[{"match": {"method": "PUT"}, "effect": "slow_body", "delay_ms": 2000, "count": 1}])
     started = time.monotonic()
-    assert client.put_configuration(SUPPORT, configuration(), None)["version"] >= 1
+    applied = client.apply_configuration(SUPPORT, configuration(), 0)
     assert time.monotonic() - started < 1.5  # gave up on the slow answer long before its 2 s
-    assert len(admin.requests(method="PUT")) == 2
+    assert (applied.configuration["version"], applied.read_back, applied.resends) == (1, True, 0)  # it had landed
+    assert len(admin.requests(method="PUT")) == 1
 
 
 def test_a_gateway_slower_than_the_timeout_is_reported_unavailable_in_bounded_time(gateway: Any, admin: Any, make_client: Callable[..., Any]) -> None:

@@ -23,6 +23,13 @@ class FixedRandom(random.Random):
         return a + (b - a) * self.share
 
 
+def refused() -> requests.ConnectionError:
+    """What requests raises for a refused connection (urllib3's retries off): nothing was sent."""
+    from urllib3.exceptions import MaxRetryError, NewConnectionError
+
+    return requests.ConnectionError(MaxRetryError(None, "/", NewConnectionError(None, "[Errno 111] Connection refused")))
+
+
 @pytest.mark.parametrize(
     ("method", "outcome", "retryable"),
     [
@@ -31,13 +38,19 @@ class FixedRandom(random.Random):
         ("PUT", 429, True),
         ("POST", 429, True),  # not processed, any method
         ("GET", 503, True),
-        ("PUT", 502, True),
-        ("PUT", 504, True),
-        ("POST", 503, False),  # may have been processed: not blindly
-        ("DELETE", 503, False),  # only GET and PUT by default
+        ("PUT", 503, True),  # the gateway says it did nothing: a guarded PUT goes again as is
+        ("POST", 503, True),
+        ("GET", 502, True),
+        ("PUT", 502, False),  # a proxy's 502/504: the gateway behind it may have applied it, so read back
+        ("PUT", 504, False),
         ("GET", requests.ConnectionError("reset"), True),
-        ("PUT", requests.ReadTimeout("slow"), True),
-        ("POST", requests.ConnectTimeout("no route"), False),
+        ("PUT", requests.ConnectionError("reset"), False),  # sent, then no answer: unknown, never resent blindly
+        ("PUT", requests.ReadTimeout("slow"), False),
+        ("PUT", requests.exceptions.ChunkedEncodingError("cut short"), False),
+        ("PUT", requests.exceptions.SSLError("tls"), False),  # cannot tell when it happened
+        ("PUT", requests.ConnectTimeout("no route"), True),  # never sent: safe for any method
+        ("POST", requests.ConnectTimeout("no route"), True),
+        ("PUT", refused(), True),
         ("GET", 400, False),
         ("PUT", 403, False),
         ("GET", 404, False),
@@ -52,8 +65,8 @@ def test_what_is_retried(method: str, outcome: int | BaseException, retryable: b
 
 
 def test_a_caller_may_declare_a_post_idempotent() -> None:
-    assert RetryPolicy().is_retryable("POST", 503, idempotent=True)
-    assert not RetryPolicy().is_retryable("PUT", 503, idempotent=False)
+    assert RetryPolicy().is_retryable("POST", requests.ReadTimeout("slow"), idempotent=True)
+    assert not RetryPolicy().is_retryable("GET", requests.ReadTimeout("slow"), idempotent=False)
 
 
 def test_increment_returns_a_new_policy_and_leaves_the_old_one_alone() -> None:
@@ -153,11 +166,23 @@ def test_each_cause_backs_off_from_its_own_start() -> None:
     assert policy.next_wait(429, {}, FixedRandom(1.0)) == 1.0  # first 429: base, not base * 2**3
 
 
-def test_connection_failures_and_timeouts_count_as_unavailable() -> None:
-    assert cause_of(requests.ConnectionError()) is Cause.UNAVAILABLE
-    assert cause_of(requests.ReadTimeout()) is Cause.UNAVAILABLE
-    assert cause_of(requests.ConnectTimeout()) is Cause.UNAVAILABLE
+def test_a_failure_before_sending_is_unreachable_and_one_after_is_no_answer() -> None:
+    assert cause_of(refused()) is Cause.UNREACHABLE
+    assert cause_of(requests.ConnectTimeout()) is Cause.UNREACHABLE
+    assert cause_of(requests.ConnectionError()) is Cause.NO_ANSWER
+    assert cause_of(requests.ReadTimeout()) is Cause.NO_ANSWER
+    assert cause_of(504) is Cause.NO_ANSWER
+    assert cause_of(503) is Cause.UNAVAILABLE
     assert cause_of(requests.TooManyRedirects()) is None
+
+
+def test_unavailable_unreachable_and_no_answer_share_one_budget() -> None:
+    policy = RetryPolicy(unavailable=2)
+    for outcome in (503, refused()):
+        policy = policy.increment("GET", outcome)
+    assert not policy.is_exhausted
+    assert policy.increment("GET", requests.ReadTimeout()).is_exhausted
+    assert policy.next_wait(503, {}, FixedRandom(1.0)) == 1.0  # the third of the kind: base * 2**1
 
 
 def test_negative_budgets_are_refused() -> None:

@@ -90,7 +90,9 @@ def test_settling_closes_what_an_interrupted_run_left_open_and_announces_what_it
     assert settled.reconciled[0]["version"] == 4 and settled.reconciled[1]["error_code"] == "interrupted"
     announced = {event["event_id"] for event in backend.open().outbox.pending()}
     assert orphan["audit_id"] in announced and settled.reconciled[0]["audit_id"] in announced
-    assert sorted(settled.announced) == ["model-0001", "model-0003"]
+    assert settled.announced == ("model-0003",)  # the landed change's event went with its unit of work
+    recorded = backend.open().state.read()
+    assert recorded is not None and recorded.resources["model-0001"].version == 4  # recorded as llmplan's own change
     with RecordsSession(backend.open(), environment="dev", operation="apply") as again:
         repeat = again.settle(live, event_for=lambda entry, configuration: event_for(entry))
     assert repeat.reconciled == () and repeat.announced == ()  # settling twice changes nothing
