@@ -219,3 +219,19 @@ def test_moving_to_postgresql_then_applying_while_another_holds_the_lock(tmp_pat
     assert (result.returncode, outputs) == (0, {"drift": "false"}), result.stderr
     result, outputs = run.step("postgres/drift.yml", "drift", "Detect safety weakened", **shared)
     assert (result.returncode, outputs) == (0, {"weakened": "false"}), result.stderr
+
+
+@pytest.mark.parametrize("secret", ["Xq7-client-secret-canary", "postgresql://u:Xq7-client-secret-canary@127.0.0.1:9/db"])
+def test_a_pull_request_naming_another_secret_as_the_connection_string_gets_no_secret_back(tmp_path: Path, secret: str) -> None:
+    """The pull request's environment.yaml picks dsn_env; the plan step holds the gateway client's secret."""
+    root = tmp_path / "llm-config"
+    shutil.copytree(REPO / "environments", root / "environments")
+    with open(root / "environments" / "dev" / "environment.yaml", "a", encoding="utf-8") as handle:
+        handle.write("state:\n  backend: postgres\n  dsn_env: GENESYSCLOUD_OAUTHCLIENT_SECRET\n")
+    run = Runner(root)
+    result, _ = run.step("plan.yml", "plan", "Plan", GENESYSCLOUD_OAUTHCLIENT_SECRET=secret, LLMPLAN_PG_DSN="")
+    assert result.returncode == 1
+    log = (root / "llmplan-dev.log").read_text(encoding="utf-8")  # what the pull-request comment quotes
+    assert "::error title=llmplan plan (dev)::" in result.stdout and "Error:" in log
+    everything = result.stdout + result.stderr + log + run.summary.read_text(encoding="utf-8")
+    assert "Xq7-client-secret-canary" not in everything
