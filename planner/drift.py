@@ -26,6 +26,7 @@ from typing import TYPE_CHECKING, Any, Mapping
 from planner.diff import FieldChange, configuration_hash, diff_configurations, to_payload
 from planner.environment import Environment
 from planner.safety import UNCHANGED, Classification, classify
+from planner.tfjson import ConfiguredModel, RecordedModel, recorded_models
 
 if TYPE_CHECKING:
     from planner.records.model import State
@@ -77,6 +78,8 @@ class DriftReport:
     total: int
     drifted: tuple[DriftedModel, ...]
     unmanaged: tuple[UnmanagedModel, ...]
+    configuration: tuple[ConfiguredModel, ...] = ()  # every model file, drifted or not
+    prior_state: tuple[RecordedModel, ...] = ()
 
     @property
     def has_drift(self) -> bool:
@@ -101,9 +104,11 @@ def detect_drift(
     (None = never configured), keyed by lower-case id."""
     recorded = dict(state.resources) if state is not None else {}
     drifted: list[DriftedModel] = []
+    configured: list[ConfiguredModel] = []
     for model in environment.models:
         model_id = model.model_id.lower()
         desired = to_payload(model.config)
+        configured.append(ConfiguredModel(model.address, model.file, desired))
         live_config = live.get(model_id)
         now = to_payload(live_config) if live_config is not None else None
         if now is not None and configuration_hash(now) == configuration_hash(desired):
@@ -143,4 +148,5 @@ def detect_drift(
         for model_id, config in sorted(live.items())
         if config is not None and model_id not in managed
     )
-    return DriftReport(environment.name, created_at, tool_version, len(environment.models), tuple(drifted), unmanaged)
+    configuration = tuple(sorted(configured, key=lambda item: item.address))
+    return DriftReport(environment.name, created_at, tool_version, len(environment.models), tuple(drifted), unmanaged, configuration, recorded_models(recorded))

@@ -3,9 +3,11 @@
 ``build_plan`` is a pure function of the desired environment, the live
 configurations and the last recorded state.  A plan knows nothing about how
 it will be shown; renderers read it, apply executes its changes.  Saved to a
-file it is a JSON document in the shape of ``terraform show -json``
-(``format_version``, ``resource_changes[]`` …) plus an ``llmplan`` block with
-what apply needs to refuse a stale plan, sealed by a checksum.
+file it is a JSON document in Terraform's JSON output format
+(``terraform show -json``: ``planned_values``, ``resource_changes[]``,
+``prior_state``, ``configuration`` …, see ``planner.tfjson``) so policy tools
+can judge it, plus an ``llmplan`` block with what apply needs to refuse a
+stale plan, sealed by a checksum.
 """
 
 from __future__ import annotations
@@ -19,6 +21,8 @@ from planner.diff import FieldChange, configuration_hash, diff_configurations, d
 from planner.environment import Environment
 from planner.errors import PlanFileError, SafetyThresholdExceeded, StalePlan
 from planner.safety import UNCHANGED, Classification, classify, classify_action, saved_classification, weakening_changes
+from planner.tfjson import FORMAT_VERSION, TERRAFORM_VERSION, ConfiguredModel, RecordedModel, change_entry, configuration, plain_json, planned_values_mismatch
+from planner.tfjson import document_text, prior_state, read_configuration, read_prior_state, recorded_models, values_module, values_resource
 
 if TYPE_CHECKING:  # the records model is only needed for its types
     from planner.records.model import State
@@ -28,10 +32,6 @@ CREATE = "create"
 UPDATE = "update"
 FORGET = "forget"
 WRITE_ACTIONS = (CREATE, UPDATE)  # the actions that send a PUT
-
-FORMAT_VERSION = "1.0"
-RESOURCE_TYPE = "llm_model_configuration"
-PROVIDER_NAME = "llmplan/genesys-cloud-llm-gateway"
 
 
 @dataclass(frozen=True)
@@ -106,6 +106,8 @@ class Plan:
     drift: tuple[DriftedResource, ...]
     safety: SafetyCheck
     targets: tuple[str, ...] = ()
+    configuration: tuple[ConfiguredModel, ...] = ()  # every model file of the environment, targeted or not
+    prior_state: tuple[RecordedModel, ...] = ()  # the state the plan was made against
     checksum: str | None = field(default=None, compare=False)
 
     def count(self, action: str) -> int:
@@ -173,13 +175,15 @@ def build_plan(
     recorded = dict(state.resources) if state is not None else {}
     changes: list[ResourceChange] = []
     drift: list[DriftedResource] = []
+    configured: list[ConfiguredModel] = []
 
     for model in environment.models:
+        after = to_payload(model.config)
+        configured.append(ConfiguredModel(model.address, model.file, after))
         if wanted and model.address not in wanted:
             continue
         model_id = model.model_id.lower()
         live_config = live.get(model_id)
-        after = to_payload(model.config)
         live_version = live_config.get("version") if live_config is not None else None
         if live_config is None:
             action = CREATE
@@ -217,6 +221,8 @@ def build_plan(
         drift=tuple(sorted(drift, key=lambda item: item.address)),
         safety=SafetyCheck(environment.apply.max_change_percent, written, len(environment.models)),
         targets=tuple(sorted(wanted)),
+        configuration=tuple(sorted(configured, key=lambda model: model.address)),
+        prior_state=recorded_models(recorded),
     )
 
 
@@ -253,33 +259,34 @@ def field_changes_json(changes: Iterable[FieldChange]) -> list[dict[str, Any]]:
     return [change.to_dict() for change in changes]
 
 
-def resource_entry(address: str, actions: list[str], before: Any, after: Any) -> dict[str, Any]:
-    return {
-        "address": address,
-        "mode": "managed",
-        "type": RESOURCE_TYPE,
-        "name": address,
-        "provider_name": PROVIDER_NAME,
-        "change": {"actions": actions, "before": before, "after": after},
-    }
-
-
 def to_document(plan: Plan) -> dict[str, Any]:
-    """The plan as a JSON document shaped like ``terraform show -json``."""
+    """The plan in Terraform's JSON output format, with llmplan's block.
+
+    Sections share the bodies they repeat: treat the document as read-only.
+    """
+    converted: dict[int, Any] = {}
+
+    def plain(value: Mapping[str, Any] | None) -> Any:
+        """A body as JSON, converted once: the same body is a change's after,
+        a planned value and a configuration."""
+        if value is None:
+            return None
+        if id(value) not in converted:
+            converted[id(value)] = plain_json(value)
+        return converted[id(value)]
+
     resource_changes = []
+    planned = []
     for change in plan.changes:
-        entry = resource_entry(change.address, [change.action], plain_json(change.before), plain_json(change.after))
-        entry.update(
-            model_id=change.model_id,
-            live_version=change.live_version,
-            file=change.file,
-            field_changes=field_changes_json(change.changes),
-            llmplan={"safety": change.classification.to_dict()},
-        )
+        after = plain(change.after)
+        entry = change_entry(change.address, [change.action], plain(change.before), after)
+        entry.update(model_id=change.model_id, live_version=change.live_version, file=change.file, field_changes=field_changes_json(change.changes), llmplan={"safety": change.classification.to_dict()})
         resource_changes.append(entry)
+        if after is not None:
+            planned.append(values_resource(change.address, after))
     resource_drift = []
     for item in plan.drift:
-        entry = resource_entry(item.address, [UPDATE if item.after is not None else "delete"], plain_json(item.before), plain_json(item.after))
+        entry = change_entry(item.address, [UPDATE if item.after is not None else "delete"], plain(item.before), plain(item.after))
         entry.update(
             model_id=item.model_id,
             state_version=item.state_version,
@@ -291,13 +298,17 @@ def to_document(plan: Plan) -> dict[str, Any]:
         resource_drift.append(entry)
     document: dict[str, Any] = {
         "format_version": FORMAT_VERSION,
+        "terraform_version": TERRAFORM_VERSION,
         "llmplan_version": plan.tool_version,
+        "planned_values": values_module(planned),
+        "resource_drift": resource_drift,
+        "resource_changes": resource_changes,
+        "prior_state": prior_state(plan.prior_state),
+        "configuration": configuration(plan.configuration, plain),
         "timestamp": plan.created_at,
         "applyable": plan.has_changes,
         "complete": True,
         "errored": False,
-        "resource_changes": resource_changes,
-        "resource_drift": resource_drift,
         "llmplan": {
             "environment": plan.environment,
             "state": {"lineage": plan.state_lineage, "serial": plan.state_serial},
@@ -318,12 +329,10 @@ def to_document(plan: Plan) -> dict[str, Any]:
             },
         },
     }
+    if document["prior_state"] is None:  # Terraform leaves it out when there is no state
+        del document["prior_state"]
     document["llmplan"]["checksum"] = document_checksum(document)
     return document
-
-
-def plain_json(value: Mapping[str, Any] | None) -> Any:
-    return json.loads(canonical_json(value)) if value is not None else None
 
 
 def document_checksum(document: Mapping[str, Any]) -> str:
@@ -352,6 +361,12 @@ def from_document(document: Mapping[str, Any], *, source: str = "plan file") -> 
     block = document["llmplan"]
     if block.get("checksum") != document_checksum(document):
         raise PlanFileError(f"{source} was modified after it was written (checksum mismatch)", hint="create and review a new plan; a plan file must be applied exactly as reviewed")
+    disagree = planned_values_mismatch(document)
+    if disagree:
+        raise PlanFileError(
+            f"{source} is not a valid llmplan plan: planned_values and resource_changes disagree on {', '.join(disagree[:5])}",
+            hint="policy tools judge planned_values and apply sends resource_changes; create and review a new plan",
+        )
     changes = tuple(
         ResourceChange(
             address=entry["address"],
@@ -391,6 +406,8 @@ def from_document(document: Mapping[str, Any], *, source: str = "plan file") -> 
         drift=drift,
         safety=SafetyCheck(safety["max_change_percent"], safety["changed"], safety["total"]),
         targets=tuple(block["targets"]),
+        configuration=read_configuration(document),
+        prior_state=read_prior_state(document),
         checksum=block["checksum"],
     )
 
@@ -401,8 +418,8 @@ def _classification(entry: Mapping[str, Any]) -> Classification:
 
 
 def dumps(plan: Plan) -> str:
-    """The saved form as text (stable key order, one trailing newline)."""
-    return json.dumps(to_document(plan), indent=2, sort_keys=False, ensure_ascii=False) + "\n"
+    """The saved form as text: one line, stable key order, as ``terraform show -json`` writes it."""
+    return document_text(to_document(plan))
 
 
 def loads(text: str, *, source: str = "plan file") -> Plan:

@@ -13,7 +13,8 @@ from typing import Any, Iterable, TextIO
 
 from planner.diff import FieldChange
 from planner.drift import KIND_TEXT, DriftedModel, DriftReport
-from planner.plan import CREATE, FORGET, NO_OP, UPDATE, Plan, ResourceChange, dumps, field_changes_json, plain_json, resource_entry
+from planner.plan import CREATE, FORGET, NO_OP, UPDATE, Plan, ResourceChange, dumps, field_changes_json
+from planner.tfjson import FORMAT_VERSION, TERRAFORM_VERSION, change_entry, configuration, document_text, plain_json, prior_state
 from planner.safety import Classification, Finding, old_new
 
 SYMBOLS = {CREATE: "+", UPDATE: "~", FORGET: "-", NO_OP: " "}
@@ -194,7 +195,7 @@ def render(plan: Plan, out: TextIO, output_format: str, *, color: bool = False) 
 
 def render_drift(report: DriftReport, out: TextIO, output_format: str, *, color: bool = False) -> None:
     if output_format == "json":
-        out.write(json.dumps(drift_document(report), indent=2, ensure_ascii=False) + "\n")
+        out.write(document_text(drift_document(report)))
     elif output_format == "markdown":
         render_drift_markdown(report, out)
     else:
@@ -257,10 +258,12 @@ def render_drift_markdown(report: DriftReport, out: TextIO) -> None:
 
 
 def drift_document(report: DriftReport) -> dict[str, Any]:
-    """The drift report as JSON, in the shape of a plan's ``resource_drift``."""
+    """The drift report as JSON: Terraform's ``resource_drift``, ``prior_state``
+    and ``configuration`` sections (a report plans nothing, so it has no
+    ``planned_values``), then llmplan's own."""
     entries = []
     for item in report.drifted:
-        entry = resource_entry(item.address, ["update"], plain_json(item.desired), plain_json(item.live))
+        entry = change_entry(item.address, ["update"], plain_json(item.desired), plain_json(item.live))
         entry.update(
             model_id=item.model_id,
             drift_kind=item.kind,
@@ -273,15 +276,21 @@ def drift_document(report: DriftReport) -> dict[str, Any]:
             llmplan={"safety": item.outside.to_dict()},
         )
         entries.append(entry)
-    return {
-        "format_version": "1.0",
+    document: dict[str, Any] = {
+        "format_version": FORMAT_VERSION,
+        "terraform_version": TERRAFORM_VERSION,
         "llmplan_version": report.tool_version,
         "timestamp": report.created_at,
         "resource_drift": entries,
+        "prior_state": prior_state(report.prior_state),
+        "configuration": configuration(report.configuration),
         "unmanaged": [{"model_id": m.model_id, "name": m.name, "version": m.version} for m in report.unmanaged],
         "summary": {"total": report.total, "drifted": len(report.drifted), "unmanaged": len(report.unmanaged)},
         "llmplan": {"environment": report.environment, "weakened_outside": len(report.weakened_outside)},
     }
+    if document["prior_state"] is None:
+        del document["prior_state"]
+    return document
 
 
 def validation_document(environment: str, models: int) -> str:

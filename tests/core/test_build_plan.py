@@ -278,6 +278,22 @@ def test_target_limits_changes_and_forgets(targets: tuple[str, ...], expected: l
     assert plan.targets == tuple(sorted(targets))
 
 
+@pytest.mark.parametrize("targets", [(), ("support-bot",)], ids=["all", "one-target"])
+def test_the_plan_keeps_every_file_and_the_whole_state_whatever_the_targets(targets: tuple[str, ...]) -> None:
+    """Terraform's configuration and prior_state sections describe the
+    environment, not just what the plan touches."""
+    plan = plan_of(environment(THREE), THREE_LIVE, three_state(), targets)
+    assert [(m.address, m.file) for m in plan.configuration] == [
+        ("intent-router", "environments/dev/models/intent-router.yaml"),
+        ("summarizer", "environments/dev/models/summarizer.yaml"),
+        ("support-bot", "environments/dev/models/support-bot.yaml"),
+    ]
+    desired = {m.address: m.values for m in plan.configuration}
+    assert desired["support-bot"]["max_tokens"] == 1024 and desired["intent-router"]["model_id"] == ROUTER
+    assert [(r.address, r.version, r.applied_at) for r in plan.prior_state] == [("old-bot", 2, APPLIED_AT), ("support-bot", 4, APPLIED_AT)]
+    assert plan.prior_state[1].values["max_tokens"] == 2048  # as recorded, not as desired
+
+
 def test_target_limits_drift_too() -> None:
     env = environment({"support-bot": config(), "summarizer": config(SUMMARIZER)})
     live_configs = {SUPPORT: live(5, config(max_tokens=1024)), SUMMARIZER: live(2, config(SUMMARIZER, max_tokens=1))}

@@ -128,6 +128,17 @@ def test_unmanaged_live_models_are_listed_but_are_not_drift() -> None:
     assert not report.has_drift
 
 
+def test_the_report_keeps_every_file_and_the_state_for_its_json() -> None:
+    """drift --format json carries Terraform's configuration and prior_state, drift or not."""
+    report = detect(config(max_tokens=1024), {SUPPORT: live(5, config(max_tokens=1024))}, config())
+    assert report.drifted == ()
+    ((address, file, desired),) = [(m.address, m.file, m.values) for m in report.configuration]
+    assert (address, file, desired["max_tokens"]) == ("support-bot", "environments/dev/models/support-bot.yaml", 1024)
+    (recorded,) = report.prior_state
+    assert (recorded.address, recorded.version, recorded.applied_at, recorded.values["max_tokens"]) == ("support-bot", 4, APPLIED_AT, 2048)
+    assert detect(config(), {SUPPORT: live(1, config())}, None).prior_state == ()
+
+
 def test_an_unmanaged_model_without_a_name_is_listed_by_id() -> None:
     report = detect(config(), {SUPPORT: live(4, config()), TRANSLATOR: live(1, config(model_id=TRANSLATOR))}, config())
     assert report.unmanaged == (UnmanagedModel(TRANSLATOR, TRANSLATOR, 1),)

@@ -4,11 +4,16 @@ from __future__ import annotations
 
 import io
 import json
+from types import MappingProxyType
+
+import pytest
 
 from planner import schemas
 from planner.diff import FieldChange
-from planner.plan import DriftedResource, Plan, ResourceChange, SafetyCheck, from_document, to_document
+from planner.errors import PlanFileError
+from planner.plan import DriftedResource, Plan, ResourceChange, SafetyCheck, document_checksum, dumps, from_document, to_document
 from planner.render import render_json, render_markdown, render_text
+from planner.tfjson import ConfiguredModel, RecordedModel
 from planner.validation import schema_violations
 
 SUPPORT = "a1b2c3d4-e5f6-7890-abcd-ef1234567890"
@@ -51,6 +56,16 @@ def small_plan() -> Plan:
             DriftedResource("support-bot", SUPPORT, dict(before, max_tokens=2048), before, (FieldChange("max_tokens", 2048, 1024),), 3, 4, "2026-11-24T09:00:00.000Z"),
         ),
         safety=SafetyCheck(max_change_percent=30, changed=2, total=3),
+        configuration=(
+            ConfiguredModel("router", "environments/dev/models/router.yaml", {"model_id": ROUTER, "max_tokens": 512}),
+            ConfiguredModel("summarizer", "environments/dev/models/summarizer.yaml", {"max_tokens": 1}),
+            ConfiguredModel("support-bot", "environments/dev/models/support-bot.yaml", dict(before, max_tokens=2048)),
+        ),
+        prior_state=(
+            RecordedModel("old-bot", MappingProxyType({"max_tokens": 10}), 2, "2026-11-20T09:00:00.000Z"),
+            RecordedModel("support-bot", MappingProxyType(dict(before, max_tokens=2048)), 3, "2026-11-24T09:00:00.000Z"),
+            RecordedModel("summarizer", MappingProxyType({"max_tokens": 1}), 1, "2026-11-24T09:00:00.000Z"),
+        ),
     )
 
 
@@ -147,7 +162,7 @@ def test_json_rendering_has_the_terraform_show_json_shape_and_validates() -> Non
     out = io.StringIO()
     render_json(small_plan(), out)
     document = json.loads(out.getvalue())
-    assert document["format_version"] == "1.0"
+    assert document["format_version"] == "1.2"
     assert [r["address"] for r in document["resource_changes"]] == ["old-bot", "router", "support-bot", "summarizer"]
     support = document["resource_changes"][2]
     assert support["mode"] == "managed"
@@ -163,9 +178,51 @@ def test_json_rendering_has_the_terraform_show_json_shape_and_validates() -> Non
     assert schema_violations(schemas.validator(schemas.PLAN), document) == []
 
 
+def test_planned_values_are_the_models_after_apply_and_forgets_leave_them() -> None:
+    document = to_document(small_plan())
+    planned = document["planned_values"]["root_module"]["resources"]
+    assert [(r["address"], r["values"]) for r in planned] == [
+        ("router", {"model_id": ROUTER, "max_tokens": 512}),
+        ("support-bot", {"model_id": SUPPORT, "max_tokens": 2048, "compliance_mode": "strict"}),
+        ("summarizer", {"max_tokens": 1}),  # a no-op stays what it is
+    ]
+    assert {(r["mode"], r["type"], r["provider_name"], r["schema_version"]) for r in planned} == {("managed", "llm_model_configuration", "registry.terraform.io/llmplan/llm", 0)}
+    assert [r["address"] for r in document["prior_state"]["values"]["root_module"]["resources"]] == ["old-bot", "support-bot", "summarizer"]
+    assert [r["address"] for r in document["configuration"]["root_module"]["resources"]] == ["router", "summarizer", "support-bot"]
+    forget = document["resource_changes"][0]["change"]
+    assert (forget["actions"], forget["after"], forget["after_sensitive"], forget["before_sensitive"]) == (["forget"], None, False, {})
+
+
 def test_the_saved_document_round_trips_to_the_same_plan() -> None:
     plan = small_plan()
     assert from_document(to_document(plan)) == plan
+    assert dumps(from_document(json.loads(dumps(plan)))) == dumps(plan)
+
+
+def test_the_saved_text_is_one_compact_line_as_terraform_writes_it() -> None:
+    """terraform-compliance parses a plan file's first line only."""
+    text = dumps(small_plan())
+    assert text.count("\n") == 1 and text.endswith("}\n")
+    assert text.startswith('{"format_version":"1.2","terraform_version":"1.5.0","llmplan_version":"0.1.0","planned_values":{"root_module":{"resources":[{"address":"router",')
+    assert json.loads(text) == json.loads(json.dumps(to_document(small_plan())))
+
+
+def saved(plan: Plan) -> dict:
+    """The document as a file holds it (to_document's sections share their bodies)."""
+    return json.loads(dumps(plan))
+
+
+def test_a_plan_whose_planned_values_differ_from_its_changes_is_refused() -> None:
+    document = saved(small_plan())
+    document["planned_values"]["root_module"]["resources"][1]["values"]["compliance_mode"] = "permissive"
+    document["llmplan"]["checksum"] = document_checksum(document)
+    with pytest.raises(PlanFileError, match="planned_values and resource_changes disagree on support-bot"):
+        from_document(document)
+    document = saved(small_plan())
+    del document["planned_values"]["root_module"]["resources"][0]  # a create the gate never sees
+    document["llmplan"]["checksum"] = document_checksum(document)
+    with pytest.raises(PlanFileError, match="disagree on router"):
+        from_document(document)
 
 
 def test_no_changes_says_so_plainly() -> None:

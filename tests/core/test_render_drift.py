@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import io
 import json
+from types import MappingProxyType
 
 from planner.diff import FieldChange
 from planner.drift import BOTH, CHANGED_OUTSIDE, NEVER_APPLIED, DriftedModel, DriftReport, UnmanagedModel
 from planner.render import render_drift
+from planner.tfjson import ConfiguredModel, RecordedModel
 
 SUPPORT = "a1b2c3d4-e5f6-7890-abcd-ef1234567890"
 ROUTER = "c3d4e5f6-a7b8-4901-8cde-f12345678902"
@@ -102,7 +104,7 @@ Drift in environment prod: 1 of 4 models differ from the YAML.
 
 def test_json_has_resource_drift_and_the_summary_block() -> None:
     document = json.loads(rendered(report((SUPPORT_DRIFT, ROUTER_NEVER), UNMANAGED), "json"))
-    assert document["format_version"] == "1.0"
+    assert document["format_version"] == "1.2"
     assert document["summary"] == {"total": 4, "drifted": 2, "unmanaged": 1}
     assert document["unmanaged"] == [{"model_id": TRANSLATOR, "name": "gemini-translate", "version": 7}]
     support, router = document["resource_drift"]
@@ -111,8 +113,15 @@ def test_json_has_resource_drift_and_the_summary_block() -> None:
         "mode": "managed",
         "type": "llm_model_configuration",
         "name": "support-bot",
-        "provider_name": "llmplan/genesys-cloud-llm-gateway",
-        "change": {"actions": ["update"], "before": {"max_tokens": 2048}, "after": {"max_tokens": 1024}},
+        "provider_name": "registry.terraform.io/llmplan/llm",
+        "change": {
+            "actions": ["update"],
+            "before": {"max_tokens": 2048},
+            "after": {"max_tokens": 1024},
+            "after_unknown": {},
+            "before_sensitive": {},
+            "after_sensitive": {},
+        },
         "model_id": SUPPORT,
         "drift_kind": "changed_outside",
         "description": "live changed outside llmplan",
@@ -124,3 +133,39 @@ def test_json_has_resource_drift_and_the_summary_block() -> None:
         "llmplan": {"safety": {"classification": "neutral", "reasons": []}},  # built by hand: not classified
     }
     assert (router["drift_kind"], router["change"]["after"], router["live_version"], router["applied_at"]) == ("never_applied", None, None, None)
+    assert router["change"]["after_sensitive"] is False
+    # no state given: no prior_state, as Terraform leaves it out; no files given: an empty configuration
+    assert "prior_state" not in document
+    assert document["configuration"]["root_module"]["resources"] == []
+
+
+def test_json_carries_the_state_and_the_files_in_terraforms_shapes() -> None:
+    files = (
+        ConfiguredModel("intent-router", "environments/prod/models/intent-router.yaml", {"model_id": ROUTER, "max_tokens": 512}),
+        ConfiguredModel("support-bot", "environments/prod/models/support-bot.yaml", {"model_id": SUPPORT, "max_tokens": 2048}),
+    )
+    recorded = (RecordedModel("support-bot", MappingProxyType({"model_id": SUPPORT, "max_tokens": 2048}), 4, APPLIED),)
+    drift = DriftReport("prod", "2026-11-25T10:00:00.000Z", "0.1.0", 2, (SUPPORT_DRIFT, ROUTER_NEVER), (), files, recorded)
+    document = json.loads(rendered(drift, "json"))
+    assert list(document)[:7] == ["format_version", "terraform_version", "llmplan_version", "timestamp", "resource_drift", "prior_state", "configuration"]
+    assert "planned_values" not in document  # a drift report plans nothing
+    assert document["prior_state"] == {
+        "format_version": "1.0",
+        "terraform_version": "1.5.0",
+        "values": {"root_module": {"resources": [{
+            "address": "support-bot", "mode": "managed", "type": "llm_model_configuration", "name": "support-bot",
+            "provider_name": "registry.terraform.io/llmplan/llm", "schema_version": 0,
+            "values": {"max_tokens": 2048, "model_id": SUPPORT}, "sensitive_values": {},
+            "version": 4, "applied_at": APPLIED,
+        }]}},
+    }
+    router, support = document["configuration"]["root_module"]["resources"]
+    assert support == {
+        "address": "support-bot", "mode": "managed", "type": "llm_model_configuration", "name": "support-bot",
+        "provider_config_key": "llm",
+        "expressions": {"max_tokens": {"constant_value": 2048}, "model_id": {"constant_value": SUPPORT}},
+        "schema_version": 0,
+        "file": "environments/prod/models/support-bot.yaml",
+    }
+    assert router["address"] == "intent-router"
+    assert document["configuration"]["provider_config"] == {"llm": {"name": "llm", "full_name": "registry.terraform.io/llmplan/llm"}}

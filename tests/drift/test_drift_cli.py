@@ -105,7 +105,7 @@ def test_json_follows_the_plan_json_shape(applied: Project, admin: Admin) -> Non
     admin.patch(SUPPORT, compliance_mode="permissive")
     code, document = applied.json("drift", "--env", "dev")
     assert code == 2
-    assert document["format_version"] == "1.0"
+    assert document["format_version"] == "1.2"
     assert document["llmplan"]["environment"] == "dev"
     assert document["timestamp"] and document["llmplan_version"]
     (entry,) = document["resource_drift"]
@@ -119,6 +119,15 @@ def test_json_follows_the_plan_json_shape(applied: Project, admin: Admin) -> Non
     assert entry["change"]["before"]["compliance_mode"] == "strict"  # YAML
     assert entry["change"]["after"]["compliance_mode"] == "permissive"  # live
     assert entry["last_applied"]["compliance_mode"] == "strict"
+    # the plan's Terraform sections, where they apply: the state and the files (nothing is planned)
+    assert "planned_values" not in document
+    recorded = {r["address"]: r["values"] for r in document["prior_state"]["values"]["root_module"]["resources"]}
+    assert sorted(recorded) == ["intent-router", "summarizer", "support-bot"]
+    assert recorded["support-bot"]["compliance_mode"] == "strict"
+    files = {r["address"]: r for r in document["configuration"]["root_module"]["resources"]}
+    assert sorted(files) == ["intent-router", "summarizer", "support-bot"]
+    assert files["support-bot"]["expressions"]["compliance_mode"] == {"constant_value": "strict"}
+    assert files["support-bot"]["file"] == "environments/dev/models/support-bot.yaml"
 
 
 @pytest.mark.parametrize("output_format", ["text", "markdown", "json"])

@@ -21,7 +21,7 @@ PACKAGE = REPO_ROOT / "planner"
 # The functional core (design.md): must never import the CLI framework, the
 # HTTP library or the sandbox gateway, even when used.
 CORE = ["planner.yamlsource", "planner.configuration", "planner.environment", "planner.validation"]
-CORE += ["planner.diff", "planner.safety", "planner.plan", "planner.drift", "planner.render", "planner.render.records", "planner.render.errors"]
+CORE += ["planner.diff", "planner.safety", "planner.tfjson", "planner.plan", "planner.drift", "planner.render", "planner.render.records", "planner.render.errors"]
 FORBIDDEN = ["click", "requests", "urllib3", "planner.sandbox", "planner.cli", "planner.gateway"]
 
 

@@ -10,6 +10,7 @@ import pytest
 from e2e_project import ROUTER, SUMMARIZER, SUPPORT, THREE_MODELS, Admin, Project
 
 from planner import schemas
+from planner.plan import document_checksum
 from planner.validation import schema_violations
 
 
@@ -109,7 +110,8 @@ def test_json_follows_the_terraform_show_json_shape_and_the_plan_schema(applied:
     code, document = applied.json("plan", "--env", "dev", "--detailed-exitcode")
     assert code == 2
     assert schema_violations(schemas.validator(schemas.PLAN), document) == []
-    assert document["format_version"] == "1.0"
+    assert document["format_version"] == "1.2"
+    assert list(document)[:8] == ["format_version", "terraform_version", "llmplan_version", "planned_values", "resource_drift", "resource_changes", "prior_state", "configuration"]
     assert document["applyable"] is True
     assert [entry["address"] for entry in document["resource_changes"]] == ["intent-router", "summarizer", "support-bot"]
     assert [entry["change"]["actions"] for entry in document["resource_changes"]] == [["no-op"], ["no-op"], ["update"]]
@@ -138,6 +140,69 @@ def test_json_follows_the_terraform_show_json_shape_and_the_plan_schema(applied:
     assert document["llmplan"]["state"]["serial"] >= 1
     assert document["llmplan"]["summary"] == {"create": 0, "update": 1, "forget": 0, "no_op": 2, "drifted": 0}
     assert document["llmplan"]["safety"] == {"max_change_percent": 100, "changed": 1, "total": 3, "change_percent": 33.33, "exceeded": False}
+
+
+def test_json_has_terraforms_planned_values_prior_state_and_configuration(applied: Project) -> None:
+    """What policy tools read: each model after apply, the state before, the files."""
+    code, document = applied.json("plan", "--env", "dev")
+    state = json.loads(applied.run("state", "show", "--env", "dev", "--format", "json").stdout)["state"]
+    planned = document["planned_values"]["root_module"]["resources"]
+    assert [entry["address"] for entry in planned] == ["intent-router", "summarizer", "support-bot"]
+    support = planned[2]
+    assert {key: value for key, value in support.items() if key != "values"} == {
+        "address": "support-bot",
+        "mode": "managed",
+        "type": "llm_model_configuration",
+        "name": "support-bot",
+        "provider_name": "registry.terraform.io/llmplan/llm",
+        "schema_version": 0,
+        "sensitive_values": {},
+    }
+    # the YAML edit, as apply will send it
+    assert support["values"] == document["resource_changes"][2]["change"]["after"]
+    assert (support["values"]["max_tokens"], support["values"]["compliance_mode"]) == (1024, "strict")
+    assert planned[1]["values"]["compliance_mode"] == "standard"  # the gateway's default, filled in
+
+    prior = document["prior_state"]
+    assert prior["format_version"] == "1.0"
+    recorded = {entry["address"]: entry for entry in prior["values"]["root_module"]["resources"]}
+    assert sorted(recorded) == sorted(state["resources"])
+    assert recorded["support-bot"]["values"]["max_tokens"] == 2048  # as last applied, not as edited
+    assert recorded["support-bot"]["version"] == state["resources"]["support-bot"]["version"]
+    assert recorded["support-bot"]["type"] == "llm_model_configuration"
+
+    configuration = document["configuration"]
+    assert configuration["provider_config"] == {"llm": {"name": "llm", "full_name": "registry.terraform.io/llmplan/llm"}}
+    files = {entry["address"]: entry for entry in configuration["root_module"]["resources"]}
+    assert sorted(files) == ["intent-router", "summarizer", "support-bot"]
+    assert files["support-bot"]["file"] == "environments/dev/models/support-bot.yaml"
+    assert files["support-bot"]["provider_config_key"] == "llm"
+    assert files["support-bot"]["expressions"]["max_tokens"] == {"constant_value": 1024}
+    assert files["support-bot"]["expressions"]["safety_filters"]["constant_value"][1] == {"filter_type": "political", "action": "flag", "threshold": 60}
+
+
+def test_a_targeted_plan_plans_only_its_targets_but_shows_every_file(applied: Project) -> None:
+    code, document = applied.json("plan", "--env", "dev", "--target", "support-bot")
+    assert [entry["address"] for entry in document["resource_changes"]] == ["support-bot"]
+    assert [entry["address"] for entry in document["planned_values"]["root_module"]["resources"]] == ["support-bot"]
+    assert [entry["address"] for entry in document["configuration"]["root_module"]["resources"]] == ["intent-router", "summarizer", "support-bot"]
+
+
+def test_a_first_plan_has_no_prior_state_and_a_forget_leaves_planned_values(project: Project) -> None:
+    project.write_models(THREE_MODELS)
+    code, document = project.json("plan", "--env", "dev")
+    assert "prior_state" not in document  # nothing recorded yet: Terraform leaves the section out too
+    assert [entry["change"]["actions"] for entry in document["resource_changes"]] == [["create"]] * 3
+    created = document["resource_changes"][0]["change"]
+    assert (created["before"], created["before_sensitive"], created["after_unknown"], created["after_sensitive"]) == (None, False, {}, {})
+    assert len(document["planned_values"]["root_module"]["resources"]) == 3
+
+    project.apply()
+    (project.models_dir / "intent-router.yaml").unlink()
+    code, document = project.json("plan", "--env", "dev")
+    assert [entry["address"] for entry in document["planned_values"]["root_module"]["resources"]] == ["summarizer", "support-bot"]
+    assert [entry["address"] for entry in document["prior_state"]["values"]["root_module"]["resources"]] == ["intent-router", "summarizer", "support-bot"]
+    assert [entry["address"] for entry in document["configuration"]["root_module"]["resources"]] == ["summarizer", "support-bot"]
 
 
 @pytest.mark.parametrize("output_format", ["text", "markdown", "json"])
@@ -176,15 +241,29 @@ def plan_file_variants(text: str) -> dict[str, tuple[str, str]]:
     future["format_version"] = "2.0"
     no_block = json.loads(text)
     del no_block["llmplan"]
+    assert '"max_tokens":1024' in text  # the NaN variant below has a number to replace
+    # what a policy gate judges, made to differ from what apply sends, the checksum made to match
+    two_faced = json.loads(text)
+    two_faced["planned_values"]["root_module"]["resources"][2]["values"]["max_tokens"] = 512
+    two_faced["llmplan"]["checksum"] = document_checksum(two_faced)
+    doubled = json.loads(text)
+    doubled["planned_values"]["root_module"]["resources"].append(doubled["planned_values"]["root_module"]["resources"][0])
+    doubled["llmplan"]["checksum"] = document_checksum(doubled)
+    unjudged = json.loads(text)
+    del unjudged["planned_values"]
+    unjudged["llmplan"]["checksum"] = document_checksum(unjudged)
     return {
+        "planned-values-differ": (json.dumps(two_faced), "planned_values and resource_changes disagree on support-bot"),
+        "planned-values-repeat": (json.dumps(doubled), "planned_values and resource_changes disagree on intent-router"),
+        "no-planned-values": (json.dumps(unjudged), "is not a valid llmplan plan: (root): missing required field 'planned_values'"),
         "tampered": (json.dumps(edited, indent=2), "was modified after it was written (checksum mismatch)"),
         "truncated": (text[: len(text) // 2], "is not valid JSON (truncated or not a plan?)"),
         "empty": ("", "is not valid JSON"),
         "foreign-json": (json.dumps({"format_version": "1.0", "planned_values": {}, "resource_changes": []}), "is not a valid llmplan plan"),
-        "future-format": (json.dumps(future), "has format_version '2.0'; this llmplan reads 1.0"),
+        "future-format": (json.dumps(future), "has format_version '2.0'; this llmplan reads 1.2"),
         "no-llmplan-block": (json.dumps(no_block), "is not a valid llmplan plan"),
         "json-array": (json.dumps([document]), "is not a llmplan plan (expected a JSON object)"),
-        "nan": (text.replace('"max_tokens": 1024', '"max_tokens": NaN', 1), "is not a llmplan plan: it holds NaN"),
+        "nan": (text.replace('"max_tokens":1024', '"max_tokens":NaN', 1), "is not a llmplan plan: it holds NaN"),
         "deeply-nested": ("[" * 100_000 + "]" * 100_000, "is not a llmplan plan: maximum recursion depth exceeded"),
         "not-utf-8": ("\udcff", "cannot read plan file"),
     }
@@ -286,3 +365,28 @@ def test_out_where_no_file_can_be_written_is_a_clear_error(project: Project) -> 
     assert done.code == 1, done
     assert done.stderr.startswith("Error: cannot write the plan file ") and "a-file/plan.json" in done.stderr
     assert "Traceback" not in done.stderr and done.stdout == ""
+
+
+def as_format_1_0(document: dict) -> dict:
+    """The same plan as llmplan wrote it before Terraform's sections (format 1.0)."""
+    old = {key: value for key, value in document.items() if key not in ("planned_values", "prior_state", "configuration")}
+    old["format_version"] = "1.0"
+    for entry in (*old["resource_changes"], *old["resource_drift"]):
+        entry["provider_name"] = "llmplan/genesys-cloud-llm-gateway"
+        entry["change"] = {key: entry["change"][key] for key in ("actions", "before", "after")}
+    old["llmplan"]["checksum"] = document_checksum(old)
+    return old
+
+
+def test_a_plan_saved_in_format_1_0_is_still_applied_exactly(applied: Project, admin: Admin) -> None:
+    plan_file = applied.root / "plan.json"
+    assert applied.run("plan", "--env", "dev", "--out", str(plan_file)).code == 0
+    old = as_format_1_0(json.loads(plan_file.read_text(encoding="utf-8")))
+    plan_file.write_text(json.dumps(old, indent=2), encoding="utf-8")
+    assert applied.run("show", str(plan_file), root=False).stdout == EXPECTED_UPDATE_TEXT
+    done = applied.run("apply", str(plan_file), "--auto-approve")
+    assert done.code == 0, done
+    assert admin.configuration(SUPPORT)["max_tokens"] == 1024
+    last = [entry for entry in applied.audit() if entry["address"] == "support-bot" and entry["status"] == "success"][-1]
+    assert last["plan_checksum"] == old["llmplan"]["checksum"]
+    assert applied.run("plan", "--env", "dev", "--detailed-exitcode").code == 0

@@ -9,7 +9,7 @@ together or not at all. Needs ``pip install 'llmplan[postgres]'`` (psycopg 3).
 
 from __future__ import annotations
 
-from typing import Mapping
+from typing import Any, Mapping
 
 from planner.environment import StateSettings
 from planner.records.interfaces import Recorded, RecordedChange
@@ -36,7 +36,7 @@ class PostgresRecords:
         return f"PostgresRecords({self.name!r})"
 
     def record(self, change: RecordedChange) -> Recorded:
-        with self.db.transaction() as cursor:
+        def work(cursor: Any) -> Recorded:
             if change.resource is not None:
                 self.state.record_in(cursor, change.resource)
             elif change.forget is not None:
@@ -45,7 +45,9 @@ class PostgresRecords:
             event = change.event_for(entry) if change.event_for is not None else None
             if event is not None:
                 self.outbox.enqueue_in(cursor, event)
-        return Recorded(entry, event)
+            return Recorded(entry, event)
+
+        return self.audit.in_transaction(work)  # type: ignore[no-any-return]
 
     def close(self) -> None:
         self.db.close()

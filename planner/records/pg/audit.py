@@ -28,6 +28,11 @@ class PostgresAuditStore:
         self.db = database
         self.environment = environment
         self._clock = clock
+        # The head as of our last committed append: while it holds, an append needs no
+        # read (one round trip with the rest of its transaction); if another writer moved
+        # the head meanwhile, the insert of our entry number fails and the head is read again.
+        self._head: tuple[int, str] | None = None
+        self._proposed: tuple[int, str] | None = None
 
     def __repr__(self) -> str:
         return f"PostgresAuditStore({self.db.target.describe()}, environment={self.environment!r})"
@@ -35,29 +40,63 @@ class PostgresAuditStore:
     # --- writing ---------------------------------------------------------
 
     def append(self, fields: Mapping[str, Any]) -> dict[str, Any]:
-        with self.db.transaction() as cursor:
-            return self.append_in(cursor, fields)
+        return self.in_transaction(lambda cursor: self.append_in(cursor, fields))
+
+    def in_transaction(self, work: Callable[[psycopg.Cursor[Any]], Any]) -> Any:
+        """Run ``work`` (which appends) in one transaction; once more if another writer moved the head."""
+        for attempt in (1, 2, 3):
+            self._proposed = None
+            known = self.head_known()
+            try:
+                with self.db.transaction(pipeline=known) as cursor:
+                    result = work(cursor)
+            except (psycopg.errors.UniqueViolation, psycopg.errors.DeadlockDetected):
+                self._head = None  # someone else appended: read the head, under its row lock, and try again
+                if attempt == 3:
+                    raise
+                continue
+            except BaseException:
+                self._head = None
+                raise
+            self._head, self._proposed = self._proposed, None
+            return result
+        raise AssertionError("unreachable")
+
+    def head_known(self) -> bool:
+        return self._head is not None
 
     def append_in(self, cursor: psycopg.Cursor[Any], fields: Mapping[str, Any]) -> dict[str, Any]:
-        """Part of a caller's transaction (the unit of work); the heads row lock keeps the chain linear."""
+        """Part of a caller's transaction (the unit of work; see :meth:`in_transaction`)."""
         heads = self.db.table("audit_heads")
-        cursor.execute(sql.SQL("INSERT INTO {} (environment, entries, entry_hash) VALUES (%s, 0, %s) ON CONFLICT DO NOTHING").format(heads), (self.environment, GENESIS_HASH))
-        cursor.execute(sql.SQL("SELECT entries, entry_hash FROM {} WHERE environment = %s FOR UPDATE").format(heads), (self.environment,))
-        row = cursor.fetchone()
-        assert row is not None
-        entries, previous = int(row[0]), str(row[1])
+        if self._proposed is not None:  # a second append in one transaction
+            entries, previous = self._proposed
+        elif self._head is not None:
+            entries, previous = self._head
+        else:
+            cursor.execute(sql.SQL("INSERT INTO {} (environment, entries, entry_hash) VALUES (%s, 0, %s) ON CONFLICT DO NOTHING").format(heads), (self.environment, GENESIS_HASH))
+            cursor.execute(sql.SQL("SELECT entries, entry_hash FROM {} WHERE environment = %s FOR UPDATE").format(heads), (self.environment,))
+            row = cursor.fetchone()
+            assert row is not None
+            entries, previous = int(row[0]), str(row[1])
         entry = chained_entry(fields, previous_hash=previous, now=self._clock())
         model_id = str(entry["model_id"]).lower() if entry.get("model_id") else None
+        # The heads row first, as every appender takes it (no deadlock); if another writer moved it
+        # since we read it, nothing is updated and the insert of our number fails: the caller retries.
+        cursor.execute(
+            sql.SQL("UPDATE {} SET entries = %s, entry_hash = %s WHERE environment = %s AND entries = %s AND entry_hash = %s").format(heads),
+            (entries + 1, entry["entry_hash"], self.environment, entries, previous),
+        )
         cursor.execute(
             sql.SQL("INSERT INTO {} (environment, seq, model_id, entry) VALUES (%s, %s, %s, %s)").format(self.db.table("audit")),
             (self.environment, entries + 1, model_id, canonical_json(entry)),
         )
-        cursor.execute(sql.SQL("UPDATE {} SET entries = %s, entry_hash = %s WHERE environment = %s").format(heads), (entries + 1, entry["entry_hash"], self.environment))
+        self._proposed = (entries + 1, str(entry["entry_hash"]))
         return entry
 
     def append_verbatim(self, entries: Iterator[dict[str, Any]]) -> int:
         """Append entries already chained elsewhere, text unchanged (``state migrate``); returns how many."""
         count = 0
+        self._head = None
         with self.db.transaction() as cursor:
             heads = self.db.table("audit_heads")
             cursor.execute(sql.SQL("INSERT INTO {} (environment, entries, entry_hash) VALUES (%s, 0, %s) ON CONFLICT DO NOTHING").format(heads), (self.environment, GENESIS_HASH))
@@ -141,7 +180,7 @@ class PostgresAuditStore:
         """The whole chain, row by row through a server-side cursor: constant memory."""
         with self.db.transaction() as cursor:
             checkpoint = self._checkpoint(cursor)
-            head = self._head(cursor)
+            head = self._stored_head(cursor)
         check = ChainCheck()
         query = sql.SQL("SELECT entry FROM {} WHERE environment = %s ORDER BY seq").format(self.db.table("audit"))
         with self.db.streaming(query, (self.environment,)) as rows:
@@ -156,7 +195,7 @@ class PostgresAuditStore:
         """From the checkpoint on, and that the checkpointed entry is still there unchanged."""
         with self.db.transaction() as cursor:
             checkpoint = self._checkpoint(cursor)
-            head = self._head(cursor)
+            head = self._stored_head(cursor)
             entries, entry_hash, _ = checkpoint
             if entries:
                 cursor.execute(sql.SQL("SELECT entry FROM {} WHERE environment = %s AND seq = %s").format(self.db.table("audit")), (self.environment, entries))
@@ -173,7 +212,7 @@ class PostgresAuditStore:
                 return AuditReport(False, check.number, check.first_bad, check.problem)
         return self._ends_where_recorded(check, checkpoint, head) or AuditReport(True, check.number)
 
-    def _head(self, cursor: psycopg.Cursor[Any]) -> tuple[int, str]:
+    def _stored_head(self, cursor: psycopg.Cursor[Any]) -> tuple[int, str]:
         cursor.execute(sql.SQL("SELECT entries, entry_hash FROM {} WHERE environment = %s").format(self.db.table("audit_heads")), (self.environment,))
         row = cursor.fetchone()
         return (int(row[0]), str(row[1])) if row else (0, GENESIS_HASH)

@@ -178,12 +178,23 @@ class Database:
         return sql.SQL("{}.{}").format(self.schema, sql.Identifier(name))
 
     @contextmanager
-    def transaction(self) -> Iterator[psycopg.Cursor[Any]]:
-        """A cursor inside one transaction: committed at the end of the block, rolled back on an error."""
+    def transaction(self, *, pipeline: bool = False) -> Iterator[psycopg.Cursor[Any]]:
+        """A cursor inside one transaction: committed at the end of the block, rolled back on an error.
+
+        ``pipeline``: the statements are sent without waiting for each answer
+        (one round trip for the whole transaction); only for blocks that read
+        no result.
+        """
         with self._mutex:
             try:
+                if pipeline:
+                    with self._connection.pipeline(), self._connection.transaction(), self._connection.cursor() as cursor:
+                        yield cursor
+                    return
                 with self._connection.transaction(), self._connection.cursor() as cursor:
                     yield cursor
+            except psycopg.errors.DeadlockDetected:
+                raise  # the caller retries its transaction
             except psycopg.OperationalError as error:
                 raise unavailable(error, self.dsn, self.target) from None
             except psycopg.InterfaceError as error:  # the connection was closed under us (a restart)
