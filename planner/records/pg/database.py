@@ -158,7 +158,6 @@ def unavailable(error: BaseException, dsn: str, target: Target) -> StateError:
     return RecordsUnavailable(f"the records database {target.describe()} cannot be reached: {reason}")
 
 
-
 class Database:
     """One connection shared by the stores of one environment; one transaction at a time.
 
