@@ -20,6 +20,7 @@ from typing import IO, Any
 from urllib.parse import urlsplit, urlunsplit
 
 import pytest
+import yaml
 from docs_helpers import REPO, Runner, find_step, llmplan_commands, parse_cli, steps, workflow
 
 DSN = "${{ secrets.LLMPLAN_PG_DSN }}"
@@ -137,19 +138,27 @@ def test_moving_to_postgresql_then_applying_while_another_holds_the_lock(tmp_pat
     run = Runner(root)
     shared = {"LLMPLAN_PG_DSN": postgres.dsn}
 
-    # before: records in Git, as ../apply.yml committed them
+    # before: records in Git, as ../apply.yml committed them (the team chose a schema name already)
+    settings = root / "environments" / "dev" / "environment.yaml"
+    with open(settings, "a", encoding="utf-8") as handle:
+        handle.write(f"state:\n  backend: local\n  schema: {schema}\n")
+    on_main = settings.read_text(encoding="utf-8")
+    switched = on_main.replace("backend: local", "backend: postgres")
     cli(run, "apply", "--env", "dev", "--auto-approve")
     committed = json.loads((root / "state" / "dev" / "state.json").read_text(encoding="utf-8"))
-    # the pull request that moves dev's records to PostgreSQL has merged
-    with open(root / "environments" / "dev" / "environment.yaml", "a", encoding="utf-8") as handle:
-        handle.write(f"state:\n  backend: postgres\n  schema: {schema}\n")
 
-    # its apply stops before planning against an empty database
+    # had the switch to PostgreSQL merged first, its apply would stop before planning against an empty database
+    settings.write_text(switched, encoding="utf-8")
     result, _ = run.step("postgres/apply.yml", "plan", "Check that the records", **shared)
     assert result.returncode == 1
     assert "::error title=llmplan records (dev)::state/dev/state.json is in Git but the database holds no state of dev: run the migrate workflow for dev first" in result.stdout
+    settings.write_text(on_main, encoding="utf-8")
 
-    # migrate.yml: the rehearsal fills a throwaway database, not the team's
+    # migrate.yml, job rehearse: this checkout's environment.yaml names PostgreSQL (the schema kept),
+    # and the rehearsal fills a throwaway database, not the team's
+    result, _ = run.step("postgres/migrate.yml", "rehearse", "Name PostgreSQL")
+    assert result.returncode == 0 and "state.backend set to postgres in this checkout" in result.stdout, result.stderr
+    assert yaml.safe_load(settings.read_text(encoding="utf-8"))["state"] == {"backend": "postgres", "schema": schema}
     throwaway = f"rehearsal_{schema}"
     postgres.psql(f"CREATE DATABASE {throwaway} OWNER llmplan")
     result, _ = run.step("postgres/migrate.yml", "rehearse", "Rehearse", LLMPLAN_PG_DSN=with_database(postgres.dsn, throwaway))
@@ -160,10 +169,17 @@ def test_moving_to_postgresql_then_applying_while_another_holds_the_lock(tmp_pat
     assert f"lineage {committed['lineage']}, serial 1, 5 model(s)" in summary and "chain intact" in summary
     assert run.step("postgres/apply.yml", "plan", "Check that the records", **shared)[0].returncode == 1, "the team's database is untouched"
 
-    # …then, after approval, the team's database
+    # job migrate (a fresh checkout of main), after approval: the team's database
+    settings.write_text(on_main, encoding="utf-8")
+    assert run.step("postgres/migrate.yml", "migrate", "Name PostgreSQL")[0].returncode == 0
     result, _ = run.step("postgres/migrate.yml", "migrate", "Migrate the records", **shared)
     assert result.returncode == 0, result.stdout + result.stderr
     assert "Next: delete `state/dev/` in a pull request" in run.summary.read_text(encoding="utf-8")
+
+    # the pull request that switches dev to PostgreSQL merges; state/dev/ is still in Git
+    settings.write_text(switched, encoding="utf-8")
+    result, _ = run.step("postgres/migrate.yml", "migrate", "Name PostgreSQL")
+    assert result.returncode == 0 and result.stdout == "" and settings.read_text(encoding="utf-8") == switched
     result, _ = run.step("postgres/apply.yml", "plan", "Check that the records", **shared)
     assert result.returncode == 0, result.stdout + result.stderr
     assert "::notice title=llmplan records (dev)::state/dev/state.json is left over from before the migration (serial 1; the database is at 1)" in result.stdout
