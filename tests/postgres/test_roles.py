@@ -5,6 +5,8 @@ the records; it cannot change them, and says so without a traceback."""
 
 from __future__ import annotations
 
+import re
+from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
@@ -56,3 +58,29 @@ def test_a_read_only_role_cannot_create_the_tables_of_a_new_schema(first: PgProj
     done = first.run("plan", "--env", "dev", env={"LLMPLAN_PG_DSN": dsn})
     assert done.code == 1
     assert f"(schema {schema}_new): permission denied for database llmplan" in done.stderr and "Traceback" not in done.stderr
+
+
+def test_the_roles_of_the_ci_readme_work_as_it_says(first: PgProject, postgres: Any, schema: str) -> None:
+    """examples/ci/github-actions/postgres/README.md: an administrator makes the schema and two roles,
+    neither with CREATE on the database; the writer's first command makes the tables, the reader reads them."""
+    readme = Path(__file__).resolve().parents[2] / "examples" / "ci" / "github-actions" / "postgres" / "README.md"
+    (block,) = re.findall(r"```sql\n(.*?)```", readme.read_text(encoding="utf-8"), re.DOTALL)
+    database = f"db_{schema}"
+    writer, reader = f"ci_{schema}", f"read_{schema}"
+    statements = block.replace("llmplan_ci", writer).replace("llmplan_read", reader).replace("SCHEMA llmplan", f"SCHEMA {schema}")
+    statements = statements.replace(f"PASSWORD '…';   -- apply", f"PASSWORD '{READER_PASSWORD}w';   -- apply").replace("PASSWORD '…';", f"PASSWORD '{READER_PASSWORD}';")
+    assert "…" not in statements
+    postgres.psql(f"CREATE DATABASE {database}")  # owned by the superuser: neither role may create schemas in it
+    postgres.psql_in(database, statements)
+    parts = urlsplit(postgres.dsn)
+
+    def dsn(role: str, password: str) -> dict[str, str]:
+        return {"LLMPLAN_PG_DSN": urlunsplit(parts._replace(netloc=f"{role}:{password}@{parts.hostname}:{parts.port}", path=f"/{database}"))}
+
+    applied = first.run("apply", "--env", "dev", "--auto-approve", env=dsn(writer, f"{READER_PASSWORD}w"))
+    assert applied.code == 0, str(applied)
+    for args in (("plan", "--env", "dev", "--detailed-exitcode"), ("drift", "--env", "dev"), ("audit", "verify", "--env", "dev")):
+        done = first.run(*args, env=dsn(reader, READER_PASSWORD))
+        assert done.code == 0, str(done)
+    refused = first.run("apply", "--env", "dev", "--auto-approve", env=dsn(reader, READER_PASSWORD))
+    assert refused.code == 1 and f"Error: the role {reader} may not do this" in refused.stderr

@@ -228,7 +228,10 @@ class Database:
                 return
         with self.transaction() as cursor:
             cursor.execute("SELECT pg_advisory_xact_lock(hashtext('llmplan schema migration'))")
-            cursor.execute(sql.SQL("CREATE SCHEMA IF NOT EXISTS {}").format(self.schema))
+            # a schema made by an administrator for a role without CREATE on the database is used as it is
+            cursor.execute("SELECT 1 FROM pg_catalog.pg_namespace WHERE nspname = %s", (self.target.schema,))
+            if cursor.fetchone() is None:
+                cursor.execute(sql.SQL("CREATE SCHEMA IF NOT EXISTS {}").format(self.schema))
             cursor.execute(
                 sql.SQL("CREATE TABLE IF NOT EXISTS {} (version integer PRIMARY KEY, tool_version text NOT NULL, applied_at timestamptz NOT NULL DEFAULT now())").format(versions)
             )
