@@ -43,9 +43,8 @@ def gate_command() -> list[str]:
     """The checkov command line of the plan workflow's policy gate, for environment dev."""
     steps = yaml.safe_load(PLAN_WORKFLOW.read_text(encoding="utf-8"))["jobs"]["plan"]["steps"]
     (gate,) = [step for step in steps if step.get("name") == "Policy gate (checkov)"]
-    # the step runs checkov from a virtual environment of its own (requirements-checkov.txt)
-    (line,) = [line for line in gate["run"].splitlines() if line.startswith('"$RUNNER_TEMP/checkov/bin/checkov" ')]
-    return ["checkov", *shlex.split(line.replace("$ENV", "dev"))[1:]]
+    (line,) = [line for line in gate["run"].splitlines() if line.startswith("checkov ")]
+    return shlex.split(line.replace("$ENV", "dev"))
 
 
 def run_gate(project: Project) -> tuple[int, dict[str, Any]]:
