@@ -87,6 +87,7 @@ class EnvironmentSource:
     settings: SourceDocument | None
     models: tuple[ModelFile, ...]
     problems: tuple[Problem, ...]
+    warnings: tuple[Problem, ...] = ()  # worth saying, not wrong: a hidden model file that is not read
 
 
 @dataclass(frozen=True)
@@ -134,6 +135,7 @@ class Environment:
     models: tuple[ModelFile, ...]
     state: StateSettings = StateSettings()
     safety: SafetyRules = field(default_factory=default_rules)
+    warnings: tuple[Problem, ...] = ()
 
     @property
     def state_dir(self) -> Path:
@@ -222,6 +224,7 @@ def build_environment(source: EnvironmentSource) -> Environment:
         models=models,
         safety=rules_for(data.get("safety")),
         state=state_settings(data.get("state")),
+        warnings=source.warnings,
     )
 
 

@@ -16,6 +16,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Iterable, Sequence
 
+from planner.printable import printable
+
 EXIT_OK = 0
 EXIT_ERROR = 1
 EXIT_CHANGES = 2
@@ -39,8 +41,10 @@ class Problem:
     message: str
 
     def __str__(self) -> str:
-        where = self.file if self.line is None else f"{self.file}:{self.line}"
-        return f"{where} {self.path}: {self.message}" if self.path else f"{where}: {self.message}"
+        """One line, whatever the file name, field or message holds (control characters escaped)."""
+        file, path, message = printable(self.file), printable(self.path), printable(self.message)
+        where = file if self.line is None else f"{file}:{self.line}"
+        return f"{where} {path}: {message}" if path else f"{where}: {message}"
 
     def to_dict(self) -> dict[str, Any]:
         return {"file": self.file, "line": self.line, "path": self.path, "message": self.message}
@@ -175,6 +179,17 @@ class InvalidModelId(GatewayError):
 
 class InsecureGatewayURL(ConfigurationError):
     pass
+
+
+class DestinationNotAllowed(ConfigurationError):
+    """A host that may not receive llmplan's requests (credentials, events); refused before anything is sent.
+
+    ``setting`` names the environment.yaml field that led there (``gateway.base_url``), when one did.
+    """
+
+    def __init__(self, message: str, *, hint: str | None = None, setting: str | None = None) -> None:
+        super().__init__(message, hint=hint)
+        self.setting = setting
 
 
 # --- plans, state, apply --------------------------------------------------

@@ -29,7 +29,8 @@ import requests
 
 from planner import __version__
 from planner.configuration import canonical_json, with_defaults
-from planner.errors import ConfigurationError
+from planner.addresses import url_refusal
+from planner.errors import ConfigurationError, DestinationNotAllowed
 from planner.gateway.endpoints import is_loopback_url
 from planner.signing import parse_secrets, webhook_headers
 
@@ -91,6 +92,16 @@ class FlushResult:
             )
 
 
+def _guarded_session() -> requests.Session:
+    """A session that refuses to connect to a link-local or metadata address (planner.gateway.guard)."""
+    from planner.gateway.guard import GuardedAdapter
+
+    session = requests.Session()
+    session.mount("https://", GuardedAdapter())
+    session.mount("http://", GuardedAdapter())
+    return session
+
+
 def _display_url(url: str) -> str:
     """Scheme, host and port only: webhook paths and queries often embed tokens."""
     parts = urlsplit(url)
@@ -125,6 +136,9 @@ class GovernanceNotifier:
         parts = urlsplit(webhook_url)
         if parts.scheme not in ("http", "https") or not parts.hostname:
             raise ConfigurationError(f"governance webhook_url {_display_url(webhook_url)!r} is not an http(s) URL")
+        refusal = url_refusal(webhook_url)
+        if refusal is not None:  # said without the URL, which may hold a password
+            raise DestinationNotAllowed(f"governance webhook_url {refusal}", hint="use the receiver's https:// address; the signature (governance.secret_env) authenticates llmplan to it")
         if parts.scheme != "https" and not is_loopback_url(webhook_url):
             raise ConfigurationError(
                 f"governance webhook_url must use https (got {_display_url(webhook_url)}); "
@@ -137,7 +151,7 @@ class GovernanceNotifier:
         self._warnings: list[str] = []
         # parsed now, so a malformed secret stops the command before any change, not at the first send
         self._keys = parse_secrets(secret, source="the governance signing secret (governance.secret_env)") if secret else None
-        self._session = session or requests.Session()
+        self._session = session or _guarded_session()
         self._pause = pause_after_unreachable
         self._clock = clock
         self._wall_clock = wall_clock
@@ -204,6 +218,10 @@ class GovernanceNotifier:
         try:
             with self._session.post(self.webhook_url, data=body, headers=headers, timeout=self.timeout, allow_redirects=False) as response:
                 status = response.status_code
+        except DestinationNotAllowed as refused:  # the name resolved to a metadata address: nothing was sent
+            self._paused_until = self._clock() + self._pause
+            self._warn(f"governance event {event_id} not sent: {refused.message}; kept in the outbox")
+            return False
         except requests.RequestException as error:
             # The exception text can quote the full URL; only its class is logged.
             self._paused_until = self._clock() + self._pause

@@ -25,7 +25,11 @@ from planner.environment import (
     state_settings,
 )
 from planner.errors import EnvironmentNotFound, Problem
+from planner.printable import printable
 from planner.yamlsource import SourceDocument, read_yaml_file
+
+
+HIDDEN_FILE = "hidden file, not read: a model file whose name starts with '.' configures nothing; rename it to manage that model, or move it out of models/"
 
 
 def list_environments(root: Path) -> list[str]:
@@ -68,6 +72,7 @@ def read_environment(root: Path, name: str) -> EnvironmentSource:
 
     models_dir = directory / MODELS_DIR
     models: list[ModelFile] = []
+    warnings: list[Problem] = []
     if not models_dir.is_dir():
         problems.append(Problem(display_path(models_dir, root), None, "", f"missing {MODELS_DIR}/ folder; put one YAML file per model there"))
     else:
@@ -80,11 +85,14 @@ def read_environment(root: Path, name: str) -> EnvironmentSource:
             entries = sorted(scan, key=lambda entry: entry.name)
         for entry in entries:
             address, suffix = os.path.splitext(entry.name)
+            if entry.name.startswith(".") and entry.name.endswith(MODEL_SUFFIXES):
+                warnings.append(Problem(display_prefix + entry.name, None, "", HIDDEN_FILE))
+                continue
             if entry.name.startswith(".") or suffix not in MODEL_SUFFIXES:
                 continue
             display = display_prefix + entry.name
             if not ADDRESS_PATTERN.match(address):
-                problems.append(Problem(display, None, "", f"file name {address!r} is not a valid address: use lowercase letters, digits, '-' and '_', starting with a letter or digit"))
+                problems.append(Problem(display, None, "", f"file name '{printable(address)}' is not a valid address: use lowercase letters, digits, '-' and '_', starting with a letter or digit"))
                 continue
             if address in seen:
                 problems.append(Problem(display, None, "", f"address {address!r} is also defined by {seen[address]}"))
@@ -98,7 +106,7 @@ def read_environment(root: Path, name: str) -> EnvironmentSource:
             if document is not None:
                 models.append(merge_defaults(address, document, defaults_doc))
 
-    return EnvironmentSource(name, root, directory, settings, tuple(models), tuple(problems))
+    return EnvironmentSource(name, root, directory, settings, tuple(models), tuple(problems), tuple(warnings))
 
 
 def _read_inside(path: Path, real_directory: str, display: str) -> tuple[SourceDocument | None, list[Problem]]:

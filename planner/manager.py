@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Iterator, Mapping, Sequence
 
 from planner import __version__
 from planner.clock import utc_now
-from planner.environment import Environment, build_environment
+from planner.environment import Environment, EnvironmentSource, build_environment
 from planner.errors import ConfigurationError, Problem, ValidationFailed
 from planner.loader import read_environment
 from planner.validation import check_capabilities, check_environment
@@ -35,12 +35,40 @@ if TYPE_CHECKING:
 
 def load_environment(root: Path, name: str) -> Environment:
     """Read and validate an environment offline; every problem at once."""
+    return build_environment(_valid_source(root, name))
+
+
+def validate_environment(root: Path, name: str, environ: Mapping[str, str] | None = None) -> tuple[Environment, tuple[Problem, ...]]:
+    """:func:`load_environment`, and its warnings: hidden model files, and a
+    gateway that plan, apply and drift would refuse the credentials (judged
+    offline, against this process's ``LLMPLAN_ALLOWED_GATEWAYS``)."""
+    source = _valid_source(root, name)
+    environment = build_environment(source)
+    return environment, (*environment.warnings, *_gateway_warnings(environment, source, os.environ if environ is None else environ))
+
+
+def _valid_source(root: Path, name: str) -> EnvironmentSource:
     with collector_paused():
         source = read_environment(root, name)
         problems = check_environment(source)
     if problems:
         raise ValidationFailed(problems, what=f"environment {name} is not valid")
-    return build_environment(source)
+    return source
+
+
+def _gateway_warnings(environment: Environment, source: EnvironmentSource, environ: Mapping[str, str]) -> list[Problem]:
+    from planner.gateway.endpoints import GATEWAY_URL_VARIABLE, resolve_endpoint
+
+    gateway = environment.gateway
+    if not gateway.base_url or (environ.get(GATEWAY_URL_VARIABLE) or "").strip() or source.settings is None:
+        return []  # a region, the sandbox, or an address set outside the repository: nothing to refuse
+    try:
+        resolve_endpoint(base_url=gateway.base_url, login_url=gateway.login_url, environ=environ)
+    except ConfigurationError as refused:  # not allowed, or an LLMPLAN_ALLOWED_GATEWAYS that is not a list of hosts
+        setting = getattr(refused, "setting", None) or "gateway.base_url"
+        path = tuple(setting.split("."))
+        return [Problem(source.settings.file, source.settings.line_of(path), setting, f"{refused.message}; plan, apply and drift will refuse it")]
+    return []
 
 
 @contextmanager

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from typing import Any, Iterable, Mapping
 
 from planner import schemas
+from planner.addresses import url_refusal
 from planner.configuration import Capabilities, with_defaults
 from planner.environment import EnvironmentSource, ModelFile, Origin
 from planner.errors import Problem
@@ -31,6 +32,11 @@ _PATTERN_MEANINGS = {
     "webhook_url": "is not an https:// URL (http:// only on 127.0.0.1, localhost or [::1])",
     "secret_env": "is not an environment variable name (letters, digits and _, not starting with a digit)",
 }
+
+
+# Where llmplan sends requests: never echoed with a user:password@ part, never to a host that is never allowed.
+_URL_FIELDS = {"base_url", "login_url", "webhook_url"}
+_URL_PATHS: tuple[JsonPath, ...] = (("gateway", "base_url"), ("gateway", "login_url"), ("governance", "webhook_url"))
 
 
 @dataclass(frozen=True, order=True)
@@ -148,7 +154,8 @@ def _explain(error: Any) -> list[Violation]:
         return [Violation(path, f"needs at least {error.validator_value} item{'s' if error.validator_value != 1 else ''}")]
     meaning = _PATTERN_MEANINGS.get(path[-1]) if path and isinstance(path[-1], str) else None
     if kind in ("pattern", "minLength", "maxLength") and meaning is not None:
-        return [Violation(path, f"{_show(instance)} {meaning}")]
+        shown = _show(instance) if path[-1] not in _URL_FIELDS or url_refusal(str(instance)) is None else "the URL"
+        return [Violation(path, f"{shown} {meaning}")]
     if kind == "pattern":
         return [Violation(path, f"{_show(instance)} does not have the expected form ({shorten(str(error.validator_value))})")]
     if kind == "dependentRequired" and isinstance(instance, dict):
@@ -185,6 +192,7 @@ def check_environment(source: EnvironmentSource) -> list[Problem]:
     if settings is not None:
         env_violations = schema_violations(schemas.validator(schemas.ENVIRONMENT), settings.data)
         env_violations.extend(Violation(("defaults",) + v.path, v.message) for v in _duplicate_filter_violations(settings.data.get("defaults")))
+        env_violations.extend(_destination_violations(settings.data))
         problems.extend(_problems(env_violations, lambda path: Origin(settings.file, settings.line_of(path))))
         policy = settings.data.get("policy")
         if isinstance(policy, dict):
@@ -217,6 +225,18 @@ def check_environment(source: EnvironmentSource) -> list[Problem]:
         else:
             owners[model_id] = model
     return sorted(set(problems), key=lambda p: (p.file, p.line or 0, p.path, p.message))
+
+
+def _destination_violations(settings: Any) -> list[Violation]:
+    """URLs llmplan would send to that it never may: with credentials in them, or at a metadata address."""
+    found = []
+    for path in _URL_PATHS:
+        block = settings.get(path[0]) if isinstance(settings, dict) else None
+        url = block.get(path[1]) if isinstance(block, dict) else None
+        refusal = url_refusal(url) if isinstance(url, str) else None
+        if refusal is not None:
+            found.append(Violation(path, refusal))
+    return found
 
 
 def _policy_problems(policy_validator: Any, model: ModelFile, environment: str, settings: Any) -> list[Problem]:

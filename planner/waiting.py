@@ -18,7 +18,9 @@ _mutex = threading.Lock()
 
 
 def _stderr(line: str) -> None:
-    sys.stderr.write(line + "\n")
+    from planner.printable import printable
+
+    sys.stderr.write(printable(line) + "\n")  # a lock holder's name comes from a file
     sys.stderr.flush()
 
 

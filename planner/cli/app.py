@@ -87,6 +87,8 @@ def configure_logging(debug: bool) -> None:
     --debug (the gateway client masks credentials in what it logs)."""
     import logging
 
+    from planner.printable import PrintableFormatter
+
     class CurrentStderr(logging.StreamHandler):  # type: ignore[type-arg]
         """Writes to whatever sys.stderr is now (it is swapped in tests and by click)."""
 
@@ -101,7 +103,7 @@ def configure_logging(debug: bool) -> None:
     logger = logging.getLogger("llmplan")
     if not any(type(handler).__name__ == "CurrentStderr" for handler in logger.handlers):
         handler = CurrentStderr()
-        handler.setFormatter(logging.Formatter("%(levelname)s %(name)s: %(message)s"))
+        handler.setFormatter(PrintableFormatter("%(levelname)s %(name)s: %(message)s"))
         logger.addHandler(handler)
         logger.propagate = False
     logger.setLevel(logging.DEBUG if debug else logging.WARNING)

@@ -6,7 +6,7 @@ import enum
 import os
 import sys
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Callable, Iterable
 
 import click
 
@@ -91,7 +91,15 @@ def use_color(no_color: bool = False) -> bool:
 
 
 def emit(text: str, *, err: bool = False) -> None:
-    click.echo(text, err=err)
+    """Print a message; control characters in it are shown escaped, never obeyed by the terminal."""
+    from planner.printable import printable
+
+    click.echo(printable(text, newlines=True), err=err)
+
+
+def warn(warnings: Iterable[object]) -> None:
+    for warning in warnings:
+        emit(f"Warning: {warning}", err=True)
 
 
 def display(path: Path | None, root: Path) -> str:

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import click
 
-from planner.cli.options import CONTEXT, Found, emit, env_option, format_option, no_color_option, parallelism_option, root_option, use_color
+from planner.cli.options import CONTEXT, Found, emit, env_option, warn, format_option, no_color_option, parallelism_option, root_option, use_color
 
 
 @click.command(context_settings=CONTEXT)
@@ -27,10 +27,11 @@ def validate(env: str, root: Path, output_format: str) -> None:
     from planner import manager
     from planner.render import validation_document
 
-    environment = manager.load_environment(root, env)
+    environment, warnings = manager.validate_environment(root, env)
+    warn(warnings)
     count = len(environment.models)
     if output_format == "json":
-        emit(validation_document(env, count))
+        emit(validation_document(env, count, warnings))
     else:
         emit(f"{count} model{'s' if count != 1 else ''} valid in environment {env}")
 
@@ -60,6 +61,7 @@ def plan(env: str, root: Path, output_format: str, out_file: Path | None, detail
     from planner.render import render
 
     outcome = manager.make_plan(root, env, targets=targets, parallelism=parallelism)
+    warn(outcome.environment.warnings)
     if out_file is not None:
         manager.write_plan_file(outcome.plan, out_file)
     render(outcome.plan, sys.stdout, output_format, color=use_color(no_color))

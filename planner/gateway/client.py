@@ -34,7 +34,6 @@ from typing import Any, Callable, Mapping
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 import requests
-from requests.adapters import HTTPAdapter
 
 from planner import __version__
 from planner.configuration import READ_ONLY_FIELDS, Capabilities, canonical_json
@@ -42,6 +41,7 @@ from planner.errors import CircuitOpen, GatewayError, InvalidModelId, NotFound
 from planner.gateway.auth import TokenCache, TokenGrant, credentials_refused, grant_from_answer
 from planner.gateway.breaker import CircuitBreaker
 from planner.gateway.endpoints import Credentials, Endpoint, is_loopback_url
+from planner.gateway.guard import GuardedAdapter
 from planner.gateway.failures import describe_exception, error_from_exception, error_from_response
 from planner.gateway.pacing import Pacer, RateLimitInfo
 from planner.gateway.retry import UNAVAILABLE_STATUSES, Cause, RetryPolicy, cause_of
@@ -180,7 +180,8 @@ class GatewayClient:
         session.trust_env = trust_env
         session.cookies.set_policy(http.cookiejar.DefaultCookiePolicy(allowed_domains=[]))
         session.headers.update({"User-Agent": USER_AGENT, "Accept": "application/json"})
-        adapter = HTTPAdapter(pool_connections=2, pool_maxsize=parallelism, max_retries=0)
+        # refuses a connection that reached a link-local or metadata address, whatever the DNS said
+        adapter = GuardedAdapter(pool_connections=2, pool_maxsize=parallelism, max_retries=0)
         session.mount("https://", adapter)
         session.mount("http://", adapter)
         return session

@@ -6,22 +6,32 @@ optional ``login_url``), a region (argument, else ``GENESYSCLOUD_REGION``)
 looked up in the region map of the Genesys Cloud SDKs.  Plain HTTP is
 refused except on loopback, where the sandbox runs: a bearer token or a
 client secret must never cross a network in clear text.
+
+``environment.yaml`` is part of every pull request, so the address it names
+is not trusted with the credentials: a ``base_url`` or ``login_url`` must be
+a host of the region map, loopback, or a host listed in
+``LLMPLAN_ALLOWED_GATEWAYS``, which is set outside the repository (the
+shell, a CI variable). ``LLMPLAN_GATEWAY_URL`` is set outside the repository
+too and needs no listing. Link-local and cloud metadata addresses
+(:mod:`planner.addresses`) are refused everywhere, listed or not.
 """
 
 from __future__ import annotations
 
-import ipaddress
 from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Mapping
 from urllib.parse import urlsplit, urlunsplit
 
-from planner.errors import ConfigurationError, CredentialsMissing, InsecureGatewayURL
+from planner.addresses import Host, parse_host, shown_host, url_refusal
+from planner.errors import ConfigurationError, CredentialsMissing, DestinationNotAllowed, InsecureGatewayURL
+from planner.printable import printable
 
 GATEWAY_URL_VARIABLE = "LLMPLAN_GATEWAY_URL"
 REGION_VARIABLE = "GENESYSCLOUD_REGION"
 CLIENT_ID_VARIABLE = "GENESYSCLOUD_OAUTHCLIENT_ID"
 CLIENT_SECRET_VARIABLE = "GENESYSCLOUD_OAUTHCLIENT_SECRET"
+ALLOWED_GATEWAYS_VARIABLE = "LLMPLAN_ALLOWED_GATEWAYS"
 
 REGION_DOMAINS: Mapping[str, str] = MappingProxyType(
     {
@@ -42,6 +52,8 @@ REGION_DOMAINS: Mapping[str, str] = MappingProxyType(
         "me-central-1": "mec1.pure.cloud",
     }
 )
+# Where a region's API and login live; no other host of those domains gets credentials unlisted.
+REGION_HOSTS = frozenset(f"{service}.{domain}" for domain in REGION_DOMAINS.values() for service in ("api", "login"))
 
 
 @dataclass(frozen=True)
@@ -80,6 +92,12 @@ def resolve_endpoint(
     if base_url:
         api = _checked_base_url(base_url, "gateway base_url")
         login = _checked_base_url(login_url, "gateway login_url") if login_url else _login_for(api)
+        allowed = allowed_gateways(environ)
+        check_allowed(api, "gateway base_url", allowed, setting="gateway.base_url")
+        if login_url:
+            check_allowed(login, "gateway login_url", allowed, setting="gateway.login_url")
+        else:
+            check_allowed(login, "the login host implied by gateway base_url", allowed, setting="gateway.base_url")
         return Endpoint(api_url=api, login_url=login)
     if login_url:
         raise ConfigurationError("gateway login_url is set without base_url", hint="set gateway.base_url as well, or use gateway.region")
@@ -116,22 +134,48 @@ def credentials_from_env(environ: Mapping[str, str], *, fallback: Credentials | 
     return Credentials(client_id=client_id, client_secret=client_secret)
 
 
+def allowed_gateways(environ: Mapping[str, str]) -> frozenset[str]:
+    """The hosts of ``LLMPLAN_ALLOWED_GATEWAYS`` in canonical form; a bad entry is an error, never ignored."""
+    names: set[str] = set()
+    bad: list[str] = []
+    for entry in (environ.get(ALLOWED_GATEWAYS_VARIABLE) or "").split(","):
+        entry = entry.strip()
+        if not entry:
+            continue
+        try:
+            names.add(parse_host(entry).name)
+        except ValueError:
+            bad.append(repr(printable(entry)))
+    if bad:
+        raise ConfigurationError(
+            f"${ALLOWED_GATEWAYS_VARIABLE} holds {', '.join(bad)}, which {'is not a host name' if len(bad) == 1 else 'are not host names'}",
+            hint="list host names separated by commas, without scheme, port, path or wildcard: llm-gw.example.com,llm-gw-eu.example.com",
+        )
+    return frozenset(names)
+
+
+def check_allowed(url: str, what: str, allowed: frozenset[str], *, setting: str | None = None) -> None:
+    """Refuse ``url`` (already checked by :func:`_checked_base_url`) unless its host may receive credentials."""
+    hostname = urlsplit(url).hostname or ""
+    host = parse_host(hostname)
+    if host.is_loopback or host.name in REGION_HOSTS or host.name in allowed:
+        return
+    listing = f"which lists {', '.join(sorted(allowed))}" if allowed else "which is not set"
+    shown = shown_host(hostname, host)
+    raise DestinationNotAllowed(
+        f"{what} host {shown} is not allowed: llmplan sends the gateway credentials only to the hosts of the "
+        f"Genesys Cloud region map, to loopback, and to the hosts listed in ${ALLOWED_GATEWAYS_VARIABLE} ({listing})",
+        hint=f"if {host.name} is your gateway, add it to {ALLOWED_GATEWAYS_VARIABLE} where llmplan runs (the shell, or a CI "
+        "variable; never in the repository, which a pull request can change); otherwise set gateway.region",
+        setting=setting,
+    )
+
+
 def is_loopback_url(url: str) -> bool:
-    """True when ``url``'s host is ``localhost``, in 127.0.0.0/8, or ``::1``."""
+    """True when ``url``'s host is ``localhost``, in 127.0.0.0/8, or ``::1``, however spelled."""
     try:
         host = urlsplit(url).hostname
-    except ValueError:
-        return False
-    return _is_loopback_host(host)
-
-
-def _is_loopback_host(host: str | None) -> bool:
-    if not host:
-        return False
-    if host.lower().rstrip(".") == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
+        return bool(host) and parse_host(host).is_loopback
     except ValueError:
         return False
 
@@ -156,7 +200,17 @@ def _checked_base_url(url: str, what: str) -> str:
         )
     if parts.query or parts.fragment:
         raise ConfigurationError(f"{what} must not have a query or fragment: {shown}")
-    if parts.scheme == "http" and not _is_loopback_host(parts.hostname):
+    try:
+        host: Host = parse_host(parts.hostname)
+    except ValueError as error:
+        raise ConfigurationError(f"{what} has the host '{printable(parts.hostname)}', which is {error}") from None
+    refusal = url_refusal(url)
+    if refusal is not None:
+        raise DestinationNotAllowed(
+            f"{what} {refusal}, whatever ${ALLOWED_GATEWAYS_VARIABLE} lists",
+            hint="name the gateway by gateway.region, or by the https:// address of the gateway itself",
+        )
+    if parts.scheme == "http" and not host.is_loopback:
         raise InsecureGatewayURL(
             f"{what} {shown} uses plain HTTP; tokens and secrets would cross the network unencrypted",
             hint="use https://, or a loopback address (127.0.0.1, ::1, localhost) for a local sandbox",

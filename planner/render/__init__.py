@@ -3,7 +3,9 @@
 Renderers decide nothing: each takes a plan and a writable text stream.
 Output is deterministic (sorted by address, then field path) so two runs
 over the same input print the same bytes, and the JSON rendering is the
-very document a saved plan holds.
+very document a saved plan holds. Text and markdown show what came from
+files, the gateway or a saved plan through :func:`~planner.printable.printable`,
+so a value cannot drive the terminal.
 """
 
 from __future__ import annotations
@@ -12,6 +14,8 @@ import json
 from typing import Any, Iterable, TextIO
 
 from planner.diff import FieldChange
+from planner.errors import Problem
+from planner.printable import printable
 from planner.drift import KIND_TEXT, DriftedModel, DriftReport
 from planner.plan import CREATE, FORGET, NO_OP, UPDATE, Plan, ResourceChange, dumps, field_changes_json
 from planner.tfjson import FORMAT_VERSION, TERRAFORM_VERSION, change_entry, configuration, document_text, plain_json, prior_state
@@ -24,7 +28,7 @@ _RESET = "\x1b[0m"
 
 def value_text(value: Any) -> str:
     """A value as the user wrote it, compactly: JSON scalars and flow mappings."""
-    return json.dumps(value, ensure_ascii=False, separators=(", ", ": "), sort_keys=True)
+    return printable(json.dumps(value, ensure_ascii=False, separators=(", ", ": "), sort_keys=True))
 
 
 def summary_line(plan: Plan) -> str:
@@ -48,7 +52,7 @@ def _weakenings(items: Iterable[tuple[str, Classification]]) -> list[tuple[str, 
 def _safety_text(out: TextIO, heading: str, rows: list[tuple[str, Finding]], paint: Any) -> None:
     out.write(paint("!", heading) + "\n\n")
     for model, finding in rows:
-        out.write(f"  {paint('!', '!')} {model}: {finding.path}: {old_new(finding)}\n      {finding.reason}\n")
+        out.write(f"  {paint('!', '!')} {printable(f'{model}: {finding.path}: {old_new(finding)}')}\n      {printable(finding.reason)}\n")
     out.write("\n")
 
 
@@ -56,7 +60,7 @@ def _safety_markdown(out: TextIO, heading: str, rows: list[tuple[str, Finding]])
     out.write(f"#### ⚠️ {heading}\n\n| model | field | before → after | why |\n|---|---|---|---|\n")
     for model, finding in rows:
         cells = (f"`{model}`", f"`{finding.path}`", f"`{old_new(finding)}`", finding.reason)
-        out.write("| " + " | ".join(cell.replace("|", "\\|") for cell in cells) + " |\n")
+        out.write("| " + " | ".join(printable(cell).replace("|", "\\|") for cell in cells) + " |\n")
     out.write("\n")
 
 
@@ -68,21 +72,23 @@ def _field_lines(changes: Iterable[FieldChange]) -> list[tuple[str, str]]:
     """(symbol, text) per field change."""
     lines = []
     for change in changes:
+        path = printable(change.path)
         if change.kind == "added":
-            lines.append(("+", f"{change.path}: {value_text(change.after)}"))
+            lines.append(("+", f"{path}: {value_text(change.after)}"))
         elif change.kind == "removed":
-            lines.append(("-", f"{change.path}: {value_text(change.before)}"))
+            lines.append(("-", f"{path}: {value_text(change.before)}"))
         else:
-            lines.append(("~", f"{change.path}: {value_text(change.before)} → {value_text(change.after)}"))
+            lines.append(("~", f"{path}: {value_text(change.before)} → {value_text(change.after)}"))
     return lines
 
 
 def _headline(change: ResourceChange) -> str:
+    model = printable(f"{change.address} ({change.model_id})")
     if change.action == CREATE:
-        return f"{change.address} ({change.model_id}) will be configured for the first time"
+        return f"{model} will be configured for the first time"
     if change.action == UPDATE:
-        return f"{change.address} ({change.model_id}) will be updated in place (live version {change.live_version})"
-    return f"{change.address} ({change.model_id}) will be dropped from state; its live configuration is left alone"
+        return f"{model} will be updated in place (live version {printable(change.live_version)})"
+    return f"{model} will be dropped from state; its live configuration is left alone"
 
 
 # --- text -------------------------------------------------------------------
@@ -99,20 +105,20 @@ def render_text(plan: Plan, out: TextIO, *, color: bool = False) -> None:
         out.write(paint("bold", "Changed outside llmplan since the last apply:") + "\n\n")
         for item in plan.drift:
             since = f" (applied {item.applied_at}, state version {item.state_version}, live version {item.live_version})"
-            out.write(f"  {paint('~', '~')} {item.address}{since}\n")
+            out.write(f"  {paint('~', '~')} {printable(item.address + since)}\n")
             for symbol, text in _field_lines(item.changes):
                 out.write(f"      {paint(symbol, symbol)} {text}\n")
         out.write("\n")
     if plan.safety.exceeded:
         out.write(paint("!", f"Warning: {plan.safety.describe()}.") + "\n\n")
     if not plan.has_changes:
-        out.write(f"No changes. The live configuration of environment {plan.environment} matches the YAML ({total} model{'s' if total != 1 else ''}).\n")
+        out.write(f"No changes. The live configuration of environment {printable(plan.environment)} matches the YAML ({total} model{'s' if total != 1 else ''}).\n")
         return
-    out.write(f"llmplan will perform the following actions in environment {plan.environment}:\n\n")
+    out.write(f"llmplan will perform the following actions in environment {printable(plan.environment)}:\n\n")
     for change in plan.actionable:
         symbol = SYMBOLS[change.action]
         out.write(f"  # {_headline(change)}\n")
-        out.write(f"  {paint(symbol, f'{symbol} {change.action} {change.address}')}\n")
+        out.write(f"  {paint(symbol, printable(f'{symbol} {change.action} {change.address}'))}\n")
         for field_symbol, text in _field_lines(change.changes):
             out.write(f"      {paint(field_symbol, field_symbol)} {text}\n")
         out.write("\n")
@@ -130,7 +136,7 @@ def render_text(plan: Plan, out: TextIO, *, color: bool = False) -> None:
 
 def render_markdown(plan: Plan, out: TextIO) -> None:
     """A pull-request comment: summary first, table, collapsible field diff."""
-    out.write(f"### llmplan · `{plan.environment}` · {summary_line(plan)}\n\n")
+    out.write(f"### llmplan · `{printable(plan.environment)}` · {summary_line(plan)}\n\n")
     weakened = _weakenings((change.address, change.classification) for change in plan.weakening)
     if weakened:
         _safety_markdown(out, f"This plan weakens safety: {_count(len(weakened), 'setting')} of {_count(len(plan.weakening), 'model')}", weakened)
@@ -141,12 +147,12 @@ def render_markdown(plan: Plan, out: TextIO) -> None:
         out.write(f"> [!WARNING]\n> {plan.safety.describe()}.\n\n")
     if plan.drift:
         out.write(f"> [!NOTE]\n> {len(plan.drift)} model{'s' if len(plan.drift) != 1 else ''} changed outside llmplan since the last apply: "
-                  + ", ".join(f"`{item.address}`" for item in plan.drift) + ".\n\n")
+                  + ", ".join(f"`{printable(item.address)}`" for item in plan.drift) + ".\n\n")
     if plan.has_changes:
         out.write("| | model | action | fields |\n|---|---|---|---|\n")
         for change in plan.actionable:
-            fields = ", ".join(f"`{c.path}`" for c in change.changes) if change.action == UPDATE else "—"
-            out.write(f"| {SYMBOLS[change.action]} | `{change.address}` | {change.action} | {fields} |\n")
+            fields = ", ".join(f"`{printable(c.path)}`" for c in change.changes) if change.action == UPDATE else "—"
+            out.write(f"| {SYMBOLS[change.action]} | `{printable(change.address)}` | {change.action} | {fields} |\n")
         _diff_details(out, "Field-level changes", ((f"{SYMBOLS[c.action]} {c.action} {c.address} ({c.model_id})", c.changes) for c in plan.actionable))
     else:
         out.write(f"The live configuration matches the YAML ({len(plan.changes)} models).\n")
@@ -158,7 +164,7 @@ def _diff_details(out: TextIO, summary: str, sections: Iterable[tuple[str, Itera
     """A collapsed ``diff`` block: one ``@@ heading @@`` and its field lines per model."""
     out.write(f"\n<details><summary>{summary}</summary>\n\n```diff\n")
     for heading, changes in sections:
-        out.write(f"@@ {heading} @@\n")
+        out.write(f"@@ {printable(heading)} @@\n")
         out.write("".join(_diff_lines(changes)))
     out.write("```\n\n</details>\n")
 
@@ -168,9 +174,9 @@ def _diff_lines(changes: Iterable[FieldChange]) -> list[str]:
     lines = []
     for change in changes:
         if change.before is not None:
-            lines.append(f"-   {change.path}: {value_text(change.before)}\n")
+            lines.append(f"-   {printable(change.path)}: {value_text(change.before)}\n")
         if change.after is not None:
-            lines.append(f"+   {change.path}: {value_text(change.after)}\n")
+            lines.append(f"+   {printable(change.path)}: {value_text(change.after)}\n")
     return lines
 
 
@@ -212,7 +218,7 @@ def _since(item: DriftedModel) -> str:
     live = "never configured on the gateway" if item.live_version is None else f"live version {item.live_version}"
     if item.applied_at is None:
         return live
-    return f"last applied {item.applied_at} as version {item.state_version}, {live}"
+    return printable(f"last applied {item.applied_at} as version {item.state_version}, {live}")
 
 
 def render_drift_text(report: DriftReport, out: TextIO, *, color: bool = False) -> None:
@@ -224,7 +230,7 @@ def render_drift_text(report: DriftReport, out: TextIO, *, color: bool = False) 
         _safety_text(out, f"Safety weakened outside llmplan: {_count(len(report.weakened_outside), 'model')}, {_count(len(outside), 'setting')}.", outside, paint)
     out.write(paint("bold", drift_summary(report)) + "\n")
     for item in report.drifted:
-        out.write(f"\n  {paint('~', '~')} {item.address} ({item.model_id}): {KIND_TEXT[item.kind]} ({_since(item)})\n")
+        out.write(f"\n  {paint('~', '~')} {printable(f'{item.address} ({item.model_id})')}: {KIND_TEXT[item.kind]} ({_since(item)})\n")
         for symbol, text in _field_lines(item.changes):
             out.write(f"      {paint(symbol, symbol)} {text}\n")
     if report.drifted:
@@ -232,7 +238,7 @@ def render_drift_text(report: DriftReport, out: TextIO, *, color: bool = False) 
     if report.unmanaged:
         out.write(f"\nUnmanaged: {len(report.unmanaged)} configured model(s) on the gateway are in no YAML file of {report.environment}:\n")
         for model in report.unmanaged:
-            out.write(f"  ? {model.name} ({model.model_id})\n")
+            out.write(f"  ? {printable(f'{model.name} ({model.model_id})')}\n")
         out.write(f"  Adopt them with: llmplan import --env {report.environment} --model-id ID\n")
     if report.drifted:
         out.write(
@@ -250,11 +256,11 @@ def render_drift_markdown(report: DriftReport, out: TextIO) -> None:
     if report.drifted:
         out.write("| model | what moved | since | fields |\n|---|---|---|---|\n")
         for item in report.drifted:
-            fields = ", ".join(f"`{c.path}`" for c in item.changes)
-            out.write(f"| `{item.address}` | {KIND_TEXT[item.kind]} | {_since(item)} | {fields} |\n")
+            fields = ", ".join(f"`{printable(c.path)}`" for c in item.changes)
+            out.write(f"| `{printable(item.address)}` | {KIND_TEXT[item.kind]} | {_since(item)} | {fields} |\n")
         _diff_details(out, "Field-level differences (YAML → live)", ((f"{i.address} ({i.model_id})", i.changes) for i in report.drifted))
     if report.unmanaged:
-        out.write(f"\n{len(report.unmanaged)} unmanaged model(s) on the gateway: " + ", ".join(f"`{m.name}` ({m.model_id})" for m in report.unmanaged) + ".\n")
+        out.write(f"\n{len(report.unmanaged)} unmanaged model(s) on the gateway: " + ", ".join(printable(f"`{m.name}` ({m.model_id})") for m in report.unmanaged) + ".\n")
 
 
 def drift_document(report: DriftReport) -> dict[str, Any]:
@@ -293,6 +299,7 @@ def drift_document(report: DriftReport) -> dict[str, Any]:
     return document
 
 
-def validation_document(environment: str, models: int) -> str:
+def validation_document(environment: str, models: int, warnings: Iterable[Problem] = ()) -> str:
     """``validate --format json`` of a valid environment (a failure is rendered by render.errors)."""
-    return json.dumps({"environment": environment, "valid": True, "models": models, "problems": []}, indent=2)
+    document = {"environment": environment, "valid": True, "models": models, "problems": [], "warnings": [w.to_dict() for w in warnings]}
+    return json.dumps(document, indent=2)

@@ -10,6 +10,7 @@ import json
 from typing import Any, TextIO
 
 from planner.errors import LlmplanError, ValidationFailed
+from planner.printable import printable
 
 
 def diagnostics(error: LlmplanError) -> list[dict[str, Any]]:
@@ -37,17 +38,17 @@ def render_error(error: LlmplanError, out: TextIO, output_format: str, *, comman
     if output_format == "json":
         out.write(json.dumps(error_document(error, command=command, environment=environment), indent=2, ensure_ascii=False) + "\n")
         return
-    where = f" · `{environment}`" if environment else ""
+    where = f" · `{printable(environment)}`" if environment else ""
     out.write(f"### llmplan {command}{where} · failed\n\n")
-    out.write("> [!CAUTION]\n> " + "\n> ".join(error.message.splitlines()[:1]) + "\n\n")
+    out.write("> [!CAUTION]\n> " + "\n> ".join(printable(line) for line in error.message.splitlines()[:1]) + "\n\n")
     if isinstance(error, ValidationFailed) and error.problems:
         out.write("| file | line | field | problem |\n|---|---|---|---|\n")
         for problem in error.problems:
-            out.write(f"| `{problem.file}` | {problem.line if problem.line is not None else '—'} | `{problem.path or '—'}` | {_cell(problem.message)} |\n")
+            out.write(f"| `{printable(problem.file)}` | {problem.line if problem.line is not None else '—'} | `{printable(problem.path or '—')}` | {_cell(problem.message)} |\n")
         out.write("\n")
     if error.hint:
-        out.write(f"Hint: {error.hint}\n")
+        out.write(f"Hint: {printable(error.hint)}\n")
 
 
 def _cell(text: str) -> str:
-    return text.replace("|", "\\|").replace("\n", " ")
+    return printable(text.replace("\n", " ")).replace("|", "\\|")

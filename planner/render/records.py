@@ -11,6 +11,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Iterable, Mapping, TextIO
 
+from planner.printable import printable
+
 if TYPE_CHECKING:
     from planner.apply import Outcome
     from planner.manager import StateView
@@ -111,7 +113,7 @@ def render_audit_entries(entries: Iterable[Mapping[str, Any]], out: TextIO, outp
     for entry in entries:
         count += 1
         error = f"  {entry.get('error_code')}: {entry.get('error_message')}" if entry.get("status") == "failure" else ""
-        out.write(f"{entry.get('timestamp')}  {entry.get('action'):20} {entry.get('status'):8} {entry.get('address', '-')}{error}\n")
+        out.write(printable(f"{entry.get('timestamp')}  {entry.get('action'):20} {entry.get('status'):8} {entry.get('address', '-')}{error}") + "\n")
     if not count:
         out.write("no audit entries\n")
 

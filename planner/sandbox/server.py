@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Any, Callable, Mapping
 
 from planner.catalog import DEMO_MODELS, generated_models
+from planner.printable import printable
 from planner.sandbox.answers import ApiError, Response
 from planner.sandbox.app import MAX_BODY_BYTES, Request, SandboxApp
 from planner.sandbox.errors import SandboxError
@@ -164,7 +165,7 @@ class _Handler(BaseHTTPRequestHandler):
     def _log(self, status: int, response: Response) -> None:
         if self.server.verbose:
             shown = str(response.status) if not response.drop else "dropped" if response.status == 0 else f"{response.status} answer lost"
-            sys.stderr.write(f"{self.address_string()} {self.command} {self.path[:200]} {shown}\n")
+            sys.stderr.write(printable(f"{self.address_string()} {self.command} {self.path[:200]} {shown}") + "\n")  # a client's path
 
     def log_message(self, format: str, *args: Any) -> None:
         if self.server.verbose:

@@ -40,6 +40,7 @@ PERMISSIONS = {
     ("apply.yml", "plan"): {"contents": "read", "actions": "read", "pull-requests": "read"},
     ("apply.yml", "apply"): {"contents": "write"},
     ("drift.yml", "drift"): {"contents": "read", "issues": "write"},
+    ("plan.yml", "policy"): {"contents": "read"},
     ("postgres/apply.yml", "select"): {"contents": "read"},
     ("postgres/apply.yml", "plan"): {"contents": "read", "actions": "read", "pull-requests": "read"},
     ("postgres/apply.yml", "apply"): {"contents": "read"},  # nothing is committed back
@@ -62,6 +63,8 @@ PROTECTED = {
 }
 SECRET = re.compile(r"\$\{\{\s*secrets\.(\w+)\s*\}\}")
 REQUIREMENTS = WORKFLOWS / "requirements.txt"
+# A job that runs no llmplan command installs nothing, or only the policy gate's tool, from hashes.
+TOOL_INSTALL = "pip install --require-hashes --only-binary :all: -r examples/ci/github-actions/policy-requirements.txt\n"
 INSTALL = (
     "pip install --require-hashes --only-binary :all: -r examples/ci/github-actions/requirements.txt\n"
     "pip install --no-deps --no-build-isolation --no-index .\n"
@@ -126,10 +129,12 @@ def test_secrets_reach_only_the_llmplan_steps_that_use_them(name: str) -> None:
             used = set(SECRET.findall(json.dumps({key: step.get(key) for key in ("env", "with")})))
             ran = commands(step)
             expected = set()
+            if {"plan", "apply", "drift", "validate"} & set(ran):
+                # the hosts besides the region map that credentials may go to, from outside the repository
+                # (validate reads it too, to warn about a gateway that plan would refuse)
+                assert step["env"]["LLMPLAN_ALLOWED_GATEWAYS"] == "${{ vars.LLMPLAN_ALLOWED_GATEWAYS }}", step.get("name")
             if {"plan", "apply", "drift"} & set(ran):
                 expected |= CREDENTIALS
-                # the hosts besides the region map that credentials may go to, from outside the repository
-                assert step["env"]["LLMPLAN_ALLOWED_GATEWAYS"] == "${{ vars.LLMPLAN_ALLOWED_GATEWAYS }}", step.get("name")
             if {"apply", "governance"} & set(ran):
                 expected |= governance_secrets()
             if name in WITH_DATABASE and RECORDS & set(ran) and "services" not in job:
@@ -179,7 +184,7 @@ def test_llmplan_is_installed_from_hashes_with_no_cache(name: str) -> None:
     for job_id, job in workflow(name)["jobs"].items():
         installs = [step for step in job["steps"] if "pip" in step.get("run", "").split()]
         if not any(commands(step) for step in job["steps"]):
-            assert not installs, job_id
+            assert [step["run"] for step in installs] in ([], [TOOL_INSTALL]), job_id
             continue
         assert [step["name"] for step in installs] == ["Install llmplan"], job_id
         assert installs[0]["run"] == INSTALL

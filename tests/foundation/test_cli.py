@@ -91,7 +91,7 @@ def test_json_of_a_valid_environment(project: Project) -> None:
     run = run_main(["validate", "--env", "corpus", "--root", str(project.root), "--format", "json"])
 
     assert run.code == 0
-    assert json.loads(run.stdout) == {"environment": "corpus", "valid": True, "models": 1, "problems": []}
+    assert json.loads(run.stdout) == {"environment": "corpus", "valid": True, "models": 1, "problems": [], "warnings": []}
 
 
 def test_an_unknown_environment_lists_the_ones_that_exist(project: Project) -> None:

@@ -159,7 +159,7 @@ def test_any_model_file_gives_exit_0_or_1_never_a_traceback_never_a_request(raw:
     assert no_network == []
     report = json.loads(run.stdout)  # JSON on stdout either way
     if run.code == 0:
-        assert report == {"environment": "fuzz", "valid": True, "models": 1, "problems": []}
+        assert report == {"environment": "fuzz", "valid": True, "models": 1, "problems": [], "warnings": []}
     else:
         assert report["problems"], run
         for problem in report["problems"]:

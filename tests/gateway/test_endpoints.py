@@ -44,14 +44,18 @@ def test_an_explicit_region_wins_over_the_environment_variable() -> None:
     assert endpoint.api_url == "https://api.cac1.pure.cloud"
 
 
+# the hosts of the examples below, listed as CI would list them (outside the repository)
+LISTED = {"LLMPLAN_ALLOWED_GATEWAYS": "api.example.org, login.example.org,gw.example.org,sso.example.org"}
+
+
 def test_a_base_url_wins_over_the_region_and_api_host_implies_the_login_host() -> None:
-    endpoint = resolve_endpoint(region="us-east-1", base_url="https://api.example.org/", environ={"GENESYSCLOUD_REGION": "eu-west-1"})
+    endpoint = resolve_endpoint(region="us-east-1", base_url="https://api.example.org/", environ={"GENESYSCLOUD_REGION": "eu-west-1", **LISTED})
     assert endpoint == Endpoint("https://api.example.org", "https://login.example.org")
 
 
 def test_a_base_url_without_api_prefix_serves_login_itself_unless_login_url_is_given() -> None:
-    assert resolve_endpoint(base_url="https://gw.example.org:8443", environ={}) == Endpoint("https://gw.example.org:8443", "https://gw.example.org:8443")
-    assert resolve_endpoint(base_url="https://gw.example.org", login_url="https://sso.example.org", environ={}).login_url == "https://sso.example.org"
+    assert resolve_endpoint(base_url="https://gw.example.org:8443", environ=LISTED) == Endpoint("https://gw.example.org:8443", "https://gw.example.org:8443")
+    assert resolve_endpoint(base_url="https://gw.example.org", login_url="https://sso.example.org", environ=LISTED).login_url == "https://sso.example.org"
 
 
 def test_llmplan_gateway_url_overrides_everything_for_api_and_login() -> None:

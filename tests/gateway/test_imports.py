@@ -7,7 +7,7 @@ import sys
 
 import pytest
 
-MODULES = ["endpoints", "retry", "pacing", "breaker", "auth", "failures", "client"]
+MODULES = ["endpoints", "retry", "pacing", "breaker", "auth", "failures", "guard", "client"]
 
 
 @pytest.mark.parametrize("module", MODULES)
