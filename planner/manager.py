@@ -171,11 +171,7 @@ def make_plan(
     from planner.plan import build_plan, unknown_targets
 
     environment = load_environment(root, env_name)
-    records = open_records(environment, environ)
-    try:
-        state = records.state.read()
-    finally:
-        records.close()
+    state = read_state(environment, environ, trust="refuse")
     missing = unknown_targets(environment, state, targets)
     if missing:
         # a removed file's address is still a target (its forget), so state's addresses are listed too
@@ -238,6 +234,18 @@ def notifier(environment: Environment, outbox: "Outbox", environ: Mapping[str, s
     return GovernanceNotifier(settings.webhook_url, outbox, secret=secret, timeout=settings.timeout_seconds)
 
 
+def read_state(environment: Environment, environ: Mapping[str, str] | None, *, trust: str) -> "State | None":
+    """The environment's state, checked against its audit trail: refused (plan) or a warning on stderr (drift)."""
+    from planner.records.session import refuse_or_warn
+
+    records = open_records(environment, environ)
+    try:
+        refuse_or_warn(records, environment.name, trust)
+        return records.state.read()
+    finally:
+        records.close()
+
+
 # --- drift ------------------------------------------------------------------
 
 
@@ -247,11 +255,7 @@ def drift(root: Path, env_name: str, *, parallelism: int | None = None, environ:
     from planner.live import fetch_all
 
     environment = load_environment(root, env_name)
-    records = open_records(environment, environ)
-    try:
-        state = records.state.read()
-    finally:
-        records.close()
+    state = read_state(environment, environ, trust="warn")  # a cron job still compares live with the YAML
     workers = parallelism or environment.apply.parallelism
     with gateway_client(environment, parallelism=workers, environ=environ) as client:
         snapshot = fetch_all(client)
@@ -291,10 +295,12 @@ class StateView:
 
 
 def show_state(root: Path, env_name: str) -> StateView:
+    from planner.records.vouching import state_problems
+
     records = records_of(root, env_name)
     try:
         state = records.state.read()
-        return StateView(env_name, state, records.locker.holder(), tuple(records.state.warnings))
+        return StateView(env_name, state, records.locker.holder(), (*state_problems(records), *records.state.warnings))
     finally:
         records.close()
 
@@ -309,9 +315,15 @@ def force_unlock(root: Path, env_name: str, lock_id: str) -> None:
 
 def verify_audit(root: Path, env_name: str, *, repair: bool = False, lock_timeout: float = 0.0) -> tuple["AuditReport", "RepairResult | None"]:
     """The whole chain, streamed; with ``repair``, a torn last entry set aside under the lock."""
+    from planner.records.interfaces import AuditReport
+    from planner.records.vouching import state_problems
+
     records = records_of(root, env_name)
     try:
         report = records.audit.verify()
+        problems = state_problems(records) if report.ok else []
+        if problems:  # the chain holds, but the state and the trail no longer vouch for each other
+            return AuditReport(False, report.entries, None, "; ".join(problems)), None
         if not repair or report.ok or not report.torn_tail:
             return report, None
         lock = records.locker.lock("audit repair", timeout=lock_timeout)

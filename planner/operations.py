@@ -163,13 +163,14 @@ def refresh(root: Path, env_name: str, *, lock_timeout: float = 0.0, environ: Ma
     records = open_records(environment, environ)
     try:
         sender = notifier(environment, records.outbox, environ)
-        with RecordsSession(records, environment=environment.name, operation="refresh", lock_timeout=lock_timeout) as session:
+        with RecordsSession(records, environment=environment.name, operation="refresh", lock_timeout=lock_timeout, trust="warn") as session:
             workers = environment.apply.parallelism
             with gateway_client(environment, parallelism=workers, environ=environ) as client:
                 snapshot = fetch_and_check(environment, client, parallelism=workers)
             session.settle(snapshot.configurations, event_for=build_event if sender is not None else None)
             managed = [(model.address, model.model_id) for model in environment.models]
-            recorded = refresh_state(managed, session.state, Recorder(session, ApplyMetrics()), snapshot.configurations, snapshot.capabilities)
+            known = None if session.untrusted else session.state  # a state nobody vouches for is recorded afresh from live
+            recorded = refresh_state(managed, known, Recorder(session, ApplyMetrics()), snapshot.configurations, snapshot.capabilities)
     finally:
         records.close()
     return [RecordedModel(r.address, r.model_id, r.version) for r in recorded]

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from typing import Any, Callable, Iterator, Mapping, Protocol
 
 from planner.errors import AuditError
-from planner.records.model import LockInfo, ResourceState, State
+from planner.records.model import AuditHead, LockInfo, ResourceState, State
 
 
 class StateStore(Protocol):
@@ -25,14 +25,17 @@ class StateStore(Protocol):
       if nothing was ever written.
     - ``record(resource)`` / ``forget(address)`` are durable when they
       return: a crash afterwards loses nothing; the next ``read()`` shows them.
-    - ``commit()`` persists the recorded changes as the new state, bumping
-      the serial only if the content changed, and returns it.
+    - ``commit(vouch)`` persists the recorded changes as the new state, bumping
+      the serial only if the content changed, and returns it; ``vouch``
+      writes the audit entry that vouches for the new state and names it;
+      ``rewrite`` writes (and vouches for) the state even if nothing changed.
     - A state of another lineage than the one first read (or the one the
       store was opened for) is refused with StateError, never overwritten.
     - ``warnings`` lists recoveries the caller should report.
     """
 
     warnings: list[str]
+    tampered: str | None  # set when the stored state no longer matches its checksum
 
     def read(self) -> State | None: ...
 
@@ -40,7 +43,11 @@ class StateStore(Protocol):
 
     def forget(self, address: str) -> None: ...
 
-    def commit(self) -> State: ...
+    def commit(self, vouch: Callable[[State], AuditHead] | None = None, *, rewrite: bool = False) -> State: ...
+
+    def committed(self) -> State | None:
+        """The state as last committed, without the changes of a run that did not finish."""
+        ...
 
     def replace(self, state: State) -> None:
         """Write ``state`` as it is, lineage and serial kept (``state migrate`` only)."""
@@ -146,6 +153,14 @@ class AuditStore(Protocol):
     def verify(self) -> AuditReport: ...
 
     def entries(self, *, model_id: str | None = None) -> Iterator[dict[str, Any]]: ...
+
+    def find(self, entry_hash: str) -> dict[str, Any] | None:
+        """The entry with this hash, or None (cheap for entries at or after the checkpoint)."""
+        ...
+
+    def checkpointed(self) -> dict[str, Any] | None:
+        """The entry the checkpoint ends at, or None."""
+        ...
 
     def repair(self) -> RepairResult: ...
 

@@ -227,6 +227,28 @@ class LocalAuditStore:
                 entries.append(scanned.entry)
         return RecentEntries(tuple(entries), start.entries - start.unsettled_entries)
 
+    def find(self, entry_hash: str) -> dict[str, Any] | None:
+        """The entry with this hash: looked for since the checkpoint and at it first (where a
+        state's vouching entry is after a normal run), else in the whole trail."""
+        for entry in reversed(self.recent().entries):
+            if entry.get("entry_hash") == entry_hash:
+                return entry
+        anchored = self.checkpointed()
+        if anchored is not None and anchored.get("entry_hash") == entry_hash:
+            return anchored
+        return next((entry for entry in self.entries() if entry.get("entry_hash") == entry_hash), None)
+
+    def checkpointed(self) -> dict[str, Any] | None:
+        """The entry the checkpoint ends at, read without reading the rest; None if there is none."""
+        head = self._head()
+        if not isinstance(head, Head):
+            return None
+        try:
+            anchored = json.loads(_last_line(self.path, head.offset))
+        except ValueError:
+            return None
+        return anchored if isinstance(anchored, dict) else None
+
     def entries(self, *, model_id: str | None = None) -> Iterator[dict[str, Any]]:
         """Complete entries in order (a torn last line is skipped), optionally of one model; streamed."""
         wanted = model_id.lower() if model_id is not None else None

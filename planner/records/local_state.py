@@ -20,7 +20,8 @@ from typing import Callable
 
 from planner.errors import StateError
 from planner.files import append_line_durably, atomic_write_text, read_json_lines, remove_durably, truncate_durably
-from planner.records.model import JournalChange, ResourceState, State, fold
+from planner.records.journal import JournalChange, fold
+from planner.records.model import AuditHead, ResourceState, State
 
 STATE_FILE = "state.json"
 BACKUP_FILE = "state.json.backup"
@@ -50,6 +51,7 @@ class LocalStateStore:
         self.directory = Path(directory)
         self.environment = environment or self.directory.name
         self.warnings: list[str] = []
+        self.tampered: str | None = None
         self._lineage = lineage
         self._mutex = threading.RLock()
         self._journal_checked = False
@@ -76,6 +78,11 @@ class LocalStateStore:
         with self._mutex:
             persisted, changes = self._load()
             return fold(persisted, changes)
+
+    def committed(self) -> State | None:
+        """The state as last committed, without the journal of a run that did not finish."""
+        with self._mutex:
+            return self._load()[0]
 
     def _load(self) -> tuple[State | None, list[JournalChange]]:
         persisted, changes = self._load_consistent()
@@ -137,7 +144,7 @@ class LocalStateStore:
             raise self._corrupted(f"is not valid JSON (line {error.lineno} column {error.colno}: {error.msg})") from error
         intact = State.written_by_us(raw)
         if isinstance(data, dict) and "checksum" in data and not intact:
-            self._warn(f"{self.state_path} was edited by hand (its checksum does not match); checked against the state schema instead")
+            self.tampered = f"{self.state_path} was edited outside llmplan: its checksum does not match its content"
         return State.from_dict(data, source=str(self.state_path), trusted=intact)
 
     def _warn(self, message: str) -> None:
@@ -211,12 +218,15 @@ class LocalStateStore:
             )
         self._journal_checked = True
 
-    def commit(self) -> State:
+    def commit(self, vouch: Callable[[State], AuditHead] | None = None, *, rewrite: bool = False) -> State:
         with self._mutex:
             persisted, changes = self._load()
             state = fold(persisted, changes) or State.empty(self._current_lineage())
-            if state is not persisted:  # _fold returns the persisted object itself when nothing changed
+            if state is not persisted or rewrite:  # fold returns the persisted object itself when nothing changed
+                if vouch is not None:
+                    state = state.vouched_by(vouch(state))
                 atomic_write_text(self.state_path, state.to_json(), backup=True)
+                self.tampered = None
             # A crash here leaves the journal beside a state that already holds it: folding it again changes nothing.
             remove_durably(self.journal_path)
             self._journal_checked = True

@@ -8,6 +8,7 @@ JSON form.
 from __future__ import annotations
 
 import copy
+import dataclasses
 import json
 import os
 import re
@@ -139,6 +140,21 @@ class ResourceState:
 
 
 @dataclass(frozen=True)
+class AuditHead:
+    """The audit entry that vouches for a state: the ``state_commit`` entry written when it was committed."""
+
+    audit_id: str
+    entry_hash: str
+
+    def to_dict(self) -> dict[str, str]:
+        return {"audit_id": self.audit_id, "entry_hash": self.entry_hash}
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> "AuditHead":
+        return cls(str(data["audit_id"]), str(data["entry_hash"]))
+
+
+@dataclass(frozen=True)
 class State:
     """One environment's state: identity (lineage), order (serial) and resources by address."""
 
@@ -147,9 +163,17 @@ class State:
     resources: Mapping[str, ResourceState]
     format_version: int = FORMAT_VERSION
     tool_version: str = __version__
+    audit_head: AuditHead | None = None
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "resources", MappingProxyType(dict(sorted(self.resources.items()))))
+
+    def vouched_by(self, head: AuditHead) -> "State":
+        return dataclasses.replace(self, audit_head=head)
+
+    def content_checksum(self) -> str:
+        """sha256 of lineage, serial and resources: what a ``state_commit`` audit entry records of the state."""
+        return sha256_hex(canonical_json({"lineage": self.lineage, "serial": self.serial, "resources": {a: r._json_view() for a, r in self.resources.items()}}))
 
     @classmethod
     def empty(cls, lineage: str | None = None) -> "State":
@@ -157,7 +181,7 @@ class State:
         return cls(lineage=lineage or str(uuid.uuid4()), serial=0, resources={})
 
     def with_resource(self, resource: ResourceState) -> "State":
-        return State(self.lineage, self.serial, {**self.resources, resource.address: resource}, self.format_version, self.tool_version)
+        return dataclasses.replace(self, resources={**self.resources, resource.address: resource})
 
     def same_content(self, other: "State") -> bool:
         """Equal lineage and resources: what decides whether the serial moves."""
@@ -169,13 +193,16 @@ class State:
         return copy.deepcopy(self._json_view())
 
     def _json_view(self) -> dict[str, Any]:
-        return {
+        view: dict[str, Any] = {
             "format_version": self.format_version,
             "tool_version": self.tool_version,
             "lineage": self.lineage,
             "serial": self.serial,
             "resources": {address: resource._json_view() for address, resource in self.resources.items()},
         }
+        if self.audit_head is not None:
+            view["audit_head"] = self.audit_head.to_dict()
+        return view
 
     def to_json(self) -> str:
         """The text of ``state.json``: one resource per line, so a diff shows which models changed.
@@ -185,12 +212,10 @@ class State:
         check per resource. Built from pieces because the indenting encoder
         of ``json`` is pure Python: 1.5 s for 10,000 resources against 0.1 s.
         """
-        header = [f"{json.dumps(key)}: {json.dumps(value, ensure_ascii=False)}," for key, value in (
-            ("format_version", self.format_version),
-            ("lineage", self.lineage),
-            ("serial", self.serial),
-            ("tool_version", self.tool_version),
-        )]
+        fields: list[tuple[str, Any]] = [("format_version", self.format_version), ("lineage", self.lineage), ("serial", self.serial), ("tool_version", self.tool_version)]
+        if self.audit_head is not None:
+            fields.insert(0, ("audit_head", self.audit_head.to_dict()))
+        header = [f"{json.dumps(key)}: {json.dumps(value, ensure_ascii=False, sort_keys=True)}," for key, value in fields]
         resources = ",\n".join(
             f"  {json.dumps(address, ensure_ascii=False)}: {canonical_json(resource._json_view())}" for address, resource in self.resources.items()
         )
@@ -238,68 +263,8 @@ class State:
             resources={address: ResourceState._unchecked(resource, owned=trusted) for address, resource in data["resources"].items()},
             format_version=data["format_version"],
             tool_version=data["tool_version"],
+            audit_head=AuditHead.from_dict(data["audit_head"]) if data.get("audit_head") else None,
         )
-
-
-@dataclass(frozen=True)
-class JournalChange:
-    """One change recorded since the last commit: a resource recorded, or an address forgotten (a journal line, a journal row)."""
-
-    lineage: str
-    address: str
-    resource: ResourceState | None  # None = forget
-
-    def to_line(self) -> str:
-        if self.resource is None:
-            return canonical_json(seal({"lineage": self.lineage, "op": "forget", "address": self.address}))
-        return canonical_json(seal({"lineage": self.lineage, "op": "record", "resource": self.resource._json_view()}))
-
-    @classmethod
-    def from_line(cls, data: Any, *, source: str) -> "JournalChange":
-        if not isinstance(data, Mapping) or not isinstance(data.get("lineage"), str):
-            raise StateError(f"{source} is not a journal entry (no lineage)")
-        if data.get("op") == "record":
-            if sealed_intact(data) and isinstance(data.get("resource"), dict):
-                resource = ResourceState._unchecked(data["resource"], owned=True)  # validated by record() before it was written
-            else:
-                resource = ResourceState.from_dict(data.get("resource"), source=source)
-            return cls(data["lineage"], resource.address, resource)
-        if data.get("op") == "forget" and isinstance(data.get("address"), str):
-            return cls(data["lineage"], data["address"], None)
-        raise StateError(f"{source} is not a journal entry (op must be record or forget)")
-
-
-def _touched_differ(before: Mapping[str, ResourceState], after: Mapping[str, ResourceState], touched: set[str]) -> bool:
-    """Whether the journal changed anything: only the addresses it touched can differ (O(changes), not O(state))."""
-    for address in touched:
-        old, new = before.get(address), after.get(address)
-        if (old is None) != (new is None):
-            return True
-        if old is not None and new is not None and old.content_key() != new.content_key():
-            return True
-    return False
-
-
-def fold(persisted: State | None, changes: Sequence[JournalChange]) -> State | None:
-    """Replay the journal over the persisted state; the same changes twice give the same state.
-
-    Returns the persisted object itself when nothing changed (so a commit knows
-    there is nothing to write), else a new state with the serial bumped.
-    """
-    if persisted is None and not changes:
-        return None
-    if persisted is not None and not changes:
-        return persisted
-    base = persisted if persisted is not None else State.empty(changes[0].lineage)
-    resources = dict(base.resources)
-    for change in changes:
-        if change.resource is None:
-            resources.pop(change.address, None)
-        else:
-            resources[change.address] = change.resource
-    if persisted is not None and not _touched_differ(persisted.resources, resources, {change.address for change in changes}):
-        return persisted
-    return State(base.lineage, base.serial + 1, resources)
 
 
 @dataclass(frozen=True)

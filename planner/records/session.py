@@ -9,6 +9,7 @@ checkpoint the audit trail and release the lock, whatever happened.
 
 from __future__ import annotations
 
+import logging
 import threading
 from dataclasses import dataclass
 from types import TracebackType
@@ -16,9 +17,12 @@ from typing import Any, Callable, Mapping, Sequence
 
 from planner.configuration import payload_hash
 from planner.diff import to_payload
-from planner.errors import AuditError
+from planner.errors import AuditError, StateError
 from planner.records.interfaces import Recorded, RecordedChange, Records
-from planner.records.model import LockInfo, State
+from planner.records.model import AuditHead, LockInfo, State
+from planner.records.vouching import commit_entry, head_of, state_problems
+
+log = logging.getLogger("llmplan.records")
 
 UPDATE_ACTION = "configuration_update"
 SUCCESS, FAILURE, PENDING = "success", "failure", "pending"
@@ -40,8 +44,11 @@ class RecordsSession:
     Thread-safe: apply's workers record through it concurrently.
     """
 
-    def __init__(self, records: Records, *, environment: str, operation: str, lock_timeout: float = 0.0) -> None:
+    def __init__(self, records: Records, *, environment: str, operation: str, lock_timeout: float = 0.0, trust: str = "refuse") -> None:
+        """``trust``: what to do with a state the audit trail does not vouch for —
+        ``refuse`` it (apply, import), or ``warn`` and go on (refresh, which is the way out)."""
         self.records = records
+        self.trust = trust
         self.environment = environment
         self.operation = operation
         self.lock_timeout = lock_timeout
@@ -50,6 +57,7 @@ class RecordsSession:
         self.committed: State | None = None
         self._lock: LockInfo | None = None
         self._recorded = False
+        self.untrusted: list[str] = []
         self._mutex = threading.Lock()
 
     def __enter__(self) -> "RecordsSession":
@@ -57,6 +65,7 @@ class RecordsSession:
         try:
             self.repair_note = self._repair_audit()
             self.state = self.records.state.read()
+            self.untrusted = refuse_or_warn(self.records, self.environment, self.trust)
         except BaseException:
             self.records.locker.unlock(self._lock)
             raise
@@ -66,14 +75,17 @@ class RecordsSession:
         assert self._lock is not None
         try:
             if self._recorded or self.state is not None:  # an untouched new environment gets no empty state file
-                self.committed = self.records.state.commit()
+                self.committed = self.records.state.commit(vouch=self._vouch, rewrite=bool(self.untrusted))
             self.records.audit.checkpoint()
         finally:
             self.records.locker.unlock(self._lock)
 
+    def _vouch(self, state: State) -> AuditHead:
+        return head_of(self.records.audit.append(commit_entry(state, self.environment)))
+
     @property
     def warnings(self) -> list[str]:
-        return [*self.records.state.warnings, *self.records.outbox.warnings]
+        return [*self.untrusted, *self.records.state.warnings, *self.records.outbox.warnings]
 
     def _repair_audit(self) -> str | None:
         """A torn last audit line (a crash mid-write) is set aside and recorded,
@@ -171,3 +183,17 @@ def reconciliation(entries: Sequence[Mapping[str, Any]], live: Mapping[str, Mapp
             fields.update(error_code="interrupted", error_message="the apply was interrupted before this request's outcome was recorded; the live configuration does not carry it")
         outcomes.append(fields)
     return outcomes
+
+
+def refuse_or_warn(records: Records, environment: str, trust: str) -> list[str]:
+    """The state's problems with its audit trail: StateError for ``refuse``, the list for ``warn``."""
+    problems = state_problems(records)
+    for problem in problems if trust != "refuse" else ():
+        log.warning("%s", problem)
+    if problems and trust == "refuse":
+        raise StateError(
+            "; ".join(problems),
+            hint=f"if the live gateway is right, `llmplan refresh --env {environment}` records it afresh; "
+            "if the state is, put back state.json.backup (or the database's backup); nothing was changed",
+        )
+    return problems

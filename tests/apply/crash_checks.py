@@ -85,7 +85,7 @@ def check_records_converge(project: ApplyProject, admin: SandboxAdmin, models: d
     assert sum(accepted.values()) >= sum(accepted_before_rerun.values())
     successes = Counter(e["model_id"] for e in entries if e.get("action") == "configuration_update" and e["status"] == "success")
     assert successes == accepted
-    outcomes = {e["operation_id"] for e in entries if e.get("status") in ("success", "failure")}
+    outcomes = {e.get("operation_id") for e in entries if e.get("status") in ("success", "failure")}
     unsettled = [e["address"] for e in entries if e.get("status") == "pending" and e["operation_id"] not in outcomes]
     assert unsettled == []
 

@@ -16,13 +16,13 @@ from project import ApplyProject, SandboxAdmin
 
 @pytest.fixture
 def applied(project: ApplyProject) -> ApplyProject:
-    """Two applies (4 creates, then 2 updates): 12 chained entries."""
+    """Two applies (4 creates, then 2 updates), each ending with the state commit that vouches for its state: 14 chained entries."""
     project.add_generated(4)
     project.apply()
     project.edit_model("bench-00002", "max_tokens: 1024", "max_tokens: 2000")
     project.edit_model("bench-00003", "max_tokens: 1024", "max_tokens: 2000")
     project.apply()
-    assert len(project.audit_lines()) == 12
+    assert len(project.audit_lines()) == 14
     return project
 
 
@@ -41,7 +41,7 @@ TAMPERING: list[tuple[str, Callable[[list[bytes]], list[bytes]], str]] = [
     ("delete line 5", lambda lines: lines[:4] + lines[5:], "line 5: prev_hash does not match line 4 (a line was removed, inserted or reordered)"),
     ("swap lines 5 and 6", lambda lines: [*lines[:4], lines[5], lines[4], *lines[6:]], "line 5: prev_hash does not match line 4"),
     ("delete the first line", lambda lines: lines[1:], "line 1: prev_hash is not the start of a chain"),
-    ("delete the last two lines", lambda lines: lines[:-2], "line 11: missing: audit.jsonl.head records 12 entries but the log has 10"),
+    ("delete the last two lines", lambda lines: lines[:-2], "line 13: missing: audit.jsonl.head records 14 entries but the log has 12"),
     ("duplicate line 3", lambda lines: [*lines[:3], lines[2], *lines[3:]], "line 4: prev_hash does not match line 3"),
 ]
 
@@ -61,12 +61,12 @@ def test_tampering_with_the_trail_is_detected_naming_the_line(applied: ApplyProj
 
 def test_an_apply_refuses_to_chain_onto_a_tampered_end_of_the_trail(applied: ApplyProject, admin: SandboxAdmin) -> None:
     lines = applied.audit_lines()
-    rewrite(applied, [*lines[:11], *edit_line([b"", b"", b"", b"", lines[11]])[4:]])  # the checkpointed last entry
+    rewrite(applied, [*lines[:13], *edit_line([b"", b"", b"", b"", lines[13]])[4:]])  # the checkpointed last entry
     applied.edit_model("bench-00001", "max_tokens: 1024", "max_tokens: 3000")
     admin.clear_requests()
     done = applied.run("apply", "--env", "dev", "--auto-approve")
     assert done.code == 1, str(done)
-    assert "audit trail of dev does not verify: line 12" in done.stderr
+    assert "audit trail of dev does not verify: line 14" in done.stderr
     assert admin.puts() == []
 
 
@@ -85,11 +85,11 @@ def test_a_torn_last_line_is_reported_and_repaired(applied: ApplyProject) -> Non
     lines = applied.audit_lines()
     rewrite(applied, [*lines, lines[0][:37]])  # a crash in the middle of an append
     verify = applied.run("audit", "verify", "--env", "dev")
-    assert verify.code == 1 and "line 13: torn last line" in verify.stderr, str(verify)
+    assert verify.code == 1 and "line 15: torn last line" in verify.stderr, str(verify)
     assert "--repair" in verify.stderr
     repaired = applied.run("audit", "verify", "--env", "dev", "--repair")
     assert repaired.code == 0, str(repaired)
-    assert "13 entries, chain intact" in repaired.stdout  # 12 + the repair's own entry
+    assert "15 entries, chain intact" in repaired.stdout  # 14 + the repair's own entry
     assert (applied.state_dir / "audit.jsonl.torn").read_bytes() == lines[0][:37] + b"\n"
 
 
@@ -153,7 +153,7 @@ def test_an_apply_after_a_crash_torn_line_sets_it_aside_and_goes_on(applied: App
     done = applied.run("apply", "--env", "dev", "--auto-approve")
 
     assert done.code == 0, str(done)
-    assert "Note: audit trail: line 13: torn last line" in done.stderr
+    assert "Note: audit trail: line 15: torn last line" in done.stderr
     assert "moved to audit.jsonl.torn" in done.stderr
     verify = applied.run("audit", "verify", "--env", "dev")
-    assert verify.code == 0 and "15 entries, chain intact" in verify.stdout, str(verify)  # 12 + repair + pending + success
+    assert verify.code == 0 and "18 entries, chain intact" in verify.stdout, str(verify)  # 14 + repair + pending + success + state commit

@@ -62,7 +62,7 @@ def test_apply_records_state_audit_webhooks_and_metrics_and_converges(project: A
     assert [(entry["action"], entry["status"], entry["version"]) for entry in unchanged] == [("state_refresh", "success", 1)]
     verify = project.run("audit", "verify", "--env", "dev")
     assert verify.code == 0, str(verify)
-    assert "9 entries, chain intact" in verify.stdout
+    assert "10 entries, chain intact" in verify.stdout  # and the state commit that vouches for the state
 
     # governance: one signed event per applied model, matching the success entries
     deliveries = admin.deliveries()

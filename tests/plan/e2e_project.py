@@ -221,6 +221,9 @@ class Project:
         assert done.code in (0, 2), str(done)
         return done.code, json.loads(done.stdout)
 
-    def audit(self) -> list[dict[str, Any]]:
+    def audit(self, *, commits: bool = False) -> list[dict[str, Any]]:
+        """The trail's entries about models; with ``commits``, the ``state_commit`` entries
+        that vouch for each state too (tests/apply/test_tamper_evident_state.py)."""
         path = self.state_dir / "audit.jsonl"
-        return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()] if path.exists() else []
+        entries = [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()] if path.exists() else []
+        return entries if commits else [entry for entry in entries if entry.get("action") != "state_commit"]

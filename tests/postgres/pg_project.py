@@ -28,10 +28,11 @@ class PgProject(ApplyProject):
     def environ(self, extra: Mapping[str, str | None] | None = None) -> dict[str, str | None]:
         return super().environ({DSN_VARIABLE: self.dsn, **(extra or {})})
 
-    def audit(self) -> list[dict[str, Any]]:
+    def audit(self, *, commits: bool = False) -> list[dict[str, Any]]:
         done = self.run("audit", "show", "--env", self.env, "--format", "json")
         assert done.code == 0, str(done)
-        return list(json.loads(done.stdout))
+        entries = list(json.loads(done.stdout))
+        return entries if commits else [entry for entry in entries if entry.get("action") != "state_commit"]
 
     def state_view(self) -> dict[str, Any]:
         done = self.run("state", "show", "--env", self.env, "--format", "json")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import socket
@@ -25,10 +26,11 @@ def test_an_apply_records_everything_in_the_database_and_nothing_under_state(fir
     assert "PostgreSQL" in view["lock"]["where"] if view["lock"] else True
     assert second.run("plan", "--env", "dev", "--detailed-exitcode").code == 0  # the other checkout sees it applied
     entries = second.audit()
-    assert Counter(entry["status"] for entry in entries) == {"pending": 6, "success": 6}
+    assert Counter(entry["status"] for entry in entries if entry["action"] == "configuration_update") == {"pending": 6, "success": 6}
+    assert [entry["serial"] for entry in second.audit(commits=True) if entry["action"] == "state_commit"] == [1]  # the state's voucher
     for project in (first, second):
         verified = project.run("audit", "verify", "--env", "dev")
-        assert verified.code == 0 and "12 entries, chain intact" in verified.stdout, str(verified)
+        assert verified.code == 0 and "13 entries, chain intact" in verified.stdout, str(verified)
 
 
 def test_a_change_applied_from_one_checkout_is_the_state_of_the_other(first: PgProject, second: PgProject) -> None:
@@ -128,3 +130,23 @@ def test_the_password_never_appears_in_output_logs_or_files(first: PgProject, se
             if path.is_file():
                 assert PASSWORD.encode() not in path.read_bytes(), path
     assert all(PASSWORD not in str(entry) for entry in gateway.deliveries())
+
+
+def test_a_state_edited_in_the_database_is_refused_even_with_its_checksum_recomputed(first: PgProject, pg_admin: Callable[..., Any]) -> None:
+    from planner.records.model import ResourceState, State
+
+    first.apply()
+    (text,) = pg_admin("SELECT resource FROM {s}.resources WHERE address = 'bench-00001'")[0]
+    edited = text.replace('"max_tokens":1024', '"max_tokens":999')
+    pg_admin("UPDATE {s}.resources SET resource = %s WHERE address = 'bench-00001'", edited)
+    stale = first.run("plan", "--env", "dev")
+    assert stale.code == 1 and "was edited outside llmplan: its checksum does not match" in stale.stderr, str(stale)
+    lineage, serial, head = pg_admin("SELECT lineage, serial, audit_head FROM {s}.states")[0]
+    rows = [ResourceState.from_dict(json.loads(row[0])) for row in pg_admin("SELECT resource FROM {s}.resources ORDER BY address")]
+    from planner.records.model import AuditHead
+
+    forged = State(lineage, serial, {r.address: r for r in rows}, audit_head=AuditHead.from_dict(json.loads(head)))
+    pg_admin("UPDATE {s}.states SET checksum = %s", forged.checksum())  # the checksum anyone can recompute
+    for args in (("plan", "--env", "dev"), ("apply", "--env", "dev", "--auto-approve"), ("audit", "verify", "--env", "dev")):
+        done = first.run(*args)
+        assert done.code == 1 and "does not match the audit entry that vouches for it" in done.stderr, str(done)

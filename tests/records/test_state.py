@@ -313,7 +313,7 @@ def test_a_hand_edit_is_noticed_and_checked_against_the_schema(tmp_path: Path, r
     edited = LocalStateStore(state_dir(tmp_path))
     state = edited.read()
     assert state is not None and state.resources["model-0001"].configuration["max_tokens"] == 1024
-    assert any("edited by hand" in warning for warning in edited.warnings)
+    assert edited.tampered is not None and "was edited outside llmplan: its checksum does not match" in edited.tampered
 
     path.write_text(path.read_text().replace('"version":1', '"version":"one"'))  # no longer valid
     with pytest.raises(StateError, match=r"resources\.model-0001\.version: 'one' is not of type 'integer'"):

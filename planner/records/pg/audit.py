@@ -44,8 +44,11 @@ class PostgresAuditStore:
 
     def in_transaction(self, work: Callable[[psycopg.Cursor[Any]], Any]) -> Any:
         """Run ``work`` (which appends) in one transaction; once more if another writer moved the head."""
+        nested = self.db.depth > 0  # inside a caller's transaction, which may still roll back
         for attempt in (1, 2, 3):
             self._proposed = None
+            if nested:
+                self._head = None  # read the head under its row lock; remember nothing we cannot know was committed
             known = self.head_known()
             try:
                 with self.db.transaction(pipeline=known) as cursor:
@@ -58,7 +61,7 @@ class PostgresAuditStore:
             except BaseException:
                 self._head = None
                 raise
-            self._head, self._proposed = self._proposed, None
+            self._head, self._proposed = (None if nested else self._proposed), None
             return result
         raise AssertionError("unreachable")
 
@@ -87,8 +90,8 @@ class PostgresAuditStore:
             (entries + 1, entry["entry_hash"], self.environment, entries, previous),
         )
         cursor.execute(
-            sql.SQL("INSERT INTO {} (environment, seq, model_id, entry) VALUES (%s, %s, %s, %s)").format(self.db.table("audit")),
-            (self.environment, entries + 1, model_id, canonical_json(entry)),
+            sql.SQL("INSERT INTO {} (environment, seq, model_id, entry_hash, entry) VALUES (%s, %s, %s, %s, %s)").format(self.db.table("audit")),
+            (self.environment, entries + 1, model_id, entry["entry_hash"], canonical_json(entry)),
         )
         self._proposed = (entries + 1, str(entry["entry_hash"]))
         return entry
@@ -111,7 +114,10 @@ class PostgresAuditStore:
                 number += 1
                 last = str(entry["entry_hash"])
                 model_id = str(entry["model_id"]).lower() if entry.get("model_id") else None
-                cursor.execute(sql.SQL("INSERT INTO {} (environment, seq, model_id, entry) VALUES (%s, %s, %s, %s)").format(self.db.table("audit")), (self.environment, number, model_id, text))
+                cursor.execute(
+                    sql.SQL("INSERT INTO {} (environment, seq, model_id, entry_hash, entry) VALUES (%s, %s, %s, %s, %s)").format(self.db.table("audit")),
+                    (self.environment, number, model_id, last, text),
+                )
                 count += 1
             cursor.execute(sql.SQL("UPDATE {} SET entries = %s, entry_hash = %s WHERE environment = %s").format(heads), (number, last, self.environment))
         return count
@@ -159,6 +165,23 @@ class PostgresAuditStore:
     def _rows(self, cursor: psycopg.Cursor[Any], after: int) -> list[tuple[int, str]]:
         cursor.execute(sql.SQL("SELECT seq, entry FROM {} WHERE environment = %s AND seq > %s ORDER BY seq").format(self.db.table("audit")), (self.environment, after))
         return [(int(seq), str(text)) for seq, text in cursor.fetchall()]
+
+    def find(self, entry_hash: str) -> dict[str, Any] | None:
+        """The entry with this hash (by index), or None."""
+        with self.db.transaction() as cursor:
+            cursor.execute(sql.SQL("SELECT entry FROM {} WHERE environment = %s AND entry_hash = %s ORDER BY seq DESC LIMIT 1").format(self.db.table("audit")), (self.environment, entry_hash))
+            row = cursor.fetchone()
+        entry = _parse(row[0]) if row else None
+        return entry if isinstance(entry, dict) and entry.get("entry_hash") == entry_hash else None
+
+    def checkpointed(self) -> dict[str, Any] | None:
+        """The entry the checkpoint ends at; None if there is none."""
+        with self.db.transaction() as cursor:
+            entries = self._checkpoint(cursor)[0]
+            cursor.execute(sql.SQL("SELECT entry FROM {} WHERE environment = %s AND seq = %s").format(self.db.table("audit")), (self.environment, entries))
+            row = cursor.fetchone()
+        entry = _parse(row[0]) if row else None
+        return entry if isinstance(entry, dict) else None
 
     def recent(self) -> RecentEntries:
         with self.db.transaction() as cursor:

@@ -34,7 +34,8 @@ MIGRATIONS: tuple[tuple[int, tuple[str, ...]], ...] = (
                 serial bigint NOT NULL,
                 format_version integer NOT NULL,
                 tool_version text NOT NULL,
-                checksum text NOT NULL)""",
+                checksum text NOT NULL,
+                audit_head text)""",
             """CREATE TABLE {schema}.resources (
                 environment text NOT NULL,
                 address text NOT NULL,
@@ -49,8 +50,10 @@ MIGRATIONS: tuple[tuple[int, tuple[str, ...]], ...] = (
                 environment text NOT NULL,
                 seq bigint NOT NULL,
                 model_id text,
+                entry_hash text NOT NULL,
                 entry text NOT NULL,
                 PRIMARY KEY (environment, seq))""",
+            "CREATE INDEX audit_by_hash ON {schema}.audit (environment, entry_hash)",
             """CREATE TABLE {schema}.audit_heads (
                 environment text PRIMARY KEY,
                 entries bigint NOT NULL,
@@ -172,6 +175,7 @@ class Database:
         self._mutex = threading.RLock()
         self._connection = connect(dsn, target)
         self._migrated = False
+        self.depth = 0  # transactions open on this thread: more than one is a savepoint inside a caller's
 
     def table(self, name: str) -> sql.Composed:
         return sql.SQL("{}.{}").format(self.schema, sql.Identifier(name))
@@ -185,8 +189,9 @@ class Database:
         no result.
         """
         with self._mutex:
+            self.depth += 1
             try:
-                if pipeline:
+                if pipeline and self.depth == 1:
                     with self._connection.pipeline(), self._connection.transaction(), self._connection.cursor() as cursor:
                         yield cursor
                     return
@@ -200,6 +205,8 @@ class Database:
                 raise unavailable(error, self.dsn, self.target) from None
             except psycopg.errors.InsufficientPrivilege as error:
                 raise unavailable(error, self.dsn, self.target) from None
+            finally:
+                self.depth -= 1
 
     @contextmanager
     def streaming(self, query: sql.Composable, params: tuple[Any, ...]) -> Iterator[Iterator[tuple[Any, ...]]]:

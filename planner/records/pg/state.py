@@ -11,14 +11,15 @@ from __future__ import annotations
 
 import json
 import uuid
-from typing import Any
+from typing import Any, Callable
 
 import psycopg
 from psycopg import sql
 
 from planner.configuration import canonical_json
 from planner.errors import StateError
-from planner.records.model import FORMAT_VERSION, JournalChange, ResourceState, State, fold
+from planner.records.journal import JournalChange, fold
+from planner.records.model import FORMAT_VERSION, AuditHead, ResourceState, State
 from planner.records.pg.database import Database
 
 
@@ -27,6 +28,7 @@ class PostgresStateStore:
         self.db = database
         self.environment = environment
         self.warnings: list[str] = []
+        self.tampered: str | None = None
         self._lineage = lineage
 
     def __repr__(self) -> str:
@@ -39,15 +41,20 @@ class PostgresStateStore:
             persisted, changes = self._load(cursor)
         return fold(persisted, changes)
 
+    def committed(self) -> State | None:
+        """The state as last committed, without the journal of a run that did not finish."""
+        with self.db.transaction() as cursor:
+            return self._load(cursor)[0]
+
     def _load(self, cursor: psycopg.Cursor[Any]) -> tuple[State | None, list[JournalChange]]:
         cursor.execute(
-            sql.SQL("SELECT lineage, serial, format_version, tool_version, checksum FROM {} WHERE environment = %s").format(self.db.table("states")),
+            sql.SQL("SELECT lineage, serial, format_version, tool_version, checksum, audit_head FROM {} WHERE environment = %s").format(self.db.table("states")),
             (self.environment,),
         )
         row = cursor.fetchone()
         persisted = None
         if row is not None:
-            lineage, serial, format_version, tool_version, checksum = row
+            lineage, serial, format_version, tool_version, checksum, audit_head = row
             if format_version > FORMAT_VERSION:
                 raise StateError(
                     f"the state of {self.environment} in {self.db.target.describe()} has format_version {format_version}, written by a newer llmplan ({tool_version})",
@@ -58,9 +65,10 @@ class PostgresStateStore:
             for (text,) in cursor.fetchall():
                 resource = ResourceState._unchecked(json.loads(text), owned=True)
                 resources[resource.address] = resource
-            persisted = State(lineage, int(serial), resources, int(format_version), tool_version)
+            head = AuditHead.from_dict(json.loads(audit_head)) if audit_head else None
+            persisted = State(lineage, int(serial), resources, int(format_version), tool_version, head)
             if persisted.checksum() != checksum:
-                self._warn(f"the state of {self.environment} in {self.db.target.describe()} was edited outside llmplan (its checksum does not match); checked against the state schema instead")
+                self.tampered = f"the state of {self.environment} in {self.db.target.describe()} was edited outside llmplan: its checksum does not match its content"
                 persisted = State.from_dict(persisted.to_dict(), source=f"the state of {self.environment} in {self.db.target.describe()}")
         cursor.execute(sql.SQL("SELECT seq, change FROM {} WHERE environment = %s ORDER BY seq").format(self.db.table("journal")), (self.environment,))
         changes = [JournalChange.from_line(json.loads(text), source=f"journal row {seq} of {self.environment}") for seq, text in cursor.fetchall()]
@@ -113,13 +121,17 @@ class PostgresStateStore:
             self._lineage = str(uuid.uuid4())  # the first write of a new environment creates it
         return self._lineage
 
-    def commit(self) -> State:
+    def commit(self, vouch: Callable[[State], AuditHead] | None = None, *, rewrite: bool = False) -> State:
+        """One transaction: the state and, with ``vouch``, the audit entry that vouches for it commit together."""
         with self.db.transaction() as cursor:
             cursor.execute("SELECT pg_advisory_xact_lock(hashtext(%s))", (f"llmplan state {self.db.target.schema} {self.environment}",))
             persisted, changes = self._load(cursor)
             state = fold(persisted, changes) or State.empty(self._current_lineage(cursor))
-            if state is not persisted:
+            if state is not persisted or rewrite:
+                if vouch is not None:
+                    state = state.vouched_by(vouch(state))
                 self._write(cursor, persisted, state, {change.address for change in changes})
+                self.tampered = None
             cursor.execute(sql.SQL("DELETE FROM {} WHERE environment = %s").format(self.db.table("journal")), (self.environment,))
         self._lineage = state.lineage
         return state
@@ -138,11 +150,12 @@ class PostgresStateStore:
                 )
         cursor.execute(
             sql.SQL(
-                "INSERT INTO {} (environment, lineage, serial, format_version, tool_version, checksum) VALUES (%s, %s, %s, %s, %s, %s) "
+                "INSERT INTO {} (environment, lineage, serial, format_version, tool_version, checksum, audit_head) VALUES (%s, %s, %s, %s, %s, %s, %s) "
                 "ON CONFLICT (environment) DO UPDATE SET lineage = EXCLUDED.lineage, serial = EXCLUDED.serial, "
-                "format_version = EXCLUDED.format_version, tool_version = EXCLUDED.tool_version, checksum = EXCLUDED.checksum"
+                "format_version = EXCLUDED.format_version, tool_version = EXCLUDED.tool_version, checksum = EXCLUDED.checksum, audit_head = EXCLUDED.audit_head"
             ).format(self.db.table("states")),
-            (self.environment, state.lineage, state.serial, state.format_version, state.tool_version, state.checksum()),
+            (self.environment, state.lineage, state.serial, state.format_version, state.tool_version, state.checksum(),
+             json.dumps(state.audit_head.to_dict()) if state.audit_head else None),
         )
 
     def replace(self, state: State) -> None:

@@ -74,7 +74,7 @@ class Backend:
             return
         self._sql("DELETE FROM {s}.audit WHERE environment = %s", (ENVIRONMENT,))
         for number, text in enumerate(texts, start=1):
-            self._sql("INSERT INTO {s}.audit (environment, seq, entry) VALUES (%s, %s, %s)", (ENVIRONMENT, number, text.rstrip("\n")))
+            self._sql("INSERT INTO {s}.audit (environment, seq, entry_hash, entry) VALUES (%s, %s, %s, %s)", (ENVIRONMENT, number, _claimed_hash(text), text.rstrip("\n")))
 
     def replace_lineage(self) -> str:
         """Overwrite the stored state by one of another lineage (as if another environment's state were put here)."""
@@ -107,3 +107,10 @@ def until_freed(records: Records, timeout: float = 30.0) -> None:
         if time.monotonic() > deadline:
             raise AssertionError(f"the lock was still held {timeout} s after its holder was killed")
         time.sleep(0.01)
+
+
+def _claimed_hash(text: str) -> str:
+    try:
+        return str(json.loads(text).get("entry_hash", ""))
+    except (ValueError, AttributeError):
+        return ""
