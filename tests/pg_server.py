@@ -109,7 +109,11 @@ class PostgresServer:
 
     def psql(self, sql: str) -> str:
         """Run SQL as the superuser over the local socket (for the tests' own checks and tampering)."""
-        done = self._as_service(str(self.bin / "psql"), "-h", str(self.folder), "-p", str(self.port), "-d", DATABASE,
+        return self.psql_in(DATABASE, sql)
+
+    def psql_in(self, database: str, sql: str) -> str:
+        """Run SQL as the superuser in another database of this server."""
+        done = self._as_service(str(self.bin / "psql"), "-h", str(self.folder), "-p", str(self.port), "-d", database,
                                 "-v", "ON_ERROR_STOP=1", "-At", "-c", sql)
         return done.stdout
 

@@ -22,7 +22,9 @@ import yaml
 
 REPO = Path(__file__).resolve().parents[2]
 WORKFLOWS = REPO / "examples" / "ci" / "github-actions"
-NAMES = ("plan.yml", "apply.yml", "drift.yml")  # the example workflows
+# the example workflows: records in Git, and the variant with records in PostgreSQL
+# (plan.yml serves both)
+NAMES = ("plan.yml", "apply.yml", "drift.yml", "postgres/apply.yml", "postgres/drift.yml", "postgres/migrate.yml")
 DOCS = REPO / "docs"
 
 # values a workflow would see at run time
@@ -165,6 +167,7 @@ class Runner:
         self.root = root
         self.summary = root.parent / "summary.md"
         self.summary.touch()
+        self._outputs = root.parent / "outputs"
         self.environ = {
             "PATH": f"{Path(sys.executable).parent}{os.pathsep}/usr/bin{os.pathsep}/bin",
             "HOME": str(root.parent),
@@ -178,22 +181,29 @@ class Runner:
         }
 
     def step(self, workflow_name: str, job_id: str, name: str, **env: str) -> tuple[subprocess.CompletedProcess[str], dict[str, str]]:
+        with self.start(workflow_name, job_id, name, **env) as running:
+            stdout, stderr = running.communicate(timeout=120)
+        return subprocess.CompletedProcess(running.args, running.returncode, stdout, stderr), self.outputs()
+
+    def start(self, workflow_name: str, job_id: str, name: str, **env: str) -> subprocess.Popen[str]:
+        """The step's script started, not waited for (its stdout and stderr are pipes); read outputs() when it ended."""
         step = find_step(workflow(workflow_name), job_id, name)
         script = self.root.parent / "step.sh"
         script.write_text(step["run"], encoding="utf-8")
-        outputs = self.root.parent / "outputs"
-        outputs.write_text("", encoding="utf-8")
+        self._outputs.write_text("", encoding="utf-8")
         options = ["--noprofile", "--norc", "-eo", "pipefail"] if step.get("shell") == "bash" else ["-e"]
-        result = subprocess.run(
+        return subprocess.Popen(
             ["bash", *options, str(script)],
             cwd=self.root,
-            env={**self.environ, **env, "GITHUB_OUTPUT": str(outputs)},
-            capture_output=True,
+            env={**self.environ, **env, "GITHUB_OUTPUT": str(self._outputs)},
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
             text=True,
-            timeout=120,
         )
-        values = dict(line.split("=", 1) for line in outputs.read_text(encoding="utf-8").splitlines() if "=" in line)
-        return result, values
+
+    def outputs(self) -> dict[str, str]:
+        """What the last step wrote to GITHUB_OUTPUT."""
+        return dict(line.split("=", 1) for line in self._outputs.read_text(encoding="utf-8").splitlines() if "=" in line)
 
     def git(self, *args: str, cwd: Path | None = None) -> str:
         return subprocess.run(["git", *args], cwd=cwd or self.root, env=self.environ, check=True, capture_output=True, text=True).stdout

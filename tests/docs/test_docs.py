@@ -29,7 +29,7 @@ from docs_helpers import (
     table_rows,
 )
 
-PAGES = sorted([*DOCS.glob("*.md"), WORKFLOWS / "README.md"])
+PAGES = sorted([*DOCS.glob("*.md"), WORKFLOWS / "README.md", WORKFLOWS / "postgres" / "README.md"])
 LINK = re.compile(r"(?<!!)\[[^\]]*\]\(([^)\s]+)\)")
 
 

@@ -105,3 +105,43 @@ def test_drift_opens_one_labelled_issue_then_updates_it_and_closes_it_when_clean
     assert (comment["call"], comment["issue_number"]) == ("createComment", 3)
     assert (closed["call"], closed["issue_number"], closed["state"]) == ("update", 3, "closed")
     assert github_script(tmp_path, "drift.yml", "drift", "Open", {"issues": [other]}, {}, ENV="prod", DRIFT="false") == []
+
+
+WEAKENED_MD = "### llmplan drift · `prod` · 1 of 4 models drifted\n\n#### ⚠️ Safety weakened outside llmplan: 1 model\n"
+SAFETY = "<!-- llmplan-safety:prod -->"
+
+
+@pytest.mark.parametrize("name", ["drift.yml", "postgres/drift.yml"])
+def test_a_weakening_opens_its_own_safety_issue_that_mentions_on_call(tmp_path: Path, name: str) -> None:
+    files = {"drift-prod.md": DRIFT_MD, "weakened-prod.md": WEAKENED_MD}
+    calls = github_script(tmp_path, name, "drift", "Open", {"issues": []}, files, ENV="prod", DRIFT="true", WEAKENED="true", PAGE="@acme/llm-oncall")
+    drift_label, drift_issue, safety_label, safety_issue = calls
+    assert (drift_label["name"], drift_issue["labels"]) == ("llmplan-drift", ["llmplan-drift"])
+    assert "@acme" not in drift_issue["body"], "ordinary drift pages nobody"
+    assert (safety_label["call"], safety_label["name"], safety_label["color"]) == ("createLabel", "llmplan-safety", "b60205")
+    assert safety_issue["call"] == "create" and safety_issue["labels"] == ["llmplan-safety"]
+    assert safety_issue["title"] == "llmplan: safety weakened outside llmplan in prod"
+    assert safety_issue["body"].startswith(f"{SAFETY}\n@acme/llm-oncall safety was weakened outside llmplan in `prod`.\n{WEAKENED_MD}")
+
+    # without LLMPLAN_SAFETY_PAGE the issue (and its label) is the signal: no mention
+    (created,) = github_script(tmp_path, name, "drift", "Open", {"labels": ["llmplan-safety"]}, files, ENV="prod", DRIFT="false", WEAKENED="true", PAGE="")
+    assert created["call"] == "create" and created["body"].startswith(f"{SAFETY}\n{WEAKENED_MD}")
+
+
+@pytest.mark.parametrize("name", ["drift.yml", "postgres/drift.yml"])
+def test_the_safety_issue_is_updated_and_closed_apart_from_the_drift_issue(tmp_path: Path, name: str) -> None:
+    files = {"drift-prod.md": DRIFT_MD, "weakened-prod.md": WEAKENED_MD}
+    (opened,) = github_script(tmp_path, name, "drift", "Open", {"labels": ["llmplan-safety"]}, files, ENV="prod", DRIFT="false", WEAKENED="true")
+    safety = {"number": 8, "state": "open", "labels": ["llmplan-safety"], "body": opened["body"]}
+    drift = {"number": 3, "state": "open", "labels": ["llmplan-drift"], "body": "<!-- llmplan-drift:prod -->\nan older report"}
+    scenario = {"labels": ["llmplan-drift", "llmplan-safety"], "issues": [drift, safety]}
+
+    # the same weakening an hour later: the drift issue is updated, the safety issue left alone
+    update, comment = github_script(tmp_path, name, "drift", "Open", scenario, files, ENV="prod", DRIFT="true", WEAKENED="true")
+    assert (update["call"], update["issue_number"], comment["issue_number"]) == ("update", 3, 3)
+
+    # the weakening was undone, other drift remains: only the safety issue closes
+    comment, closed = github_script(tmp_path, name, "drift", "Open", scenario, files, ENV="prod", DRIFT="true", WEAKENED="false")[-2:]
+    assert (comment["call"], comment["issue_number"]) == ("createComment", 8)
+    assert "Safety in `prod` is no longer weakened outside llmplan" in comment["body"]
+    assert (closed["call"], closed["issue_number"], closed["state"]) == ("update", 8, "closed")

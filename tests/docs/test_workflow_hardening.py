@@ -30,6 +30,9 @@ PINS = {
     "actions/upload-artifact": ("bbbca2ddaa5d8feaa63e36b76fdaad77386f024f", "v7.0.0"),
     "actions/download-artifact": ("3e5f45b2cfb9172054b4087a40e8e0b5a5461e7c", "v8.0.1"),
 }
+# Service containers, pinned by digest like the actions: read from the image's
+# index on Docker Hub (`docker buildx imagetools inspect postgres:17.11`).
+IMAGES = {"postgres": ("17.11", "d74eeac9a635390a49bc21bd49fccd973de707e2a53a76ac49b552b8712ec46f")}
 USES = re.compile(r"^\s*(?:-\s+)?uses:\s*(?P<action>[^@\s]+)@(?P<ref>\S+)(?:\s+#\s*(?P<comment>\S+))?", re.MULTILINE)
 PERMISSIONS = {
     ("plan.yml", "plan"): {"contents": "read", "pull-requests": "write"},
@@ -38,8 +41,26 @@ PERMISSIONS = {
     ("apply.yml", "apply"): {"contents": "write"},
     ("drift.yml", "drift"): {"contents": "read", "issues": "write"},
     ("plan.yml", "policy"): {"contents": "read"},
+    ("postgres/apply.yml", "select"): {"contents": "read"},
+    ("postgres/apply.yml", "plan"): {"contents": "read", "actions": "read", "pull-requests": "read"},
+    ("postgres/apply.yml", "apply"): {"contents": "read"},  # nothing is committed back
+    ("postgres/drift.yml", "drift"): {"contents": "read", "issues": "write"},
+    ("postgres/migrate.yml", "rehearse"): {"contents": "read"},
+    ("postgres/migrate.yml", "migrate"): {"contents": "read"},
 }
 CREDENTIALS = {"GENESYSCLOUD_OAUTHCLIENT_ID", "GENESYSCLOUD_OAUTHCLIENT_SECRET"}
+# The connection string of the records' database, in the workflows that may
+# meet an environment whose state.backend is postgres (plan.yml serves both
+# variants), for each step whose llmplan commands read or write the records.
+DSN = "LLMPLAN_PG_DSN"
+WITH_DATABASE = {"plan.yml", "postgres/apply.yml", "postgres/drift.yml", "postgres/migrate.yml"}
+RECORDS = {"plan", "apply", "drift", "state", "audit", "governance", "refresh", "import", "force-unlock"}
+# jobs whose secrets are the protected environment's (the client that may write), not llmplan-read's
+PROTECTED = {
+    ("apply.yml", "apply"): "${{ matrix.environment }}",
+    ("postgres/apply.yml", "apply"): "${{ matrix.environment }}",
+    ("postgres/migrate.yml", "migrate"): "${{ inputs.environment }}",
+}
 SECRET = re.compile(r"\$\{\{\s*secrets\.(\w+)\s*\}\}")
 REQUIREMENTS = WORKFLOWS / "requirements.txt"
 # A job that runs no llmplan command installs nothing, or only the policy gate's tool, from hashes.
@@ -116,12 +137,36 @@ def test_secrets_reach_only_the_llmplan_steps_that_use_them(name: str) -> None:
                 expected |= CREDENTIALS
             if {"apply", "governance"} & set(ran):
                 expected |= governance_secrets()
+            if name in WITH_DATABASE and RECORDS & set(ran) and "services" not in job:
+                expected.add(DSN)
+            if "services" in job and RECORDS & set(ran):
+                # the throwaway database of this job, never a secret
+                assert step["env"][DSN].startswith("postgresql://llmplan:rehearsal-only@localhost:5432/"), step.get("name")
             assert used == expected, f"{job_id} / {step.get('name', step.get('uses'))}"
             used_in_job |= used
         if used_in_job:
-            expected_environment = "${{ matrix.environment }}" if job_id == "apply" else {"name": "llmplan-read", "deployment": False}
+            expected_environment = PROTECTED.get((name, job_id), {"name": "llmplan-read", "deployment": False})
             assert job["environment"] == expected_environment, f"{job_id}: its secrets live in a GitHub environment"
+        else:
+            assert "environment" not in job, f"{job_id}: a job without secrets needs no environment"
     assert "LLMPLAN_GATEWAY_URL" not in (WORKFLOWS / name).read_text(encoding="utf-8"), "the address override is for laptops"
+
+
+def test_service_containers_are_pinned_by_digest_and_only_where_no_secret_is() -> None:
+    found = []
+    for name in NAMES:
+        for job_id, job in workflow(name)["jobs"].items():
+            for service, spec in (job.get("services") or {}).items():
+                found.append((name, job_id, service))
+                image, _, digest = spec["image"].partition("@sha256:")
+                repository, _, tag = image.partition(":")
+                assert (tag, digest) == IMAGES[repository], spec["image"]
+                # a service container lives as long as its job: it may only ever hold a copy
+                assert "environment" not in job and not SECRET.search(json.dumps(job)), f"{name} / {job_id}"
+    assert found == [("postgres/migrate.yml", "rehearse", "postgres")]
+    text = (WORKFLOWS / "postgres" / "migrate.yml").read_text(encoding="utf-8")
+    tag, digest = IMAGES["postgres"]
+    assert f"image: postgres:{tag}@sha256:{digest} # {tag}\n" in text, "the tag stands in a comment, as for the actions"
 
 
 @pytest.mark.parametrize("name", NAMES)
@@ -167,12 +212,16 @@ def locked() -> dict[str, tuple[str, list[str]]]:
 def test_the_requirements_pin_every_dependency_by_hash_and_agree_with_pyproject() -> None:
     entries = locked()
     project = tomllib.loads((REPO / "pyproject.toml").read_text(encoding="utf-8"))
-    wanted = [Requirement(text) for text in (*project["project"]["dependencies"], *project["build-system"]["requires"])]
+    # the runtime dependencies, the extra the postgres/ workflows need, and the build backend
+    postgres = project["project"]["optional-dependencies"]["postgres"]
+    wanted = [Requirement(text) for text in (*project["project"]["dependencies"], *postgres, *project["build-system"]["requires"])]
     for requirement in wanted:
         name = canonicalize_name(requirement.name)
         assert name in entries, f"{requirement.name} is not in {REQUIREMENTS.name}: regenerate it (see its header)"
         assert requirement.specifier.contains(entries[name][0]), f"{requirement}: {REQUIREMENTS.name} has {entries[name][0]}"
     assert "llmplan" not in entries, "llmplan itself comes from the checkout"
+    # psycopg[binary]: the compiled libpq wrapper of exactly psycopg's version (--strip-extras writes it as its own line)
+    assert entries["psycopg-binary"][0] == entries["psycopg"][0]
 
 
 # --- the pull request is data -------------------------------------------------
@@ -282,10 +331,14 @@ def test_zizmor_finds_nothing_in_the_examples() -> None:
         ("plan.yml", 'echo "exitcode=$code"', 'echo "exitcode=$code ${{ github.event.pull_request.title }}"', "template-injection"),
         ("drift.yml", "permissions: {} # nothing by default", "permissions: write-all #", "excessive-permissions"),
         ("drift.yml", "    environment:\n      name: llmplan-read # the read-only client, as in plan.yml\n      deployment: false # checking for drift deploys nothing\n", "", "secrets-outside-env"),
+        ("postgres/migrate.yml", "postgres:17.11@sha256:d74eeac9a635390a49bc21bd49fccd973de707e2a53a76ac49b552b8712ec46f", "postgres:17.11", "unpinned-images"),
+        ("postgres/migrate.yml", "    environment: ${{ inputs.environment }} # protected: waits for a required reviewer's approval\n", "", "secrets-outside-env"),
+        ("postgres/apply.yml", '"state/$ENV/state.json" "$ENV" <<', '"state/$ENV/state.json" "${{ inputs.environment }}" <<', "template-injection"),
     ],
 )
 def test_zizmor_finds_each_hardening_undone(tmp_path: Path, name: str, hardened: str, undone: str, audit: str) -> None:
     for other in NAMES:
+        (tmp_path / other).parent.mkdir(exist_ok=True)
         shutil.copy(WORKFLOWS / other, tmp_path / other)
     text = (tmp_path / name).read_text(encoding="utf-8")
     assert hardened in text

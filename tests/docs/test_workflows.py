@@ -27,6 +27,7 @@ from docs_helpers import (
     llmplan_commands,
     load_workflow,
     parse_cli,
+    steps,
     workflow,
     workflow_commands,
 )
@@ -88,9 +89,11 @@ def test_apply_runs_after_merge_in_a_protected_environment_one_at_a_time() -> No
     assert writers == [job_id], "only the apply job may write"
     # a run as a whole never waits for or cancels another: a cancelled pending run would lose its environments
     assert document["concurrency"] == {"group": "llmplan-apply-run-${{ github.run_id }}", "cancel-in-progress": False}
-    (apply_args,) = [args for step in job["steps"] if "run" in step for args in llmplan_commands(step["run"]) if args[:1] == ["apply"]]
-    context = parse_cli(apply_args)
-    assert context.params["auto_approve"] and context.params["plan_file"] is not None, "the approved plan file, exactly"
+    applies = [parse_cli(args) for step in job["steps"] if "run" in step for args in llmplan_commands(step["run"]) if args[:1] == ["apply"]]
+    for context in applies:
+        assert context.params["auto_approve"] and context.params["plan_file"] is not None, "the approved plan file, exactly"
+    # one line allows weakenings, for a run started by hand with allow_weakening; the other never does
+    assert sorted(context.params["allow_weakening"] for context in applies) == [False, True]
     # what happened is recorded even when apply failed
     names = [step.get("name", step.get("uses")) for step in job["steps"]]
     after_apply = job["steps"][names.index("Apply the approved plan") + 1 :]
@@ -126,11 +129,17 @@ def test_drift_runs_hourly_and_may_write_issues_only() -> None:
 
 
 def test_the_workflows_target_real_environments_not_the_sandbox() -> None:
-    matrices = [workflow(name)["jobs"][job]["strategy"]["matrix"]["environment"] for name, job in (("plan.yml", "plan"), ("drift.yml", "drift"))]
-    choices = workflow("apply.yml")["on"]["workflow_dispatch"]["inputs"]["environment"]["options"]
-    select = find_step(workflow("apply.yml"), "select", "Environments changed")["run"]
-    (managed,) = re.findall(r'^\s*managed="([^"]+)"', select, re.MULTILINE)
-    for environments in (*matrices, choices, managed.split()):
+    matrices = [
+        workflow(name)["jobs"][job]["strategy"]["matrix"]["environment"]
+        for name, job in (("plan.yml", "plan"), ("drift.yml", "drift"), ("postgres/drift.yml", "drift"))
+    ]
+    choices = [workflow(name)["on"]["workflow_dispatch"]["inputs"]["environment"]["options"] for name in ("apply.yml", "postgres/apply.yml", "postgres/migrate.yml")]
+    selected = []
+    for name in ("apply.yml", "postgres/apply.yml"):
+        select = find_step(workflow(name), "select", "Environments changed")["run"]
+        (managed,) = re.findall(r'^\s*managed="([^"]+)"', select, re.MULTILINE)
+        selected.append(managed.split())
+    for environments in (*matrices, *choices, *selected):
         assert environments == ["staging", "prod"]
     for environment in ("staging", "prod"):
         assert "sandbox" not in environment_settings(environment)["gateway"]
@@ -140,8 +149,11 @@ def test_the_workflows_target_real_environments_not_the_sandbox() -> None:
 
 EXPECTED_COMMANDS = {
     "plan.yml": ["validate", "plan"],
-    "apply.yml": ["plan", "show", "show", "apply", "governance flush"],
-    "drift.yml": ["drift"],
+    "apply.yml": ["plan", "show", "show", "apply", "apply", "governance flush"],
+    "drift.yml": ["drift", "drift"],
+    "postgres/apply.yml": ["state show", "plan", "show", "show", "apply", "apply", "governance flush"],
+    "postgres/drift.yml": ["drift", "drift"],
+    "postgres/migrate.yml": ["state migrate", "state migrate", "state show", "audit verify", "state migrate", "audit verify", "state show"],
 }
 
 
@@ -152,14 +164,29 @@ def test_every_llmplan_command_line_is_accepted_by_the_cli_parser(name: str) -> 
 
 
 def test_the_commands_use_the_documented_output_options() -> None:
-    def params(name: str, subcommand: str) -> dict[str, Any]:
-        (context,) = [c for c in map(parse_cli, workflow_commands(workflow(name))) if command_path(c) == subcommand]
-        return context.params
+    def params(name: str, subcommand: str) -> list[dict[str, Any]]:
+        return [c.params for c in map(parse_cli, workflow_commands(workflow(name))) if command_path(c) == subcommand]
 
-    plan = params("plan.yml", "plan")
+    (plan,) = params("plan.yml", "plan")
     assert (plan["output_format"], str(plan["out_file"]), plan["detailed_exitcode"]) == ("markdown", "plan-prod.json", True)
-    drift = params("drift.yml", "drift")
-    assert (drift["output_format"], str(drift["out_file"])) == ("markdown", "drift-prod.md")
+    for name in ("drift.yml", "postgres/drift.yml"):
+        drift, weakening = params(name, "drift")
+        assert (drift["output_format"], str(drift["out_file"]), drift["fail_on_weakening"]) == ("markdown", "drift-prod.md", False)
+        # a second report whose exit 2 means only "safety weakened outside llmplan": it pages
+        assert (weakening["output_format"], str(weakening["out_file"]), weakening["fail_on_weakening"]) == ("markdown", "weakened-prod.md", True)
+
+
+def test_weakenings_are_allowed_only_in_a_run_started_by_hand_with_allow_weakening() -> None:
+    for name in ("apply.yml", "postgres/apply.yml"):
+        document = workflow(name)
+        allow = document["on"]["workflow_dispatch"]["inputs"]["allow_weakening"]
+        assert (allow["type"], allow["default"]) == ("boolean", False)
+        assert "push" in document["on"], "a push runs too, and never allows weakenings:"
+        expression = "${{ github.event_name == 'workflow_dispatch' && inputs.allow_weakening }}"
+        for job_id, step_name in (("plan", "Show the plan"), ("apply", "Apply the approved plan")):
+            assert find_step(document, job_id, step_name)["env"]["ALLOW_WEAKENING"] == expression, (name, step_name)
+        scripts = [step["run"] for _, _, step in steps(document) if "run" in step]
+        assert sum(script.count("--allow-weakening") for script in scripts) == 1, "one command line passes it"
 
 
 @pytest.mark.parametrize(
@@ -171,12 +198,16 @@ def test_the_commands_use_the_documented_output_options() -> None:
         ("apply.yml", "governance flush", "governance flsh"),  # unknown subcommand
         ("drift.yml", 'drift --env "$ENV"', "drift"),  # --env is required
         ("drift.yml", '--out "drift-$ENV.md"', '--out "drift-$ENV.md" extra'),  # unexpected argument
+        ("drift.yml", "--fail-on-weakening", "--fail-on-weakenings"),
+        ("postgres/apply.yml", "--lock-timeout 600 --allow-weakening", "--lock-timeout --allow-weakening"),  # not a number
+        ("postgres/migrate.yml", 'state migrate --env "$ENV" --lock-timeout 600', 'state migrate --env "$ENV" --from git'),  # not a choice
     ],
 )
 def test_a_wrong_command_line_in_a_workflow_fails_the_check(tmp_path: Path, name: str, right: str, wrong: str) -> None:
     text = (WORKFLOWS / name).read_text(encoding="utf-8")
     assert right in text
     broken = tmp_path / name
+    broken.parent.mkdir(exist_ok=True)
     broken.write_text(text.replace(right, wrong), encoding="utf-8")
     with pytest.raises(click.UsageError):
         for args in workflow_commands(load_workflow(broken)):

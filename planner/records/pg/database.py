@@ -141,8 +141,23 @@ def connect(dsn: str, target: Target, *, autocommit: bool = False) -> psycopg.Co
         raise unavailable(error, dsn, target) from None
 
 
-def unavailable(error: BaseException, dsn: str, target: Target) -> RecordsUnavailable:
+# A read-only role (GRANT USAGE on the schema, SELECT on its tables) is enough for
+# the commands that only read, such as a pull request's plan in CI.
+READ_ONLY_HINT = (
+    "plan, show, drift, state show and audit show/verify need only USAGE on the schema and SELECT on its tables; "
+    "apply, refresh, import, governance flush, state migrate and force-unlock also need INSERT, UPDATE and DELETE "
+    "(and its sequences), and the first use of a new schema creates the tables"
+)
+
+
+def unavailable(error: BaseException, dsn: str, target: Target) -> StateError:
+    """What the database said, as an error of ours; a refused privilege is not an outage."""
     reason = scrub(str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__, dsn)
+    if isinstance(error, psycopg.errors.InsufficientPrivilege):
+        return StateError(
+            f"the role {target.user} may not do this in {target.describe()}: {reason}",
+            hint=READ_ONLY_HINT,
+        )
     return RecordsUnavailable(f"the records database {target.describe()} cannot be reached: {reason}")
 
 
@@ -188,6 +203,8 @@ class Database:
                 raise unavailable(error, self.dsn, self.target) from None
             except psycopg.InterfaceError as error:  # the connection was closed under us (a restart)
                 raise unavailable(error, self.dsn, self.target) from None
+            except psycopg.errors.InsufficientPrivilege as error:
+                raise unavailable(error, self.dsn, self.target) from None
             finally:
                 self.depth -= 1
 
@@ -200,29 +217,32 @@ class Database:
                     cursor.itersize = 5000
                     cursor.execute(query, params)
                     yield iter(cursor)
-            except psycopg.OperationalError as error:
+            except (psycopg.OperationalError, psycopg.errors.InsufficientPrivilege) as error:
                 raise unavailable(error, self.dsn, self.target) from None
 
     def migrate(self) -> None:
-        """Create or upgrade the schema, once; refuse one written by a newer llmplan."""
+        """Create or upgrade the schema, once; refuse one written by a newer llmplan.
+
+        A schema already at this version is only read (no DDL, no lock), so a
+        role that may only read can plan and check drift.
+        """
         if self._migrated:
             return
         versions = self.table("schema_version")
         with self.transaction() as cursor:
+            if self._version(cursor, versions)[0] == SCHEMA_VERSION:
+                self._migrated = True
+                return
+        with self.transaction() as cursor:
             cursor.execute("SELECT pg_advisory_xact_lock(hashtext('llmplan schema migration'))")
-            cursor.execute(sql.SQL("CREATE SCHEMA IF NOT EXISTS {}").format(self.schema))
+            # a schema made by an administrator for a role without CREATE on the database is used as it is
+            cursor.execute("SELECT 1 FROM pg_catalog.pg_namespace WHERE nspname = %s", (self.target.schema,))
+            if cursor.fetchone() is None:
+                cursor.execute(sql.SQL("CREATE SCHEMA IF NOT EXISTS {}").format(self.schema))
             cursor.execute(
                 sql.SQL("CREATE TABLE IF NOT EXISTS {} (version integer PRIMARY KEY, tool_version text NOT NULL, applied_at timestamptz NOT NULL DEFAULT now())").format(versions)
             )
-            cursor.execute(sql.SQL("SELECT coalesce(max(version), 0), (SELECT tool_version FROM {} ORDER BY version DESC LIMIT 1) FROM {}").format(versions, versions))
-            row = cursor.fetchone()
-            current, writer = (int(row[0]), row[1]) if row else (0, None)
-            if current > SCHEMA_VERSION:
-                raise StateError(
-                    f"the records in {self.target.describe()} were written by a newer llmplan "
-                    f"(schema version {current}, by llmplan {writer}); this llmplan {__version__} knows up to version {SCHEMA_VERSION}",
-                    hint="upgrade llmplan; nothing was changed",
-                )
+            current, _ = self._version(cursor, versions)
             for version, statements in MIGRATIONS:
                 if version <= current:
                     continue
@@ -230,6 +250,22 @@ class Database:
                     cursor.execute(sql.SQL(statement).format(schema=self.schema))
                 cursor.execute(sql.SQL("INSERT INTO {} (version, tool_version) VALUES (%s, %s)").format(versions), (version, __version__))
         self._migrated = True
+
+    def _version(self, cursor: psycopg.Cursor[Any], versions: sql.Composed) -> tuple[int, str | None]:
+        """The schema's version (0 before the first migration), refused if newer than this llmplan knows."""
+        cursor.execute("SELECT 1 FROM pg_catalog.pg_tables WHERE schemaname = %s AND tablename = 'schema_version'", (self.target.schema,))
+        if cursor.fetchone() is None:
+            return 0, None
+        cursor.execute(sql.SQL("SELECT coalesce(max(version), 0), (SELECT tool_version FROM {} ORDER BY version DESC LIMIT 1) FROM {}").format(versions, versions))
+        row = cursor.fetchone()
+        current, writer = (int(row[0]), row[1]) if row else (0, None)
+        if current > SCHEMA_VERSION:
+            raise StateError(
+                f"the records in {self.target.describe()} were written by a newer llmplan "
+                f"(schema version {current}, by llmplan {writer}); this llmplan {__version__} knows up to version {SCHEMA_VERSION}",
+                hint="upgrade llmplan; nothing was changed",
+            )
+        return current, writer
 
     def close(self) -> None:
         with self._mutex:
