@@ -27,9 +27,9 @@ from typing import TYPE_CHECKING, Any, Callable, Iterable, Mapping
 
 from planner.clock import utc_now
 from planner.configuration import Capabilities, payload_hash
-from planner.diff import configuration_hash, to_payload
+from planner.diff import to_payload
 from planner.errors import GatewayError, OutcomeUnknown, PlanAlreadyApplied, VersionConflict
-from planner.plan import CREATE, FORGET, NO_OP, WRITE_ACTIONS, Plan, ResourceChange, to_document
+from planner.plan import CREATE, FORGET, WRITE_ACTIONS, Plan, ResourceChange, to_document
 from planner.records.interfaces import RecordedChange
 from planner.records.model import ResourceState
 from planner.safety import Approval, audit_fields
@@ -38,7 +38,6 @@ if TYPE_CHECKING:
     from planner.gateway.client import GatewayClient
     from planner.governance import GovernanceNotifier
     from planner.metrics import ApplyMetrics
-    from planner.records.model import State
     from planner.records.session import RecordsSession
 
 UPDATE_ACTION = "configuration_update"
@@ -333,71 +332,3 @@ def raise_if_applied_before(plan: Plan, entries: Iterable[Mapping[str, Any]]) ->
         f"{len(left)} not ({shown}); a saved plan is applied once",
         hint=f"plan what is left and review it: `llmplan plan --env {plan.environment} --out plan.json`, then `llmplan apply plan.json`",
     )
-
-
-def refresh_state(
-    models: Iterable[tuple[str, str]],
-    state: "State | None",
-    recorder: Recorder,
-    live: Mapping[str, Mapping[str, Any] | None],
-    capabilities: Mapping[str, Capabilities],
-) -> list[ResourceState]:
-    """Record in state (with a ``state_refresh`` audit entry) the live
-    configuration of each ``(address, model_id)`` whose record is missing or
-    out of date; the gateway is not touched.  Returns what was recorded."""
-    recorded = []
-    for address, model_id in models:
-        configuration = live.get(model_id.lower())
-        if configuration is None:
-            continue
-        previous = state.resources.get(address) if state is not None else None
-        if (
-            previous is not None
-            and previous.model_id.lower() == model_id.lower()
-            and previous.version == configuration.get("version")
-            and configuration_hash(previous.configuration) == configuration_hash(configuration)
-        ):
-            continue
-        recorded.append(record_live(recorder, address=address, live=configuration, capabilities=capabilities.get(model_id.lower()), action="state_refresh"))
-    return recorded
-
-
-def refresh_unchanged(plan: Plan, state: "State | None", recorder: Recorder, live: Mapping[str, Mapping[str, Any] | None], capabilities: Mapping[str, Capabilities]) -> int:
-    """Record live configurations that already match the YAML but not state.
-
-    Terraform refreshes state on every apply; without this, a model adopted
-    by hand or recovered after a crash would show as changed outside llmplan
-    forever.  Returns how many were recorded.
-    """
-    # a moved model's record moves with it (Executor._move); it is not refreshed under its new address first
-    unchanged = [(change.address, change.model_id) for change in plan.changes if change.action == NO_OP and not change.moved]
-    return len(refresh_state(unchanged, state, recorder, live, capabilities))
-
-
-def record_live(
-    recorder: Recorder,
-    *,
-    address: str,
-    live: Mapping[str, Any],
-    capabilities: Capabilities | None,
-    action: str,
-) -> ResourceState:
-    """Record a live configuration in state without changing the gateway
-    (import, refresh), with an audit entry saying so."""
-    model_id = str(live["model_id"]).lower()
-    change = ResourceChange(address, model_id, NO_OP, live, live, (), live.get("version"))
-    resource = resource_state(change, live, capabilities, recorder.clock())
-    fields = {
-        "operation_id": str(uuid.uuid4()),
-        "environment": recorder.environment,
-        "address": address,
-        "model_id": model_id,
-        "action": action,
-        "status": SUCCESS,
-        "latency_ms": 0,
-        "payload_hash": resource.payload_hash,
-        "compliance_mode": resource.configuration.get("compliance_mode"),
-        "version": resource.version,
-    }
-    recorder.session.record(RecordedChange(fields, resource=resource))
-    return resource

@@ -108,7 +108,8 @@ def apply(
 ) -> ApplyResult:
     """lock → (saved plan: refuse if stale | plan now and confirm) → weakenings
     allowed (apply.weakening) → PUTs → record."""
-    from planner.apply import Executor, Recorder, raise_if_applied_before, refresh_unchanged
+    from planner.apply import Executor, Recorder, raise_if_applied_before
+    from planner.refreshing import refresh_unchanged
     from planner.errors import Aborted, StalePlan
     from planner.governance import build_event
     from planner.live import fetch_live
@@ -202,7 +203,8 @@ class RecordedModel:
 def refresh(root: Path, env_name: str, *, lock_timeout: float = 0.0, environ: Mapping[str, str] | None = None, gateway_timeout: float | None = None) -> list[RecordedModel]:
     """Record the live configuration of every managed model in state, changing
     nothing on the gateway: how a reviewed out-of-band change is accepted."""
-    from planner.apply import Recorder, refresh_state
+    from planner.apply import Recorder
+    from planner.refreshing import refresh_state
     from planner.diff import diff_configurations
     from planner.governance import build_event
     from planner.metrics import ApplyMetrics
@@ -246,7 +248,8 @@ def import_models(
     """Write model files for live configurations no YAML names yet, and record
     them in state, so the next plan shows no change for them. Without
     ``model_ids`` or ``import_all``, only lists what could be imported."""
-    from planner.apply import Recorder, record_live
+    from planner.apply import Recorder
+    from planner.refreshing import record_live
     from planner.drift import UnmanagedModel
     from planner.environment import MODEL_SUFFIXES, MODELS_DIR
     from planner.gateway.client import check_model_id
