@@ -48,7 +48,7 @@ def _touched_differ(before: Mapping[str, ResourceState], after: Mapping[str, Res
         old, new = before.get(address), after.get(address)
         if (old is None) != (new is None):
             return True
-        if old is not None and new is not None and old.content_key() != new.content_key():
+        if old is not None and new is not None and old.content_key != new.content_key:
             return True
     return False
 

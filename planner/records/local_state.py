@@ -16,7 +16,7 @@ import json
 import threading
 import uuid
 from pathlib import Path
-from typing import Callable
+from typing import Any, Callable
 
 from planner.errors import StateError
 from planner.files import append_line_durably, atomic_write_text, read_json_lines, remove_durably, truncate_durably
@@ -56,6 +56,9 @@ class LocalStateStore:
         self._mutex = threading.RLock()
         self._journal_checked = False
         self._lineage_checked = False
+        # (state.json and journal identities, the state and journal they held): a commit
+        # reuses what this process read and appended instead of reading it all again
+        self._known: tuple[tuple[Any, Any], State | None, tuple[JournalChange, ...]] | None = None
 
     def __repr__(self) -> str:
         return f"LocalStateStore({str(self.directory)!r}, environment={self.environment!r})"
@@ -108,11 +111,15 @@ class LocalStateStore:
         journal started after that commit; every rename makes a new inode,
         so a state.json that changed while we read is simply read again.
         """
+        files = (_identity(self.state_path), _identity(self.journal_path))
+        if self._known is not None and self._known[0] == files:
+            return self._known[1], list(self._known[2])  # nothing changed on disk since we read or wrote it
         for _ in range(attempts):
             before = _identity(self.state_path)
             persisted = self._load_state_file()
             changes = self._load_journal()
             if _identity(self.state_path) == before:
+                self._known = ((before, _identity(self.journal_path)), persisted, tuple(changes))
                 return persisted, changes
         raise StateError(f"{self.state_path} kept changing while it was read; is another llmplan running without the lock?")
 
@@ -192,10 +199,14 @@ class LocalStateStore:
             lineage = self._current_lineage()
             if not self._journal_checked:
                 self._clean_journal_tail()
-            line = make(lineage).to_line()
+            change = make(lineage)
+            files = (_identity(self.state_path), _identity(self.journal_path))
             self._journal_checked = False  # until the append is known complete
-            append_line_durably(self.journal_path, line)
+            append_line_durably(self.journal_path, change.to_line())
             self._journal_checked = True
+            known, self._known = self._known, None
+            if known is not None and known[0] == files:  # what we knew, plus our own line: no need to read it back
+                self._known = ((files[0], _identity(self.journal_path)), known[1], (*known[2], change))
 
     def _current_lineage(self) -> str:
         if not self._lineage_checked:
@@ -231,11 +242,13 @@ class LocalStateStore:
             remove_durably(self.journal_path)
             self._journal_checked = True
             self._lineage = state.lineage
+            self._known = ((_identity(self.state_path), None), state, ())
             return state
 
     def replace(self, state: State) -> None:
         """Write ``state`` as it is (lineage and serial kept): how ``state migrate`` brings a copy here."""
         with self._mutex:
+            self._known = None
             atomic_write_text(self.state_path, state.to_json(), backup=True)
             remove_durably(self.journal_path)
             self._journal_checked = True

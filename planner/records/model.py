@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import copy
 import dataclasses
+import functools
 import json
 import os
 import re
@@ -101,8 +102,10 @@ class ResourceState:
             "capabilities": None if self.capabilities is None else dict(self.capabilities),
         }
 
+    @functools.cached_property
     def content_key(self) -> str:
-        """Canonical JSON of the resource: equal keys, equal content."""
+        """Canonical JSON of the resource: equal keys, equal content. Computed once:
+        a commit writes it into state.json and into the state's content checksum."""
         return canonical_json(self._json_view())
 
     @classmethod
@@ -173,7 +176,9 @@ class State:
 
     def content_checksum(self) -> str:
         """sha256 of lineage, serial and resources: what a ``state_commit`` audit entry records of the state."""
-        return sha256_hex(canonical_json({"lineage": self.lineage, "serial": self.serial, "resources": {a: r._json_view() for a, r in self.resources.items()}}))
+        # canonical_json of {"lineage", "resources", "serial"}, built from each resource's cached canonical text
+        resources = ",".join(f"{json.dumps(address, ensure_ascii=False)}:{resource.content_key}" for address, resource in self.resources.items())
+        return sha256_hex(f'{{"lineage":{json.dumps(self.lineage)},"resources":{{{resources}}},"serial":{json.dumps(self.serial)}}}')
 
     @classmethod
     def empty(cls, lineage: str | None = None) -> "State":
@@ -187,7 +192,7 @@ class State:
         """Equal lineage and resources: what decides whether the serial moves."""
         if self.lineage != other.lineage or self.resources.keys() != other.resources.keys():
             return False
-        return all(resource.content_key() == other.resources[address].content_key() for address, resource in self.resources.items())
+        return all(resource.content_key == other.resources[address].content_key for address, resource in self.resources.items())
 
     def to_dict(self) -> dict[str, Any]:
         return copy.deepcopy(self._json_view())
@@ -217,7 +222,7 @@ class State:
             fields.insert(0, ("audit_head", self.audit_head.to_dict()))
         header = [f"{json.dumps(key)}: {json.dumps(value, ensure_ascii=False, sort_keys=True)}," for key, value in fields]
         resources = ",\n".join(
-            f"  {json.dumps(address, ensure_ascii=False)}: {canonical_json(resource._json_view())}" for address, resource in self.resources.items()
+            f"  {json.dumps(address, ensure_ascii=False)}: {resource.content_key}" for address, resource in self.resources.items()
         )
         body = "\n".join([*header, '"resources": {', *([resources] if resources else []), "}}"]) + "\n"
         return f'{{"checksum": "{sha256_hex(body)}",\n{body}'
