@@ -2,7 +2,7 @@
 
 Run from the repository root (about a minute):
 
-    .venv/bin/python benchmarks/apply_1000_postgres.py [--runs 2]
+    .venv/bin/python benchmarks/apply_1000_postgres.py [--runs 3]
 
 The sandbox (its own process) answers after 50 ms with no rate limit that
 matters; its 1,000 models are configured (max_tokens 1024) and the YAML says
@@ -64,7 +64,7 @@ def one_apply(workdir: Path, url: str, backend: str, run: int, dsn: str) -> dict
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
-    parser.add_argument("--runs", type=int, default=2)
+    parser.add_argument("--runs", type=int, default=3)
     options = parser.parse_args()
     results: list[dict[str, Any]] = []
     with tempfile.TemporaryDirectory(prefix="llmplan-pg-bench-") as temp, running_postgres() as server:

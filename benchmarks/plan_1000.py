@@ -68,7 +68,7 @@ snapshot = live.LiveSnapshot(
     method="list",
 )
 @contextlib.contextmanager
-def no_gateway(environment, *, parallelism, environ=None):
+def no_gateway(environment, *, parallelism, environ=None, timeout=None):
     yield None
 manager.gateway_client = no_gateway
 live.fetch_live = lambda client, model_ids, *, parallelism: snapshot

@@ -16,7 +16,6 @@ from typing import Any, Callable
 import psycopg
 from psycopg import sql
 
-from planner.configuration import canonical_json
 from planner.errors import StateError
 from planner.records.journal import JournalChange, fold
 from planner.records.model import FORMAT_VERSION, AuditHead, ResourceState, State
@@ -139,15 +138,17 @@ class PostgresStateStore:
     def _write(self, cursor: psycopg.Cursor[Any], persisted: State | None, state: State, touched: set[str]) -> None:
         """Only the touched resources are written: O(changes), whatever the size of the state."""
         resources = self.db.table("resources")
-        for address in touched if persisted is not None else state.resources:
-            resource = state.resources.get(address)
-            if resource is None:
-                cursor.execute(sql.SQL("DELETE FROM {} WHERE environment = %s AND address = %s").format(resources), (self.environment, address))
-            else:
-                cursor.execute(
-                    sql.SQL("INSERT INTO {} (environment, address, resource) VALUES (%s, %s, %s) ON CONFLICT (environment, address) DO UPDATE SET resource = EXCLUDED.resource").format(resources),
-                    (self.environment, address, canonical_json(resource._json_view())),
-                )
+        addresses = sorted(touched) if persisted is not None else list(state.resources)
+        gone = [(self.environment, address) for address in addresses if address not in state.resources]
+        kept = [(self.environment, address, state.resources[address].content_key) for address in addresses if address in state.resources]
+        # executemany pipelines the statements: one round trip for a thousand rows, not a thousand
+        if gone:
+            cursor.executemany(sql.SQL("DELETE FROM {} WHERE environment = %s AND address = %s").format(resources), gone)
+        if kept:
+            cursor.executemany(
+                sql.SQL("INSERT INTO {} (environment, address, resource) VALUES (%s, %s, %s) ON CONFLICT (environment, address) DO UPDATE SET resource = EXCLUDED.resource").format(resources),
+                kept,
+            )
         cursor.execute(
             sql.SQL(
                 "INSERT INTO {} (environment, lineage, serial, format_version, tool_version, checksum, audit_head) VALUES (%s, %s, %s, %s, %s, %s, %s) "
