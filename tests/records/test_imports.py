@@ -32,3 +32,21 @@ def test_module_imports_alone(module: str, may_load: str) -> None:
     result = subprocess.run([sys.executable, "-c", CHECK.format(module=module)], capture_output=True, text=True, cwd=REPO, timeout=60)
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == may_load
+
+
+LOCAL_RECORDS_ONLY = """
+import sys, tempfile
+from pathlib import Path
+from planner.environment import StateSettings
+from planner.records import open_records
+records = open_records("dev", Path(tempfile.mkdtemp()), StateSettings())
+records.state.read(); records.audit.verify(); records.close()
+print(",".join(sorted(name for name in sys.modules if name.split(".")[0] == "psycopg")))
+"""
+
+
+def test_psycopg_is_imported_only_by_environments_that_use_postgres() -> None:
+    """The PostgreSQL backend is an extra: an environment on local files never loads it (start-up stays as it was)."""
+    result = subprocess.run([sys.executable, "-c", LOCAL_RECORDS_ONLY], capture_output=True, text=True, cwd=REPO, timeout=60)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == ""
