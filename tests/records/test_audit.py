@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import threading
 import uuid
 from pathlib import Path
 from typing import Any, Callable
@@ -34,31 +33,6 @@ def filled(tmp_path: Path, fields: Fields, count: int = 6) -> LocalAuditStore:
     return audit
 
 
-def test_entries_are_chained_from_64_zeros(tmp_path: Path, fields: Fields) -> None:
-    stamps = iter(["2026-11-25T10:00:00.000Z", "2026-11-25T10:00:01.500Z", "2026-11-25T10:00:02.250Z"])
-    audit = LocalAuditStore(tmp_path / "audit.jsonl", clock=lambda: next(stamps))
-    returned = [audit.append(fields(index)) for index in range(3)]
-
-    written = [json.loads(line) for line in lines_of(tmp_path / "audit.jsonl")]
-    assert written == returned
-    assert written[0]["prev_hash"] == "0" * 64
-    for before, after in zip(written, written[1:]):
-        assert after["prev_hash"] == before["entry_hash"]
-    for entry in written:
-        assert entry["entry_hash"] == sha256_of_entry(entry)
-        assert uuid.UUID(entry["audit_id"]).version == 4
-    assert [entry["timestamp"] for entry in written] == ["2026-11-25T10:00:00.000Z", "2026-11-25T10:00:01.500Z", "2026-11-25T10:00:02.250Z"]
-    assert written[1]["model_id"] == "a1b2c3d4-e5f6-7890-abcd-000000000002" and written[1]["action"] == "configuration_update"
-
-    report = audit.verify()
-    assert report.ok and report.entries == 3 and report.first_bad_line is None and not report.torn_tail
-
-
-def test_an_absent_log_verifies_empty(tmp_path: Path) -> None:
-    report = LocalAuditStore(tmp_path / "audit.jsonl").verify()
-    assert report.ok and report.entries == 0
-
-
 def edit_field(lines: list[str], number: int, *, rehash: bool) -> list[str]:
     entry = json.loads(lines[number - 1])
     entry["latency_ms"] = 1.0
@@ -68,14 +42,9 @@ def edit_field(lines: list[str], number: int, *, rehash: bool) -> list[str]:
     return lines
 
 
+# What only a file of lines can suffer; the tampering every backend must name is in contract/test_audit_contract.py.
 TAMPERING = [
     # (what was done, how, line reported, words of the problem)
-    ("a field edited", lambda lines: edit_field(lines, 3, rehash=False), 3, "entry_hash does not match its content (edited?)"),
-    ("a field edited and its hash recomputed", lambda lines: edit_field(lines, 3, rehash=True), 4, "prev_hash does not match line 3"),
-    ("a middle line deleted", lambda lines: lines[:2] + lines[3:], 3, "prev_hash does not match line 2 (a line was removed, inserted or reordered)"),
-    ("the first line deleted", lambda lines: lines[1:], 1, "prev_hash is not the start of a chain"),
-    ("two lines swapped", lambda lines: [lines[0], lines[2], lines[1], *lines[3:]], 2, "prev_hash does not match line 1"),
-    ("a copy of line 2 inserted after line 4", lambda lines: [*lines[:4], lines[1], *lines[4:]], 5, "prev_hash does not match line 4"),
     ("a line replaced with garbage", lambda lines: [*lines[:3], "not json\n", *lines[4:]], 4, "not valid JSON"),
     ("an empty line inserted", lambda lines: [*lines[:1], "\n", *lines[1:]], 2, "empty line"),
 ]
@@ -91,32 +60,6 @@ def test_tampering_is_detected_at_the_right_line(tmp_path: Path, fields: Fields,
     assert report.first_bad_line == line
     assert report.problem is not None and report.problem.startswith(f"line {line}: ") and words in report.problem
     assert not report.torn_tail
-
-
-TAMPERING_THE_END = [
-    ("the last line deleted", lambda lines: lines[:-1], 6, "missing: audit.jsonl.head records 6 entries but the log has 5"),
-    ("the last two lines deleted", lambda lines: lines[:-2], 5, "lines were removed from the end"),
-    ("the last line edited and rehashed", lambda lines: edit_field(lines, 6, rehash=True), 6, "does not match the hash recorded in audit.jsonl.head"),
-    ("the whole log deleted", lambda lines: [], 1, "the log has 0"),
-]
-
-
-@pytest.mark.parametrize(("what", "tamper", "line", "words"), TAMPERING_THE_END, ids=[row[0] for row in TAMPERING_THE_END])
-def test_tampering_with_the_end_is_detected_after_a_checkpoint(tmp_path: Path, fields: Fields, what: str, tamper: Callable, line: int, words: str) -> None:
-    audit = filled(tmp_path, fields)
-    audit.checkpoint()
-    path = tmp_path / "audit.jsonl"
-    path.write_text("".join(tamper(lines_of(path))))
-    report = audit.verify()
-    assert not report.ok and report.first_bad_line == line
-    assert report.problem is not None and words in report.problem
-
-
-def test_entries_after_the_checkpoint_still_verify(tmp_path: Path, fields: Fields) -> None:
-    audit = filled(tmp_path, fields, count=3)
-    audit.checkpoint()
-    audit.append(fields(7))
-    assert audit.verify().ok and audit.verify().entries == 4
 
 
 def test_a_torn_tail_is_reported_refused_repaired_and_appends_continue(tmp_path: Path, fields: Fields) -> None:
@@ -172,20 +115,6 @@ def test_other_damage_is_not_repairable(tmp_path: Path, fields: Fields) -> None:
     assert not (tmp_path / "audit.jsonl.torn").exists()
 
 
-def test_an_entry_breaking_the_schema_is_refused_and_nothing_is_written(tmp_path: Path, fields: Fields) -> None:
-    audit = filled(tmp_path, fields, count=1)
-    before = (tmp_path / "audit.jsonl").read_bytes()
-    failure_without_error = fields(1, status="failure")
-    del failure_without_error["error_code"]
-    with pytest.raises(AuditError, match="'error_code' is a required property"):
-        audit.append(failure_without_error)
-    with pytest.raises(AuditError, match="not plain JSON"):
-        audit.append(fields(1, latency_ms=float("nan")))
-    with pytest.raises(AuditError, match="computed by the audit log"):
-        audit.append(fields(1, entry_hash="0" * 64))
-    assert (tmp_path / "audit.jsonl").read_bytes() == before
-
-
 def test_the_fields_apply_writes_are_accepted(tmp_path: Path, fields: Fields) -> None:
     """pending intent, then the outcome; a forget; an interrupted operation closed later."""
     audit = LocalAuditStore(tmp_path / "audit.jsonl")
@@ -207,17 +136,6 @@ def test_entries_filter_by_model_and_skip_a_torn_tail(tmp_path: Path, fields: Fi
     assert [entry["status"] for entry in of_model] == ["success", "failure"]
 
 
-def test_appends_from_many_threads_keep_one_chain(tmp_path: Path, fields: Fields) -> None:
-    audit = LocalAuditStore(tmp_path / "audit.jsonl")
-    threads = [threading.Thread(target=lambda: [audit.append(fields(i)) for i in range(25)]) for _ in range(8)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-    report = audit.verify()
-    assert report.ok and report.entries == 200
-
-
 APPEND_IN_CHILD = """
 import sys
 from pathlib import Path
@@ -231,16 +149,3 @@ print("done", flush=True)
 """
 
 
-def test_processes_appending_one_after_another_and_at_once_keep_one_chain(tmp_path: Path, fields: Fields, spawn: Callable) -> None:
-    path = tmp_path / "audit.jsonl"
-    ours = LocalAuditStore(path)  # opened before the others wrote: must not chain onto a stale head
-    ours.append(fields(0))
-    assert spawn(APPEND_IN_CHILD, str(path), "3").line() == "done"
-    ours.append(fields(1))
-    assert ours.verify().ok and ours.verify().entries == 5
-
-    racers = [spawn(APPEND_IN_CHILD, str(path), "40") for _ in range(3)]
-    for racer in racers:
-        assert racer.line() == "done"
-    report = ours.verify()
-    assert report.ok and report.entries == 125

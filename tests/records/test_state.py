@@ -74,29 +74,6 @@ def test_an_empty_folder_reads_as_never_written_and_the_first_commit_creates_the
     assert LocalStateStore(state_dir(tmp_path)).read() == first
 
 
-def test_serial_moves_only_when_the_content_changes(tmp_path: Path, resource: MakeResource) -> None:
-    backend = LocalStateStore(state_dir(tmp_path))
-    backend.record(resource(1))
-    assert backend.read().serial == 1  # type: ignore[union-attr]
-    assert backend.commit().serial == 1
-
-    assert backend.commit().serial == 1  # nothing recorded
-    backend.record(resource(1))  # the same resource again
-    assert backend.read().serial == 1  # type: ignore[union-attr]
-    assert backend.commit().serial == 1
-
-    backend.record(resource(1, version=2))
-    backend.record(resource(2))
-    assert backend.read().serial == 2  # type: ignore[union-attr]  # one bump per commit, not per record
-    assert backend.commit().serial == 2
-
-    backend.forget("model-0001")
-    assert backend.commit().serial == 3
-    backend.forget("model-0001")  # already gone
-    assert backend.commit().serial == 3
-    assert list(LocalStateStore(state_dir(tmp_path)).read().resources) == ["model-0002"]  # type: ignore[union-attr]
-
-
 def test_commit_without_change_rewrites_nothing(tmp_path: Path, resource: MakeResource) -> None:
     backend = LocalStateStore(state_dir(tmp_path))
     backend.record(resource(1))
@@ -210,23 +187,6 @@ def test_recording_an_invalid_resource_is_refused_before_it_is_written(tmp_path:
     assert not (state_dir(tmp_path) / "journal.jsonl").exists()
 
 
-def test_records_survive_a_crash_before_commit(tmp_path: Path, resource: MakeResource) -> None:
-    crashed = LocalStateStore(state_dir(tmp_path))
-    crashed.record(resource(1))
-    crashed.commit()
-    crashed.record(resource(2))
-    crashed.record(resource(1, version=3))
-    del crashed  # the process dies here: no commit
-
-    after = LocalStateStore(state_dir(tmp_path))
-    state = after.read()
-    assert state is not None and state.serial == 2
-    assert state.resources["model-0001"].version == 3 and "model-0002" in state.resources
-    assert after.commit() == state
-    assert not (state_dir(tmp_path) / "journal.jsonl").exists()
-    assert LocalStateStore(state_dir(tmp_path)).read() == state
-
-
 def test_a_journal_without_state_file_is_the_first_state(tmp_path: Path, resource: MakeResource) -> None:
     crashed = LocalStateStore(state_dir(tmp_path))
     crashed.record(resource(1))
@@ -287,19 +247,6 @@ def test_state_from_dict_checks_the_address_keys(resource: MakeResource) -> None
     data["resources"]["renamed"] = data["resources"].pop("model-0001")
     with pytest.raises(StateError, match="says its address is 'model-0001'"):
         State.from_dict(data)
-
-
-def test_records_from_many_threads_all_land(tmp_path: Path, resource: MakeResource) -> None:
-    import threading
-
-    backend = LocalStateStore(state_dir(tmp_path))
-    threads = [threading.Thread(target=lambda start=start: [backend.record(resource(i)) for i in range(start, start + 25)]) for start in range(0, 200, 25)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-    state = LocalStateStore(state_dir(tmp_path)).read()
-    assert state is not None and len(state.resources) == 200
 
 
 def test_a_hand_edit_is_noticed_and_checked_against_the_schema(tmp_path: Path, resource: MakeResource) -> None:
