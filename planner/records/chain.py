@@ -12,7 +12,6 @@ database.
 from __future__ import annotations
 
 import hashlib
-import json
 import uuid
 from dataclasses import dataclass
 from typing import Any, Mapping
@@ -126,10 +125,6 @@ class ChainCheck:
         self.first_bad = self.number
         return False
 
-
-def parse_entry(raw: bytes) -> Any:
-    """One stored entry's JSON; ValueError if it is not JSON."""
-    return json.loads(raw)
 
 
 def track_unsettled(unsettled: dict[str, tuple[int, int]], entry: Mapping[str, Any], before: int, offset: int = 0) -> None:

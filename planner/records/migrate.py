@@ -14,6 +14,7 @@ source is left as it was.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from collections import deque
 from itertools import islice
 
 from planner.errors import StateError
@@ -65,14 +66,17 @@ def _copy(source: Records, target: Records, environment: str) -> MigrationResult
     target_report = target.audit.verify()
     _require_ok(target_report, target.name, "before migrating")
     already = target_report.entries
-    copied_entries = 0
     source_entries = source.audit.entries()
-    prefix = list(islice(source_entries, already))
+    # streamed, keeping only the last entry of each: the trails may hold millions
+    counted, prefix = 0, deque[dict](maxlen=1)
+    for entry in islice(source_entries, already):
+        counted += 1
+        prefix.append(entry)
     if already:
-        if len(prefix) < already:
+        if counted < already:
             raise StateError(f"the audit trail in {target.name} is longer than the one in {source.name} ({already} entries); refusing to migrate over it")
-        target_last = next(iter(_last(target.audit.entries())), None)
-        if target_last is None or prefix[-1].get("entry_hash") != target_last.get("entry_hash"):
+        target_last = deque(target.audit.entries(), maxlen=1)
+        if not target_last or prefix[-1].get("entry_hash") != target_last[-1].get("entry_hash"):
             raise StateError(f"the audit trail in {target.name} is not a beginning of the one in {source.name}: they have diverged; refusing to migrate")
     copied_entries = target.audit.append_verbatim(source_entries)
     state_copied = present is None or present.serial != state.serial or not present.same_content(state)
@@ -86,13 +90,6 @@ def _copy(source: Records, target: Records, environment: str) -> MigrationResult
     after = target.audit.verify()
     _require_ok(after, target.name, "after migrating")
     return MigrationResult(source.name, target.name, state.serial, state.lineage, state_copied, copied_entries, len(events), after.entries)
-
-
-def _last(entries: object) -> list[dict]:
-    last: list[dict] = []
-    for entry in entries:  # type: ignore[attr-defined]
-        last = [entry]
-    return last
 
 
 def _require_ok(report: AuditReport, where: str, when: str) -> None:

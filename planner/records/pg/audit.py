@@ -49,7 +49,7 @@ class PostgresAuditStore:
             self._proposed = None
             if nested:
                 self._head = None  # read the head under its row lock; remember nothing we cannot know was committed
-            known = self.head_known()
+            known = self._head is not None
             try:
                 with self.db.transaction(pipeline=known) as cursor:
                     result = work(cursor)
@@ -64,9 +64,6 @@ class PostgresAuditStore:
             self._head, self._proposed = (None if nested else self._proposed), None
             return result
         raise AssertionError("unreachable")
-
-    def head_known(self) -> bool:
-        return self._head is not None
 
     def append_in(self, cursor: psycopg.Cursor[Any], fields: Mapping[str, Any]) -> dict[str, Any]:
         """Part of a caller's transaction (the unit of work; see :meth:`in_transaction`)."""
