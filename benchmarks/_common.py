@@ -63,7 +63,7 @@ def configure_live(url: str, models: int) -> None:
     (not counted in the rate budget)."""
     import requests
 
-    from planner.catalog import generated_model_id
+    from planner.model.catalog import generated_model_id
 
     seeded = [
         {

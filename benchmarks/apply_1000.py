@@ -56,7 +56,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _common import CREDENTIALS, ApplyProject, SandboxProcess, cli_environ, configure_live, finish, llmplan_command, parse_time, sandbox_process, timed  # noqa: E402
 from project import expected_payload  # noqa: E402
 
-from planner.catalog import generated_model_id  # noqa: E402
+from planner.model.catalog import generated_model_id  # noqa: E402
 
 NAME = "apply_1000"
 MODELS = 1000

@@ -51,9 +51,9 @@ import requests
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from _common import finish, sandbox_process  # noqa: E402
-from planner.catalog import generated_model_id  # noqa: E402
-from planner.gateway.client import GatewayClient  # noqa: E402
-from planner.gateway.endpoints import Credentials, Endpoint  # noqa: E402
+from planner.model.catalog import generated_model_id  # noqa: E402
+from planner.adapters.gateway.client import GatewayClient  # noqa: E402
+from planner.adapters.gateway.endpoints import Credentials, Endpoint  # noqa: E402
 
 LATENCY_MS = 50.0
 PARALLELISM = 10

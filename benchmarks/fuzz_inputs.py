@@ -54,7 +54,7 @@ from hypothesis import strategies as st  # noqa: E402
 from test_corpus import BAD, VALID, build_project  # noqa: E402
 from test_properties import documents, schema_like, valid_configs  # noqa: E402
 
-from planner.catalog import DEMO_MODELS, generated_model_id  # noqa: E402
+from planner.model.catalog import DEMO_MODELS, generated_model_id  # noqa: E402
 
 NAME = "fuzz_inputs"
 ENV = "fuzz"

@@ -41,10 +41,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from _common import ApplyProject, cli_environ, configure_live, finish, llmplan_command, sandbox_process  # noqa: E402
 
-from planner.catalog import generated_model_id  # noqa: E402
-from planner.configuration import canonical_json, sha256_hex  # noqa: E402
-from planner.records.chain import GENESIS_HASH  # noqa: E402
-from planner.records.local_audit import LocalAuditStore  # noqa: E402
+from planner.model.catalog import generated_model_id  # noqa: E402
+from planner.model.configuration import canonical_json, sha256_hex  # noqa: E402
+from planner.adapters.records.chain import GENESIS_HASH  # noqa: E402
+from planner.adapters.records.local_audit import LocalAuditStore  # noqa: E402
 
 NAME = "history_scale"
 MODELS = 200

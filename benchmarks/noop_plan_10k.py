@@ -7,8 +7,8 @@ Run from the repository root (about 15 s):
 Writes an environment of N model files (generated models, one file each),
 and a live snapshot equal to them (each configuration at version 1, as the
 gateway would return it).  A fresh interpreter then imports the planner,
-reads the snapshot, and times ``planner.manager.load_environment`` (read,
-parse, validate) and ``planner.build.build_plan`` (normalize, hash, diff)
+reads the snapshot, and times ``planner.app.context.load_environment`` (read,
+parse, validate) and ``planner.core.planning.build_plan`` (normalize, hash, diff)
 with live = desired, so every model is a no-op.  No network.  Peak RSS is
 the child's ``ru_maxrss`` at the end.  Goal: < 2 s and < 300 MB.
 
@@ -29,7 +29,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _common import ROOT, ApplyProject, finish, timed  # noqa: E402
 from project import expected_payload  # noqa: E402
 
-from planner.catalog import generated_model_id  # noqa: E402
+from planner.model.catalog import generated_model_id  # noqa: E402
 
 NAME = "noop_plan_10k"
 GOAL_SECONDS = 2.0
@@ -39,8 +39,8 @@ GOAL_MB = 300.0
 CHILD = r"""
 import json, resource, sys, time
 started_imports = time.perf_counter()
-from planner.manager import collector_paused, load_environment
-from planner.build import build_plan
+from planner.app.context import collector_paused, load_environment
+from planner.core.planning import build_plan
 imports = time.perf_counter() - started_imports
 root, env, live_file, profile = sys.argv[1], sys.argv[2], sys.argv[3], sys.argv[4] == "1"
 with open(live_file, encoding="utf-8") as handle:

@@ -11,7 +11,7 @@ updates and 900 no-ops.  Three timings, each a fresh ``llmplan`` process:
 
 - the real ``llmplan plan --env bench`` (median of ``--runs``);
 - the same command with the gateway replaced by the live snapshot read from
-  a file (``planner.live.fetch_live`` and ``planner.manager.gateway_client``
+  a file (``planner.adapters.gateway.live.fetch_live`` and ``planner.app.context.gateway_client``
   patched in the child): start-up, load, validation, diff and rendering,
   without a request (median of ``--runs``);
 - per-model sequential GETs (``GET …/models/{id}`` and ``…/configuration``
@@ -41,7 +41,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from _common import CREDENTIALS, ApplyProject, address, cli_environ, configure_live, finish, llmplan_command, median, model_yaml, sandbox_process, timed  # noqa: E402
 
-from planner.catalog import generated_model_id  # noqa: E402
+from planner.model.catalog import generated_model_id  # noqa: E402
 
 NAME = "plan_1000"
 MODELS = 1000
@@ -55,10 +55,11 @@ GOAL_SPEEDUP = 20.0
 # The plan command with the network replaced by a snapshot file: argv = snapshot, then the CLI's arguments.
 OFFLINE_CHILD = r"""
 import contextlib, json, sys
-import planner.gateway.client  # what the real command imports to talk to the gateway
-from planner import live, manager
+import planner.adapters.gateway.client  # what the real command imports to talk to the gateway
+from planner.adapters.gateway import live
+from planner.app import context as manager
 from planner.cli import main
-from planner.configuration import Capabilities
+from planner.model.configuration import Capabilities
 with open(sys.argv[1], encoding="utf-8") as handle:
     data = json.load(handle)
 snapshot = live.LiveSnapshot(
@@ -78,9 +79,9 @@ main(sys.argv[2:])
 
 def snapshot_file(url: str, path: Path) -> Path:
     """What the paged fetch returns, saved for the no-gateway run."""
-    from planner.gateway.client import GatewayClient
-    from planner.gateway.endpoints import Credentials, Endpoint
-    from planner.live import fetch_all
+    from planner.adapters.gateway.client import GatewayClient
+    from planner.adapters.gateway.endpoints import Credentials, Endpoint
+    from planner.adapters.gateway.live import fetch_all
 
     with GatewayClient(Endpoint(url, url), Credentials(CREDENTIALS["GENESYSCLOUD_OAUTHCLIENT_ID"], CREDENTIALS["GENESYSCLOUD_OAUTHCLIENT_SECRET"])) as client:
         snapshot = fetch_all(client)

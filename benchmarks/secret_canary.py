@@ -42,7 +42,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _common import ApplyProject, address, cli_environ, finish, llmplan_command, sandbox_process, timed  # noqa: E402
 from project import WEBHOOK_SECRET_ENV, Run, model_config  # noqa: E402
 
-from planner.catalog import generated_model_id  # noqa: E402
+from planner.model.catalog import generated_model_id  # noqa: E402
 
 NAME = "secret_canary"
 CLIENT_ID = "canary-client"

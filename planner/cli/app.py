@@ -1,7 +1,7 @@
 """The ``llmplan`` group and :func:`main`, where every outcome becomes an exit code.
 
 Commands return what they found (:class:`~planner.cli.options.Found`) or
-raise a :class:`~planner.errors.LlmplanError`; only :func:`main` turns either
+raise a :class:`~planner.model.errors.LlmplanError`; only :func:`main` turns either
 into an exit code, and reports an error in the format the command was asked
 to print (JSON diagnostics on stdout for ``--format json``, a ready PR
 comment for ``--format markdown``), so a machine reader or a PR comment is
@@ -20,14 +20,14 @@ import click
 from planner import __version__
 from planner.cli import applying, drifting, planning, project, records
 from planner.cli.options import CONTEXT, REQUESTED, Found, emit, output
-from planner.errors import EXIT_CHANGES, EXIT_ERROR, EXIT_INTERRUPTED, EXIT_OK, EXIT_TERMINATED, LlmplanError, TerminationRequested
+from planner.model.errors import EXIT_CHANGES, EXIT_ERROR, EXIT_INTERRUPTED, EXIT_OK, EXIT_TERMINATED, LlmplanError, TerminationRequested
 
 
 class LazyGroup(click.Group):
     """A group whose rarely used subcommands are imported only when called,
     keeping start-up fast."""
 
-    lazy_commands = {"sandbox": "planner.sandbox.commands:sandbox"}
+    lazy_commands = {"sandbox": "planner.cli.sandbox:sandbox"}
 
     def list_commands(self, ctx: click.Context) -> list[str]:
         return sorted({*super().list_commands(ctx), *self.lazy_commands})
@@ -90,7 +90,7 @@ def configure_logging(debug: bool) -> None:
     --debug (the gateway client masks credentials in what it logs)."""
     import logging
 
-    from planner.printable import PrintableFormatter
+    from planner.model.printable import PrintableFormatter
 
     class CurrentStderr(logging.StreamHandler):
         """Writes to whatever sys.stderr is now (it is swapped in tests and by click)."""

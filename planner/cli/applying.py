@@ -12,8 +12,8 @@ import click
 from planner.cli.options import CONTEXT, emit, gateway_timeout_option, lock_timeout_option, no_color_option, output, parallelism_option, root_option, use_color
 
 if TYPE_CHECKING:
-    from planner.apply import Outcome
-    from planner.plan import Plan
+    from planner.app.executor import Outcome
+    from planner.model.plan import Plan
 
 
 class Progress:
@@ -57,7 +57,7 @@ class Progress:
 
 def confirm_on_terminal(plan: "Plan") -> bool:
     """Terraform's rule: only the word 'yes' applies; no terminal, no apply."""
-    from planner.errors import Aborted
+    from planner.model.errors import Aborted
 
     if not sys.stdin.isatty():
         raise Aborted("apply needs confirmation but there is no terminal", hint="review the plan and pass --auto-approve, or apply a saved plan file")
@@ -71,8 +71,8 @@ def confirm_on_terminal(plan: "Plan") -> bool:
 
 def confirm_weakening_on_terminal(changes: Any) -> bool:
     """``apply.weakening: confirm``: the weakenings get a question of their own."""
-    from planner.errors import Aborted
-    from planner.safety import describe_weakenings
+    from planner.model.errors import Aborted
+    from planner.core.safety import describe_weakenings
 
     listing = "".join(f"\n  {line}" for line in describe_weakenings(changes))
     if not sys.stdin.isatty():
@@ -110,7 +110,7 @@ def apply(plan_file: Path | None, env: str | None, root: Path, auto_approve: boo
       llmplan apply --env dev
       llmplan apply plan.json --auto-approve
     """
-    from planner import operations
+    from planner.app import apply as operations
     from planner.render import render
     from planner.render.records import apply_report
 

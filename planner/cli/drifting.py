@@ -39,7 +39,7 @@ def drift(env: str, root: Path, output_format: str, out_file: Path | None, fail_
     """
     import io
 
-    from planner import manager
+    from planner.app import context as manager
     from planner.render import render_drift
 
     report = manager.drift(root, env, parallelism=parallelism, gateway_timeout=gateway_timeout)
@@ -69,7 +69,7 @@ def refresh(env: str, root: Path, lock_timeout: float, gateway_timeout: float | 
     Example:
       llmplan refresh --env dev
     """
-    from planner import operations
+    from planner.app import apply as operations
     from planner.render.records import refresh_listing, refresh_warnings
 
     recorded = operations.refresh(root, env, lock_timeout=lock_timeout, gateway_timeout=gateway_timeout)
@@ -99,7 +99,7 @@ def import_command(env: str, root: Path, model_ids: tuple[str, ...], import_all:
       llmplan import --env dev
       llmplan import --env dev --model-id b2c3d4e5-f6a7-4890-9bcd-ef1234567891
     """
-    from planner import operations
+    from planner.app import apply as operations
     from planner.render.records import import_listing
 
     if model_ids and import_all:

@@ -34,7 +34,7 @@ def _project_root(ctx: click.Context, param: click.Parameter, value: Path | None
     current directory (whose missing environments/ the error then names)."""
     if value is not None:
         return value
-    from planner.loader import find_root
+    from planner.adapters.project import find_root
 
     return find_root(Path.cwd()) or Path.cwd()
 
@@ -53,7 +53,7 @@ def root_option(func: Callable[..., Any]) -> Callable[..., Any]:
 
 def _complete_environments(ctx: click.Context, param: click.Parameter, incomplete: str) -> list[str]:
     """Shell completion of --env: the environments of the project."""
-    from planner.loader import find_root, list_environments
+    from planner.adapters.project import find_root, list_environments
 
     given = ctx.params.get("root")
     root = Path(given) if given else find_root(Path.cwd())
@@ -139,7 +139,7 @@ def output(*, err: bool = False) -> Any:
 def emit(text: str, *, err: bool = False) -> None:
     """One line for the user: control characters shown escaped (never obeyed by the terminal),
     and through the same charset decision as :func:`output`."""
-    from planner.printable import printable
+    from planner.model.printable import printable
     from planner.render.charset import to_ascii, wants_ascii
 
     stream = sys.stderr if err else sys.stdout
@@ -155,7 +155,7 @@ def warn(warnings: Iterable[object]) -> None:
 
 
 def display(path: Path | None, root: Path) -> str:
-    from planner.environment import display_path
+    from planner.model.settings import display_path
 
     return display_path(path, root.resolve()) if path is not None else ""
 

@@ -23,7 +23,7 @@ def validate(env: str, root: Path, output_format: str) -> None:
     Example:
       llmplan validate --env prod --format json
     """
-    from planner import manager
+    from planner.app import context as manager
     from planner.render import validation_document
 
     environment, warnings = manager.validate_environment(root, env)
@@ -57,7 +57,7 @@ def plan(env: str, root: Path, output_format: str, out_file: Path | None, detail
       llmplan plan --env dev
       llmplan plan --env prod --format markdown --out plan.json --detailed-exitcode
     """
-    from planner import manager
+    from planner.app import context as manager
     from planner.render import render
 
     outcome = manager.make_plan(root, env, targets=targets, parallelism=parallelism, gateway_timeout=gateway_timeout)
@@ -85,7 +85,7 @@ def show(plan_file: Path, output_format: str, no_color: bool) -> None:
     Example:
       llmplan show plan.json --format markdown
     """
-    from planner import manager
+    from planner.app import context as manager
     from planner.render import render
 
     render(manager.read_plan_file(plan_file), output(), output_format, color=use_color(no_color))

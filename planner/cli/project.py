@@ -31,9 +31,9 @@ def fmt(envs: tuple[str, ...], root: Path, check: bool, show_diff: bool) -> Foun
       llmplan fmt
       llmplan fmt --check --diff
     """
-    from planner import yamlfmt
-    from planner.errors import ConfigurationError
-    from planner.loader import environment_directory, list_environments
+    from planner.adapters import yamlfmt
+    from planner.model.errors import ConfigurationError
+    from planner.adapters.project import environment_directory, list_environments
 
     if not (root / "environments").is_dir():
         raise ConfigurationError(

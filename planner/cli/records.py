@@ -36,7 +36,7 @@ def state_list(env: str, root: Path) -> None:
     Example:
       llmplan state list --env dev
     """
-    from planner import manager
+    from planner.app import context as manager
 
     view = manager.show_state(root, env)
     for warning in view.warnings:
@@ -60,7 +60,7 @@ def state_rm(env: str, root: Path, addresses: tuple[str, ...], lock_timeout: flo
     Example:
       llmplan state rm --env dev old-bot
     """
-    from planner import state_edits
+    from planner.app import state_edits
     from planner.cli.options import display
 
     for edit in state_edits.remove(root, env, addresses, lock_timeout=lock_timeout):
@@ -85,7 +85,7 @@ def state_mv(env: str, root: Path, old: str, new: str, lock_timeout: float) -> N
     Example:
       llmplan state mv --env dev summarizer summ
     """
-    from planner import state_edits
+    from planner.app import state_edits
 
     edit = state_edits.move(root, env, old, new, lock_timeout=lock_timeout)
     emit(f"Moved {old} to {new} ({edit.model_id}) in the state of {env}.")
@@ -104,7 +104,7 @@ def state_show(env: str, root: Path, output_format: str) -> None:
     Example:
       llmplan state show --env dev --format json
     """
-    from planner import manager
+    from planner.app import context as manager
     from planner.render.records import state_listing
 
     view = manager.show_state(root, env)
@@ -137,7 +137,7 @@ def state_migrate(env: str, root: Path, source: str | None, lock_timeout: float)
       llmplan state migrate --env prod                 # local files → PostgreSQL
       llmplan state migrate --env prod --from postgres # after setting backend: local again
     """
-    from planner import operations
+    from planner.app import apply as operations
     from planner.render.records import migration_listing
 
     for line in migration_listing(operations.migrate_state(root, env, source_backend=source, lock_timeout=lock_timeout)):
@@ -158,7 +158,7 @@ def force_unlock(env: str, root: Path, lock_id: str) -> None:
     Example:
       llmplan force-unlock --env prod 3f2c9a1e-…
     """
-    from planner import manager
+    from planner.app import context as manager
 
     manager.force_unlock(root, env, lock_id)
     emit(f"Lock {lock_id} of environment {env} removed.")
@@ -190,7 +190,7 @@ def audit_verify(env: str, root: Path, repair: bool, lock_timeout: float) -> Non
     Example:
       llmplan audit verify --env prod
     """
-    from planner import manager
+    from planner.app import context as manager
 
     report, repaired = manager.verify_audit(root, env, repair=repair, lock_timeout=lock_timeout)
     if repaired is not None:
@@ -213,7 +213,7 @@ def audit_show(env: str, root: Path, model_id: str | None, output_format: str) -
     """
     import sys
 
-    from planner import manager
+    from planner.app import context as manager
     from planner.render.records import render_audit_entries
 
     render_audit_entries(manager.audit_entries(root, env, model_id=model_id), sys.stdout, output_format)
@@ -242,7 +242,7 @@ def governance_flush(env: str, root: Path, lock_timeout: float) -> None:
     Example:
       llmplan governance flush --env prod
     """
-    from planner import manager
+    from planner.app import context as manager
 
     result = manager.flush_governance(root, env, lock_timeout=lock_timeout)
     if result is None:

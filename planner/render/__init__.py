@@ -4,7 +4,7 @@ Renderers decide nothing: each takes a plan and a writable text stream.
 Output is deterministic (sorted by address, then field path) so two runs
 over the same input print the same bytes, and the JSON rendering is the
 very document a saved plan holds. Text and markdown show what came from
-files, the gateway or a saved plan through :func:`~planner.printable.printable`,
+files, the gateway or a saved plan through :func:`~planner.model.printable.printable`,
 so a value cannot drive the terminal.
 """
 
@@ -13,11 +13,14 @@ from __future__ import annotations
 import json
 from typing import Any, Iterable, TextIO
 
-from planner.diff import FieldChange, unchanged_fields
-from planner.errors import Problem
-from planner.plan import CREATE, FORGET, NO_OP, UPDATE, DriftedResource, Plan, ResourceChange, dumps
-from planner.printable import printable
-from planner.safety import Classification, Finding, old_new
+from planner.model.plan import FieldChange
+from planner.core.diff import unchanged_fields
+from planner.model.errors import Problem
+from planner.model.plan import CREATE, FORGET, NO_OP, UPDATE, DriftedResource, Plan, ResourceChange
+from planner.core.plan_file import dumps
+from planner.model.printable import printable
+from planner.model.safety import Classification, Finding
+from planner.core.safety import old_new
 
 SYMBOLS = {CREATE: "+", UPDATE: "~", FORGET: "-", NO_OP: " "}
 # Terraform's legend: what each symbol of a plan stands for (only the ones a plan uses are shown)

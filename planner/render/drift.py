@@ -9,11 +9,11 @@ from __future__ import annotations
 
 from typing import Any, TextIO
 
-from planner.drift import KIND_TEXT, DriftedModel, DriftReport
-from planner.plan import field_changes_json
-from planner.printable import printable
+from planner.core.drift import KIND_TEXT, DriftedModel, DriftReport
+from planner.core.plan_file import field_changes_json
+from planner.model.printable import printable
 from planner.render import _COLORS, _RESET, _count, _diff_details, _field_lines, _safety_markdown, _safety_text, _weakenings
-from planner.tfjson import FORMAT_VERSION, TERRAFORM_VERSION, change_entry, configuration, document_text, plain_json, prior_state
+from planner.core.tfjson import FORMAT_VERSION, TERRAFORM_VERSION, change_entry, configuration, document_text, plain_json, prior_state
 
 LEGEND = "each line reads live → YAML: what apply would change back"
 

@@ -9,8 +9,8 @@ from __future__ import annotations
 import json
 from typing import Any, TextIO
 
-from planner.errors import LlmplanError, ValidationFailed
-from planner.printable import printable
+from planner.model.errors import LlmplanError, ValidationFailed
+from planner.model.printable import printable
 
 
 def diagnostics(error: LlmplanError) -> list[dict[str, Any]]:

@@ -11,13 +11,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Iterable, Mapping, TextIO
 
-from planner.printable import printable
+from planner.model.printable import printable
 
 if TYPE_CHECKING:
-    from planner.apply import Outcome
-    from planner.manager import StateView
-    from planner.operations import ApplyResult, ImportResult, RecordedModel
-    from planner.records.migrate import MigrationResult
+    from planner.app.executor import Outcome
+    from planner.app.context import StateView
+    from planner.app.apply import ApplyResult, ImportResult, RecordedModel
+    from planner.app.migrate import MigrationResult
+    from planner.adapters.metrics import MetricsSummary
 
 
 def outcome_line(outcome: "Outcome") -> str:
@@ -37,8 +38,6 @@ class ApplyReport:
 
 
 def apply_report(result: "ApplyResult") -> ApplyReport:
-    from planner.metrics import render_text as metrics_text
-
     notes = []
     if result.repair_note:
         notes.append(f"Note: {result.repair_note}")
@@ -91,7 +90,7 @@ def refresh_warnings(recorded: Iterable["RecordedModel"], environment: str) -> l
 
 
 def import_listing(result: "ImportResult", environment: str, root: Path, *, listing_only: bool) -> list[str]:
-    from planner.environment import display_path
+    from planner.model.settings import display_path
 
     if listing_only:
         if not result.candidates:
@@ -153,3 +152,18 @@ def migration_listing(result: "MigrationResult") -> list[str]:
         f"  governance outbox: {result.events_copied} waiting event(s) copied",
         f"The records in {result.source} are no longer used by this environment; keep them until you have checked the new backend.",
     ]
+
+
+def metrics_text(summary: MetricsSummary) -> str:
+    """One short block for the end of an apply."""
+    if not summary.updates:
+        return "metrics: no updates attempted"
+    assert summary.success_rate is not None and summary.avg_latency_ms is not None and summary.p95_latency_ms is not None
+    updates = summary.updates - summary.creates
+    return (
+        f"metrics: {summary.updates} request{'s' if summary.updates != 1 else ''} "
+        f"({summary.creates} create{'s' if summary.creates != 1 else ''}, {updates} update{'s' if updates != 1 else ''}), "
+        f"{summary.successes} succeeded, {summary.failures} failed "
+        f"(success rate {summary.success_rate * 100:.1f} %)\n"
+        f"latency: avg {summary.avg_latency_ms:.1f} ms, p95 {summary.p95_latency_ms:.1f} ms"
+    )

@@ -8,7 +8,7 @@ Never imported by the core (environment, validation, diff, plan, render).
 
 Modules: ``store`` (models, configurations, versions, the data file),
 ``rules`` (what the sandbox accepts, from the schema files and its own
-rules; never the client's ``planner.validation``), ``openapi`` (the served
+rules; never the client's ``planner.core.validation``), ``openapi`` (the served
 document, whose schemas judge the admin bodies), ``faults`` (fault rules and
 the rate limiter), ``tokens`` (OAuth clients), ``routing`` (requests and the
 route table), ``app`` (the pipeline and the API, without sockets), ``admin``

@@ -1,12 +1,12 @@
 """Failures of the sandbox a user can expect: a bad data file, a bad address.
 
-They belong to the project's one hierarchy (``planner.errors``) so the CLI
+They belong to the project's one hierarchy (``planner.model.errors``) so the CLI
 turns them into a message and exit code 1 like every other expected failure.
 """
 
 from __future__ import annotations
 
-from planner.errors import ConfigurationError
+from planner.model.errors import ConfigurationError
 
 
 class SandboxError(ConfigurationError):

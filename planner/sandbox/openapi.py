@@ -14,7 +14,7 @@ from __future__ import annotations
 from functools import lru_cache
 from typing import Any
 
-from planner import schemas
+from planner.model import schemas
 
 OPENAPI_FILE = "gateway-openapi.yaml"
 COMPONENTS = "#/components/schemas/"

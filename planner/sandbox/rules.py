@@ -6,7 +6,7 @@ of the sandbox's own OpenAPI document (the admin bodies), plus the rules no
 schema can state, written here: each ``filter_type`` at most once,
 ``max_tokens`` within the model's ``max_context_window``, no ``block`` on a
 filter the model restricts, ``model_id`` equal to the path's id.  The
-client's ``planner.validation`` is deliberately not used: if the client and
+client's ``planner.core.validation`` is deliberately not used: if the client and
 the fake shared one implementation, a bug in it would make them agree.
 """
 
@@ -19,10 +19,11 @@ from datetime import datetime
 from functools import lru_cache
 from typing import Any, Iterable, Mapping
 
-from planner import schemas
-from planner.configuration import Capabilities
+from planner.model import schemas
+from planner.model.configuration import Capabilities
 from planner.sandbox.answers import FieldProblem
-from planner.yamlsource import JsonPath, format_path, shorten
+from planner.model.source import JsonPath, format_path
+from planner.model.printable import shorten
 
 _RFC3339 = re.compile(r"^(\d{4}-\d{2}-\d{2})[Tt](\d{2}:\d{2}):(\d{2})(\.\d+)?([Zz]|[+-]\d{2}:\d{2})$")
 

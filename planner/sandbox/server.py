@@ -22,8 +22,8 @@ from ipaddress import ip_address
 from pathlib import Path
 from typing import Any, Callable, Mapping
 
-from planner.catalog import DEMO_MODELS, generated_models
-from planner.printable import printable
+from planner.model.catalog import DEMO_MODELS, generated_models
+from planner.model.printable import printable
 from planner.sandbox.answers import ApiError, Response
 from planner.sandbox.app import MAX_BODY_BYTES, Request, SandboxApp
 from planner.sandbox.errors import SandboxError
@@ -326,7 +326,7 @@ def start_sandbox(
     """Start a sandbox gateway on a daemon thread and return once it accepts connections.
 
     ``port=0`` picks a free port (see ``.url``).  ``extra_models`` adds that
-    many generated models (``planner.catalog.generated_models``) to the demo
+    many generated models (``planner.model.catalog.generated_models``) to the demo
     catalog (``catalog=False`` leaves it out).  ``data_file`` keeps models
     and configurations across restarts.  The rate limit, latency, token
     lifetime and seed are the fault settings' start values, which

@@ -21,8 +21,8 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Callable, Iterable, Mapping
 
-from planner.configuration import FIELDS, READ_ONLY_FIELDS, Capabilities, with_defaults
-from planner.files import atomic_write_text
+from planner.model.configuration import FIELDS, READ_ONLY_FIELDS, Capabilities, with_defaults
+from planner.adapters.files import atomic_write_text
 from planner.sandbox import openapi
 from planner.sandbox.answers import ApiError, FieldProblem, problems_message
 from planner.sandbox.errors import SandboxDataError
@@ -36,7 +36,7 @@ from planner.sandbox.rules import (
     model_findings,
     schema_findings,
 )
-from planner.yamlsource import JsonPath
+from planner.model.source import JsonPath
 
 DATA_FORMAT = "llmplan-sandbox-store"
 DATA_FORMAT_VERSION = 1

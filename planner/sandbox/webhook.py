@@ -15,9 +15,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Iterable
 
-from planner.errors import ConfigurationError
+from planner.model.errors import ConfigurationError
 from planner.sandbox.errors import SandboxError
-from planner.signing import SigningKeys, parse_secrets, verify
+from planner.adapters.signing import SigningKeys, parse_secrets, verify
 
 
 @dataclass(frozen=True)

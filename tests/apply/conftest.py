@@ -23,7 +23,7 @@ if TYPE_CHECKING:
 RATE_LIMIT = 30_000
 
 
-# Generated models (planner.catalog.generated_models) the tests may write YAML for.
+# Generated models (planner.model.catalog.generated_models) the tests may write YAML for.
 GENERATED = 40
 
 

@@ -3,7 +3,7 @@ child process, and the sandbox's admin endpoints for faults and webhooks.
 
 Builds on ``tests/plan/e2e_project.py`` (``Project``, ``Admin``, ``Run``),
 adding what apply needs: a governance webhook in ``environment.yaml``,
-generated models (``planner.catalog.generated_models``), ``apply`` as a
+generated models (``planner.model.catalog.generated_models``), ``apply`` as a
 child process whose progress lines can be waited for (to kill or interrupt
 it at a chosen moment), and readers of the records apply leaves in
 ``state/<env>/``.
@@ -30,7 +30,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "plan"))
 
 from e2e_project import CREDENTIALS, Admin, Project, Run, model_config  # noqa: E402,F401
 
-from planner.catalog import generated_model_id  # noqa: E402
+from planner.model.catalog import generated_model_id  # noqa: E402
 
 WEBHOOK_SECRET_ENV = "LLMPLAN_TEST_WEBHOOK_SECRET"
 # The Standard Webhooks form (whsec_ + base64 of the key), as docs/audit.md recommends;

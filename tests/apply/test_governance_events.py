@@ -5,7 +5,7 @@ library ``standardwebhooks`` and by the sandbox's receiver."""
 
 from __future__ import annotations
 
-from planner import schemas
+from planner.model import schemas
 from project import WEBHOOK_SECRET_ENV, ApplyProject, SandboxAdmin, expected_payload
 
 

@@ -9,7 +9,7 @@ import re
 import subprocess
 import sys
 
-from planner.catalog import generated_models
+from planner.model.catalog import generated_models
 from project import ApplyProject, SandboxAdmin, expected_payload, model_config, sha256_of_canonical
 
 

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from project import ApplyProject
 
-from planner.records.model import State
+from planner.model.state import State
 
 
 @pytest.fixture

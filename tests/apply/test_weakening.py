@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from planner.safety import CI_ACTORS
+from planner.adapters.identity import CI_ACTORS
 from project import ApplyProject, Run, SandboxAdmin
 
 # bench-00001's pii filter goes from redact to flag: one weakening

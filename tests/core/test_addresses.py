@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from planner.addresses import never_allowed, parse_host, url_refusal
+from planner.model.addresses import never_allowed, parse_host, url_refusal
 
 
 @pytest.mark.parametrize(

@@ -1,7 +1,7 @@
 """build_plan as tables of cases: desired YAML, live gateway and recorded state
 in, the plan's actions, field paths, drift and safety numbers out.
 
-Built with the real ``planner.records.model.State`` / ``ResourceState`` and the real
+Built with the real ``planner.model.state.State`` / ``ResourceState`` and the real
 ``Environment`` / ``ModelFile`` types; expected values are written by hand.
 """
 
@@ -16,12 +16,13 @@ from typing import Any, Mapping
 
 import pytest
 
-from planner.diff import FieldChange
-from planner.environment import ApplySettings, Environment, GatewaySettings, ModelFile
-from planner.build import build_plan
-from planner.plan import CREATE, FORGET, NO_OP, UPDATE, Plan, dumps, loads
+from planner.model.plan import FieldChange
+from planner.model.settings import ApplySettings, Environment, GatewaySettings, ModelFile
+from planner.core.planning import build_plan
+from planner.model.plan import CREATE, FORGET, NO_OP, UPDATE, Plan
+from planner.core.plan_file import dumps, loads
 from planner.render import render_markdown, render_text
-from planner.records.model import ResourceState, State
+from planner.model.state import ResourceState, State
 
 SUPPORT = "a1b2c3d4-e5f6-7890-abcd-ef1234567890"
 ROUTER = "c3d4e5f6-a7b8-4901-8cde-f12345678902"

@@ -7,7 +7,7 @@ from typing import Any
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from planner.diff import _deepdiff_changes, _walk_plain, diff_configurations
+from planner.core.diff import _deepdiff_changes, _walk_plain, diff_configurations
 
 scalars = st.one_of(
     st.none(),
@@ -60,7 +60,7 @@ payload_values = st.recursive(
 @settings(max_examples=400, deadline=None, derandomize=True)
 @given(st.dictionaries(keys, payload_values, max_size=4), st.dictionaries(keys, payload_values, max_size=4))
 def test_same_payload_says_what_equal_canonical_json_says(first: dict[str, Any], second: dict[str, Any]) -> None:
-    from planner.diff import payload_fingerprint, same_payload, to_payload
+    from planner.core.diff import payload_fingerprint, same_payload, to_payload
 
     for a, b in ((first, second), (first, first), (first, dict(reversed(list(first.items()))))):
         left, right = to_payload(a), to_payload(b)

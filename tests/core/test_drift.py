@@ -12,10 +12,10 @@ from typing import Any, Mapping
 
 import pytest
 
-from planner.diff import FieldChange
-from planner.drift import BOTH, CHANGED_OUTSIDE, NEVER_APPLIED, NOT_APPLIED, REMOVED, DriftReport, UnmanagedModel, detect_drift
-from planner.environment import ApplySettings, Environment, GatewaySettings, ModelFile
-from planner.records.model import ResourceState, State
+from planner.model.plan import FieldChange
+from planner.core.drift import BOTH, CHANGED_OUTSIDE, NEVER_APPLIED, NOT_APPLIED, REMOVED, DriftReport, UnmanagedModel, detect_drift
+from planner.model.settings import ApplySettings, Environment, GatewaySettings, ModelFile
+from planner.model.state import ResourceState, State
 
 SUPPORT = "a1b2c3d4-e5f6-7890-abcd-ef1234567890"
 TRANSLATOR = "e5f6a7b8-c9d0-4123-8ef0-234567890124"

@@ -8,8 +8,8 @@ from typing import Any
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from planner import schemas
-from planner.schemas import FastValidator
+from planner.model import schemas
+from planner.model.schemas import FastValidator
 
 VALID = {
     "model_id": "a1b2c3d4-e5f6-7890-abcd-ef1234567890",
@@ -142,7 +142,7 @@ def test_a_valid_environment_is_checked_without_importing_python_jsonschema(tmp_
         encoding="utf-8",
     )
     code = (
-        "import sys; from pathlib import Path; from planner import manager\n"
+        "import sys; from pathlib import Path; from planner.app import context as manager\n"
         f"manager.load_environment(Path({str(tmp_path)!r}), 'dev')\n"
         "print('jsonschema' in sys.modules)\n"
     )

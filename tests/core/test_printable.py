@@ -7,7 +7,7 @@ import logging
 
 import pytest
 
-from planner.printable import PrintableFormatter, printable
+from planner.model.printable import PrintableFormatter, printable
 
 
 @pytest.mark.parametrize(

@@ -9,32 +9,16 @@ from typing import Any
 
 import pytest
 
-from planner import schemas
-from planner.diff import FieldChange, diff_configurations
-from planner.errors import Aborted, WeakeningRefused
-from planner.plan import ResourceChange, from_document, to_document
-from planner.safety import (
-    ALLOW,
-    BEHAVIOUR,
-    CONFIRM,
-    NEUTRAL,
-    REFUSE,
-    STRENGTHENS,
-    VIA_FLAG,
-    VIA_POLICY,
-    VIA_TERMINAL,
-    WEAKENS,
-    Classification,
-    Finding,
-    actor,
-    audit_fields,
-    classify,
-    classify_action,
-    default_rules,
-    rules_for,
-    weakening_gate,
-)
-from planner.validation import schema_violations
+from planner.model import schemas
+from planner.model.plan import FieldChange
+from planner.core.diff import diff_configurations
+from planner.model.errors import Aborted, WeakeningRefused
+from planner.model.plan import ResourceChange
+from planner.core.plan_file import from_document, to_document
+from planner.model.safety import ALLOW, BEHAVIOUR, CONFIRM, NEUTRAL, REFUSE, STRENGTHENS, VIA_FLAG, VIA_POLICY, VIA_TERMINAL, WEAKENS, Classification, Finding, default_rules, rules_for
+from planner.adapters.identity import actor
+from planner.core.safety import audit_fields, classify, classify_action, weakening_gate
+from planner.core.validation import schema_violations
 
 SUPPORT = "a1b2c3d4-e5f6-7890-abcd-ef1234567890"
 RULES = default_rules()
@@ -193,7 +177,7 @@ def test_an_allowed_weakening_records_who_and_how(policy: str, allowed: bool, an
         return answer
 
     gate = weakening_gate([harmless_change(), weakening_change()], policy, environment="dev", allowed=allowed)
-    approval = gate.approve(ask, {"GITHUB_ACTOR": "octocat"})
+    approval = gate.approve(ask, actor({"GITHUB_ACTOR": "octocat"}))
     assert approval is not None and (approval.by, approval.via) == ("octocat (GITHUB_ACTOR)", via)
     assert asked == ([["support-bot"]] if answer is not None else [])
 
@@ -201,12 +185,12 @@ def test_an_allowed_weakening_records_who_and_how(policy: str, allowed: bool, an
 def test_confirm_answered_no_cancels() -> None:
     gate = weakening_gate([weakening_change()], CONFIRM, environment="dev", allowed=False)
     with pytest.raises(Aborted, match="the weakenings were not confirmed; nothing was changed"):
-        gate.approve(lambda changes: False, {})
+        gate.approve(lambda changes: False, actor({}))
 
 
 @pytest.mark.parametrize("policy", [REFUSE, CONFIRM, ALLOW])
 def test_a_plan_without_weakenings_passes_every_policy_without_a_question(policy: str) -> None:
-    assert weakening_gate([harmless_change()], policy, environment="prod", allowed=False).approve(never_asked, {}) is None
+    assert weakening_gate([harmless_change()], policy, environment="prod", allowed=False).approve(never_asked, actor({})) is None
 
 
 def test_the_actor_is_the_ci_user_else_the_local_user() -> None:
@@ -216,7 +200,7 @@ def test_the_actor_is_the_ci_user_else_the_local_user() -> None:
 
 
 def test_audit_fields_carry_the_classification_and_for_a_weakening_who_allowed_it() -> None:
-    from planner.safety import Approval
+    from planner.model.safety import Approval
 
     weak = weakening_change().classification
     block = audit_fields(weak, Approval("octocat (GITHUB_ACTOR)", VIA_FLAG))["safety"]
@@ -228,7 +212,7 @@ def test_audit_fields_carry_the_classification_and_for_a_weakening_who_allowed_i
 
 
 def test_the_classification_travels_in_the_plan_file_and_back() -> None:
-    from planner.plan import Plan, SafetyCheck
+    from planner.model.plan import Plan, SafetyCheck
 
     plan = Plan("dev", "2026-11-25T10:00:00.000Z", "0.1.0", None, 0, (harmless_change(), weakening_change()), (), SafetyCheck(100, 2, 2))
     document = to_document(plan)
@@ -241,7 +225,8 @@ def test_the_classification_travels_in_the_plan_file_and_back() -> None:
 
 
 def test_a_plan_saved_before_classification_is_classified_by_the_shipped_rules() -> None:
-    from planner.plan import Plan, SafetyCheck, document_checksum
+    from planner.model.plan import Plan, SafetyCheck
+    from planner.core.plan_file import document_checksum
 
     plan = Plan("dev", "2026-11-25T10:00:00.000Z", "0.1.0", None, 0, (weakening_change(),), (), SafetyCheck(100, 1, 1))
     document = to_document(plan)

@@ -96,7 +96,7 @@ def test_environment_doc_states_the_schema_defaults() -> None:
 
 
 def test_environment_doc_region_table_is_the_clients() -> None:
-    from planner.gateway.endpoints import REGION_DOMAINS
+    from planner.adapters.gateway.endpoints import REGION_DOMAINS
 
     rows = table_rows(section(read(DOCS / "environment.md"), "Where the gateway is"))
     assert {backticked(region): domain for region, domain in rows} == dict(REGION_DOMAINS)
@@ -123,7 +123,7 @@ def python_blocks(page: str) -> dict[str, Any]:
 
 
 def test_the_chain_check_of_the_audit_doc_verifies_a_real_trail_and_names_the_edited_line(tmp_path: Path) -> None:
-    from planner.records.local_audit import LocalAuditStore
+    from planner.adapters.records.local_audit import LocalAuditStore
 
     trail = LocalAuditStore(tmp_path / "audit.jsonl")
     for status, latency in (("pending", 0.0), ("success", 197.916), ("pending", 0.0)):
@@ -149,7 +149,7 @@ def test_the_chain_check_of_the_audit_doc_verifies_a_real_trail_and_names_the_ed
 def test_the_receiver_of_the_audit_doc_accepts_what_llmplan_signs_and_nothing_else() -> None:
     import time
 
-    from planner.signing import parse_secrets, webhook_headers
+    from planner.adapters.signing import parse_secrets, webhook_headers
 
     verified_event = python_blocks("audit.md")["verified_event"]
     body = b'{"event_id":"9a942bf1-5a54-48a8-9036-43f1e30920c4","event_type":"llm_config_change"}'
@@ -177,13 +177,13 @@ def state_files() -> dict[str, str]:
 
 
 def test_state_doc_names_every_file_llmplan_keeps_in_the_state_folder() -> None:
-    from planner.records import local_audit, local_lock, local_outbox, local_state
+    from planner.adapters.records import local_audit, local_lock, local_outbox, local_state
 
     written = {
         local_state.STATE_FILE, local_state.BACKUP_FILE, local_state.JOURNAL_FILE, local_lock.LOCK_FILE, local_lock.LOCK_METADATA_FILE,
         local_audit.AUDIT_FILE, local_audit.AUDIT_FILE + ".head", local_audit.AUDIT_FILE + ".torn",
         local_outbox.OUTBOX_FILE, local_outbox.OUTBOX_FILE + ".delivered",
-        "metrics.prom", "sandbox.json",  # named in planner.manager
+        "metrics.prom", "sandbox.json",  # named in planner.app.context
     }
     assert set(state_files()) == written
 

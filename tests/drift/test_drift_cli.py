@@ -13,9 +13,9 @@ from pathlib import Path
 import pytest
 from e2e_project import ROUTER, SUPPORT, THREE_MODELS, TRANSLATOR, Admin, Project, model_config
 
-from planner.gateway.client import GatewayClient
-from planner.gateway.retry import RetryPolicy
-from planner.records.local_lock import LocalLocker
+from planner.adapters.gateway.client import GatewayClient
+from planner.adapters.gateway.retry import RetryPolicy
+from planner.adapters.records.local_lock import LocalLocker
 
 
 @pytest.fixture

@@ -20,10 +20,10 @@ PACKAGE = REPO_ROOT / "planner"
 
 # The functional core (design.md): must never import the CLI framework, the
 # HTTP library or the sandbox gateway, even when used.
-CORE = ["planner.yamlsource", "planner.configuration", "planner.environment", "planner.validation"]
-CORE += ["planner.diff", "planner.safety", "planner.tfjson", "planner.plan", "planner.drift", "planner.render", "planner.render.records", "planner.render.errors"]
-CORE += ["planner.build", "planner.yamlexplain", "planner.yamlfmt", "planner.render.drift", "planner.render.charset"]
-FORBIDDEN = ["click", "requests", "urllib3", "planner.sandbox", "planner.cli", "planner.gateway"]
+CORE = ["planner.core.yamlsource", "planner.model.configuration", "planner.model.settings", "planner.core.validation"]
+CORE += ["planner.core.diff", "planner.model.safety", "planner.core.tfjson", "planner.model.plan", "planner.core.drift", "planner.render", "planner.render.records", "planner.render.errors"]
+CORE += ["planner.core.planning", "planner.core.yamlexplain", "planner.adapters.yamlfmt", "planner.render.drift", "planner.render.charset"]
+FORBIDDEN = ["click", "requests", "urllib3", "planner.sandbox", "planner.cli", "planner.adapters.gateway"]
 
 
 def all_modules() -> list[str]:
@@ -40,7 +40,7 @@ def run_python(code: str) -> subprocess.Popen[str]:
 
 def test_every_module_imports_alone_in_a_fresh_interpreter() -> None:
     modules = all_modules()
-    assert "planner.cli" in modules and "planner.validation" in modules
+    assert "planner.cli" in modules and "planner.core.validation" in modules
     # started together, waited for together: 2 cores, not one interpreter start-up after another
     processes = {name: run_python(f"import importlib; importlib.import_module({name!r})") for name in modules}
     failures = {}
@@ -57,10 +57,10 @@ import json, sys
 from pathlib import Path
 import importlib
 module = importlib.import_module({module!r})
-if {module!r} in ("planner.environment", "planner.validation"):
+if {module!r} in ("planner.model.settings", "planner.core.validation"):
     # exercise it too: lazy imports inside functions count
-    from planner.loader import read_environment
-    from planner.validation import check_environment
+    from planner.adapters.project import read_environment
+    from planner.core.validation import check_environment
     assert check_environment(read_environment(Path("."), "dev")) == []
 print(json.dumps(sorted(name for name in {forbidden!r} if name in sys.modules)))
 """

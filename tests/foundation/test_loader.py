@@ -11,11 +11,14 @@ from pathlib import Path
 import pytest
 
 from foundation_helpers import VALID_MODEL, Project, run_main
-from planner.environment import Origin, build_environment
-from planner.loader import environment_directory, list_environments, read_environment
-from planner.errors import EnvironmentNotFound, ValidationFailed
-from planner.manager import load_environment
-from planner.yamlsource import SourceDocument, format_path, parse_yaml, read_yaml_file
+from planner.model.settings import Origin
+from planner.core.environment import build_environment
+from planner.adapters.project import environment_directory, list_environments, read_environment
+from planner.model.errors import EnvironmentNotFound, ValidationFailed
+from planner.app.context import load_environment
+from planner.model.source import SourceDocument, format_path
+from planner.core.yamlsource import parse_yaml
+from planner.adapters.project import read_yaml_file
 
 
 def parse(text: str) -> SourceDocument:

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from foundation_helpers import REPO_ROOT, Project, run_main
-from planner.errors import EXIT_CHANGES, EXIT_ERROR, EXIT_OK
+from planner.model.errors import EXIT_CHANGES, EXIT_ERROR, EXIT_OK
 
 README = (REPO_ROOT / "README.md").read_text(encoding="utf-8")
 

@@ -8,10 +8,10 @@ from typing import Any
 import pytest
 
 from foundation_helpers import VALID_MODEL, Project
-from planner.configuration import Capabilities
-from planner.loader import read_environment
-from planner.errors import Problem, ValidationFailed
-from planner.validation import Violation, capability_violations, check_capabilities, check_environment, configuration_violations
+from planner.model.configuration import Capabilities
+from planner.adapters.project import read_environment
+from planner.model.errors import Problem, ValidationFailed
+from planner.core.validation import Violation, capability_violations, check_capabilities, check_environment, configuration_violations
 
 CONFIG: dict[str, Any] = {
     "model_id": "a1b2c3d4-e5f6-7890-abcd-ef1234567890",

@@ -59,9 +59,9 @@ FAST_RETRIES = {"backoff_base": 0.01, "backoff_cap": 0.05}
 @pytest.fixture
 def make_client() -> Iterator[Callable[..., Any]]:
     """Build GatewayClients for a sandbox (fast backoff unless told otherwise); all closed at teardown."""
-    from planner.gateway.client import GatewayClient
-    from planner.gateway.endpoints import Credentials, Endpoint
-    from planner.gateway.retry import RetryPolicy
+    from planner.adapters.gateway.client import GatewayClient
+    from planner.adapters.gateway.endpoints import Credentials, Endpoint
+    from planner.adapters.gateway.retry import RetryPolicy
 
     made: list[Any] = []
 

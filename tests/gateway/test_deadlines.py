@@ -13,14 +13,14 @@ from typing import Any, Callable
 
 import pytest
 
-from planner import waiting
-from planner.errors import GatewayUnavailable
-from planner.gateway.breaker import CircuitBreaker
-from planner.gateway.client import GatewayClient, Timeouts
-from planner.gateway.endpoints import Credentials, Endpoint
-from planner.gateway.pacing import Pacer, RateLimitInfo
-from planner.gateway.retry import RetryPolicy
-from planner.gateway.watch import AnswerWatch
+from planner.adapters import waiting
+from planner.model.errors import GatewayUnavailable
+from planner.adapters.gateway.breaker import CircuitBreaker
+from planner.adapters.gateway.client import GatewayClient, Timeouts
+from planner.adapters.gateway.endpoints import Credentials, Endpoint
+from planner.adapters.gateway.pacing import Pacer, RateLimitInfo
+from planner.adapters.gateway.retry import RetryPolicy
+from planner.adapters.gateway.watch import AnswerWatch
 
 SUPPORT = "a1b2c3d4-e5f6-7890-abcd-ef1234567890"
 SOURCE = "from gateway.base_url in environments/dev/environment.yaml"

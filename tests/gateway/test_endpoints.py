@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from planner.errors import ConfigurationError, CredentialsMissing, InsecureGatewayURL
-from planner.gateway.endpoints import (
+from planner.model.errors import ConfigurationError, CredentialsMissing, InsecureGatewayURL
+from planner.adapters.gateway.endpoints import (
     REGION_DOMAINS,
     Credentials,
     Endpoint,

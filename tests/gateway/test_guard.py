@@ -5,7 +5,7 @@ No loopback test can reach a real metadata address, so these pass the guard
 a rule that refuses loopback and prove on a real listening socket that a
 refused connection carries nothing: not the request, not the Basic
 credentials, not a TLS ClientHello. The default rule is
-planner.addresses.address_never_allowed (tests/core/test_addresses.py).
+planner.model.addresses.address_never_allowed (tests/core/test_addresses.py).
 """
 
 from __future__ import annotations
@@ -19,12 +19,12 @@ from typing import Iterator
 import pytest
 import requests
 
-from planner.errors import DestinationNotAllowed
-from planner.gateway.client import GatewayClient
-from planner.gateway.endpoints import Credentials, Endpoint
-from planner.gateway.guard import GuardedAdapter
-from planner.governance import GovernanceNotifier
-from planner.records.local_outbox import LocalOutbox
+from planner.model.errors import DestinationNotAllowed
+from planner.adapters.gateway.client import GatewayClient
+from planner.adapters.gateway.endpoints import Credentials, Endpoint
+from planner.adapters.gateway.guard import GuardedAdapter
+from planner.adapters.governance import GovernanceNotifier
+from planner.adapters.records.local_outbox import LocalOutbox
 
 SECRET = "guard-canary-secret-5d1c"
 

@@ -12,11 +12,11 @@ MODULES = ["endpoints", "retry", "pacing", "breaker", "auth", "failures", "guard
 
 @pytest.mark.parametrize("module", MODULES)
 def test_the_module_imports_alone(module: str) -> None:
-    result = subprocess.run([sys.executable, "-c", f"import planner.gateway.{module}"], capture_output=True, text=True, check=False)
+    result = subprocess.run([sys.executable, "-c", f"import planner.adapters.gateway.{module}"], capture_output=True, text=True, check=False)
     assert result.returncode == 0, result.stderr
 
 
 def test_resolving_an_endpoint_does_not_import_requests() -> None:
-    code = "import sys, planner.gateway.endpoints; print('requests' in sys.modules)"
+    code = "import sys, planner.adapters.gateway.endpoints; print('requests' in sys.modules)"
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert result.stdout.strip() == "False"

@@ -17,7 +17,7 @@ from typing import Any, Callable
 
 import pytest
 
-from planner.gateway.pacing import Pacer, RateLimitInfo, Slot, Wait
+from planner.adapters.gateway.pacing import Pacer, RateLimitInfo, Slot, Wait
 from planner.sandbox.faults import RateLimiter
 
 SLACK_60 = 0.005 + 0.005 * 60  # the pacer's slack after a 60 s window

@@ -9,7 +9,7 @@ from typing import Any, Callable
 
 import requests
 
-from planner.catalog import DEMO_MODELS, generated_models
+from planner.model.catalog import DEMO_MODELS, generated_models
 
 LATENCY_MS = 100
 

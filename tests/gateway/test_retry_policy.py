@@ -9,7 +9,7 @@ import time
 import pytest
 import requests
 
-from planner.gateway.retry import Cause, RetryPolicy, cause_of, retry_after_seconds
+from planner.adapters.gateway.retry import Cause, RetryPolicy, cause_of, retry_after_seconds
 
 
 class FixedRandom(random.Random):

@@ -13,10 +13,10 @@ from typing import Any, Callable
 import pytest
 import requests
 
-from planner.errors import GatewayError, OutcomeUnknown, VersionConflict
-from planner.gateway.outcomes import MAX_RESENDS, Verdict, judge, put_until_known
-from planner.gateway.retry import Cause, RetryPolicy, cause_of, never_sent
-from planner.gateway.transport import _session
+from planner.model.errors import GatewayError, OutcomeUnknown, VersionConflict
+from planner.adapters.gateway.outcomes import MAX_RESENDS, Verdict, judge, put_until_known
+from planner.adapters.gateway.retry import Cause, RetryPolicy, cause_of, never_sent
+from planner.adapters.gateway.transport import _session
 
 SUPPORT = "a1b2c3d4-e5f6-7890-abcd-ef1234567890"
 CONFIG_PATH = f"/api/v2/ai/models/{SUPPORT}/configuration"

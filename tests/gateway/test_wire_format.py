@@ -16,8 +16,8 @@ from typing import Any, Iterator
 import pytest
 
 from planner import __version__
-from planner.gateway.client import GatewayClient
-from planner.gateway.endpoints import Credentials, Endpoint
+from planner.adapters.gateway.client import GatewayClient
+from planner.adapters.gateway.endpoints import Credentials, Endpoint
 
 MODEL = "a1b2c3d4-e5f6-7890-abcd-ef1234567890"
 

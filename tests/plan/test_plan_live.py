@@ -14,7 +14,7 @@ import time
 import pytest
 from e2e_project import RATE_LIMIT, SUPPORT, THREE_MODELS, Admin, Project, count
 
-from planner.catalog import generated_model_id
+from planner.model.catalog import generated_model_id
 
 
 def test_a_change_outside_llmplan_is_reported_separately(project: Project, admin: Admin) -> None:

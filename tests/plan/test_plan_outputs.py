@@ -9,9 +9,9 @@ import json
 import pytest
 from e2e_project import ROUTER, SUMMARIZER, SUPPORT, THREE_MODELS, Admin, Project
 
-from planner import schemas
-from planner.plan import document_checksum
-from planner.validation import schema_violations
+from planner.model import schemas
+from planner.core.plan_file import document_checksum
+from planner.core.validation import schema_violations
 
 
 @pytest.fixture

@@ -98,7 +98,7 @@ def test_gateway_timeout_seconds_in_the_environment_sets_the_deadline(tmp_path: 
     ],
 )
 def test_every_source_of_the_address_is_named(tmp_path: Path, gateway: str, environ: dict[str, str], source: str) -> None:
-    from planner.manager import address_source, load_environment
+    from planner.app.context import address_source, load_environment
 
     project = project_at(tmp_path, "http://127.0.0.1:1")
     project.write_environment(gateway=gateway)

@@ -13,7 +13,7 @@ from typing import Any, Callable
 from pg_project import PgProject
 from project import SandboxAdmin
 
-from planner.catalog import generated_model_id
+from planner.model.catalog import generated_model_id
 
 
 def test_an_apply_records_everything_in_the_database_and_nothing_under_state(first: PgProject, second: PgProject) -> None:
@@ -133,7 +133,7 @@ def test_the_password_never_appears_in_output_logs_or_files(first: PgProject, se
 
 
 def test_a_state_edited_in_the_database_is_refused_even_with_its_checksum_recomputed(first: PgProject, pg_admin: Callable[..., Any]) -> None:
-    from planner.records.model import ResourceState, State
+    from planner.model.state import ResourceState, State
 
     first.apply()
     (text,) = pg_admin("SELECT resource FROM {s}.resources WHERE address = 'bench-00001'")[0]
@@ -143,7 +143,7 @@ def test_a_state_edited_in_the_database_is_refused_even_with_its_checksum_recomp
     assert stale.code == 1 and "was edited outside llmplan: its checksum does not match" in stale.stderr, str(stale)
     lineage, serial, head = pg_admin("SELECT lineage, serial, audit_head FROM {s}.states")[0]
     rows = [ResourceState.from_dict(json.loads(row[0])) for row in pg_admin("SELECT resource FROM {s}.resources ORDER BY address")]
-    from planner.records.model import AuditHead
+    from planner.model.state import AuditHead
 
     forged = State(lineage, serial, {r.address: r for r in rows}, audit_head=AuditHead.from_dict(json.loads(head)))
     pg_admin("UPDATE {s}.states SET checksum = %s", forged.checksum())  # the checksum anyone can recompute

@@ -9,7 +9,7 @@ from typing import Any, Callable, Iterator
 
 import pytest
 
-from planner.records.model import ResourceState
+from planner.model.state import ResourceState
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from planner.records.model import ResourceState
+from planner.model.state import ResourceState
 
 MODEL_IDS = [f"a1b2c3d4-e5f6-7890-abcd-{index:012x}" for index in range(1, 2001)]
 

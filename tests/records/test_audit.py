@@ -10,14 +10,14 @@ from typing import Any, Callable
 
 import pytest
 
-from planner.records.local_audit import LocalAuditStore
-from planner.errors import AuditError
+from planner.adapters.records.local_audit import LocalAuditStore
+from planner.model.errors import AuditError
 
 Fields = Callable[..., dict[str, Any]]
 
 
 def sha256_of_entry(entry: dict[str, Any]) -> str:
-    """Written out independently of planner.configuration on purpose."""
+    """Written out independently of planner.model.configuration on purpose."""
     body = {key: value for key, value in entry.items() if key != "entry_hash"}
     return hashlib.sha256(json.dumps(body, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()).hexdigest()
 
@@ -139,7 +139,7 @@ def test_entries_filter_by_model_and_skip_a_torn_tail(tmp_path: Path, fields: Fi
 APPEND_IN_CHILD = """
 import sys
 from pathlib import Path
-from planner.records.local_audit import LocalAuditStore
+from planner.adapters.records.local_audit import LocalAuditStore
 audit = LocalAuditStore(Path(sys.argv[1]))
 for index in range(int(sys.argv[2])):
     audit.append({"model_id": "a1b2c3d4-e5f6-7890-abcd-000000000001", "address": "m", "environment": "dev",

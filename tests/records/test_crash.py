@@ -6,17 +6,17 @@ import random
 from pathlib import Path
 from typing import Callable
 
-from planner.records.local_audit import LocalAuditStore
-from planner.records.local_lock import LocalLocker
-from planner.records.local_state import LocalStateStore
+from planner.adapters.records.local_audit import LocalAuditStore
+from planner.adapters.records.local_lock import LocalLocker
+from planner.adapters.records.local_state import LocalStateStore
 
 RECORD_IN_A_LOOP = """
 import sys
 from pathlib import Path
-from planner.records.local_audit import LocalAuditStore
-from planner.records.local_lock import LocalLocker
-from planner.records.local_state import LocalStateStore
-from planner.records.model import ResourceState
+from planner.adapters.records.local_audit import LocalAuditStore
+from planner.adapters.records.local_lock import LocalLocker
+from planner.adapters.records.local_state import LocalStateStore
+from planner.model.state import ResourceState
 
 directory, start = Path(sys.argv[1]), int(sys.argv[2])
 backend = LocalStateStore(directory)

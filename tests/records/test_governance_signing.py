@@ -16,11 +16,11 @@ import pytest
 import requests
 from standardwebhooks import Webhook, WebhookVerificationError
 
-from planner import schemas
-from planner.records.local_audit import LocalAuditStore
-from planner.records.local_outbox import LocalOutbox
-from planner.errors import ConfigurationError
-from planner.governance import GovernanceNotifier, build_event
+from planner.model import schemas
+from planner.adapters.records.local_audit import LocalAuditStore
+from planner.adapters.records.local_outbox import LocalOutbox
+from planner.model.errors import ConfigurationError
+from planner.adapters.governance import GovernanceNotifier, build_event
 
 SECRET = "whsec_" + base64.b64encode(b"governance-signing-test-key-32by").decode()
 PLAIN = "a-plain-governance-secret"

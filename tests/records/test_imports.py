@@ -20,12 +20,12 @@ print(",".join(heavy))
 @pytest.mark.parametrize(
     ("module", "may_load"),
     [
-        ("planner.records.model", ""),
-        ("planner.records.local", ""),
-        ("planner.records.session", ""),
-        ("planner.metrics", ""),
-        ("planner.governance", "requests"),  # it sends the webhook
-        ("planner.signing", ""),  # pure: parses secrets, computes headers
+        ("planner.model.state", ""),
+        ("planner.adapters.records.local", ""),
+        ("planner.app.session", ""),
+        ("planner.adapters.metrics", ""),
+        ("planner.adapters.governance", "requests"),  # it sends the webhook
+        ("planner.adapters.signing", ""),  # pure: parses secrets, computes headers
     ],
 )
 def test_module_imports_alone(module: str, may_load: str) -> None:
@@ -37,8 +37,8 @@ def test_module_imports_alone(module: str, may_load: str) -> None:
 LOCAL_RECORDS_ONLY = """
 import sys, tempfile
 from pathlib import Path
-from planner.environment import StateSettings
-from planner.records import open_records
+from planner.model.settings import StateSettings
+from planner.adapters.records import open_records
 records = open_records("dev", Path(tempfile.mkdtemp()), StateSettings())
 records.state.read(); records.audit.verify(); records.close()
 print(",".join(sorted(name for name in sys.modules if name.split(".")[0] == "psycopg")))

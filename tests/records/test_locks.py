@@ -7,13 +7,13 @@ from pathlib import Path
 
 import pytest
 
-from planner.errors import LockHeld, StateError
-from planner.records.local_lock import LocalLocker
+from planner.model.errors import LockHeld, StateError
+from planner.adapters.records.local_lock import LocalLocker
 
 HOLD_LOCK = """
 import sys
 from pathlib import Path
-from planner.records.local_lock import LocalLocker
+from planner.adapters.records.local_lock import LocalLocker
 backend = LocalLocker(Path(sys.argv[1]))
 info = backend.lock(sys.argv[2])
 print(info.id, flush=True)

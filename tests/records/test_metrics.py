@@ -10,7 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from planner.metrics import ApplyMetrics, MetricsSummary, nearest_rank, prometheus_text, render_text, write_textfile
+from planner.adapters.metrics import ApplyMetrics, MetricsSummary, nearest_rank, prometheus_text, write_textfile
+from planner.render.records import metrics_text
 
 
 def observed(outcomes: list[tuple[bool, float]]) -> MetricsSummary:
@@ -45,13 +46,13 @@ def test_p95_is_the_nearest_rank(values: list[float], p95: float) -> None:
 def test_nothing_attempted_has_no_rates() -> None:
     summary = ApplyMetrics().summary()
     assert summary == MetricsSummary(0, 0, 0, None, None, None)
-    assert render_text(summary) == "metrics: no updates attempted"
+    assert metrics_text(summary) == "metrics: no updates attempted"
     assert 'llmplan_apply_success_ratio{environment="dev"} NaN' in prometheus_text(summary, "dev", now=0)
 
 
 def test_render_text_is_one_short_block() -> None:
     summary = observed([(True, 100.0), (True, 200.0), (False, 330.0)])
-    assert render_text(summary) == (
+    assert metrics_text(summary) == (
         "metrics: 3 requests (0 creates, 3 updates), 2 succeeded, 1 failed (success rate 66.7 %)\n"
         "latency: avg 210.0 ms, p95 330.0 ms"
     )
@@ -61,7 +62,7 @@ def test_render_text_tells_creates_from_updates() -> None:
     metrics = ApplyMetrics()
     for create in (True, True, False):
         metrics.observe(True, 10.0, create=create)
-    assert render_text(metrics.summary()).startswith("metrics: 3 requests (2 creates, 1 update), 3 succeeded, 0 failed")
+    assert metrics_text(metrics.summary()).startswith("metrics: 3 requests (2 creates, 1 update), 3 succeeded, 0 failed")
 
 
 SAMPLE = re.compile(r'^(?P<name>[a-zA-Z_:][a-zA-Z0-9_:]*)\{environment="(?P<env>(?:[^"\\]|\\.)*)"\} (?P<value>\S+)$')

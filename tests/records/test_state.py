@@ -10,9 +10,9 @@ from typing import Any, Callable
 
 import pytest
 
-from planner.errors import StateError
-from planner.records.local_state import LocalStateStore
-from planner.records.model import FORMAT_VERSION, ResourceState, State
+from planner.model.errors import StateError
+from planner.adapters.records.local_state import LocalStateStore
+from planner.model.state import FORMAT_VERSION, ResourceState, State
 
 MakeResource = Callable[..., ResourceState]
 
@@ -48,8 +48,8 @@ def test_resource_is_a_private_copy(resource: MakeResource) -> None:
 
 
 def test_what_state_keeps_of_a_put_answer_is_its_version_and_configuration_without_read_only_fields() -> None:
-    from planner.apply import resource_state
-    from planner.plan import UPDATE, ResourceChange
+    from planner.app.executor import resource_state
+    from planner.model.plan import UPDATE, ResourceChange
 
     body = {
         "model_id": "a1b2c3d4-e5f6-7890-abcd-ef1234567890",

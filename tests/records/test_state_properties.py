@@ -9,8 +9,8 @@ from pathlib import Path
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from planner.records.local_state import LocalStateStore
-from planner.records.model import ResourceState
+from planner.adapters.records.local_state import LocalStateStore
+from planner.model.state import ResourceState
 
 MODEL_ID = "a1b2c3d4-e5f6-7890-abcd-ef1234567890"
 

@@ -18,7 +18,7 @@ import pytest
 import requests
 from click.testing import CliRunner
 
-from planner.sandbox.commands import sandbox as sandbox_group
+from planner.cli.sandbox import sandbox as sandbox_group
 from serve_process import serving, token
 
 SUPPORT = "a1b2c3d4-e5f6-7890-abcd-ef1234567890"

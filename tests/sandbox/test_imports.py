@@ -28,19 +28,19 @@ def test_the_sandbox_group_is_reachable_from_llmplan() -> None:
 
 def test_the_sandbox_never_uses_the_clients_validation() -> None:
     """The fake judges PUTs by the schema files and its own rules: if it
-    imported planner.validation, a bug there would make client and fake agree."""
+    imported planner.core.validation, a bug there would make client and fake agree."""
     offenders = []
     for path in sorted(SANDBOX.glob("*.py")):
         for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
             names = [alias.name for alias in node.names] if isinstance(node, ast.Import) else []
             if isinstance(node, ast.ImportFrom):
                 names = [node.module or ""] + [f"{node.module}.{alias.name}" for alias in node.names]
-            offenders += [f"{path.name}:{node.lineno}" for name in names if name == "planner.validation" or name.startswith("planner.validation.")]
+            offenders += [f"{path.name}:{node.lineno}" for name in names if name == "planner.core.validation" or name.startswith("planner.core.validation.")]
     assert len(MODULES) >= 13 and offenders == []
 
 
 def test_loading_the_whole_sandbox_does_not_load_the_clients_validation() -> None:
     imports = "; ".join(f"import {module}" for module in MODULES)
-    check = f"import sys; {imports}; print('planner.validation' in sys.modules)"
+    check = f"import sys; {imports}; print('planner.core.validation' in sys.modules)"
     result = subprocess.run([sys.executable, "-c", check], capture_output=True, text=True, timeout=60, check=True)
     assert result.stdout.strip() == "False"

@@ -10,9 +10,9 @@ from typing import Any, Callable
 
 import pytest
 
-from planner.catalog import generated_model_id
+from planner.model.catalog import generated_model_id
 
-DEMO_COUNT = 6  # models in planner.catalog.DEMO_MODELS
+DEMO_COUNT = 6  # models in planner.model.catalog.DEMO_MODELS
 SUPPORT = "a1b2c3d4-e5f6-7890-abcd-ef1234567890"
 
 

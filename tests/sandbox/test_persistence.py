@@ -9,7 +9,7 @@ from typing import Any, Callable
 import pytest
 import requests
 
-from planner.errors import ConfigurationError
+from planner.model.errors import ConfigurationError
 from planner.sandbox import SandboxDataError, start_sandbox
 
 SUPPORT = "a1b2c3d4-e5f6-7890-abcd-ef1234567890"

@@ -12,8 +12,8 @@ import json
 
 from e2e_project import SUMMARIZER, THREE_MODELS, Admin, Project
 
-from planner import schemas
-from planner.validation import schema_violations
+from planner.model import schemas
+from planner.core.validation import schema_violations
 
 
 def applied(project: Project) -> Project:

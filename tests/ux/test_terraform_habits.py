@@ -17,9 +17,10 @@ from pathlib import Path
 import pytest
 from e2e_project import SUMMARIZER, SUPPORT, THREE_MODELS, Admin, Project
 
-from planner import __version__, schemas
-from planner.records.local_lock import LocalLocker
-from planner.validation import schema_violations
+from planner import __version__
+from planner.model import schemas
+from planner.adapters.records.local_lock import LocalLocker
+from planner.core.validation import schema_violations
 
 REPO = Path(__file__).resolve().parents[2]
 

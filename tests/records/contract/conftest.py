@@ -23,8 +23,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 from contract_backends import BACKENDS, Backend  # noqa: E402
 from pg_server import PostgresServer  # noqa: E402
 
-from planner.environment import StateSettings  # noqa: E402
-from planner.records.interfaces import Records  # noqa: E402
+from planner.model.settings import StateSettings  # noqa: E402
+from planner.adapters.records.interfaces import Records  # noqa: E402
 
 
 @pytest.fixture(params=BACKENDS)

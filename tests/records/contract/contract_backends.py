@@ -18,10 +18,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from pg_server import PostgresServer  # noqa: E402
 from records_helpers import MODEL_IDS, make_resource, update_fields  # noqa: E402,F401
 
-from planner.environment import StateSettings  # noqa: E402
-from planner.records import open_records  # noqa: E402
-from planner.records.interfaces import Records  # noqa: E402
-from planner.records.model import State  # noqa: E402
+from planner.model.settings import StateSettings  # noqa: E402
+from planner.adapters.records import open_records  # noqa: E402
+from planner.adapters.records.interfaces import Records  # noqa: E402
+from planner.model.state import State  # noqa: E402
 
 BACKENDS = ["local", "postgres"]
 ENVIRONMENT = "dev"
@@ -30,8 +30,8 @@ ENVIRONMENT = "dev"
 OPEN_IN_CHILD = """
 import json, sys
 from pathlib import Path
-from planner.environment import StateSettings
-from planner.records import open_records
+from planner.model.settings import StateSettings
+from planner.adapters.records import open_records
 spec = json.loads(sys.argv[1])
 records = open_records(spec["environment"], Path(spec["root"]), StateSettings(**spec["settings"]))
 """

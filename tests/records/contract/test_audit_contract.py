@@ -11,12 +11,12 @@ from typing import Any, Callable
 import pytest
 from contract_backends import OPEN_IN_CHILD, Backend, update_fields
 
-from planner.errors import AuditError
-from planner.records.interfaces import Records
+from planner.model.errors import AuditError
+from planner.adapters.records.interfaces import Records
 
 
 def sha256_of_entry(entry: dict[str, Any]) -> str:
-    """Written out independently of planner.configuration on purpose."""
+    """Written out independently of planner.model.configuration on purpose."""
     body = {key: value for key, value in entry.items() if key != "entry_hash"}
     return hashlib.sha256(json.dumps(body, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()).hexdigest()
 

@@ -9,7 +9,7 @@ from typing import Callable
 import pytest
 from contract_backends import OPEN_IN_CHILD, Backend, until_freed
 
-from planner.errors import LockHeld, StateError
+from planner.model.errors import LockHeld, StateError
 
 HOLD_LOCK = OPEN_IN_CHILD + """
 info = records.locker.lock(sys.argv[2])

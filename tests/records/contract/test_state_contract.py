@@ -7,8 +7,8 @@ import threading
 import pytest
 from contract_backends import Backend, make_resource
 
-from planner.errors import StateError
-from planner.records.interfaces import Records
+from planner.model.errors import StateError
+from planner.adapters.records.interfaces import Records
 
 
 def test_a_new_environment_has_no_state_and_its_first_commit_creates_a_lineage(records: Records) -> None:

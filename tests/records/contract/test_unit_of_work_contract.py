@@ -7,14 +7,14 @@ from typing import Any, Callable, Mapping
 import pytest
 from contract_backends import OPEN_IN_CHILD, Backend, make_resource, update_fields, until_freed
 
-from planner.errors import LockHeld
-from planner.records.interfaces import RecordedChange, Records
-from planner.records.session import RecordsSession
+from planner.model.errors import LockHeld
+from planner.adapters.records.interfaces import RecordedChange, Records
+from planner.app.session import RecordsSession
 
 
 def real_hash(configuration: Mapping[str, Any]) -> str:
-    from planner.configuration import payload_hash
-    from planner.diff import to_payload
+    from planner.model.configuration import payload_hash
+    from planner.core.diff import to_payload
 
     return payload_hash(to_payload(configuration))
 
@@ -101,8 +101,8 @@ def test_settling_closes_what_an_interrupted_run_left_open_and_announces_what_it
 KILLED_MID_APPLY = OPEN_IN_CHILD + """
 sys.path.insert(0, "tests/records")
 from records_helpers import make_resource, update_fields
-from planner.records.interfaces import RecordedChange
-from planner.records.session import RecordsSession
+from planner.adapters.records.interfaces import RecordedChange
+from planner.app.session import RecordsSession
 session = RecordsSession(records, environment="dev", operation="apply")
 session.__enter__()
 for index in range(1, 100_000):

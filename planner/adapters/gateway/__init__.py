@@ -1,0 +1,20 @@
+"""The gateway client: the only code of llmplan that talks HTTP to the gateway.
+
+Modules, each usable alone:
+
+- ``endpoints``: where the gateway is (region map, base URL, the
+  ``LLMPLAN_GATEWAY_URL`` override, HTTPS unless loopback) and the OAuth
+  client credentials from the environment.
+- ``retry``: :class:`~planner.adapters.gateway.retry.RetryPolicy`, the immutable answer
+  to "retry this?" and "how long to wait?".
+- ``pacing``: :class:`~planner.adapters.gateway.pacing.Pacer`, the rate limiter shared
+  by all threads, learning the budget from the ``inin-ratelimit-*`` headers.
+- ``breaker``: :class:`~planner.adapters.gateway.breaker.CircuitBreaker`, which stops
+  sending to a gateway that keeps failing.
+- ``auth``: the cached, single-flight OAuth client-credentials token.
+- ``errors``: Genesys error bodies turned into :mod:`planner.model.errors` classes.
+- ``client``: :class:`~planner.adapters.gateway.client.GatewayClient`, the typed calls.
+
+Nothing is imported here, so ``import planner.adapters.gateway.endpoints`` stays
+cheap (no ``requests``) for commands that only resolve an address.
+"""

@@ -1,0 +1,147 @@
+"""Genesys Cloud error answers turned into the exceptions of :mod:`planner.model.errors`.
+
+Every exception keeps what the body said (``status``, ``code``, every
+``errors[]`` entry, ``contextId`` for support) and says what to do.  Text
+from the gateway passes through ``scrub`` so that even a server echoing a
+credential cannot put it into a message.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Callable, Mapping
+
+import requests
+
+from planner.model.errors import (
+    AuthenticationFailed,
+    BadRequest,
+    GatewayError,
+    GatewayUnavailable,
+    NotFound,
+    PermissionDenied,
+    RateLimited,
+    VersionConflict,
+)
+
+Scrub = Callable[[str], str]
+
+
+def required_scope(method: str, path: str) -> str | None:
+    """The OAuth scope an endpoint of the contract needs."""
+    if "/api/v2/ai/models" not in path:
+        return None
+    return "ai:llm:manage" if method.upper() == "PUT" else "ai:models:read"
+
+
+def _field_names(entry: Mapping[str, Any]) -> list[str]:
+    names = []
+    for detail in entry.get("details") or ():
+        if isinstance(detail, Mapping) and detail.get("fieldName"):
+            names.append(str(detail["fieldName"]))
+    return names
+
+
+def _entries(body: Mapping[str, Any]) -> list[dict[str, Any]]:
+    return [dict(entry) for entry in body.get("errors") or () if isinstance(entry, Mapping)]
+
+
+def error_from_response(
+    *,
+    method: str,
+    url: str,
+    path: str,
+    status: int,
+    body: Any,
+    retries: int = 0,
+    scrub: Scrub = str,
+) -> GatewayError:
+    """The exception for a final non-2xx answer; ``body`` is the decoded JSON or None."""
+    data: Mapping[str, Any] = body if isinstance(body, Mapping) else {}
+    code = scrub(str(data["code"])) if data.get("code") else None
+    said = scrub(str(data.get("message") or "")).strip()
+    context_id = str(data["contextId"]) if data.get("contextId") else None
+    entries = _entries(data)
+    request = f"{method} {path}"
+    answered = f"{status} {code}" if code else str(status)
+    tail = (f": {said}" if said else "") + (f" [contextId {context_id}]" if context_id else "")
+    after = f" after {retries + 1} attempts" if retries else ""
+    common: dict[str, Any] = {"status": status, "code": code, "context_id": context_id, "errors": entries, "method": method, "url": url}
+
+    if status == 400:
+        if not entries:
+            return BadRequest(f"{request} was refused ({answered}){tail}", **common)
+        lines = []
+        for entry in entries:
+            text = scrub(str(entry.get("message") or entry.get("code") or "invalid"))
+            prefix = ", ".join(_field_names(entry))
+            # The gateway may already start the message with the field name.
+            lines.append(f"  {text}" if not prefix or text.startswith(f"{prefix}:") else f"  {prefix}: {text}")
+        count = len(entries)
+        where = f" [contextId {context_id}]" if context_id else ""
+        listing = "\n".join(lines)
+        return BadRequest(f"{request} was refused ({answered}, {count} field violation{'s' if count != 1 else ''}){where}:\n{listing}", **common)
+    if status == 401:
+        return AuthenticationFailed(
+            f"{request} was refused ({answered}) even with a freshly fetched token{tail}; "
+            "check the client id and secret (GENESYSCLOUD_OAUTHCLIENT_ID / GENESYSCLOUD_OAUTHCLIENT_SECRET) and the client's scopes",
+            **common,
+        )
+    if status == 403:
+        scope = required_scope(method, path)
+        needs = f"the OAuth client lacks the scope {scope} needed for {request}" if scope else f"the OAuth client may not call {request}"
+        return PermissionDenied(f"{needs} ({answered}){tail}", **common)
+    if status == 404:
+        return NotFound(f"{request}: not found ({answered}){tail}", **common)
+    if status == 409:
+        return VersionConflict(f"{request} was refused: the configuration changed on the gateway since it was read ({answered}){tail}", **common)
+    if status == 429:
+        return RateLimited(f"{request} is still rate limited{after} ({answered}){tail}", **common)
+    if status in (502, 503, 504):
+        return GatewayUnavailable(f"gateway unavailable: {request} answered {answered}{after}{tail}", **common)
+    return GatewayError(f"{request}: unexpected answer {answered}{tail}", **common)
+
+
+def error_from_exception(
+    *, method: str, url: str, path: str, error: BaseException, retries: int = 0, where: str | None = None, seconds: float = 0.0
+) -> GatewayUnavailable:
+    """The exception for a connection failure or timeout that outlived its retries or the deadline.
+
+    ``where`` names the gateway (its origin and where the address came from:
+    ``http://127.0.0.1:9 (from $LLMPLAN_GATEWAY_URL)``).  Only the exception's
+    class is quoted: urllib3's texts repeat the URL and pool internals, which
+    say nothing more to a user.
+    """
+    after = f" after {retries + 1} attempts" if retries else ""
+    during = f" in {seconds:.1f} s" if seconds >= 0.1 else ""
+    at = f"; the gateway is {where}" if where else ""
+    return GatewayUnavailable(
+        f"gateway unavailable: {method} {path} failed{after} ({describe_exception(error)}){during}{at}",
+        method=method,
+        url=url,
+        hint="check that the address is right and the gateway is up and reachable from here; "
+        "to wait longer for a slow gateway, raise --gateway-timeout SECONDS or gateway.timeout_seconds",
+    )
+
+
+def describe_exception(error: BaseException) -> str:
+    """A short, secret-free name for a transport failure."""
+    if isinstance(error, requests.ConnectTimeout):
+        return "connect timeout"
+    if isinstance(error, requests.ReadTimeout):
+        return "read timeout"
+    if isinstance(error, requests.exceptions.ChunkedEncodingError):
+        return "answer cut short"
+    if isinstance(error, requests.ConnectionError):
+        text = str(error)
+        if "Read timed out" in text:
+            return "read timeout"
+        if "NameResolutionError" in text or "Name or service not known" in text or "nodename nor servname" in text:
+            return "the host name does not resolve"
+        if "Connection refused" in text:
+            return "connection refused"
+        if "Connection reset" in text or "ConnectionResetError" in text:
+            return "connection reset"
+        if "RemoteDisconnected" in text or "Connection aborted" in text:
+            return "connection closed without an answer"
+        return "connection error"
+    return type(error).__name__

@@ -1,0 +1,236 @@
+"""Governance notifications: one signed webhook event per applied change, never lost, never fatal.
+
+Every event goes to the environment's durable outbox (a records
+:class:`~planner.adapters.records.interfaces.Outbox`) *before* it is sent; a delivery
+marks it, and :meth:`GovernanceNotifier.flush` resends what is still pending
+and then compacts the outbox. A failed delivery is logged and kept; it
+never raises into apply. Each event carries a stable ``event_id`` (the audit
+entry's id) so a receiver can drop duplicates: after a crash between a send
+and its mark, an event is sent again.
+
+The body is the canonical JSON of the event (``schemas/governance-event.schema.json``).
+Every attempt carries the Standard Webhooks headers (:mod:`planner.adapters.signing`):
+``webhook-id`` is the event id, ``webhook-timestamp`` the time of this
+attempt (so a late flush still verifies) and, with a secret,
+``webhook-signature``. The secret never appears in logs, reprs, files or
+errors.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Callable, Mapping
+from urllib.parse import urlsplit
+
+import requests
+
+from planner import __version__
+from planner.model.configuration import canonical_json, with_defaults
+from planner.model.addresses import url_refusal
+from planner.model.errors import ConfigurationError, DestinationNotAllowed
+from planner.adapters.gateway.endpoints import is_loopback_url
+from planner.adapters.signing import parse_secrets, webhook_headers
+
+if TYPE_CHECKING:
+    from planner.adapters.records.interfaces import Outbox
+
+log = logging.getLogger("llmplan.governance")
+
+EVENT_TYPE = "llm_config_change"
+# The audit trail's outcome → the event's, as the seed's manager reports it.
+EVENT_STATUS = {"success": "success", "failure": "failed"}
+
+
+def build_event(audit_entry: Mapping[str, Any], configuration: Mapping[str, Any]) -> dict[str, Any]:
+    """The ``llm_config_change`` event of one update, applied or failed
+    (``schemas/governance-event.schema.json``).
+
+    ``event_id`` is the audit entry's ``audit_id``: stable across resends,
+    and the key to find the change in the audit trail. ``audit_log`` is the
+    entry, its outcome written ``success`` or ``failed`` (with ``error``, the
+    message); ``configuration`` is what was applied, or what was refused.
+    """
+    audit_log = json.loads(canonical_json(dict(audit_entry)))
+    status = audit_log.get("status")
+    if status not in EVENT_STATUS:
+        raise ValueError(f"an audit entry with status {status!r} has no governance event (only success and failure do)")
+    audit_log["status"] = EVENT_STATUS[status]
+    if status == "failure":
+        audit_log["error"] = str(audit_log.get("error_message") or audit_log.get("error_code") or "failed")
+    applied = with_defaults(configuration)
+    return {
+        "event_id": str(audit_log["audit_id"]),
+        "event_type": EVENT_TYPE,
+        "environment": audit_log.get("environment"),
+        "llmplan_version": __version__,
+        "audit_log": audit_log,
+        "configuration_snapshot": {
+            "model_id": applied.get("model_id", audit_log.get("model_id")),
+            "temperature_matrix": dict(applied.get("temperature_matrix") or {}),
+            "safety_filters_count": len(applied.get("safety_filters") or ()),
+            "compliance_mode": applied.get("compliance_mode"),
+        },
+    }
+
+
+@dataclass(frozen=True)
+class FlushResult:
+    delivered: int
+    failed: int
+    remaining: int
+
+    def raise_if_undelivered(self) -> None:
+        from planner.model.errors import LlmplanError
+
+        if self.remaining:
+            raise LlmplanError(
+                f"{self.remaining} governance event(s) could not be delivered; they stay in the outbox",
+                hint="check the webhook receiver and run governance flush again",
+            )
+
+
+def _guarded_session() -> requests.Session:
+    """A session that refuses to connect to a link-local or metadata address (planner.adapters.gateway.guard)."""
+    from planner.adapters.gateway.guard import GuardedAdapter
+
+    session = requests.Session()
+    session.mount("https://", GuardedAdapter())
+    session.mount("http://", GuardedAdapter())
+    return session
+
+
+def _display_url(url: str) -> str:
+    """Scheme, host and port only: webhook paths and queries often embed tokens."""
+    parts = urlsplit(url)
+    return f"{parts.scheme}://{parts.netloc.rpartition('@')[2]}"
+
+
+class GovernanceNotifier:
+    """Sends events to one webhook, keeping each in a durable outbox until it is delivered.
+
+    HTTPS is required, except for a loopback address (the sandbox's
+    receiver). After a connection failure or timeout, :meth:`deliver` stops
+    trying for ``pause_after_unreachable`` seconds and only queues, so an
+    apply of 1,000 models does not wait 1,000 timeouts on a dead receiver;
+    :meth:`flush` tries again.
+
+    Thread-safe within a process. Two processes must not flush the same
+    outbox at once; apply and ``governance flush`` hold the state lock.
+    """
+
+    def __init__(
+        self,
+        webhook_url: str,
+        outbox: "Outbox",
+        *,
+        secret: str | None = None,
+        timeout: float = 5.0,
+        session: requests.Session | None = None,
+        pause_after_unreachable: float = 30.0,
+        clock: Callable[[], float] = time.monotonic,
+        wall_clock: Callable[[], float] = time.time,
+    ) -> None:
+        parts = urlsplit(webhook_url)
+        if parts.scheme not in ("http", "https") or not parts.hostname:
+            raise ConfigurationError(f"governance webhook_url {_display_url(webhook_url)!r} is not an http(s) URL")
+        refusal = url_refusal(webhook_url)
+        if refusal is not None:  # said without the URL, which may hold a password
+            raise DestinationNotAllowed(f"governance webhook_url {refusal}", hint="use the receiver's https:// address; the signature (governance.secret_env) authenticates llmplan to it")
+        if parts.scheme != "https" and not is_loopback_url(webhook_url):
+            raise ConfigurationError(
+                f"governance webhook_url must use https (got {_display_url(webhook_url)}); "
+                "plain http is allowed only for loopback addresses",
+                hint="use the receiver's https:// address",
+            )
+        self.webhook_url = webhook_url
+        self.outbox = outbox
+        self.timeout = timeout
+        self._warnings: list[str] = []
+        # parsed now, so a malformed secret stops the command before any change, not at the first send
+        self._keys = parse_secrets(secret, source="the governance signing secret (governance.secret_env)") if secret else None
+        self._session = session or _guarded_session()
+        self._pause = pause_after_unreachable
+        self._clock = clock
+        self._wall_clock = wall_clock
+        self._paused_until = float("-inf")
+
+    def __repr__(self) -> str:
+        signed = "signed" if self._keys is not None else "unsigned"
+        return f"GovernanceNotifier({_display_url(self.webhook_url)!r}, {signed}, outbox={self.outbox!r})"
+
+    @property
+    def warnings(self) -> list[str]:
+        return [*self.outbox.warnings, *self._warnings]
+
+    def enqueue(self, event: Mapping[str, Any]) -> None:
+        """Make the event durable in the outbox; call before :meth:`deliver`."""
+        self.outbox.enqueue(event)
+
+    def pending(self) -> list[dict[str, Any]]:
+        """Queued events not yet delivered, oldest first, each once."""
+        return self.outbox.pending()
+
+    def _warn(self, message: str) -> None:
+        log.warning("%s", message)
+        if message not in self._warnings:
+            self._warnings.append(message)
+
+    # --- sending -----------------------------------------------------------
+
+    def deliver(self, event: Mapping[str, Any]) -> bool:
+        """POST one event now; True if the receiver accepted it (2xx). Never raises for network or HTTP failures."""
+        if self._clock() < self._paused_until:
+            return False
+        return self._send(event)
+
+    def flush(self) -> FlushResult:
+        """Resend every pending event once, in order; stops early if the receiver is unreachable.
+
+        Compacts the outbox afterwards: delivered events are dropped from it.
+        """
+        delivered = failed = 0
+        for event in self.pending():
+            if self._send(event):
+                delivered += 1
+                continue
+            failed += 1
+            if self._clock() < self._paused_until:
+                break  # unreachable: the rest would only wait for the same timeout
+        self.outbox.compact()
+        return FlushResult(delivered=delivered, failed=failed, remaining=len(self.pending()))
+
+    def _send(self, event: Mapping[str, Any]) -> bool:
+        event_id = str(event.get("event_id") or "")
+        if not event_id:
+            self._warn("a governance event without an event_id cannot be sent (receivers deduplicate by it)")
+            return False
+        try:
+            body = canonical_json(dict(event)).encode("utf-8")
+        except (TypeError, ValueError) as error:
+            self._warn(f"governance event {event_id} is not plain JSON and cannot be sent ({error.__class__.__name__})")
+            return False
+        # the timestamp is this attempt's: a retry hours later is signed afresh and still verifies
+        headers = {"Content-Type": "application/json", "User-Agent": f"llmplan/{__version__}", **webhook_headers(event_id, self._wall_clock(), body, self._keys)}
+        where = _display_url(self.webhook_url)
+        try:
+            with self._session.post(self.webhook_url, data=body, headers=headers, timeout=self.timeout, allow_redirects=False) as response:
+                status = response.status_code
+        except DestinationNotAllowed as refused:  # the name resolved to a metadata address: nothing was sent
+            self._paused_until = self._clock() + self._pause
+            self._warn(f"governance event {event_id} not sent: {refused.message}; kept in the outbox")
+            return False
+        except requests.RequestException as error:
+            # The exception text can quote the full URL; only its class is logged.
+            self._paused_until = self._clock() + self._pause
+            # one line per event would flood a 1,000-model apply; the caller reports the count left in the outbox
+            log.info("governance event %s not delivered to %s (%s); kept in the outbox", event_id, where, error.__class__.__name__)
+            return False
+        if not 200 <= status < 300:
+            log.info("governance event %s not delivered to %s (HTTP %s); kept in the outbox", event_id, where, status)
+            return False
+        self._paused_until = float("-inf")
+        self.outbox.mark_delivered(event_id)
+        return True

@@ -1,0 +1,372 @@
+"""The audit trail in ``state/<env>/audit.jsonl``: one canonical JSON entry per line.
+
+Appends are fsynced before they return, under a thread lock and an ``flock``
+on the file, so threads of one apply and processes one after another chain
+correctly. A crash mid-append can leave a torn last line; it is never chained
+onto: :meth:`LocalAuditStore.repair` moves it to ``audit.jsonl.torn`` and
+records the repair as an entry of its own.
+
+``audit.jsonl.head`` is the checkpoint: the entry count, the last hash and
+the byte offset where they end (so lines removed from the end are noticed),
+plus the oldest operation still unsettled. Commands read the trail only from
+there; the full chain is read by ``audit verify`` alone, line by line.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Callable, Iterator, Mapping
+
+from planner.model.clock import utc_now
+from planner.model.configuration import canonical_json, sha256_hex
+from planner.model.errors import AuditError
+from planner.adapters.files import (
+    Line,
+    append_bytes_durably,
+    append_line_durably,
+    atomic_write_text,
+    exclusive_lock,
+    iter_lines,
+    truncate_durably,
+)
+from planner.adapters.records.chain import GENESIS_HASH, REPAIR_ACTION, ChainCheck, chained_entry, hash_holds, track_unsettled
+from planner.adapters.records.interfaces import AuditReport, RecentEntries, RepairResult
+
+AUDIT_FILE = "audit.jsonl"
+REPAIR_HINT = "run `llmplan audit verify --env ENV --repair` (it keeps the torn fragment in audit.jsonl.torn)"
+
+
+@dataclass(frozen=True)
+class Head:
+    """The checkpoint: ``entries`` lines ending at byte ``offset`` with ``entry_hash``;
+    the oldest unsettled operation starts at entry ``unsettled_entries + 1``, byte ``unsettled_offset``."""
+
+    entries: int
+    entry_hash: str
+    offset: int
+    unsettled_entries: int
+    unsettled_offset: int
+
+    def to_json(self) -> str:
+        return canonical_json(self.__dict__) + "\n"
+
+
+@dataclass(frozen=True)
+class Scanned:
+    """One line met by :func:`_scan`: a parsed entry, a torn tail, or a bad (unparsable, not last) line."""
+
+    line: Line
+    entry: Any = None
+    torn: bool = False
+    bad: str | None = None
+
+
+def _scan(path: Path, offset: int = 0) -> Iterator[Scanned]:
+    """Lines from ``offset``, parsed, stopping after the first torn or bad one.
+
+    An unparsable *last* line is a torn write (a crash); an unparsable line
+    with more after it cannot come from a crash and is reported as bad.
+    """
+    held: Line | None = None
+    for line in iter_lines(path, offset):
+        if held is not None:
+            scanned = _parsed(held, last=False)
+            yield scanned
+            if scanned.bad is not None:
+                return
+        held = line
+    if held is not None:
+        yield _parsed(held, last=True)
+
+
+_NOT_JSON = object()
+
+
+def _parse(line: Line) -> Any:
+    if not line.complete or not line.raw:
+        return _NOT_JSON
+    try:
+        return json.loads(line.raw)
+    except ValueError:  # UnicodeDecodeError is a ValueError
+        return _NOT_JSON
+
+
+def _parsed(line: Line, *, last: bool) -> Scanned:
+    entry = _parse(line)
+    if entry is not _NOT_JSON:
+        return Scanned(line, entry)
+    if last:
+        return Scanned(line, torn=True)
+    return Scanned(line, bad="empty line" if not line.raw else "not valid JSON")
+
+
+class LocalAuditStore:
+    """``state/<env>/audit.jsonl`` and its checkpoint. ``clock`` returns RFC 3339 text (UTC, ms)."""
+
+    def __init__(self, path: Path, *, clock: Callable[[], str] = utc_now) -> None:
+        self.path = Path(path)
+        self.torn_path = self.path.with_name(self.path.name + ".torn")
+        self.head_path = self.path.with_name(self.path.name + ".head")
+        self._clock = clock
+        self._mutex = threading.Lock()
+
+    def __repr__(self) -> str:
+        return f"LocalAuditStore({str(self.path)!r})"
+
+    # --- writing ---------------------------------------------------------
+
+    def append(self, fields: Mapping[str, Any]) -> dict[str, Any]:
+        with self._mutex, exclusive_lock(self.path):
+            return self._append_locked(fields)
+
+    def _append_locked(self, fields: Mapping[str, Any]) -> dict[str, Any]:
+        entry = chained_entry(fields, previous_hash=self._last_hash(), now=self._clock())
+        append_line_durably(self.path, canonical_json(entry))
+        return entry
+
+    def _last_hash(self) -> str:
+        """entry_hash of the last line, reading only the end of the file."""
+        tail = _last_line(self.path, self.path.stat().st_size if self.path.exists() else 0)
+        if not tail:
+            return GENESIS_HASH
+        if not tail.endswith(b"\n"):
+            raise self._torn_error()
+        try:
+            last = json.loads(tail)
+        except ValueError:
+            raise self._torn_error() from None
+        if not isinstance(last, dict) or not isinstance(last.get("entry_hash"), str):
+            raise AuditError(f"{self.path}: the last line has no entry_hash; refusing to chain onto it", hint="run `llmplan audit verify` to see what is wrong")
+        return str(last["entry_hash"])
+
+    def _torn_error(self) -> AuditError:
+        return AuditError(f"{self.path} ends with a torn line (an incomplete write, probably a crash); refusing to chain onto it", hint=REPAIR_HINT)
+
+    def append_verbatim(self, entries: Iterator[dict[str, Any]]) -> int:
+        """Append entries already chained elsewhere, unchanged (``state migrate``), in one
+        durable write; refused, with nothing written, unless they chain onto this trail."""
+        with self._mutex, exclusive_lock(self.path):
+            last = self._last_hash()
+            lines: list[str] = []
+            for entry in entries:
+                if entry.get("prev_hash") != last:
+                    raise AuditError(f"entry {len(lines) + 1} to copy does not chain onto {self.path}; nothing was copied")
+                last = str(entry["entry_hash"])
+                lines.append(canonical_json(entry) + "\n")
+            if lines:
+                append_bytes_durably(self.path, "".join(lines).encode("utf-8"))
+            return len(lines)
+
+    def checkpoint(self) -> None:
+        """Move the head to the end of the trail; reads only what was written since the last one."""
+        with self._mutex, exclusive_lock(self.path):
+            head = self._head()
+            if isinstance(head, str):
+                return  # an unreadable head is verify's to report, not ours to paper over
+            start = head or Head(0, GENESIS_HASH, 0, 0, 0)
+            check = ChainCheck(previous=start.entry_hash, number=start.entries)
+            number, end, last_hash = start.unsettled_entries, start.unsettled_offset, start.entry_hash
+            unsettled: dict[str, tuple[int, int]] = {}
+            for scanned in _scan(self.path, start.unsettled_offset):
+                if scanned.entry is None or not isinstance(scanned.entry, dict):
+                    break  # torn or bad: anchor nothing past it
+                number += 1
+                if scanned.line.offset >= start.offset and not check.feed(scanned.entry, scanned.line.raw):
+                    return  # a broken chain is verify's to report
+                end, last_hash = scanned.line.end, check.previous
+                track_unsettled(unsettled, scanned.entry, number - 1, scanned.line.offset)
+            if number == 0 or (head is not None and number == head.entries):
+                return
+            oldest = min(unsettled.values(), default=(number, end))
+            atomic_write_text(self.head_path, Head(number, last_hash, end, oldest[0], oldest[1]).to_json())
+
+    def repair(self) -> RepairResult:
+        """Move a torn last line to ``audit.jsonl.torn`` and record the repair in the chain.
+
+        Anything else that fails verification is not repairable. Crash-safe
+        in this order: the fragment is saved before it is cut, so it can be
+        duplicated in the .torn file but never lost.
+        """
+        with self._mutex, exclusive_lock(self.path):
+            report, torn = self._verify_from_head()
+            if torn is None:
+                if report.ok:
+                    return RepairResult(repaired=False)
+                raise AuditError(f"{self.path} cannot be repaired: {report.problem}", hint="only a torn last line (a crash) is repairable; restore the trail from a backup")
+            if report.first_bad_line != report.entries + 1:
+                raise AuditError(f"{self.path} cannot be repaired: {report.problem}", hint="only a torn last line (a crash) is repairable; restore the trail from a backup")
+            fragment = torn.raw + (b"\n" if torn.complete else b"")
+            append_bytes_durably(self.torn_path, fragment if fragment.endswith(b"\n") else fragment + b"\n")
+            truncate_durably(self.path, torn.offset)
+            entry = self._append_locked(
+                {
+                    "action": REPAIR_ACTION,
+                    "status": "success",
+                    "torn_fragment_sha256": sha256_hex(fragment),
+                    "torn_fragment_bytes": len(fragment),
+                    "torn_file": self.torn_path.name,
+                }
+            )
+        return RepairResult(True, len(fragment), sha256_hex(fragment), str(self.torn_path), entry)
+
+    # --- reading ---------------------------------------------------------
+
+    def recent(self) -> RecentEntries:
+        head = self._head()
+        if isinstance(head, str):
+            raise AuditError(f"{self.head_path}: {head}", hint="run `llmplan audit verify` to see what is wrong")
+        start = head or Head(0, GENESIS_HASH, 0, 0, 0)
+        entries: list[dict[str, Any]] = []
+        for scanned in _scan(self.path, start.unsettled_offset):
+            if scanned.bad is not None:
+                raise AuditError(f"{self.path} line {start.unsettled_entries + len(entries) + 1}: {scanned.bad}", hint="run `llmplan audit verify`")
+            if isinstance(scanned.entry, dict):
+                entries.append(scanned.entry)
+        return RecentEntries(tuple(entries), start.entries - start.unsettled_entries)
+
+    def find(self, entry_hash: str) -> dict[str, Any] | None:
+        """The entry with this hash: looked for since the checkpoint and at it first (where a
+        state's vouching entry is after a normal run), else in the whole trail."""
+        for entry in reversed(self.recent().entries):
+            if entry.get("entry_hash") == entry_hash:
+                return entry
+        anchored = self.checkpointed()
+        if anchored is not None and anchored.get("entry_hash") == entry_hash:
+            return anchored
+        return next((entry for entry in self.entries() if entry.get("entry_hash") == entry_hash), None)
+
+    def checkpointed(self) -> dict[str, Any] | None:
+        """The entry the checkpoint ends at, read without reading the rest; None if there is none."""
+        head = self._head()
+        if not isinstance(head, Head):
+            return None
+        try:
+            anchored = json.loads(_last_line(self.path, head.offset))
+        except ValueError:
+            return None
+        return anchored if isinstance(anchored, dict) else None
+
+    def entries(self, *, model_id: str | None = None) -> Iterator[dict[str, Any]]:
+        """Complete entries in order (a torn last line is skipped), optionally of one model; streamed."""
+        wanted = model_id.lower() if model_id is not None else None
+        for number, scanned in enumerate(_scan(self.path), start=1):
+            if scanned.bad is not None:
+                raise AuditError(f"{self.path} line {number}: {scanned.bad}", hint="run `llmplan audit verify`")
+            entry = scanned.entry
+            if isinstance(entry, dict) and (wanted is None or str(entry.get("model_id", "")).lower() == wanted):
+                yield entry
+
+    def verify(self) -> AuditReport:
+        """The whole chain, line by line in constant memory; names the first bad line."""
+        head = self._head()
+        check = ChainCheck()
+        report = self._check(check, _scan(self.path), head)
+        if report is not None:
+            return report
+        if isinstance(head, str):
+            return AuditReport(False, check.number, 1, f"line 1: {self.head_path.name} {head}")
+        if head is not None and check.number < head.entries:
+            return self._missing(head, check.number)
+        return AuditReport(True, check.number)
+
+    def verify_recent(self) -> AuditReport:
+        """The chain from the checkpoint on, and that the checkpointed end is still there unchanged."""
+        return self._verify_from_head()[0]
+
+    def _verify_from_head(self) -> tuple[AuditReport, Line | None]:
+        head = self._head()
+        if isinstance(head, str):
+            return AuditReport(False, 0, 1, f"line 1: {self.head_path.name} {head}"), None
+        if head is None:
+            check = ChainCheck()
+            torn: list[Line] = []
+            return self._check(check, _scan(self.path), None, torn) or AuditReport(True, check.number), (torn[0] if torn else None)
+        size = self.path.stat().st_size if self.path.exists() else 0
+        if size < head.offset:
+            return self._missing(head, None), None
+        last = _last_line(self.path, head.offset)
+        try:
+            entry = json.loads(last)
+            anchored = isinstance(entry, dict) and entry.get("entry_hash") == head.entry_hash and hash_holds(entry, last[:-1])
+        except ValueError:
+            anchored = False
+        if not anchored:
+            problem = f"line {head.entries}: does not match the hash recorded in {self.head_path.name} (the trail was rewritten)"
+            return AuditReport(False, head.entries, head.entries, problem), None
+        check = ChainCheck(previous=head.entry_hash, number=head.entries)
+        torn = []
+        report = self._check(check, _scan(self.path, head.offset), None, torn)
+        return report or AuditReport(True, check.number), (torn[0] if torn else None)
+
+    def _check(self, check: ChainCheck, lines: Iterator[Scanned], head: Head | str | None, torn: list[Line] | None = None) -> AuditReport | None:
+        """Feed ``lines`` to ``check``; a report if something is wrong, else None."""
+        for scanned in lines:
+            if scanned.torn:
+                if torn is not None:
+                    torn.append(scanned.line)
+                number = check.number + 1
+                return AuditReport(False, check.number, number, f"line {number}: torn last line (incomplete write, probably a crash)", True)
+            if scanned.bad is not None:
+                number = check.number + 1
+                return AuditReport(False, check.number, number, f"line {number}: {scanned.bad} (edited or corrupted)")
+            if not check.feed(scanned.entry, scanned.line.raw):
+                return AuditReport(False, check.number, check.first_bad, check.problem)
+            if isinstance(head, Head) and check.number == head.entries and check.previous != head.entry_hash:
+                problem = f"line {check.number}: does not match the hash recorded in {self.head_path.name} (the trail was rewritten)"
+                return AuditReport(False, check.number, check.number, problem)
+        return None
+
+    def _missing(self, head: Head, count: int | None) -> AuditReport:
+        found = f"the log has {count}" if count is not None else "the log ends before them"
+        problem = f"line {(count or 0) + 1}: missing: {self.head_path.name} records {head.entries} entries but {found} (lines were removed from the end)"
+        return AuditReport(False, count or 0, (count or 0) + 1, problem)
+
+    def _head(self) -> Head | str | None:
+        """The checkpoint; None if there is none; a problem (str) if it is unreadable.
+
+        A head written before offsets were recorded is upgraded by one scan
+        of the trail (the next checkpoint writes the new form).
+        """
+        try:
+            data = json.loads(self.head_path.read_text(encoding="utf-8"))
+            entries, entry_hash = int(data["entries"]), str(data["entry_hash"])
+            if entries < 1:
+                raise ValueError("no entries")
+        except FileNotFoundError:
+            return None
+        except (OSError, ValueError, KeyError, TypeError):
+            return "is unreadable (edited or corrupted)"
+        if "offset" in data:
+            try:
+                return Head(entries, entry_hash, int(data["offset"]), int(data["unsettled_entries"]), int(data["unsettled_offset"]))
+            except (KeyError, TypeError, ValueError):
+                return "is unreadable (edited or corrupted)"
+        offset = 0
+        for number, line in enumerate(iter_lines(self.path), start=1):
+            if number > entries:
+                break
+            offset = line.end
+        return Head(entries, entry_hash, offset, 0, 0)
+
+
+def _last_line(path: Path, end: int, block: int = 8192) -> bytes:
+    """The line that ends at byte ``end`` of ``path`` (with its newline, or the torn fragment); b"" if none."""
+    try:
+        handle = open(path, "rb")
+    except FileNotFoundError:
+        return b""
+    with handle:
+        position = end
+        buffer = b""
+        while position > 0:
+            step = min(block, position)
+            position -= step
+            handle.seek(position)
+            buffer = handle.read(step) + buffer
+            start = buffer.rfind(b"\n", 0, len(buffer) - 1)
+            if start != -1:
+                return buffer[start + 1 :]
+        return buffer

@@ -1,0 +1,275 @@
+"""The connection to PostgreSQL: opening it safely, the schema's migrations, one transaction at a time.
+
+The connection string is a secret like the client secret: it comes from an
+environment variable, and only its host, port, database and user ever reach
+a message. psycopg is imported here, and this module only when an
+environment's ``state.backend`` is ``postgres``, so other commands start as
+fast as before.
+"""
+
+from __future__ import annotations
+
+import threading
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import Any, Iterator, Mapping
+
+import psycopg
+from psycopg import sql
+
+from planner import __version__
+from planner.model.errors import ConfigurationError, RecordsUnavailable, StateError
+
+CONNECT_TIMEOUT_SECONDS = 10
+SCHEMA_VERSION = 1
+
+# Each migration: the statements that bring the schema from the version before to this one.
+MIGRATIONS: tuple[tuple[int, tuple[str, ...]], ...] = (
+    (
+        1,
+        (
+            """CREATE TABLE {schema}.states (
+                environment text PRIMARY KEY,
+                lineage text NOT NULL,
+                serial bigint NOT NULL,
+                format_version integer NOT NULL,
+                tool_version text NOT NULL,
+                checksum text NOT NULL,
+                audit_head text)""",
+            """CREATE TABLE {schema}.resources (
+                environment text NOT NULL,
+                address text NOT NULL,
+                resource text NOT NULL,
+                PRIMARY KEY (environment, address))""",
+            """CREATE TABLE {schema}.journal (
+                environment text NOT NULL,
+                seq bigserial,
+                change text NOT NULL,
+                PRIMARY KEY (environment, seq))""",
+            """CREATE TABLE {schema}.audit (
+                environment text NOT NULL,
+                seq bigint NOT NULL,
+                model_id text,
+                entry_hash text NOT NULL,
+                entry text NOT NULL,
+                PRIMARY KEY (environment, seq))""",
+            "CREATE INDEX audit_by_hash ON {schema}.audit (environment, entry_hash)",
+            """CREATE TABLE {schema}.audit_heads (
+                environment text PRIMARY KEY,
+                entries bigint NOT NULL,
+                entry_hash text NOT NULL)""",
+            """CREATE TABLE {schema}.audit_checkpoints (
+                environment text PRIMARY KEY,
+                entries bigint NOT NULL,
+                entry_hash text NOT NULL,
+                unsettled_entries bigint NOT NULL)""",
+            """CREATE TABLE {schema}.outbox (
+                environment text NOT NULL,
+                seq bigserial,
+                event_id text NOT NULL,
+                event text NOT NULL,
+                delivered boolean NOT NULL DEFAULT false,
+                PRIMARY KEY (environment, seq))""",
+            """CREATE TABLE {schema}.locks (
+                environment text PRIMARY KEY,
+                lock_id text NOT NULL,
+                backend_pid integer NOT NULL,
+                info text NOT NULL)""",
+        ),
+    ),
+)
+
+
+@dataclass(frozen=True)
+class Target:
+    """Where the records are, as a person may see it: no password."""
+
+    host: str
+    port: str
+    database: str
+    user: str
+    schema: str
+
+    def describe(self) -> str:
+        return f"PostgreSQL {self.user}@{self.host}:{self.port}/{self.database} (schema {self.schema})"
+
+
+def dsn_from(environ: Mapping[str, str], variable: str) -> str:
+    dsn = environ.get(variable, "")
+    if not dsn.strip():
+        raise ConfigurationError(
+            f"state.backend is postgres, but the environment variable {variable} holding the connection string is not set",
+            hint=f"export {variable}='postgresql://USER:PASSWORD@HOST:5432/DB' (a libpq connection string), or name another variable in state.dsn_env",
+        )
+    return dsn
+
+
+def target_of(dsn: str, schema: str) -> Target:
+    try:
+        parts = psycopg.conninfo.conninfo_to_dict(dsn)
+    except psycopg.ProgrammingError:
+        raise ConfigurationError("the PostgreSQL connection string is not valid (its text is not shown: it may hold a password)") from None
+    return Target(
+        host=str(parts.get("host") or parts.get("hostaddr") or "localhost"),
+        port=str(parts.get("port") or "5432"),
+        database=str(parts.get("dbname") or parts.get("user") or "?"),
+        user=str(parts.get("user") or "?"),
+        schema=schema,
+    )
+
+
+def scrub(text: str, dsn: str) -> str:
+    """``text`` without the connection string or its password, whatever libpq put in it."""
+    try:
+        password = psycopg.conninfo.conninfo_to_dict(dsn).get("password")
+    except psycopg.ProgrammingError:
+        password = None
+    for secret in (dsn, password):
+        if secret:
+            text = text.replace(str(secret), "***")
+    return text
+
+
+def connect(dsn: str, target: Target, *, autocommit: bool = False) -> psycopg.Connection[Any]:
+    """A connection, or RecordsUnavailable naming host and port (within the connect timeout)."""
+    try:
+        parts = psycopg.conninfo.conninfo_to_dict(dsn)
+        parts.setdefault("connect_timeout", CONNECT_TIMEOUT_SECONDS)
+        parts.setdefault("application_name", "llmplan")
+        return psycopg.connect(psycopg.conninfo.make_conninfo("", **parts), autocommit=autocommit)
+    except psycopg.Error as error:
+        raise unavailable(error, dsn, target) from None
+
+
+# A read-only role (GRANT USAGE on the schema, SELECT on its tables) is enough for
+# the commands that only read, such as a pull request's plan in CI.
+READ_ONLY_HINT = (
+    "plan, show, drift, state show and audit show/verify need only USAGE on the schema and SELECT on its tables; "
+    "apply, refresh, import, governance flush, state migrate and force-unlock also need INSERT, UPDATE and DELETE "
+    "(and its sequences), and the first use of a new schema creates the tables"
+)
+
+
+def unavailable(error: BaseException, dsn: str, target: Target) -> StateError:
+    """What the database said, as an error of ours; a refused privilege is not an outage."""
+    reason = scrub(str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__, dsn)
+    if isinstance(error, psycopg.errors.InsufficientPrivilege):
+        return StateError(
+            f"the role {target.user} may not do this in {target.describe()}: {reason}",
+            hint=READ_ONLY_HINT,
+        )
+    return RecordsUnavailable(f"the records database {target.describe()} cannot be reached: {reason}")
+
+
+class Database:
+    """One connection shared by the stores of one environment; one transaction at a time.
+
+    apply records from worker threads; each unit of work is one short
+    transaction under this object's lock, so they never interleave.
+    """
+
+    def __init__(self, dsn: str, target: Target) -> None:
+        self.dsn = dsn
+        self.target = target
+        self.schema = sql.Identifier(target.schema)
+        self._mutex = threading.RLock()
+        self._connection = connect(dsn, target)
+        self._migrated = False
+        self.depth = 0  # transactions open on this thread: more than one is a savepoint inside a caller's
+
+    def table(self, name: str) -> sql.Composed:
+        return sql.SQL("{}.{}").format(self.schema, sql.Identifier(name))
+
+    @contextmanager
+    def transaction(self, *, pipeline: bool = False) -> Iterator[psycopg.Cursor[Any]]:
+        """A cursor inside one transaction: committed at the end of the block, rolled back on an error.
+
+        ``pipeline``: the statements are sent without waiting for each answer
+        (one round trip for the whole transaction); only for blocks that read
+        no result.
+        """
+        with self._mutex:
+            self.depth += 1
+            try:
+                if pipeline and self.depth == 1:
+                    with self._connection.pipeline(), self._connection.transaction(), self._connection.cursor() as cursor:
+                        yield cursor
+                    return
+                with self._connection.transaction(), self._connection.cursor() as cursor:
+                    yield cursor
+            except psycopg.errors.DeadlockDetected:
+                raise  # the caller retries its transaction
+            except psycopg.OperationalError as error:
+                raise unavailable(error, self.dsn, self.target) from None
+            except psycopg.InterfaceError as error:  # the connection was closed under us (a restart)
+                raise unavailable(error, self.dsn, self.target) from None
+            except psycopg.errors.InsufficientPrivilege as error:
+                raise unavailable(error, self.dsn, self.target) from None
+            finally:
+                self.depth -= 1
+
+    @contextmanager
+    def streaming(self, query: sql.Composed, params: tuple[Any, ...]) -> Iterator[Iterator[tuple[Any, ...]]]:
+        """Rows of ``query`` fetched in batches by a server-side cursor: constant memory for any length."""
+        with self._mutex:
+            try:
+                with self._connection.transaction(), self._connection.cursor(name="llmplan_stream") as cursor:
+                    cursor.itersize = 5000
+                    cursor.execute(query, params)
+                    yield iter(cursor)
+            except (psycopg.OperationalError, psycopg.errors.InsufficientPrivilege) as error:
+                raise unavailable(error, self.dsn, self.target) from None
+
+    def migrate(self) -> None:
+        """Create or upgrade the schema, once; refuse one written by a newer llmplan.
+
+        A schema already at this version is only read (no DDL, no lock), so a
+        role that may only read can plan and check drift.
+        """
+        if self._migrated:
+            return
+        versions = self.table("schema_version")
+        with self.transaction() as cursor:
+            if self._version(cursor, versions)[0] == SCHEMA_VERSION:
+                self._migrated = True
+                return
+        with self.transaction() as cursor:
+            cursor.execute("SELECT pg_advisory_xact_lock(hashtext('llmplan schema migration'))")
+            # a schema made by an administrator for a role without CREATE on the database is used as it is
+            cursor.execute("SELECT 1 FROM pg_catalog.pg_namespace WHERE nspname = %s", (self.target.schema,))
+            if cursor.fetchone() is None:
+                cursor.execute(sql.SQL("CREATE SCHEMA IF NOT EXISTS {}").format(self.schema))
+            cursor.execute(
+                sql.SQL("CREATE TABLE IF NOT EXISTS {} (version integer PRIMARY KEY, tool_version text NOT NULL, applied_at timestamptz NOT NULL DEFAULT now())").format(versions)
+            )
+            current, _ = self._version(cursor, versions)
+            for version, statements in MIGRATIONS:
+                if version <= current:
+                    continue
+                for statement in statements:
+                    cursor.execute(sql.SQL(statement).format(schema=self.schema))
+                cursor.execute(sql.SQL("INSERT INTO {} (version, tool_version) VALUES (%s, %s)").format(versions), (version, __version__))
+        self._migrated = True
+
+    def _version(self, cursor: psycopg.Cursor[Any], versions: sql.Composed) -> tuple[int, str | None]:
+        """The schema's version (0 before the first migration), refused if newer than this llmplan knows."""
+        cursor.execute("SELECT 1 FROM pg_catalog.pg_tables WHERE schemaname = %s AND tablename = 'schema_version'", (self.target.schema,))
+        if cursor.fetchone() is None:
+            return 0, None
+        cursor.execute(sql.SQL("SELECT coalesce(max(version), 0), (SELECT tool_version FROM {} ORDER BY version DESC LIMIT 1) FROM {}").format(versions, versions))
+        row = cursor.fetchone()
+        current, writer = (int(row[0]), row[1]) if row else (0, None)
+        if current > SCHEMA_VERSION:
+            raise StateError(
+                f"the records in {self.target.describe()} were written by a newer llmplan "
+                f"(schema version {current}, by llmplan {writer}); this llmplan {__version__} knows up to version {SCHEMA_VERSION}",
+                hint="upgrade llmplan; nothing was changed",
+            )
+        return current, writer
+
+    def close(self) -> None:
+        with self._mutex:
+            try:
+                self._connection.close()
+            except psycopg.Error:
+                pass

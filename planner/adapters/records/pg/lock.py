@@ -1,0 +1,155 @@
+"""The lock of an environment in PostgreSQL: a session advisory lock on a connection of its own.
+
+``pg_try_advisory_lock`` is taken on a dedicated connection held for the
+whole command, so a killed process (or a lost network) frees it with its
+session. A row in ``locks`` names the holder (who, host, pid, CI run) and
+its session's backend pid; ``pg_locks`` is the truth about whether that
+session still holds the lock.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import threading
+import time
+from typing import Any, Callable
+
+import psycopg
+from psycopg import sql
+
+from planner.model.clock import utc_now
+from planner.model.errors import LockHeld, StateError
+from planner.model.state import LockInfo
+from planner.adapters.identity import new_lock_info
+from planner.adapters.records.pg.database import Database, connect, unavailable
+from planner.adapters.waiting import announce_wait
+
+
+def advisory_key(schema: str, environment: str) -> int:
+    """A stable signed 64-bit key for one environment of one schema."""
+    digest = hashlib.sha256(f"llmplan lock {schema} {environment}".encode()).digest()
+    return int.from_bytes(digest[:8], "big", signed=True)
+
+
+class PostgresLocker:
+    def __init__(
+        self,
+        database: Database,
+        environment: str,
+        *,
+        poll_interval: float = 0.25,
+        clock: Callable[[], float] = time.monotonic,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
+        self.db = database
+        self.environment = environment
+        self.key = advisory_key(database.target.schema, environment)
+        self._poll_interval = poll_interval
+        self._clock = clock
+        self._sleep = sleep
+        self._held: dict[str, psycopg.Connection[Any]] = {}
+        self._mutex = threading.Lock()
+
+    @property
+    def where(self) -> str:
+        return f"{self.db.target.describe()}, environment {self.environment}"
+
+    def lock(self, operation: str, *, timeout: float = 0.0) -> LockInfo:
+        connection = connect(self.db.dsn, self.db.target, autocommit=True)
+        try:
+            deadline = self._clock() + max(timeout, 0.0)
+            announced = False
+            while not self._try(connection):
+                remaining = deadline - self._clock()
+                if remaining <= 0:
+                    raise self._lock_held()
+                if not announced:
+                    holder = self.holder()
+                    announce_wait(remaining, f"the lock of environment {self.environment}" + (f", held by {holder.describe()}" if holder else ""))
+                    announced = True
+                self._sleep(min(self._poll_interval, remaining))
+            info = new_lock_info(operation, where=self.where, now=utc_now())
+            connection.execute(
+                sql.SQL(
+                    "INSERT INTO {} (environment, lock_id, backend_pid, info) VALUES (%s, %s, pg_backend_pid(), %s) "
+                    "ON CONFLICT (environment) DO UPDATE SET lock_id = EXCLUDED.lock_id, backend_pid = EXCLUDED.backend_pid, info = EXCLUDED.info"
+                ).format(self.db.table("locks")),
+                (self.environment, info.id, json.dumps(info.to_dict())),
+            )
+        except psycopg.Error as error:
+            connection.close()
+            raise unavailable(error, self.db.dsn, self.db.target) from None
+        except BaseException:
+            connection.close()
+            raise
+        with self._mutex:
+            self._held[info.id] = connection
+        return info
+
+    def _try(self, connection: psycopg.Connection[Any]) -> bool:
+        row = connection.execute("SELECT pg_try_advisory_lock(%s)", (self.key,)).fetchone()
+        return bool(row and row[0])
+
+    def _lock_held(self) -> LockHeld:
+        holder = self.holder()
+        if holder is None:
+            return LockHeld(f"state of environment {self.environment} is locked by another session of {self.db.target.describe()}", hint="wait for it to finish and retry")
+        return LockHeld(
+            f"state of environment {self.environment} is locked by {holder.describe()}",
+            holder.to_dict(),
+            hint=f"wait for it to finish (or pass --lock-timeout); if it is stuck, stop pid {holder.pid} on {holder.host or 'its host'}: the database releases the lock when its session ends",
+        )
+
+    def _live_session(self, cursor: psycopg.Cursor[Any]) -> int | None:
+        """The backend pid of the session holding the advisory lock, or None."""
+        unsigned = self.key & 0xFFFFFFFFFFFFFFFF
+        cursor.execute(
+            "SELECT pid FROM pg_locks WHERE locktype = 'advisory' AND granted AND database = (SELECT oid FROM pg_database WHERE datname = current_database()) "
+            "AND classid = %s AND objid = %s AND objsubid = 1",
+            (unsigned >> 32, unsigned & 0xFFFFFFFF),
+        )
+        row = cursor.fetchone()
+        return int(row[0]) if row else None
+
+    def holder(self) -> LockInfo | None:
+        with self.db.transaction() as cursor:
+            session = self._live_session(cursor)
+            if session is None:
+                return None
+            cursor.execute(sql.SQL("SELECT backend_pid, info FROM {} WHERE environment = %s").format(self.db.table("locks")), (self.environment,))
+            row = cursor.fetchone()
+        if row is not None and int(row[0]) == session:
+            return LockInfo.from_dict(json.loads(row[1]), where=self.where)
+        return LockInfo(id="unknown", operation="unknown", who=f"database session {session}", pid=0, created="unknown", where=self.where)
+
+    def unlock(self, lock: LockInfo) -> None:
+        with self._mutex:
+            connection = self._held.pop(lock.id, None)
+        if connection is None:
+            raise StateError(f"lock {lock.id} on environment {self.environment} is not held by this process")
+        try:
+            connection.execute(sql.SQL("DELETE FROM {} WHERE environment = %s AND lock_id = %s").format(self.db.table("locks")), (self.environment, lock.id))
+            connection.execute("SELECT pg_advisory_unlock(%s)", (self.key,))
+        except psycopg.Error:
+            pass  # the session is gone, and its lock with it
+        finally:
+            connection.close()
+
+    def force_unlock(self, lock_id: str) -> None:
+        """Remove the description of a lock whose session is gone; refused while it lives or for a wrong id."""
+        with self.db.transaction() as cursor:
+            cursor.execute(sql.SQL("SELECT info FROM {} WHERE environment = %s FOR UPDATE").format(self.db.table("locks")), (self.environment,))
+            row = cursor.fetchone()
+            if row is None:
+                raise StateError(f"state of environment {self.environment} has no lock to remove")
+            current = LockInfo.from_dict(json.loads(row[0]), where=self.where)
+            if current.id != lock_id:
+                raise StateError(f"lock id {lock_id} does not match the lock of environment {self.environment} ({current.describe()})", hint="copy the id from the error that named the holder")
+            session = self._live_session(cursor)
+            if session is not None:
+                raise StateError(
+                    f"lock {lock_id} of environment {self.environment} is held by a live database session (backend pid {session}; {current.who}, pid {current.pid}); refusing to force-unlock",
+                    hint="wait for it to finish, or stop that process: the database releases its lock when the session ends",
+                )
+            cursor.execute(sql.SQL("DELETE FROM {} WHERE environment = %s AND lock_id = %s").format(self.db.table("locks")), (self.environment, lock_id))

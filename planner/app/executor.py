@@ -1,0 +1,336 @@
+"""Executing a plan: concurrent atomic PUTs, each outcome recorded at once.
+
+For every change, in this order, each step durable before the next:
+  1. an audit entry ``pending`` (the intent, written before the request),
+  2. the PUT carrying the version the plan was computed against (``0`` for a
+     first configuration), its outcome known for certain: a lost answer is
+     resolved by reading the configuration back
+     (:meth:`~planner.adapters.gateway.client.GatewayClient.apply_configuration`),
+  3. one unit of work: on success state, audit outcome and governance event;
+     on failure the audit outcome and a ``failed`` governance event.
+A crash between 1 and 3 leaves a ``pending`` entry without an outcome; the
+next run's :meth:`~planner.app.session.RecordsSession.settle` closes it
+by looking at the live configuration, so no update is ever applied without
+an audit entry.  So does an outcome that stays unknown (the answer was lost
+and the gateway could not be read back): no entry is guessed for it.
+The only module that runs PUTs; it renders nothing.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+import uuid
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from dataclasses import dataclass, replace
+from typing import TYPE_CHECKING, Any, Callable, Iterable, Mapping
+
+from planner.model.clock import utc_now
+from planner.model.configuration import Capabilities, payload_hash
+from planner.core.diff import to_payload
+from planner.model.errors import GatewayError, OutcomeUnknown, PlanAlreadyApplied, VersionConflict
+from planner.model.plan import CREATE, FORGET, WRITE_ACTIONS, Plan, ResourceChange
+from planner.core.plan_file import to_document
+from planner.adapters.records.interfaces import RecordedChange
+from planner.model.state import ResourceState
+from planner.model.safety import Approval
+from planner.core.safety import audit_fields
+
+if TYPE_CHECKING:
+    from planner.adapters.gateway.client import GatewayClient
+    from planner.adapters.governance import GovernanceNotifier
+    from planner.adapters.metrics import ApplyMetrics
+    from planner.app.session import RecordsSession
+
+UPDATE_ACTION = "configuration_update"
+FORGET_ACTION = "state_forget"
+MOVE_ACTION = "state_move"
+MOVE = "move"  # an outcome's action: a model recorded under its new address
+SUCCESS, FAILURE, PENDING, SKIPPED, UNKNOWN = "success", "failure", "pending", "skipped", "unknown"
+READ_BACK = "read_back"  # audit ``resolved``: the answer was lost; the outcome was read back
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What happened to one change."""
+
+    address: str
+    model_id: str
+    action: str
+    status: str
+    latency_ms: float = 0.0
+    version: int | None = None
+    error_code: str | None = None
+    error_message: str | None = None
+    previous_address: str | None = None
+
+
+@dataclass(frozen=True)
+class Recorder:
+    """Where outcomes go: the records session (state, audit, outbox), governance delivery, metrics."""
+
+    session: "RecordsSession"
+    metrics: "ApplyMetrics"
+    notifier: "GovernanceNotifier | None" = None
+    clock: Callable[[], str] = utc_now
+
+    @property
+    def environment(self) -> str:
+        return self.session.environment
+
+    def event_for(self, configuration: Mapping[str, Any]) -> Callable[[Mapping[str, Any]], dict[str, Any]] | None:
+        """The governance event of a success entry, if a webhook is configured."""
+        if self.notifier is None:
+            return None
+        from planner.adapters.governance import build_event
+
+        return lambda entry: build_event(entry, configuration)
+
+
+def plan_checksum(plan: Plan) -> str:
+    """The checksum the plan has (or would have) as a saved file."""
+    return str(to_document(plan)["llmplan"]["checksum"])
+
+
+def resource_state(change: ResourceChange, applied: Mapping[str, Any], capabilities: Capabilities | None, applied_at: str) -> ResourceState:
+    """What state keeps of a model: the configuration the gateway answered with."""
+    configuration = to_payload(applied)
+    return ResourceState(
+        address=change.address,
+        model_id=change.model_id,
+        configuration=configuration,
+        version=int(applied["version"]),
+        payload_hash=payload_hash(configuration),
+        applied_at=applied_at,
+        capabilities=capabilities.to_api() if capabilities is not None else None,
+    )
+
+
+class Executor:
+    """Runs the write changes of a plan with bounded concurrency.
+
+    Stopping (Ctrl-C, ``fail_fast``) stops *scheduling*: requests in flight
+    finish and are recorded, so nothing is left half-known.
+    """
+
+    def __init__(
+        self,
+        plan: Plan,
+        client: "GatewayClient",
+        recorder: Recorder,
+        *,
+        capabilities: Mapping[str, Capabilities],
+        parallelism: int,
+        fail_fast: bool = False,
+        on_outcome: Callable[[Outcome], None] | None = None,
+        monotonic: Callable[[], float] = time.monotonic,
+        approval: Approval | None = None,
+    ) -> None:
+        self.plan = plan
+        self.client = client
+        self.recorder = recorder
+        self.capabilities = capabilities
+        self.parallelism = parallelism
+        self.fail_fast = fail_fast
+        self.on_outcome = on_outcome or (lambda outcome: None)
+        self.monotonic = monotonic
+        self.approval = approval  # who allowed the plan's weakenings, for their audit entries
+        self.stop = threading.Event()
+        self.interrupted: KeyboardInterrupt | None = None
+        self._metrics_lock = threading.Lock()
+        # A plan applied without a file was still shown and approved: its checksum ties the audit entries to it.
+        self._plan_checksum = plan.checksum or plan_checksum(plan)
+
+    def _fields(self, change: ResourceChange, status: str, operation_id: str, *, latency_ms: float = 0.0, error: GatewayError | None = None, version: int | None = None) -> dict[str, Any]:
+        fields: dict[str, Any] = {
+            "operation_id": operation_id,
+            "environment": self.recorder.environment,
+            "address": change.address,
+            "model_id": change.model_id,
+            "action": UPDATE_ACTION,
+            "status": status,
+            "latency_ms": round(latency_ms, 3),
+            "payload_hash": payload_hash(change.after),
+            "compliance_mode": (change.after or {}).get("compliance_mode"),
+            "plan_checksum": self._plan_checksum,
+            **audit_fields(change.classification, self.approval),
+        }
+        if version is not None:
+            fields["version"] = version
+        if error is not None:
+            fields["error_code"] = error.code or (str(error.status) if error.status else type(error).__name__)
+            fields["error_message"] = error.message
+        return fields
+
+    def _observe(self, change: ResourceChange, success: bool, latency: float) -> None:
+        with self._metrics_lock:
+            self.recorder.metrics.observe(success, latency, create=change.action == CREATE)
+
+    def _put(self, change: ResourceChange) -> Outcome:
+        session = self.recorder.session
+        operation_id = str(uuid.uuid4())
+        session.append(self._fields(change, PENDING, operation_id))
+        started = self.monotonic()
+        # the version the plan was computed against; 0 guards a first configuration the same way
+        guard = change.live_version if change.live_version is not None else 0
+        try:
+            applied = self.client.apply_configuration(change.model_id, change.after or {}, expected_version=guard)
+        except OutcomeUnknown as error:
+            # neither success nor failure: the pending entry stays open for the next run to settle
+            latency = (self.monotonic() - started) * 1000
+            self._observe(change, False, latency)
+            return Outcome(change.address, change.model_id, change.action, UNKNOWN, latency, None, "outcome.unknown", error.message)
+        except GatewayError as error:
+            latency = (self.monotonic() - started) * 1000
+            if isinstance(error, VersionConflict):
+                planned = f"planned against version {change.live_version}" if change.live_version is not None else "planned as its first configuration (version 0)"
+                error = VersionConflict(
+                    f"{change.address} changed on the gateway since the plan was made ({planned}); not applied",
+                    status=error.status,
+                    code=error.code or "conflict",
+                    context_id=error.context_id,
+                )
+            fields = self._fields(change, FAILURE, operation_id, latency_ms=latency, error=error)
+            recorded = session.record(RecordedChange(fields, event_for=self.recorder.event_for(change.after or {})))
+            self._observe(change, False, latency)
+            self._deliver(recorded.event)
+            return Outcome(change.address, change.model_id, change.action, FAILURE, latency, None, error.code, error.message)
+        latency = (self.monotonic() - started) * 1000
+        resource = resource_state(change, applied.configuration, self.capabilities.get(change.model_id), self.recorder.clock())
+        fields = self._fields(change, SUCCESS, operation_id, latency_ms=latency, version=resource.version)
+        if applied.read_back:
+            fields["resolved"] = READ_BACK
+        recorded = session.record(RecordedChange(fields, resource=resource, event_for=self.recorder.event_for(resource.configuration)))
+        self._observe(change, True, latency)
+        self._deliver(recorded.event)
+        return Outcome(change.address, change.model_id, change.action, SUCCESS, latency, resource.version)
+
+    def _deliver(self, event: dict[str, Any] | None) -> None:
+        """Send an event already durable in the outbox; outside any lock, so a slow receiver stalls no one."""
+        if event is not None and self.recorder.notifier is not None:
+            self.recorder.notifier.deliver(event)
+
+    def _forget(self, change: ResourceChange) -> Outcome:
+        fields = {
+            "operation_id": str(uuid.uuid4()),
+            "environment": self.recorder.environment,
+            "address": change.address,
+            "model_id": change.model_id,
+            "action": FORGET_ACTION,
+            "status": SUCCESS,
+            "latency_ms": 0,
+            "payload_hash": payload_hash(change.before),
+            "compliance_mode": (change.before or {}).get("compliance_mode"),
+            "plan_checksum": self._plan_checksum,
+        }
+        self.recorder.session.record(RecordedChange(fields, forget=change.address))
+        return Outcome(change.address, change.model_id, FORGET, SUCCESS)
+
+    def _move(self, change: ResourceChange) -> Outcome:
+        """A renamed model file: its record moves to the new address (no request);
+        a configuration change, if any, is PUT afterwards like any other."""
+        assert change.previous_address is not None
+        state = self.recorder.session.state
+        previous = state.resources.get(change.previous_address) if state is not None else None
+        if previous is None or previous.model_id.lower() != change.model_id:
+            message = f"state holds no record of {change.model_id} at {change.previous_address}; plan again"
+            return Outcome(change.address, change.model_id, MOVE, FAILURE, error_code="not_in_state", error_message=message, previous_address=change.previous_address)
+        resource = replace(previous, address=change.address)
+        fields = {
+            "operation_id": str(uuid.uuid4()),
+            "environment": self.recorder.environment,
+            "address": change.address,
+            "previous_address": change.previous_address,
+            "model_id": change.model_id,
+            "action": MOVE_ACTION,
+            "status": SUCCESS,
+            "latency_ms": 0,
+            "payload_hash": resource.payload_hash,
+            "compliance_mode": resource.configuration.get("compliance_mode"),
+            "version": resource.version,
+            "plan_checksum": self._plan_checksum,
+        }
+        self.recorder.session.record(RecordedChange(fields, resource=resource, forget=change.previous_address))
+        return Outcome(change.address, change.model_id, MOVE, SUCCESS, version=resource.version, previous_address=change.previous_address)
+
+    def run(self) -> list[Outcome]:
+        """Apply every actionable change; returns outcomes in address order
+        (a moved model that is also updated has two: the move, then the PUT).
+
+        Ctrl-C or SIGTERM (a KeyboardInterrupt in this, the main thread)
+        stops scheduling; the requests in flight finish and are recorded, the
+        rest are ``skipped``, and the interrupt is kept in :attr:`interrupted`
+        for the caller to re-raise once the records are committed.
+        """
+        outcomes: list[Outcome] = []
+        for change in self.plan.actionable:
+            if change.action == FORGET or change.moved:
+                outcome = self._forget(change) if change.action == FORGET else self._move(change)
+                outcomes.append(outcome)
+                self.on_outcome(outcome)
+        pending = [change for change in self.plan.actionable if change.action in WRITE_ACTIONS]
+        in_flight: dict[Future[Outcome], ResourceChange] = {}
+        with ThreadPoolExecutor(max_workers=max(1, self.parallelism), thread_name_prefix="llmplan-apply") as pool:
+            try:
+                while pending or in_flight:
+                    while pending and len(in_flight) < self.parallelism and not self.stop.is_set():
+                        change = pending.pop(0)
+                        in_flight[pool.submit(self._put, change)] = change
+                    if not in_flight:
+                        break
+                    done, _ = wait(list(in_flight), return_when=FIRST_COMPLETED)
+                    for future in done:
+                        in_flight.pop(future)
+                        outcome = future.result()
+                        outcomes.append(outcome)
+                        self.on_outcome(outcome)
+                        if outcome.status in (FAILURE, UNKNOWN) and self.fail_fast:
+                            self.stop.set()
+            except KeyboardInterrupt as interrupt:
+                # stop scheduling; let the requests in flight finish and be recorded
+                self.stop.set()
+                self.interrupted = interrupt
+                for future in list(in_flight):
+                    outcome = future.result()
+                    outcomes.append(outcome)
+                    self.on_outcome(outcome)
+            finally:
+                for change in pending:
+                    outcomes.append(Outcome(change.address, change.model_id, change.action, SKIPPED))
+        return sorted(outcomes, key=lambda outcome: outcome.address)
+
+
+def raise_if_applied_before(plan: Plan, entries: Iterable[Mapping[str, Any]]) -> None:
+    """PlanAlreadyApplied if the audit trail holds outcomes of this saved plan (by its checksum).
+
+    Called when a saved plan turned out stale: if it is stale because it was
+    applied already, in whole or in part, saying so (and what finishes the
+    job) is more useful than "another apply ran".
+    """
+    checksum = plan.checksum
+    if not checksum:
+        return
+    applied: set[str] = set()
+    when = ""
+    for entry in entries:
+        if entry.get("plan_checksum") != checksum or entry.get("action") != UPDATE_ACTION:
+            continue
+        if entry.get("status") == SUCCESS:
+            applied.add(str(entry.get("address")))
+            when = when or str(entry.get("timestamp", ""))
+    if not applied:
+        return
+    writes = [change.address for change in plan.actionable if change.action in WRITE_ACTIONS]
+    left = [address for address in writes if address not in applied]
+    on = f" on {when[:10]}" if when else ""
+    if not left:
+        raise PlanAlreadyApplied(
+            f"this plan was already applied{on}: all {len(writes)} of its changes are in the audit trail; a saved plan is applied once",
+            hint=f"nothing is left to do; `llmplan plan --env {plan.environment}` shows whether anything changed since",
+        )
+    shown = ", ".join(left[:5]) + (f" and {len(left) - 5} more" if len(left) > 5 else "")
+    raise PlanAlreadyApplied(
+        f"this plan was already partly applied{on}: {len(writes) - len(left)} of its {len(writes)} changes were applied, "
+        f"{len(left)} not ({shown}); a saved plan is applied once",
+        hint=f"plan what is left and review it: `llmplan plan --env {plan.environment} --out plan.json`, then `llmplan apply plan.json`",
+    )

@@ -1,0 +1,97 @@
+"""``llmplan state migrate``: bring an environment's records from one backend to another.
+
+Like ``terraform init -migrate-state``, but safe to run twice and in both
+directions: the target is brought up to the source. The target must be
+empty or hold the same lineage, no newer state, and an audit trail that is
+a prefix of the source's (a checkout that migrated earlier and fell
+behind); then the state is copied as it is (lineage and serial kept), the
+audit entries the target lacks are appended unchanged (so the chain and
+every hash carry over), and the governance events still waiting are queued
+there. The source chain is verified before, the target's after; the
+source is left as it was.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from collections import deque
+from itertools import islice
+
+from planner.model.errors import StateError
+from planner.adapters.records.interfaces import AuditReport, Records
+
+
+@dataclass(frozen=True)
+class MigrationResult:
+    source: str
+    target: str
+    serial: int
+    lineage: str
+    state_copied: bool
+    entries_copied: int
+    events_copied: int
+    entries: int
+
+    @property
+    def nothing_to_do(self) -> bool:
+        return not self.state_copied and not self.entries_copied and not self.events_copied
+
+
+def migrate(source: Records, target: Records, *, environment: str, lock_timeout: float = 0.0) -> MigrationResult:
+    """Copy what ``target`` lacks from ``source``, both held under their locks."""
+    source_lock = source.locker.lock("state migrate", timeout=lock_timeout)
+    try:
+        target_lock = target.locker.lock("state migrate", timeout=lock_timeout)
+        try:
+            return _copy(source, target, environment)
+        finally:
+            target.locker.unlock(target_lock)
+    finally:
+        source.locker.unlock(source_lock)
+
+
+def _copy(source: Records, target: Records, environment: str) -> MigrationResult:
+    _require_ok(source.audit.verify(), source.name, "before migrating")
+    state = source.state.commit() if source.state.read() is not None else None
+    if state is None:
+        raise StateError(f"{source.name} holds no state for environment {environment}; there is nothing to migrate", hint="check --env and --from")
+    present = target.state.read()
+    if present is not None and present.lineage != state.lineage:
+        raise StateError(
+            f"{target.name} already holds a state of environment {environment} with another lineage ({present.lineage}, not {state.lineage}); refusing to overwrite it",
+            hint="it is another environment's state, or a fresh start: remove it only after checking what it is",
+        )
+    if present is not None and present.serial > state.serial:
+        raise StateError(f"{target.name} holds a newer state of environment {environment} (serial {present.serial} > {state.serial}); refusing to go back", hint="migrate in the other direction (--from)")
+    target_report = target.audit.verify()
+    _require_ok(target_report, target.name, "before migrating")
+    already = target_report.entries
+    source_entries = source.audit.entries()
+    # streamed, keeping only the last entry of each: the trails may hold millions
+    counted, prefix = 0, deque[dict](maxlen=1)
+    for entry in islice(source_entries, already):
+        counted += 1
+        prefix.append(entry)
+    if already:
+        if counted < already:
+            raise StateError(f"the audit trail in {target.name} is longer than the one in {source.name} ({already} entries); refusing to migrate over it")
+        target_last = deque(target.audit.entries(), maxlen=1)
+        if not target_last or prefix[-1].get("entry_hash") != target_last[-1].get("entry_hash"):
+            raise StateError(f"the audit trail in {target.name} is not a beginning of the one in {source.name}: they have diverged; refusing to migrate")
+    copied_entries = target.audit.append_verbatim(source_entries)
+    state_copied = present is None or present.serial != state.serial or not present.same_content(state)
+    if state_copied:
+        target.state.replace(state)
+    queued = target.outbox.queued_ids()
+    events = [event for event in source.outbox.pending() if str(event.get("event_id")) not in queued]
+    for event in events:
+        target.outbox.enqueue(event)
+    target.audit.checkpoint()
+    after = target.audit.verify()
+    _require_ok(after, target.name, "after migrating")
+    return MigrationResult(source.name, target.name, state.serial, state.lineage, state_copied, copied_entries, len(events), after.entries)
+
+
+def _require_ok(report: AuditReport, where: str, when: str) -> None:
+    if not report.ok:
+        raise StateError(f"the audit trail in {where} does not verify {when}: {report.problem}", hint="run `llmplan audit verify` on it; nothing was migrated")
