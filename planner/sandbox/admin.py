@@ -13,17 +13,14 @@ import json
 import threading
 import time
 from collections import deque
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from planner.sandbox.answers import ApiError, FieldProblem, Response, dumps, json_response, problems_message
 from planner.sandbox.faults import FaultInjector, FaultSettings, InvalidFaults, RateLimiter
-from planner.sandbox.routing import Request, json_body, model_id, reject_constant
+from planner.sandbox.routing import Context, Request, json_body, model_id, reject_constant
 from planner.sandbox.store import ModelStore, utc_timestamp
 from planner.sandbox.tokens import TokenIssuer
 from planner.sandbox.webhook import WebhookVerifier
-
-if TYPE_CHECKING:
-    from planner.sandbox.app import Context
 
 REQUEST_LOG_SIZE = 10_000
 WEBHOOK_LOG_SIZE = 1_000
@@ -64,15 +61,15 @@ class AdminEndpoints:
     deliveries: Journal
     webhook: WebhookVerifier
 
-    def health(self, request: Request, params: dict[str, str], ctx: "Context") -> Response:
+    def health(self, request: Request, params: dict[str, str], ctx: Context) -> Response:
         return json_response({"status": "ok", "models": self.store.count()})
 
     # --- faults -------------------------------------------------------------------------
 
-    def get_faults(self, request: Request, params: dict[str, str], ctx: "Context") -> Response:
+    def get_faults(self, request: Request, params: dict[str, str], ctx: Context) -> Response:
         return json_response(self.injector.snapshot())
 
-    def set_faults(self, request: Request, params: dict[str, str], ctx: "Context") -> Response:
+    def set_faults(self, request: Request, params: dict[str, str], ctx: Context) -> Response:
         body = json_body(request)
         try:
             settings = self.defaults.updated(body)
@@ -82,7 +79,7 @@ class AdminEndpoints:
         self.install_faults(settings)
         return json_response(self.injector.snapshot())
 
-    def reset_faults(self, request: Request, params: dict[str, str], ctx: "Context") -> Response:
+    def reset_faults(self, request: Request, params: dict[str, str], ctx: Context) -> Response:
         self.install_faults(self.defaults)
         return json_response(self.injector.snapshot())
 
@@ -92,26 +89,26 @@ class AdminEndpoints:
 
     # --- models and drift -------------------------------------------------------------------
 
-    def upsert_models(self, request: Request, params: dict[str, str], ctx: "Context") -> Response:
+    def upsert_models(self, request: Request, params: dict[str, str], ctx: Context) -> Response:
         return json_response({"models": self.store.upsert_models(json_body(request))})
 
-    def delete_model(self, request: Request, params: dict[str, str], ctx: "Context") -> Response:
+    def delete_model(self, request: Request, params: dict[str, str], ctx: Context) -> Response:
         wanted = model_id(params)
         self.store.delete_model(wanted)
         return json_response({"deleted": wanted.lower()})
 
-    def patch_configuration(self, request: Request, params: dict[str, str], ctx: "Context") -> Response:
+    def patch_configuration(self, request: Request, params: dict[str, str], ctx: Context) -> Response:
         return json_response(self.store.patch_configuration(model_id(params), json_body(request)))
 
     # --- journals -------------------------------------------------------------------------------
 
-    def get_requests(self, request: Request, params: dict[str, str], ctx: "Context") -> Response:
+    def get_requests(self, request: Request, params: dict[str, str], ctx: Context) -> Response:
         return json_response({"requests": self.requests.all()})
 
-    def clear_requests(self, request: Request, params: dict[str, str], ctx: "Context") -> Response:
+    def clear_requests(self, request: Request, params: dict[str, str], ctx: Context) -> Response:
         return json_response({"cleared": self.requests.clear()})
 
-    def receive_webhook(self, request: Request, params: dict[str, str], ctx: "Context") -> Response:
+    def receive_webhook(self, request: Request, params: dict[str, str], ctx: Context) -> Response:
         raw = request.body.decode("utf-8", "replace")
         body: Any = raw
         if request.media_type().endswith("json"):
@@ -126,11 +123,11 @@ class AdminEndpoints:
         )
         return json_response({"received": True})
 
-    def get_webhook(self, request: Request, params: dict[str, str], ctx: "Context") -> Response:
+    def get_webhook(self, request: Request, params: dict[str, str], ctx: Context) -> Response:
         return json_response({"deliveries": self.deliveries.all()})
 
-    def clear_webhook(self, request: Request, params: dict[str, str], ctx: "Context") -> Response:
+    def clear_webhook(self, request: Request, params: dict[str, str], ctx: Context) -> Response:
         return json_response({"cleared": self.deliveries.clear()})
 
-    def revoke_tokens(self, request: Request, params: dict[str, str], ctx: "Context") -> Response:
+    def revoke_tokens(self, request: Request, params: dict[str, str], ctx: Context) -> Response:
         return json_response({"revoked": self.issuer.revoke_all()})

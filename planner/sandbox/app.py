@@ -36,6 +36,7 @@ from planner.sandbox.admin import REQUEST_LOG_SIZE, WEBHOOK_LOG_SIZE, AdminEndpo
 from planner.sandbox.answers import ApiError, FieldProblem, Response, error_response, json_response, problems_message
 from planner.sandbox.faults import FaultInjector, FaultSettings, RateLimiter
 from planner.sandbox.routing import (
+    Context,
     ADMIN_ROUTES,
     API_ROUTES,
     PUBLIC_ROUTES,
@@ -67,18 +68,6 @@ ANONYMOUS_CLIENT = "(anonymous)"
 _CORRELATION = re.compile(r"^[A-Za-z0-9._-]{1,128}$")
 
 __all__ = ["MAX_BODY_BYTES", "Request", "SandboxApp"]
-
-
-@dataclass
-class Context:
-    """What the pipeline learns about a request on the way (for headers and the log)."""
-
-    correlation_id: str
-    client_id: str | None = None
-    headers: list[tuple[str, str]] = field(default_factory=list)
-    delay: float = 0.0
-    body_delay: float = 0.0
-    answer: str = "sent"  # or dropped, lost, delayed: what a fault does to the answer
 
 
 class SandboxApp(AdminEndpoints):

@@ -12,7 +12,7 @@ import base64
 import binascii
 import json
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from ipaddress import ip_address
 from typing import Any, Iterable, Mapping
 from urllib.parse import parse_qsl, unquote
@@ -210,3 +210,15 @@ def basic_credentials(header: str | None) -> tuple[str, str] | None:
         return ("", "")
     client_id, _, secret = decoded.partition(":")
     return client_id, secret
+
+
+@dataclass
+class Context:
+    """What the pipeline learns about a request on the way (for headers and the log)."""
+
+    correlation_id: str
+    client_id: str | None = None
+    headers: list[tuple[str, str]] = field(default_factory=list)
+    delay: float = 0.0
+    body_delay: float = 0.0
+    answer: str = "sent"  # or dropped, lost, delayed: what a fault does to the answer

@@ -15,6 +15,8 @@ validated by the same rules.
 from __future__ import annotations
 
 import json
+import os
+import tempfile
 import threading
 from dataclasses import dataclass
 from datetime import datetime, timezone
@@ -22,7 +24,6 @@ from pathlib import Path
 from typing import Any, Callable, Iterable, Mapping
 
 from planner.model.configuration import FIELDS, READ_ONLY_FIELDS, Capabilities, with_defaults
-from planner.adapters.files import atomic_write_text
 from planner.sandbox import openapi
 from planner.sandbox.answers import ApiError, FieldProblem, problems_message
 from planner.sandbox.errors import SandboxDataError
@@ -361,10 +362,27 @@ class ModelStore:
             with self._lock:
                 generation = self._generation
                 data = self.export()
-            atomic_write_text(self._data_file, json.dumps(data, indent=1, ensure_ascii=False) + "\n")
+            _write_whole(self._data_file, json.dumps(data, indent=1, ensure_ascii=False) + "\n")
             self._written_generation = generation
 
 
 def _reject_constant(name: str) -> Any:
     raise ValueError(f"{name} is not allowed in JSON")
 
+
+def _write_whole(path: Path, text: str) -> None:
+    """Replace ``path`` with ``text`` (a temp file renamed over it): a reader never sees half a store.
+
+    The sandbox is a test double, so no fsync: a power cut may lose its
+    last changes, never tear the file. (llmplan's own records are written
+    by planner.adapters.files, which the sandbox does not share.)
+    """
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, temp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            handle.write(text)
+        os.replace(temp, path)
+    except BaseException:
+        Path(temp).unlink(missing_ok=True)
+        raise
