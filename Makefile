@@ -30,18 +30,21 @@ bytecode: $(BIN)/python
 demo: $(VENV)/.installed bytecode
 	$(BIN)/python examples/demo.py
 
-# mypy first ([tool.mypy] in pyproject.toml: 0 errors), then every test.
+# Types, lint and layers first (pyproject.toml: [tool.mypy], [tool.ruff], [tool.importlinter];
+# each must report nothing), then every test.
 test: $(VENV)/.installed-test bytecode
 	$(BIN)/python -m mypy
+	$(BIN)/ruff check --quiet .
+	$(BIN)/lint-imports --no-cache
 	$(BIN)/python -m pytest
 
 # Speed against the physical bounds, and the long reliability runs; each
 # prints every figure with its goal (see README, "Performance and reliability").
 bench: $(VENV)/.installed-test bytecode
-	$(BIN)/python benchmarks/run.py bench
+	$(BIN)/python -m benchmarks.run bench
 
 reliability: $(VENV)/.installed-test bytecode
-	$(BIN)/python benchmarks/run.py reliability
+	$(BIN)/python -m benchmarks.run reliability
 
 clean:
 	rm -rf $(VENV) state/*/ .pytest_cache .hypothesis benchmarks/results

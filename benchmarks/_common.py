@@ -32,11 +32,8 @@ from typing import Any, Iterator, Mapping, Sequence
 
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS_DIR = ROOT / "benchmarks" / "results"
-for _helpers in (ROOT, ROOT / "tests" / "apply", ROOT / "tests" / "plan"):
-    if str(_helpers) not in sys.path:
-        sys.path.insert(0, str(_helpers))
 
-from project import CREDENTIALS, ApplyProject, SandboxAdmin, address, expected_payload, model_yaml  # noqa: E402
+from tests.apply.project import CREDENTIALS, ApplyProject, SandboxAdmin, address, expected_payload, model_yaml  # noqa: E402
 
 __all__ = [
     "CREDENTIALS",

@@ -3,7 +3,7 @@ a sequential client in the reference's style for comparison.
 
 Run from the repository root (about 2.5 minutes):
 
-    .venv/bin/python benchmarks/apply_1000.py
+    .venv/bin/python -m benchmarks.apply_1000
 
 Burst scenario (the issue's): the sandbox (its own process) answers every
 request after 50 ms and allows 100 requests per 1 s window; its 1,000
@@ -39,7 +39,6 @@ from __future__ import annotations
 import argparse
 import json
 import math
-import sys
 import tempfile
 import threading
 import time
@@ -51,12 +50,9 @@ from typing import Any, Mapping, Sequence
 
 import requests
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-
-from _common import CREDENTIALS, ApplyProject, SandboxProcess, cli_environ, configure_live, finish, llmplan_command, parse_time, sandbox_process, timed  # noqa: E402
-from project import expected_payload  # noqa: E402
-
+from benchmarks._common import CREDENTIALS, ApplyProject, SandboxProcess, cli_environ, configure_live, finish, llmplan_command, parse_time, sandbox_process, timed  # noqa: E402
 from planner.model.catalog import generated_model_id  # noqa: E402
+from tests.apply.project import expected_payload  # noqa: E402
 
 NAME = "apply_1000"
 MODELS = 1000

@@ -2,7 +2,7 @@
 
 Run from the repository root (about a minute):
 
-    .venv/bin/python benchmarks/apply_1000_postgres.py [--runs 3]
+    .venv/bin/python -m benchmarks.apply_1000_postgres [--runs 3]
 
 The sandbox (its own process) answers after 50 ms with no rate limit that
 matters; its 1,000 models are configured (max_tokens 1024) and the YAML says
@@ -21,16 +21,12 @@ from __future__ import annotations
 import argparse
 import json
 import statistics
-import sys
 import tempfile
 from pathlib import Path
 from typing import Any
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
-
-from _common import CREDENTIALS, ApplyProject, cli_environ, configure_live, finish, llmplan_command, sandbox_process, timed  # noqa: E402
-from pg_server import running_postgres  # noqa: E402
+from benchmarks._common import CREDENTIALS, ApplyProject, cli_environ, configure_live, finish, llmplan_command, sandbox_process, timed  # noqa: E402
+from tests.pg_server import running_postgres  # noqa: E402
 
 NAME = "apply_1000_postgres"
 MODELS = 1000

@@ -25,7 +25,7 @@ subprocess), window-aware pacer against the steady-pace (GCRA) one before it:
     minute    19.99 s, 0 429         0.73 s, 0 429
     long      205.57 s, 0 429        181.83 s, 0 429
 
-    .venv/bin/python benchmarks/apply_put_throughput.py [--sandbox subprocess] [--long] [--only NAME]
+    .venv/bin/python -m benchmarks.apply_put_throughput [--sandbox subprocess] [--long] [--only NAME]
 
 ``--sandbox subprocess`` runs the sandbox as ``python -m planner sandbox
 serve`` in its own process, so the server and the client do not share one
@@ -37,23 +37,19 @@ from __future__ import annotations
 
 import argparse
 import math
-import sys
 import time
 from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any, Iterator
 
 import requests
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-
-from _common import finish, sandbox_process  # noqa: E402
-from planner.model.catalog import generated_model_id  # noqa: E402
+from benchmarks._common import finish, sandbox_process  # noqa: E402
 from planner.adapters.gateway.client import GatewayClient  # noqa: E402
 from planner.adapters.gateway.endpoints import Credentials, Endpoint  # noqa: E402
+from planner.model.catalog import generated_model_id  # noqa: E402
 
 LATENCY_MS = 50.0
 PARALLELISM = 10

@@ -2,7 +2,7 @@
 
 Run from the repository root (about 4 minutes for 100 trials on 2 cores):
 
-    .venv/bin/python benchmarks/crash_trials.py [--trials 100] [--models 200] [--workers 2]
+    .venv/bin/python -m benchmarks.crash_trials [--trials 100] [--models 200] [--workers 2]
 
 Each trial (``tests/apply/crash_checks.py``, the same code the test suite runs
 for a few trials): a fresh project of ``--models`` generated models and a
@@ -27,7 +27,6 @@ from __future__ import annotations
 
 import argparse
 import multiprocessing
-import sys
 import tempfile
 import time
 import traceback
@@ -36,10 +35,8 @@ from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-
-from _common import finish  # noqa: E402
-from crash_checks import sigkill_trial  # noqa: E402  (tests/apply, on the path via _common)
+from benchmarks._common import finish  # noqa: E402
+from tests.apply.crash_checks import sigkill_trial  # noqa: E402  (tests/apply, on the path via _common)
 
 NAME = "crash_trials"
 LATENCY_MS = 30.0

@@ -2,7 +2,7 @@
 
 Run from the repository root (about 2 minutes):
 
-    .venv/bin/python benchmarks/deadlines.py
+    .venv/bin/python -m benchmarks.deadlines
 
 Three gateways, each named by ``gateway.base_url`` of a throw-away
 environment, and the real CLI as a cron job runs it (a child process, no
@@ -19,16 +19,13 @@ within the promised bounds: 10 s for a refused or unresolvable address,
 from __future__ import annotations
 
 import socket
-import sys
 import tempfile
 from pathlib import Path
-from urllib.parse import urlsplit
 from typing import Any
+from urllib.parse import urlsplit
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-
-from _common import CREDENTIALS, ApplyProject, cli_environ, finish, llmplan_command, timed  # noqa: E402
-from project import model_yaml  # noqa: E402
+from benchmarks._common import CREDENTIALS, ApplyProject, cli_environ, finish, llmplan_command, timed  # noqa: E402
+from tests.apply.project import model_yaml  # noqa: E402
 
 NAME = "deadlines"
 GOALS = {"refused": 10.0, "unresolvable": 10.0, "silent": 45.0}

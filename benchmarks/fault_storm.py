@@ -2,7 +2,7 @@
 
 Run from the repository root (about a minute):
 
-    .venv/bin/python benchmarks/fault_storm.py [--models 1000] [--retry-after 1]
+    .venv/bin/python -m benchmarks.fault_storm [--models 1000] [--retry-after 1]
 
 The sandbox (its own process) answers 30 % of API requests 503, 20 % 429
 (with ``Retry-After: --retry-after`` seconds, short so the run stays short),
@@ -23,19 +23,15 @@ verifies); no retry storm: API requests <= 1.2 x the expected count,
 
 from __future__ import annotations
 
-import json
 import math
-import sys
 import tempfile
 import time
 from collections import Counter
 from pathlib import Path
 from typing import Any
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-
-from _common import CREDENTIALS, ApplyProject, cli_environ, finish, llmplan_command, sandbox_process, storm_arguments, timed  # noqa: E402
-from project import expected_payload  # noqa: E402
+from benchmarks._common import CREDENTIALS, ApplyProject, cli_environ, finish, llmplan_command, sandbox_process, storm_arguments, timed  # noqa: E402
+from tests.apply.project import expected_payload  # noqa: E402
 
 NAME = "fault_storm"
 SHARE_503 = 0.30

@@ -2,7 +2,7 @@
 
 Run from the repository root (about 2 minutes for 10,000 environments):
 
-    .venv/bin/python benchmarks/fuzz_inputs.py [--examples 10000] [--workers 2] [--seed 0]
+    .venv/bin/python -m benchmarks.fuzz_inputs [--examples 10000] [--workers 2] [--seed 0]
 
 Environments come from the hypothesis strategies of
 ``tests/foundation/test_properties.py`` (imported, not copied): a model file
@@ -30,31 +30,24 @@ import json
 import multiprocessing
 import shutil
 import socket
-import sys
 import tempfile
 import time
 from collections import Counter
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from contextlib import contextmanager
 from typing import Any, Iterator
 
 import requests
 import yaml
-
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-
-from _common import CREDENTIALS, ROOT, finish, sandbox_process  # noqa: E402
-
-sys.path.insert(0, str(ROOT / "tests" / "foundation"))
-
-from foundation_helpers import run_main  # noqa: E402
 from hypothesis import HealthCheck, given, seed, settings  # noqa: E402
 from hypothesis import strategies as st  # noqa: E402
-from test_corpus import BAD, VALID, build_project  # noqa: E402
-from test_properties import documents, schema_like, valid_configs  # noqa: E402
 
-from planner.model.catalog import DEMO_MODELS, generated_model_id  # noqa: E402
+from benchmarks._common import CREDENTIALS, finish, sandbox_process  # noqa: E402
+from planner.model.catalog import generated_model_id  # noqa: E402
+from tests.foundation.foundation_helpers import run_main  # noqa: E402
+from tests.foundation.test_corpus import BAD, VALID, build_project
+from tests.foundation.test_properties import documents, schema_like, valid_configs
 
 NAME = "fuzz_inputs"
 ENV = "fuzz"

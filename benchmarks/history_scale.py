@@ -3,7 +3,7 @@
 Run from the repository root (about a minute, most of it writing a
 million-entry trail):
 
-    .venv/bin/python benchmarks/history_scale.py [--entries 1000000] [--history 80000]
+    .venv/bin/python -m benchmarks.history_scale [--entries 1000000] [--history 80000]
 
 Two measurements, each against its goal:
 
@@ -30,21 +30,17 @@ import json
 import os
 import statistics
 import subprocess
-import sys
 import tempfile
 import time
 import uuid
 from pathlib import Path
 from typing import Any, Iterator
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-
-from _common import ApplyProject, cli_environ, configure_live, finish, llmplan_command, sandbox_process  # noqa: E402
-
-from planner.model.catalog import generated_model_id  # noqa: E402
-from planner.model.configuration import canonical_json, sha256_hex  # noqa: E402
+from benchmarks._common import ApplyProject, cli_environ, configure_live, finish, llmplan_command, sandbox_process  # noqa: E402
 from planner.adapters.records.chain import GENESIS_HASH  # noqa: E402
 from planner.adapters.records.local_audit import LocalAuditStore  # noqa: E402
+from planner.model.catalog import generated_model_id  # noqa: E402
+from planner.model.configuration import canonical_json, sha256_hex  # noqa: E402
 
 NAME = "history_scale"
 MODELS = 200
@@ -127,7 +123,7 @@ def one_model_applies(project: ApplyProject, runs: int, start: int) -> list[tupl
 
 
 def project_model(max_tokens: int) -> str:
-    from _common import model_yaml
+    from benchmarks._common import model_yaml
 
     return model_yaml(generated_model_id(1), max_tokens=max_tokens)
 

@@ -2,7 +2,7 @@
 
 Run from the repository root (about a minute):
 
-    .venv/bin/python benchmarks/lost_answer_storm.py [--models 1000] [--retry-after 1]
+    .venv/bin/python -m benchmarks.lost_answer_storm [--models 1000] [--retry-after 1]
 
 The sandbox (its own process) holds ``--models`` generated models, the
 first half configured (the apply updates them), the second half never
@@ -31,17 +31,14 @@ from __future__ import annotations
 
 import json
 import math
-import sys
 import tempfile
 import time
 from collections import Counter
 from pathlib import Path
 from typing import Any
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-
-from _common import CREDENTIALS, ApplyProject, cli_environ, configure_live, finish, llmplan_command, sandbox_process, storm_arguments, timed  # noqa: E402
-from project import expected_payload  # noqa: E402
+from benchmarks._common import CREDENTIALS, ApplyProject, cli_environ, configure_live, finish, llmplan_command, sandbox_process, storm_arguments, timed  # noqa: E402
+from tests.apply.project import expected_payload  # noqa: E402
 
 NAME = "lost_answer_storm"
 SHARE_503 = 0.10

@@ -2,12 +2,12 @@
 
 Run from the repository root (about 15 s):
 
-    .venv/bin/python benchmarks/noop_plan_10k.py [--models N] [--profile]
+    .venv/bin/python -m benchmarks.noop_plan_10k [--models N] [--profile]
 
 Writes an environment of N model files (generated models, one file each),
 and a live snapshot equal to them (each configuration at version 1, as the
 gateway would return it).  A fresh interpreter then imports the planner,
-reads the snapshot, and times ``planner.app.context.load_environment`` (read,
+reads the snapshot, and times ``planner.app.environments.load_environment`` (read,
 parse, validate) and ``planner.core.planning.build_plan`` (normalize, hash, diff)
 with live = desired, so every model is a no-op.  No network.  Peak RSS is
 the child's ``ru_maxrss`` at the end.  Goal: < 2 s and < 300 MB.
@@ -24,12 +24,9 @@ import sys
 import tempfile
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-
-from _common import ROOT, ApplyProject, finish, timed  # noqa: E402
-from project import expected_payload  # noqa: E402
-
+from benchmarks._common import ROOT, ApplyProject, finish, timed  # noqa: E402
 from planner.model.catalog import generated_model_id  # noqa: E402
+from tests.apply.project import expected_payload  # noqa: E402
 
 NAME = "noop_plan_10k"
 GOAL_SECONDS = 2.0
@@ -39,7 +36,7 @@ GOAL_MB = 300.0
 CHILD = r"""
 import json, resource, sys, time
 started_imports = time.perf_counter()
-from planner.app.context import collector_paused, load_environment
+from planner.app.environments import collector_paused, load_environment
 from planner.core.planning import build_plan
 imports = time.perf_counter() - started_imports
 root, env, live_file, profile = sys.argv[1], sys.argv[2], sys.argv[3], sys.argv[4] == "1"

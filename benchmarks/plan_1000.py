@@ -3,7 +3,7 @@ against start-up + CPU + the paged-fetch bound, and against per-model GETs.
 
 Run from the repository root (about 20 s):
 
-    .venv/bin/python benchmarks/plan_1000.py [--runs 3]
+    .venv/bin/python -m benchmarks.plan_1000 [--runs 3]
 
 The sandbox (its own process, rate limit out of the way) holds 1,000
 configured models; the YAML changes 100 of them, so the plan shows 100
@@ -11,7 +11,7 @@ updates and 900 no-ops.  Three timings, each a fresh ``llmplan`` process:
 
 - the real ``llmplan plan --env bench`` (median of ``--runs``);
 - the same command with the gateway replaced by the live snapshot read from
-  a file (``planner.adapters.gateway.live.fetch_live`` and ``planner.app.context.gateway_client``
+  a file (``planner.adapters.gateway.live.fetch_live`` and ``planner.app.connections.gateway_client``
   patched in the child): start-up, load, validation, diff and rendering,
   without a request (median of ``--runs``);
 - per-model sequential GETs (``GET …/models/{id}`` and ``…/configuration``
@@ -37,10 +37,7 @@ from typing import Any
 
 import requests
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-
-from _common import CREDENTIALS, ApplyProject, address, cli_environ, configure_live, finish, llmplan_command, median, model_yaml, sandbox_process, timed  # noqa: E402
-
+from benchmarks._common import CREDENTIALS, ApplyProject, address, cli_environ, configure_live, finish, llmplan_command, median, model_yaml, sandbox_process, timed  # noqa: E402
 from planner.model.catalog import generated_model_id  # noqa: E402
 
 NAME = "plan_1000"
@@ -57,7 +54,8 @@ OFFLINE_CHILD = r"""
 import contextlib, json, sys
 import planner.adapters.gateway.client  # what the real command imports to talk to the gateway
 from planner.adapters.gateway import live
-from planner.app import context as manager
+from planner.app import connections
+from planner.app import plan as plan_command
 from planner.cli import main
 from planner.model.configuration import Capabilities
 with open(sys.argv[1], encoding="utf-8") as handle:
@@ -71,8 +69,8 @@ snapshot = live.LiveSnapshot(
 @contextlib.contextmanager
 def no_gateway(environment, *, parallelism, environ=None, timeout=None):
     yield None
-manager.gateway_client = no_gateway
-live.fetch_live = lambda client, model_ids, *, parallelism: snapshot
+plan_command.gateway_client = no_gateway
+connections.fetch_live = lambda client, model_ids, *, parallelism: snapshot
 main(sys.argv[2:])
 """
 

@@ -1,7 +1,7 @@
 """`make bench` and `make reliability`: run each script, then every figure with its goal.
 
-    .venv/bin/python benchmarks/run.py bench          # startup, noop_plan_10k, plan_1000, apply_1000, apply_1000_postgres, history_scale, sandbox_throughput
-    .venv/bin/python benchmarks/run.py reliability    # crash_trials, fault_storm, lost_answer_storm, fuzz_inputs, deadlines, secret_canary
+    .venv/bin/python -m benchmarks.run bench          # startup, noop_plan_10k, plan_1000, apply_1000, apply_1000_postgres, history_scale, sandbox_throughput
+    .venv/bin/python -m benchmarks.run reliability    # crash_trials, fault_storm, lost_answer_storm, fuzz_inputs, deadlines, secret_canary
 
 Each script runs as its own process and ends with ``<name>: <figure> (goal
 <goal>) PASS|MISS``; those lines are repeated at the end.  Benchmarks run one
@@ -37,7 +37,7 @@ def summary_of(name: str, output: str, code: int) -> str:
 def run_stage(names: tuple[str, ...]) -> list[tuple[str, float]]:
     """Run a stage's scripts; each one's summary line and duration."""
     began = time.monotonic()
-    command = lambda name: [sys.executable, str(HERE / f"{name}.py")]  # noqa: E731
+    command = lambda name: [sys.executable, "-m", f"benchmarks.{name}"]  # noqa: E731
     print(f"\n=== {' + '.join(names)} ===", flush=True)
     beside = {name: (subprocess.Popen(command(name), cwd=HERE.parent, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True), time.monotonic()) for name in names[1:]}
     lead = subprocess.Popen(command(names[0]), cwd=HERE.parent, stdout=subprocess.PIPE, text=True)

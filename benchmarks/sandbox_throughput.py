@@ -2,8 +2,8 @@
 
 Run from the repository root:
 
-    .venv/bin/python benchmarks/sandbox_throughput.py            # about 10 s
-    .venv/bin/python benchmarks/sandbox_throughput.py --check    # exit 1 under the goal
+    .venv/bin/python -m benchmarks.sandbox_throughput            # about 10 s
+    .venv/bin/python -m benchmarks.sandbox_throughput --check    # exit 1 under the goal
 
 The sandbox runs as its own process (``llmplan sandbox serve``), as a user
 runs it, so the clients and the server do not share one interpreter lock.
@@ -40,9 +40,7 @@ from typing import Any
 
 import requests
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-
-from _common import RESULTS_DIR, finish, sandbox_process  # noqa: E402
+from benchmarks._common import RESULTS_DIR, finish, sandbox_process  # noqa: E402
 
 GOAL = 1000
 MODEL = "a1b2c3d4-e5f6-7890-abcd-ef1234567890"
@@ -169,7 +167,7 @@ def main() -> int:
         )
     best = max(scenarios, key=lambda s: s["requests_per_second"])
     result = {
-        "command": ".venv/bin/python benchmarks/sandbox_throughput.py",
+        "command": ".venv/bin/python -m benchmarks.sandbox_throughput",
         "request": f"GET {PATH} (bearer token, keep-alive)",
         "goal_requests_per_second": GOAL,
         "requests_per_second": best["requests_per_second"],

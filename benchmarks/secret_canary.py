@@ -2,7 +2,7 @@
 
 Run from the repository root (about 30 s):
 
-    .venv/bin/python benchmarks/secret_canary.py [--in-process]
+    .venv/bin/python -m benchmarks.secret_canary [--in-process]
 
 The sandbox (its own process) accepts only a canary OAuth client, whose
 secret reaches it through ``LLMPLAN_SANDBOX_CLIENT_SECRET`` (never a command
@@ -31,18 +31,14 @@ import argparse
 import base64
 import re
 import secrets
-import sys
 import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-
-from _common import ApplyProject, address, cli_environ, finish, llmplan_command, sandbox_process, timed  # noqa: E402
-from project import WEBHOOK_SECRET_ENV, Run, model_config  # noqa: E402
-
+from benchmarks._common import ApplyProject, address, cli_environ, finish, llmplan_command, sandbox_process, timed  # noqa: E402
 from planner.model.catalog import generated_model_id  # noqa: E402
+from tests.apply.project import WEBHOOK_SECRET_ENV, Run, model_config  # noqa: E402
 
 NAME = "secret_canary"
 CLIENT_ID = "canary-client"
@@ -130,7 +126,7 @@ def exercise(project: ApplyProject, sandbox_url: str, canaries: Canaries, *, deb
 
 
 def project_admin(url: str) -> Any:
-    from project import SandboxAdmin
+    from tests.apply.project import SandboxAdmin
 
     return SandboxAdmin(url)
 

@@ -2,7 +2,7 @@
 
 Run from the repository root (a few seconds):
 
-    .venv/bin/python benchmarks/startup.py [--runs 10]
+    .venv/bin/python -m benchmarks.startup [--runs 10]
 
 Each command runs as a fresh process of the installed console script (what
 a user or a CI step pays before llmplan does anything); the figure is the
@@ -14,12 +14,8 @@ the sandbox) imported only by the commands that use them.
 from __future__ import annotations
 
 import argparse
-import sys
-from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-
-from _common import cli_environ, finish, llmplan_command, median, timed  # noqa: E402
+from benchmarks._common import cli_environ, finish, llmplan_command, median, timed  # noqa: E402
 
 NAME = "startup"
 GOAL_SECONDS = 0.25

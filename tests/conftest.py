@@ -23,9 +23,8 @@ from typing import TYPE_CHECKING, Any, Callable, Iterator
 import pytest
 
 if TYPE_CHECKING:
-    from pg_server import PostgresServer
-
     from planner.sandbox import RunningSandbox
+    from tests.pg_server import PostgresServer
 
 
 class FakeClock:
@@ -94,11 +93,7 @@ def sandbox(make_sandbox: Callable[..., "RunningSandbox"]) -> "RunningSandbox":
 @pytest.fixture(scope="session")
 def postgres() -> Iterator["PostgresServer"]:
     """One PostgreSQL server for the whole session (started only if a test asks for it)."""
-    import sys
-    from pathlib import Path
-
-    sys.path.insert(0, str(Path(__file__).resolve().parent))
-    from pg_server import PostgresUnavailable, running_postgres
+    from tests.pg_server import PostgresUnavailable, running_postgres
 
     try:
         context = running_postgres()

@@ -21,11 +21,10 @@ import shutil
 import socket
 import subprocess
 import tempfile
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterator
-
-from contextlib import contextmanager
 
 PASSWORD = "pg-canary-Xq7-secret"  # a canary: no output, log or file may ever contain it
 USER = "llmplan"

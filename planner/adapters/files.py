@@ -16,6 +16,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterator
 
+from planner.model.errors import ConfigurationError
+
 
 def fsync_directory(directory: Path) -> None:
     """Make a rename or a new file in ``directory`` survive a power cut."""
@@ -196,3 +198,16 @@ def iter_lines(path: Path, offset: int = 0) -> Iterator[Line]:
             raw = chunk[:-1] if complete else chunk
             yield Line(position, raw, complete)
             position += len(chunk)
+
+
+def write_new_file(path: Path, text: str) -> None:
+    """Create ``path`` durably; never overwrite a file that exists."""
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
+    except FileExistsError:
+        raise ConfigurationError(f"{path} already exists; not overwriting it") from None
+    with os.fdopen(fd, "w", encoding="utf-8") as handle:
+        handle.write(text)
+        handle.flush()
+        os.fsync(handle.fileno())
+    fsync_directory(path.parent)

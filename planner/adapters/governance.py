@@ -22,20 +22,19 @@ import json
 import logging
 import time
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Callable, Mapping
+from typing import Any, Callable, Mapping
 from urllib.parse import urlsplit
 
 import requests
 
 from planner import __version__
-from planner.model.configuration import canonical_json, with_defaults
-from planner.model.addresses import url_refusal
-from planner.model.errors import ConfigurationError, DestinationNotAllowed
 from planner.adapters.gateway.endpoints import is_loopback_url
+from planner.adapters.gateway.guard import GuardedAdapter
+from planner.adapters.records.interfaces import Outbox
 from planner.adapters.signing import parse_secrets, webhook_headers
-
-if TYPE_CHECKING:
-    from planner.adapters.records.interfaces import Outbox
+from planner.model.addresses import url_refusal
+from planner.model.configuration import canonical_json, with_defaults
+from planner.model.errors import ConfigurationError, DestinationNotAllowed, LlmplanError
 
 log = logging.getLogger("llmplan.governance")
 
@@ -83,8 +82,6 @@ class FlushResult:
     remaining: int
 
     def raise_if_undelivered(self) -> None:
-        from planner.model.errors import LlmplanError
-
         if self.remaining:
             raise LlmplanError(
                 f"{self.remaining} governance event(s) could not be delivered; they stay in the outbox",
@@ -94,8 +91,6 @@ class FlushResult:
 
 def _guarded_session() -> requests.Session:
     """A session that refuses to connect to a link-local or metadata address (planner.adapters.gateway.guard)."""
-    from planner.adapters.gateway.guard import GuardedAdapter
-
     session = requests.Session()
     session.mount("https://", GuardedAdapter())
     session.mount("http://", GuardedAdapter())
@@ -124,7 +119,7 @@ class GovernanceNotifier:
     def __init__(
         self,
         webhook_url: str,
-        outbox: "Outbox",
+        outbox: Outbox,
         *,
         secret: str | None = None,
         timeout: float = 5.0,

@@ -29,7 +29,6 @@ from planner.model.settings import (
 )
 from planner.model.source import SourceDocument
 
-
 HIDDEN_FILE = "hidden file, not read: a model file whose name starts with '.' configures nothing; rename it to manage that model, or move it out of models/"
 
 

@@ -77,7 +77,7 @@ def parse_secrets(text: str, *, source: str = "the webhook signing secret") -> S
             hint="a secret cannot contain spaces; write it as whsec_<base64>, or separate the old and the new secret by one space",
         )
     which = [f"{source}" if len(parts) == 1 else f"the {_ORDINALS[index]} secret of {source}" for index in range(len(parts))]
-    return SigningKeys(tuple(_key(part, name) for part, name in zip(parts, which)))
+    return SigningKeys(tuple(_key(part, name) for part, name in zip(parts, which, strict=True)))
 
 
 def _key(part: str, name: str) -> bytes:

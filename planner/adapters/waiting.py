@@ -11,6 +11,8 @@ import sys
 import threading
 from typing import Callable
 
+from planner.model.printable import printable
+
 ANNOUNCE_AFTER_SECONDS = 3.0
 
 _sink: Callable[[str], None] | None = None
@@ -18,8 +20,6 @@ _mutex = threading.Lock()
 
 
 def _stderr(line: str) -> None:
-    from planner.model.printable import printable
-
     sys.stderr.write(printable(line) + "\n")  # a lock holder's name comes from a file
     sys.stderr.flush()
 

@@ -1,9 +1,9 @@
-"""The commands that write records: apply, refresh, import.
+"""``llmplan apply``: lock → (saved plan: refuse if stale | plan now and ask) → weakenings allowed → PUTs → record.
 
-Each holds the environment's records through one
-:class:`~planner.app.session.RecordsSession` (lock, repair, read,
-settle, record, finish), so what a crash leaves behind is handled the same
-way whichever command meets it next.
+Holds the environment's records through one
+:class:`~planner.app.session.RecordsSession` (lock, repair, read, settle,
+record, finish), so what a crash leaves behind is handled the same way
+whichever command meets it next.
 """
 
 from __future__ import annotations
@@ -11,27 +11,34 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Callable, Mapping, Sequence
+from typing import Mapping
 
 from planner import __version__
+from planner.adapters.gateway.live import fetch_live
+from planner.adapters.governance import build_event
+from planner.adapters.identity import actor
+from planner.adapters.metrics import ApplyMetrics, MetricsSummary, prometheus_text, write_textfile
+from planner.adapters.outputs import read_plan_file
+from planner.app.connections import fetch_and_check, gateway_client, notifier, open_records
+from planner.app.environments import collector_paused, load_environment
+from planner.app.executor import Executor, Recorder, raise_if_applied_before
+from planner.app.hooks import ApplyHooks
+from planner.app.refreshing import refresh_unchanged
+from planner.app.session import RecordsSession
+from planner.core.planning import build_plan
+from planner.core.safety import weakening_gate
+from planner.model.audit import FAILURE, SUCCESS
 from planner.model.clock import utc_now
-from planner.model.errors import ConfigurationError
-from planner.app.context import collector_paused, fetch_and_check, gateway_client, load_environment, notifier, open_records, read_plan_file
-
-if TYPE_CHECKING:
-    from planner.app.executor import Outcome
-    from planner.model.plan import FieldChange
-    from planner.core.drift import UnmanagedModel
-    from planner.adapters.metrics import MetricsSummary
-    from planner.model.plan import Plan, ResourceChange
-    from planner.app.migrate import MigrationResult
+from planner.model.errors import Aborted, ApplyFailed, ConfigurationError, StalePlan
+from planner.model.outcome import SKIPPED, UNKNOWN, Outcome
+from planner.model.plan import FORGET, Plan
 
 
 @dataclass(frozen=True)
 class ApplyResult:
-    plan: "Plan"
-    outcomes: tuple["Outcome", ...]
-    summary: "MetricsSummary | None"
+    plan: Plan
+    outcomes: tuple[Outcome, ...]
+    summary: MetricsSummary | None
     reconciled: tuple[dict, ...] = ()
     refreshed: int = 0
     repair_note: str | None = None
@@ -42,25 +49,25 @@ class ApplyResult:
     from_file: bool = False  # a saved plan: applied once, so finishing the job needs a new plan
     interrupted: KeyboardInterrupt | None = None  # Ctrl-C or SIGTERM stopped it; re-raised by raise_if_incomplete
 
-    def _with(self, status: str) -> list["Outcome"]:
+    def _with(self, status: str) -> list[Outcome]:
         return [outcome for outcome in self.outcomes if outcome.status == status]
 
     @property
-    def succeeded(self) -> list["Outcome"]:
-        return self._with("success")
+    def succeeded(self) -> list[Outcome]:
+        return self._with(SUCCESS)
 
     @property
-    def failures(self) -> list["Outcome"]:
-        return self._with("failure")
+    def failures(self) -> list[Outcome]:
+        return self._with(FAILURE)
 
     @property
-    def unknown(self) -> list["Outcome"]:
+    def unknown(self) -> list[Outcome]:
         """Changes whose answer was lost and could not be read back: the next apply settles them."""
-        return self._with("unknown")
+        return self._with(UNKNOWN)
 
     @property
-    def skipped(self) -> list["Outcome"]:
-        return self._with("skipped")
+    def skipped(self) -> list[Outcome]:
+        return self._with(SKIPPED)
 
     @property
     def finish_command(self) -> str:
@@ -73,8 +80,6 @@ class ApplyResult:
     def raise_if_incomplete(self) -> None:
         """The interrupt that stopped the apply, else ApplyFailed naming every change that failed,
         stayed unknown or was not attempted."""
-        from planner.model.errors import ApplyFailed
-
         if self.interrupted is not None:
             raise self.interrupted
         if not self.failures and not self.skipped and not self.unknown:
@@ -91,6 +96,7 @@ class ApplyResult:
 
 def apply(
     root: Path,
+    hooks: ApplyHooks,
     *,
     plan_file: Path | None = None,
     env_name: str | None = None,
@@ -98,28 +104,11 @@ def apply(
     force: bool = False,
     fail_fast: bool = False,
     lock_timeout: float = 0.0,
-    show_plan: "Callable[[Plan], None]" = lambda plan: None,
-    confirm: "Callable[[Plan], bool]" = lambda plan: False,
-    on_outcome: "Callable[[Outcome], None] | None" = None,
     environ: Mapping[str, str] | None = None,
     allow_weakening: bool = False,
-    confirm_weakening: "Callable[[Sequence[ResourceChange]], bool]" = lambda changes: False,
     gateway_timeout: float | None = None,
 ) -> ApplyResult:
-    """lock → (saved plan: refuse if stale | plan now and confirm) → weakenings
-    allowed (apply.weakening) → PUTs → record."""
-    from planner.app.executor import Executor, Recorder, raise_if_applied_before
-    from planner.app.refreshing import refresh_unchanged
-    from planner.model.errors import Aborted, StalePlan
-    from planner.adapters.governance import build_event
-    from planner.adapters.gateway.live import fetch_live
-    from planner.adapters.metrics import ApplyMetrics, prometheus_text, write_textfile
-    from planner.core.planning import build_plan
-    from planner.model.plan import FORGET
-    from planner.app.session import RecordsSession
-    from planner.core.safety import weakening_gate
-    from planner.adapters.identity import actor
-
+    """Apply a saved plan exactly, or plan now and apply what ``hooks`` approves; every outcome recorded as it happens."""
     environ = os.environ if environ is None else environ
     saved = read_plan_file(plan_file) if plan_file is not None else None
     if saved is not None and env_name and env_name != saved.environment:
@@ -152,11 +141,11 @@ def apply(
                     with collector_paused():
                         plan = build_plan(environment, snapshot.configurations, session.state, created_at=utc_now(), tool_version=__version__)
                 plan.raise_if_unsafe(force=force)
-                show_plan(plan)
+                hooks.plan_ready(plan)
                 gate = weakening_gate(plan.changes, environment.apply.weakening, environment=environment.name, allowed=allow_weakening)
-                if saved is None and plan.has_changes and not confirm(plan):
+                if saved is None and plan.has_changes and not hooks.approve(plan):
                     raise Aborted("apply cancelled; nothing was changed")
-                approval = gate.approve(confirm_weakening, actor(environ))
+                approval = gate.approve(hooks.approve_weakenings, actor(environ))
                 recorder = Recorder(session, metrics, sender)
                 refreshed = refresh_unchanged(plan, session.state, recorder, snapshot.configurations, snapshot.capabilities)
                 executor = Executor(
@@ -166,7 +155,7 @@ def apply(
                     capabilities=snapshot.capabilities,
                     parallelism=workers,
                     fail_fast=fail_fast,
-                    on_outcome=on_outcome,
+                    hooks=hooks,
                     approval=approval,
                 )
                 outcomes = executor.run()
@@ -185,176 +174,3 @@ def apply(
         plan, tuple(outcomes), summary, settled.reconciled, refreshed, session.repair_note, undelivered, metrics_file, warnings, settled.announced,
         from_file=saved is not None, interrupted=interrupted,
     )
-
-
-@dataclass(frozen=True)
-class RecordedModel:
-    """A model whose live configuration was recorded in state; ``differs``:
-    where that live configuration is not the YAML (live → YAML), which the
-    next plan would change back."""
-
-    address: str
-    model_id: str
-    version: int | None
-    file: Path | None = None
-    name: str | None = None
-    differs: tuple["FieldChange", ...] = ()
-
-
-def refresh(root: Path, env_name: str, *, lock_timeout: float = 0.0, environ: Mapping[str, str] | None = None, gateway_timeout: float | None = None) -> list[RecordedModel]:
-    """Record the live configuration of every managed model in state, changing
-    nothing on the gateway: how a reviewed out-of-band change is accepted."""
-    from planner.app.executor import Recorder
-    from planner.app.refreshing import refresh_state
-    from planner.core.diff import diff_configurations
-    from planner.adapters.governance import build_event
-    from planner.adapters.metrics import ApplyMetrics
-    from planner.app.session import RecordsSession
-
-    environ = os.environ if environ is None else environ
-    environment = load_environment(root, env_name)
-    records = open_records(environment, environ)
-    try:
-        sender = notifier(environment, records.outbox, environ)
-        with RecordsSession(records, environment=environment.name, operation="refresh", lock_timeout=lock_timeout, trust="warn") as session:
-            workers = environment.apply.parallelism
-            with gateway_client(environment, parallelism=workers, environ=environ, timeout=gateway_timeout) as client:
-                snapshot = fetch_and_check(environment, client, parallelism=workers)
-            session.settle(snapshot.configurations, event_for=build_event if sender is not None else None)
-            managed = [(model.address, model.model_id) for model in environment.models]
-            known = None if session.untrusted else session.state  # a state nobody vouches for is recorded afresh from live
-            recorded = refresh_state(managed, known, Recorder(session, ApplyMetrics()), snapshot.configurations, snapshot.capabilities)
-    finally:
-        records.close()
-    desired = {model.address: model.config for model in environment.models}
-    return [RecordedModel(r.address, r.model_id, r.version, differs=diff_configurations(r.configuration, desired[r.address])) for r in recorded]
-
-
-@dataclass(frozen=True)
-class ImportResult:
-    imported: tuple[RecordedModel, ...]
-    candidates: tuple["UnmanagedModel", ...]
-
-
-def import_models(
-    root: Path,
-    env_name: str,
-    *,
-    model_ids: Sequence[str] = (),
-    import_all: bool = False,
-    lock_timeout: float = 0.0,
-    environ: Mapping[str, str] | None = None,
-    gateway_timeout: float | None = None,
-) -> ImportResult:
-    """Write model files for live configurations no YAML names yet, and record
-    them in state, so the next plan shows no change for them. Without
-    ``model_ids`` or ``import_all``, only lists what could be imported."""
-    from planner.app.executor import Recorder
-    from planner.app.refreshing import record_live
-    from planner.core.drift import UnmanagedModel
-    from planner.model.settings import MODEL_SUFFIXES, MODELS_DIR
-    from planner.adapters.gateway.client import check_model_id
-    from planner.adapters.governance import build_event
-    from planner.core.importing import choose_addresses, model_yaml
-    from planner.adapters.gateway.live import fetch_all
-    from planner.adapters.metrics import ApplyMetrics
-    from planner.app.session import RecordsSession
-
-    for model_id in model_ids:
-        check_model_id(model_id)
-    environ = os.environ if environ is None else environ
-    environment = load_environment(root, env_name)
-    records = open_records(environment, environ)
-    try:
-        sender = notifier(environment, records.outbox, environ)
-        with RecordsSession(records, environment=environment.name, operation="import", lock_timeout=lock_timeout) as session:
-            with gateway_client(environment, parallelism=environment.apply.parallelism, environ=environ, timeout=gateway_timeout) as client:
-                snapshot = fetch_all(client)
-            managed = {model.model_id.lower(): model for model in environment.models}
-            candidates = tuple(
-                UnmanagedModel(model_id, snapshot.names[model_id], config.get("version"))
-                for model_id, config in sorted(snapshot.configurations.items())
-                if config is not None and model_id not in managed
-            )
-            chosen = [candidate.model_id for candidate in candidates] if import_all else _chosen(model_ids, snapshot.configurations, managed)
-            if not chosen:
-                return ImportResult((), candidates)
-            models_dir = environment.directory / MODELS_DIR
-            taken = {path.stem for path in models_dir.iterdir() if path.suffix in MODEL_SUFFIXES}
-            # an address still in state (its file removed, its forget not applied yet) is taken too:
-            # recording an import there would silently replace that model's record
-            taken.update(session.state.resources if session.state is not None else ())
-            addresses = choose_addresses([(model_id, snapshot.names[model_id]) for model_id in chosen], taken)
-            session.settle(snapshot.configurations, event_for=build_event if sender is not None else None)
-            recorder = Recorder(session, ApplyMetrics())
-            imported: list[RecordedModel] = []
-            for model_id in chosen:
-                live = snapshot.configurations[model_id]
-                assert live is not None
-                path = models_dir / f"{addresses[model_id]}.yaml"
-                _write_new_file(path, model_yaml(live))
-                record_live(recorder, address=addresses[model_id], live=live, capabilities=snapshot.capabilities.get(model_id), action="state_import")
-                imported.append(RecordedModel(addresses[model_id], model_id, live.get("version"), path, snapshot.names[model_id]))
-            return ImportResult(tuple(imported), candidates)
-    finally:
-        records.close()
-
-
-def _chosen(model_ids: Sequence[str], live: Mapping[str, Mapping | None], managed: Mapping[str, object]) -> list[str]:
-    """The requested ids, each checked: on the gateway, configured, not managed yet."""
-    chosen: list[str] = []
-    for raw in model_ids:
-        model_id = raw.lower()
-        if model_id not in live:
-            raise ConfigurationError(f"model {raw} does not exist on the gateway")
-        if model_id in managed:
-            raise ConfigurationError(f"model {raw} is already managed by {getattr(managed[model_id], 'file', '?')}")
-        if live[model_id] is None:
-            raise ConfigurationError(f"model {raw} was never configured on the gateway; there is nothing to import (write its YAML and apply instead)")
-        if model_id not in chosen:
-            chosen.append(model_id)
-    return chosen
-
-
-def _write_new_file(path: Path, text: str) -> None:
-    """Create ``path`` durably; never overwrite a file that exists."""
-    from planner.adapters.files import fsync_directory
-
-    try:
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
-    except FileExistsError:
-        raise ConfigurationError(f"{path} already exists; not overwriting it") from None
-    with os.fdopen(fd, "w", encoding="utf-8") as handle:
-        handle.write(text)
-        handle.flush()
-        os.fsync(handle.fileno())
-    fsync_directory(path.parent)
-
-
-def migrate_state(root: Path, env_name: str, *, source_backend: str | None = None, lock_timeout: float = 0.0, environ: Mapping[str, str] | None = None) -> "MigrationResult":
-    """Bring the environment's records to the backend its ``state:`` block names now, from the other one
-    (or from ``source_backend``); like ``terraform init -migrate-state``, safe to run again."""
-    from dataclasses import replace
-
-    from planner.adapters.project import read_state_settings
-    from planner.adapters.records import open_records as open_backend
-    from planner.app.migrate import migrate
-
-    environ = os.environ if environ is None else environ
-    root = root.resolve()
-    target_settings = read_state_settings(root, env_name)
-    source_kind = source_backend or ("local" if target_settings.backend == "postgres" else "postgres")
-    if source_kind == target_settings.backend:
-        raise ConfigurationError(
-            f"environment {env_name} already keeps its records in the {source_kind} backend; nothing to migrate from it to itself",
-            hint="set state.backend in environment.yaml to the backend to move to, then run state migrate (--from names where the records are now)",
-        )
-    source = open_backend(env_name, root, replace(target_settings, backend=source_kind), environ=environ)
-    try:
-        target = open_backend(env_name, root, target_settings, environ=environ)
-        try:
-            return migrate(source, target, environment=env_name, lock_timeout=lock_timeout)
-        finally:
-            target.close()
-    finally:
-        source.close()

@@ -23,55 +23,34 @@ import time
 import uuid
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, replace
-from typing import TYPE_CHECKING, Any, Callable, Iterable, Mapping
+from typing import Any, Callable, Iterable, Mapping
 
+from planner.adapters.gateway.client import GatewayClient
+from planner.adapters.governance import GovernanceNotifier, build_event
+from planner.adapters.metrics import ApplyMetrics
+from planner.adapters.records.interfaces import RecordedChange
+from planner.app.hooks import ApplyHooks
+from planner.app.session import RecordsSession
+from planner.core.diff import to_payload
+from planner.core.plan_file import to_document
+from planner.core.safety import audit_fields
+from planner.model.audit import FAILURE, FORGET_ACTION, MOVE_ACTION, PENDING, READ_BACK, SUCCESS, UPDATE_ACTION
 from planner.model.clock import utc_now
 from planner.model.configuration import Capabilities, payload_hash
-from planner.core.diff import to_payload
 from planner.model.errors import GatewayError, OutcomeUnknown, PlanAlreadyApplied, VersionConflict
+from planner.model.outcome import MOVE, SKIPPED, UNKNOWN, Outcome
 from planner.model.plan import CREATE, FORGET, WRITE_ACTIONS, Plan, ResourceChange
-from planner.core.plan_file import to_document
-from planner.adapters.records.interfaces import RecordedChange
-from planner.model.state import ResourceState
 from planner.model.safety import Approval
-from planner.core.safety import audit_fields
-
-if TYPE_CHECKING:
-    from planner.adapters.gateway.client import GatewayClient
-    from planner.adapters.governance import GovernanceNotifier
-    from planner.adapters.metrics import ApplyMetrics
-    from planner.app.session import RecordsSession
-
-UPDATE_ACTION = "configuration_update"
-FORGET_ACTION = "state_forget"
-MOVE_ACTION = "state_move"
-MOVE = "move"  # an outcome's action: a model recorded under its new address
-SUCCESS, FAILURE, PENDING, SKIPPED, UNKNOWN = "success", "failure", "pending", "skipped", "unknown"
-READ_BACK = "read_back"  # audit ``resolved``: the answer was lost; the outcome was read back
-
-
-@dataclass(frozen=True)
-class Outcome:
-    """What happened to one change."""
-
-    address: str
-    model_id: str
-    action: str
-    status: str
-    latency_ms: float = 0.0
-    version: int | None = None
-    error_code: str | None = None
-    error_message: str | None = None
-    previous_address: str | None = None
+from planner.model.state import ResourceState
 
 
 @dataclass(frozen=True)
 class Recorder:
     """Where outcomes go: the records session (state, audit, outbox), governance delivery, metrics."""
 
-    session: "RecordsSession"
-    metrics: "ApplyMetrics"
-    notifier: "GovernanceNotifier | None" = None
+    session: RecordsSession
+    metrics: ApplyMetrics
+    notifier: GovernanceNotifier | None = None
     clock: Callable[[], str] = utc_now
 
     @property
@@ -82,8 +61,6 @@ class Recorder:
         """The governance event of a success entry, if a webhook is configured."""
         if self.notifier is None:
             return None
-        from planner.adapters.governance import build_event
-
         return lambda entry: build_event(entry, configuration)
 
 
@@ -116,13 +93,13 @@ class Executor:
     def __init__(
         self,
         plan: Plan,
-        client: "GatewayClient",
+        client: GatewayClient,
         recorder: Recorder,
         *,
         capabilities: Mapping[str, Capabilities],
         parallelism: int,
         fail_fast: bool = False,
-        on_outcome: Callable[[Outcome], None] | None = None,
+        hooks: ApplyHooks,
         monotonic: Callable[[], float] = time.monotonic,
         approval: Approval | None = None,
     ) -> None:
@@ -132,7 +109,7 @@ class Executor:
         self.capabilities = capabilities
         self.parallelism = parallelism
         self.fail_fast = fail_fast
-        self.on_outcome = on_outcome or (lambda outcome: None)
+        self.hooks = hooks
         self.monotonic = monotonic
         self.approval = approval  # who allowed the plan's weakenings, for their audit entries
         self.stop = threading.Event()
@@ -267,7 +244,7 @@ class Executor:
             if change.action == FORGET or change.moved:
                 outcome = self._forget(change) if change.action == FORGET else self._move(change)
                 outcomes.append(outcome)
-                self.on_outcome(outcome)
+                self.hooks.outcome(outcome)
         pending = [change for change in self.plan.actionable if change.action in WRITE_ACTIONS]
         in_flight: dict[Future[Outcome], ResourceChange] = {}
         with ThreadPoolExecutor(max_workers=max(1, self.parallelism), thread_name_prefix="llmplan-apply") as pool:
@@ -283,7 +260,7 @@ class Executor:
                         in_flight.pop(future)
                         outcome = future.result()
                         outcomes.append(outcome)
-                        self.on_outcome(outcome)
+                        self.hooks.outcome(outcome)
                         if outcome.status in (FAILURE, UNKNOWN) and self.fail_fast:
                             self.stop.set()
             except KeyboardInterrupt as interrupt:
@@ -293,7 +270,7 @@ class Executor:
                 for future in list(in_flight):
                     outcome = future.result()
                     outcomes.append(outcome)
-                    self.on_outcome(outcome)
+                    self.hooks.outcome(outcome)
             finally:
                 for change in pending:
                     outcomes.append(Outcome(change.address, change.model_id, change.action, SKIPPED))

@@ -13,12 +13,17 @@ source is left as it was.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import os
 from collections import deque
+from dataclasses import dataclass, replace
 from itertools import islice
+from pathlib import Path
+from typing import Mapping
 
-from planner.model.errors import StateError
+from planner.adapters.project import read_state_settings
+from planner.adapters.records import open_records as open_backend
 from planner.adapters.records.interfaces import AuditReport, Records
+from planner.model.errors import ConfigurationError, StateError
 
 
 @dataclass(frozen=True)
@@ -35,6 +40,29 @@ class MigrationResult:
     @property
     def nothing_to_do(self) -> bool:
         return not self.state_copied and not self.entries_copied and not self.events_copied
+
+
+def migrate_state(root: Path, env_name: str, *, source_backend: str | None = None, lock_timeout: float = 0.0, environ: Mapping[str, str] | None = None) -> "MigrationResult":
+    """Bring the environment's records to the backend its ``state:`` block names now, from the other one
+    (or from ``source_backend``); like ``terraform init -migrate-state``, safe to run again."""
+    environ = os.environ if environ is None else environ
+    root = root.resolve()
+    target_settings = read_state_settings(root, env_name)
+    source_kind = source_backend or ("local" if target_settings.backend == "postgres" else "postgres")
+    if source_kind == target_settings.backend:
+        raise ConfigurationError(
+            f"environment {env_name} already keeps its records in the {source_kind} backend; nothing to migrate from it to itself",
+            hint="set state.backend in environment.yaml to the backend to move to, then run state migrate (--from names where the records are now)",
+        )
+    source = open_backend(env_name, root, replace(target_settings, backend=source_kind), environ=environ)
+    try:
+        target = open_backend(env_name, root, target_settings, environ=environ)
+        try:
+            return migrate(source, target, environment=env_name, lock_timeout=lock_timeout)
+        finally:
+            target.close()
+    finally:
+        source.close()
 
 
 def migrate(source: Records, target: Records, *, environment: str, lock_timeout: float = 0.0) -> MigrationResult:

@@ -3,22 +3,20 @@
 from __future__ import annotations
 
 import uuid
-from typing import TYPE_CHECKING, Any, Iterable, Mapping
+from typing import Any, Iterable, Mapping
 
-from planner.app.executor import SUCCESS, Recorder, resource_state
-from planner.model.configuration import Capabilities
-from planner.core.diff import configuration_hash
-from planner.model.plan import NO_OP, Plan, ResourceChange
 from planner.adapters.records.interfaces import RecordedChange
-from planner.model.state import ResourceState
-
-if TYPE_CHECKING:
-    from planner.model.state import State
+from planner.app.executor import Recorder, resource_state
+from planner.core.diff import configuration_hash
+from planner.model.audit import REFRESH_ACTION, SUCCESS
+from planner.model.configuration import Capabilities
+from planner.model.plan import NO_OP, Plan, ResourceChange
+from planner.model.state import ResourceState, State
 
 
 def refresh_state(
     models: Iterable[tuple[str, str]],
-    state: "State | None",
+    state: State | None,
     recorder: Recorder,
     live: Mapping[str, Mapping[str, Any] | None],
     capabilities: Mapping[str, Capabilities],
@@ -39,11 +37,11 @@ def refresh_state(
             and configuration_hash(previous.configuration) == configuration_hash(configuration)
         ):
             continue
-        recorded.append(record_live(recorder, address=address, live=configuration, capabilities=capabilities.get(model_id.lower()), action="state_refresh"))
+        recorded.append(record_live(recorder, address=address, live=configuration, capabilities=capabilities.get(model_id.lower()), action=REFRESH_ACTION))
     return recorded
 
 
-def refresh_unchanged(plan: Plan, state: "State | None", recorder: Recorder, live: Mapping[str, Mapping[str, Any] | None], capabilities: Mapping[str, Capabilities]) -> int:
+def refresh_unchanged(plan: Plan, state: State | None, recorder: Recorder, live: Mapping[str, Mapping[str, Any] | None], capabilities: Mapping[str, Capabilities]) -> int:
     """Record live configurations that already match the YAML but not state.
 
     Terraform refreshes state on every apply; without this, a model adopted

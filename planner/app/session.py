@@ -15,19 +15,17 @@ from dataclasses import dataclass
 from types import TracebackType
 from typing import Any, Callable, Mapping, Sequence
 
+from planner.adapters.records.interfaces import Recorded, RecordedChange, Records
+from planner.adapters.records.vouching import commit_entry, head_of, state_problems
+from planner.core.diff import to_payload
+from planner.model.audit import FAILURE, PENDING, SETTLED, SUCCESS, UPDATE_ACTION
 from planner.model.clock import utc_now
 from planner.model.configuration import payload_hash
-from planner.core.diff import to_payload
 from planner.model.errors import AuditError, StateError
-from planner.adapters.records.interfaces import Recorded, RecordedChange, Records
 from planner.model.state import AuditHead, LockInfo, ResourceState, State
-from planner.adapters.records.vouching import commit_entry, head_of, state_problems
 
 log = logging.getLogger("llmplan.records")
 
-UPDATE_ACTION = "configuration_update"
-SUCCESS, FAILURE, PENDING = "success", "failure", "pending"
-SETTLED = "settled"  # audit ``resolved``: the outcome was read back by a later command
 
 EventBuilder = Callable[[Mapping[str, Any], Mapping[str, Any]], dict[str, Any]]
 

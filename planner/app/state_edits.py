@@ -11,18 +11,18 @@ its ``state:`` block, not valid YAML.
 from __future__ import annotations
 
 import uuid
+from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Mapping, Sequence
+from typing import Any, Iterator, Mapping, Sequence
 
-from planner.model.settings import ADDRESS_PATTERN, ENVIRONMENTS_DIR, MODEL_SUFFIXES, MODELS_DIR
+from planner.adapters.records.interfaces import RecordedChange
+from planner.app.connections import records_of
+from planner.app.session import RecordsSession
+from planner.model.audit import STATE_MV_ACTION, STATE_RM_ACTION, SUCCESS
 from planner.model.errors import ConfigurationError
-
-if TYPE_CHECKING:
-    from planner.model.state import ResourceState, State
-
-STATE_RM = "state_rm"
-STATE_MV = "state_mv"
+from planner.model.settings import ADDRESS_PATTERN, ENVIRONMENTS_DIR, MODEL_SUFFIXES, MODELS_DIR
+from planner.model.state import ResourceState, State
 
 
 @dataclass(frozen=True)
@@ -38,19 +38,15 @@ class StateEdit:
 
 def remove(root: Path, env_name: str, addresses: Sequence[str], *, lock_timeout: float = 0.0, environ: Mapping[str, str] | None = None) -> list[StateEdit]:
     """Drop ``addresses`` from state (all or none); the live configurations are left alone."""
-    from planner.adapters.records.interfaces import RecordedChange
-
     with _session(root, env_name, "state rm", lock_timeout, environ) as session:
         resources = [_recorded(session.state, address, env_name) for address in dict.fromkeys(addresses)]
         for resource in resources:
-            session.record(RecordedChange(_fields(env_name, STATE_RM, resource), forget=resource.address))
+            session.record(RecordedChange(_fields(env_name, STATE_RM_ACTION, resource), forget=resource.address))
     return [StateEdit(r.address, r.model_id, file=model_file(root, env_name, r.address)) for r in resources]
 
 
 def move(root: Path, env_name: str, old: str, new: str, *, lock_timeout: float = 0.0, environ: Mapping[str, str] | None = None) -> StateEdit:
     """Record the model at ``old`` under ``new`` instead; nothing is sent to the gateway."""
-    from planner.adapters.records.interfaces import RecordedChange
-
     if not ADDRESS_PATTERN.match(new):
         raise ConfigurationError(f"{new!r} is not a valid address: use lowercase letters, digits, '-' and '_', starting with a letter or digit")
     with _session(root, env_name, "state mv", lock_timeout, environ) as session:
@@ -58,7 +54,7 @@ def move(root: Path, env_name: str, old: str, new: str, *, lock_timeout: float =
         if session.state is not None and new in session.state.resources:
             raise ConfigurationError(f"{new} is already in the state of environment {env_name}", hint=f"remove it first with `llmplan state rm --env {env_name} {new}` if it is stale")
         moved = replace(resource, address=new)
-        session.record(RecordedChange({**_fields(env_name, STATE_MV, moved), "previous_address": old}, resource=moved, forget=old))
+        session.record(RecordedChange({**_fields(env_name, STATE_MV_ACTION, moved), "previous_address": old}, resource=moved, forget=old))
     return StateEdit(new, resource.model_id, previous_address=old, file=model_file(root, env_name, new))
 
 
@@ -71,25 +67,17 @@ def model_file(root: Path, env_name: str, address: str) -> Path | None:
     return None
 
 
-def _session(root: Path, env_name: str, operation: str, lock_timeout: float, environ: Mapping[str, str] | None) -> Any:
-    from contextlib import contextmanager
-
-    from planner.app.context import records_of
-    from planner.app.session import RecordsSession
-
-    @contextmanager
-    def held() -> Any:
-        records = records_of(root, env_name, environ)
-        try:
-            with RecordsSession(records, environment=env_name, operation=operation, lock_timeout=lock_timeout) as session:
-                yield session
-        finally:
-            records.close()
-
-    return held()
+@contextmanager
+def _session(root: Path, env_name: str, operation: str, lock_timeout: float, environ: Mapping[str, str] | None) -> Iterator[RecordsSession]:
+    records = records_of(root, env_name, environ)
+    try:
+        with RecordsSession(records, environment=env_name, operation=operation, lock_timeout=lock_timeout) as session:
+            yield session
+    finally:
+        records.close()
 
 
-def _recorded(state: "State | None", address: str, env_name: str) -> "ResourceState":
+def _recorded(state: State | None, address: str, env_name: str) -> ResourceState:
     resource = state.resources.get(address) if state is not None else None
     if resource is None:
         known = ", ".join(sorted(state.resources)) if state is not None and state.resources else "none"
@@ -97,14 +85,14 @@ def _recorded(state: "State | None", address: str, env_name: str) -> "ResourceSt
     return resource
 
 
-def _fields(env_name: str, action: str, resource: "ResourceState") -> dict[str, Any]:
+def _fields(env_name: str, action: str, resource: ResourceState) -> dict[str, Any]:
     return {
         "operation_id": str(uuid.uuid4()),
         "environment": env_name,
         "address": resource.address,
         "model_id": resource.model_id,
         "action": action,
-        "status": "success",
+        "status": SUCCESS,
         "latency_ms": 0,
         "payload_hash": resource.payload_hash,
         "compliance_mode": resource.configuration.get("compliance_mode"),

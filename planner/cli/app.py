@@ -10,35 +10,59 @@ never left with nothing.
 
 from __future__ import annotations
 
+import importlib
+import logging
 import os
 import signal
 import sys
+import traceback
 from typing import Any
 
 import click
 
 from planner import __version__
-from planner.cli import applying, drifting, planning, project, records
 from planner.cli.options import CONTEXT, REQUESTED, Found, emit, output
 from planner.model.errors import EXIT_CHANGES, EXIT_ERROR, EXIT_INTERRUPTED, EXIT_OK, EXIT_TERMINATED, LlmplanError, TerminationRequested
+from planner.model.printable import PrintableFormatter
+from planner.render.errors import render_error
+
+# Every command, where it lives, and the line ``llmplan --help`` shows for it. A command's
+# module is imported only when the command runs: ``--help`` and ``--version`` load none of
+# them, and ``validate`` does not load the HTTP client.
+COMMANDS: dict[str, tuple[str, str]] = {
+    "validate": ("planner.cli.validating:validate", "Check an environment's YAML offline: syntax, schema, policy, duplicates."),
+    "plan": ("planner.cli.planning:plan", "Show what apply would change: desired YAML against the live gateway."),
+    "show": ("planner.cli.planning:show", "Render a saved plan file (checked against its checksum first)."),
+    "apply": ("planner.cli.applying:apply", "Make the live gateway match the YAML, recording every outcome."),
+    "drift": ("planner.cli.drifting:drift", "Report where the live gateway differs from the YAML (for cron)."),
+    "refresh": ("planner.cli.drifting:refresh", "Record the live configuration of managed models in state."),
+    "import": ("planner.cli.drifting:import_command", "Adopt live configurations into YAML: write models/<name>.yaml."),
+    "state": ("planner.cli.records:state", "Inspect and edit the recorded state of an environment."),
+    "force-unlock": ("planner.cli.records:force_unlock", "Remove a stale lock left by a process that no longer runs."),
+    "audit": ("planner.cli.records:audit", "Check and read the hash-chained audit trail of an environment."),
+    "governance": ("planner.cli.records:governance", "Governance webhook deliveries (signed events after each applied change)."),
+    "fmt": ("planner.cli.project:fmt", "Rewrite environment files in the canonical YAML layout, comments kept."),
+    "version": ("planner.cli.project:version", "Show the version of llmplan, Python and the platform (also: llmplan --version)."),
+    "sandbox": ("planner.cli.sandbox:sandbox", "Run the built-in sandbox gateway (a local stand-in for the real API)."),
+}
 
 
 class LazyGroup(click.Group):
-    """A group whose rarely used subcommands are imported only when called,
-    keeping start-up fast."""
-
-    lazy_commands = {"sandbox": "planner.cli.sandbox:sandbox"}
+    """The ``llmplan`` group: commands are imported when called, their help lines come from :data:`COMMANDS`."""
 
     def list_commands(self, ctx: click.Context) -> list[str]:
-        return sorted({*super().list_commands(ctx), *self.lazy_commands})
+        return sorted({*super().list_commands(ctx), *COMMANDS})
 
     def get_command(self, ctx: click.Context, name: str) -> click.Command | None:
-        if name in self.lazy_commands and name not in self.commands:
-            import importlib
-
-            module, attribute = self.lazy_commands[name].split(":")
+        if name in COMMANDS and name not in self.commands:
+            module, attribute = COMMANDS[name][0].split(":")
             self.add_command(getattr(importlib.import_module(module), attribute), name)
         return super().get_command(ctx, name)
+
+    def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        rows = [(name, COMMANDS[name][1]) for name in sorted(COMMANDS)]
+        with formatter.section("Commands"):
+            formatter.write_dl(rows)
 
 
 @click.group(cls=LazyGroup, context_settings=CONTEXT)
@@ -66,32 +90,10 @@ def cli(ctx: click.Context, debug: bool) -> None:
     configure_logging(debug)
 
 
-for command in (
-    planning.validate,
-    planning.plan,
-    planning.show,
-    applying.apply,
-    drifting.drift,
-    drifting.refresh,
-    drifting.import_command,
-    records.state,
-    records.force_unlock,
-    records.audit,
-    records.governance,
-    project.fmt,
-    project.version,
-):
-    cli.add_command(command)
-
-
 def configure_logging(debug: bool) -> None:
     """llmplan's loggers (``llmplan.gateway``, ``llmplan.governance``,
     ``llmplan.sandbox``) write to stderr: warnings always, every request with
     --debug (the gateway client masks credentials in what it logs)."""
-    import logging
-
-    from planner.model.printable import PrintableFormatter
-
     class CurrentStderr(logging.StreamHandler):
         """Writes to whatever sys.stderr is now (it is swapped in tests and by click)."""
 
@@ -117,8 +119,6 @@ def report_error(error: LlmplanError) -> None:
     error in that format on stdout, where the caller reads."""
     output_format = REQUESTED.get("format")
     if output_format in ("json", "markdown"):
-        from planner.render.errors import render_error
-
         render_error(error, output(), output_format, command=REQUESTED.get("command", "llmplan"), environment=REQUESTED.get("env"))
         sys.stdout.flush()
     emit(f"Error: {error.message}", err=True)
@@ -134,8 +134,6 @@ def report_usage_error(error: click.ClickException, args: list[str]) -> None:
     if output_format in ("json", "markdown"):
         command = REQUESTED.get("command", "llmplan")
         hint = f"see `llmplan {command} --help`" if command != "llmplan" else "see `llmplan --help`"
-        from planner.render.errors import render_error
-
         render_error(LlmplanError(error.format_message(), hint=hint), output(), output_format, command=command, environment=REQUESTED.get("env"))
         sys.stdout.flush()
     error.show()
@@ -188,8 +186,6 @@ def main(argv: list[str] | None = None) -> None:
         code = EXIT_CHANGES if found is Found.CHANGES else EXIT_OK
     except LlmplanError as error:
         if debug:
-            import traceback
-
             traceback.print_exc()
         report_error(error)
         code = error.exit_code

@@ -1,19 +1,23 @@
-"""apply: the one command that changes the gateway, with its prompt and progress."""
+"""apply: the one command that changes the gateway, with its prompts and progress."""
 
 from __future__ import annotations
 
 import sys
 import time
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Sequence
 
 import click
 
+from planner.app.apply import apply as apply_plan
 from planner.cli.options import CONTEXT, emit, gateway_timeout_option, lock_timeout_option, no_color_option, output, parallelism_option, root_option, use_color
-
-if TYPE_CHECKING:
-    from planner.app.executor import Outcome
-    from planner.model.plan import Plan
+from planner.core.safety import describe_weakenings
+from planner.model.audit import FAILURE
+from planner.model.errors import Aborted
+from planner.model.outcome import UNKNOWN, Outcome
+from planner.model.plan import Plan, ResourceChange
+from planner.render.plan import render
+from planner.render.records import apply_report, outcome_line
 
 
 class Progress:
@@ -32,9 +36,9 @@ class Progress:
         """Count the rate from now: the time someone spent reading the plan is not apply time."""
         self.started = time.monotonic()
 
-    def __call__(self, outcome: "Outcome") -> None:
+    def __call__(self, outcome: Outcome) -> None:
         self.done += 1
-        self.failed += outcome.status in ("failure", "unknown")
+        self.failed += outcome.status in (FAILURE, UNKNOWN)
         if self.live:
             rate = self.done / max(time.monotonic() - self.started, 1e-6)
             sys.stderr.write(f"\r  applied {self.done}/{self.total}  {rate:.1f}/s  {self.failed} failed ")
@@ -43,8 +47,6 @@ class Progress:
             if self.done == self.total:
                 self.close()
         else:
-            from planner.render.records import outcome_line
-
             emit(outcome_line(outcome), err=True)
 
     def close(self) -> None:
@@ -55,30 +57,58 @@ class Progress:
             self._line_open = False
 
 
-def confirm_on_terminal(plan: "Plan") -> bool:
-    """Terraform's rule: only the word 'yes' applies; no terminal, no apply."""
-    from planner.model.errors import Aborted
+class TerminalHooks:
+    """:class:`~planner.app.hooks.ApplyHooks` for a person at a terminal or a CI log.
 
-    if not sys.stdin.isatty():
-        raise Aborted("apply needs confirmation but there is no terminal", hint="review the plan and pass --auto-approve, or apply a saved plan file")
-    answer = click.prompt(
-        f"\nDo you want to apply these changes to environment {plan.environment}?\n  Only 'yes' will be accepted",
-        default="",
-        show_default=False,
-    )
-    return bool(answer.strip() == "yes")
+    Terraform's rule: only the word 'yes' applies; with no terminal, nothing
+    is applied unless ``--auto-approve`` said so beforehand.
+    """
 
+    def __init__(self, *, color: bool, forced: bool, auto_approve: bool) -> None:
+        self.color = color
+        self.forced = forced
+        self.auto_approve = auto_approve
+        self.progress: Progress | None = None
 
-def confirm_weakening_on_terminal(changes: Any) -> bool:
-    """``apply.weakening: confirm``: the weakenings get a question of their own."""
-    from planner.model.errors import Aborted
-    from planner.core.safety import describe_weakenings
+    def plan_ready(self, plan: Plan) -> None:
+        render(plan, output(), "text", color=self.color, forced=self.forced)
+        self.progress = Progress(len(plan.actionable))
 
-    listing = "".join(f"\n  {line}" for line in describe_weakenings(changes))
-    if not sys.stdin.isatty():
-        raise Aborted(f"this plan weakens safety and apply.weakening is confirm, but there is no terminal to ask:{listing}", hint="review each weakening and re-run with --allow-weakening")
-    answer = click.prompt(f"\nThese changes weaken safety:{listing}\nDo you want to apply the weakenings too?\n  Only 'yes' will be accepted", default="", show_default=False)
-    return bool(answer.strip() == "yes")
+    def approve(self, plan: Plan) -> bool:
+        approved = self.auto_approve or self._ask(
+            f"\nDo you want to apply these changes to environment {plan.environment}?\n  Only 'yes' will be accepted",
+            Aborted("apply needs confirmation but there is no terminal", hint="review the plan and pass --auto-approve, or apply a saved plan file"),
+        )
+        self._restart_clock()
+        return approved
+
+    def approve_weakenings(self, changes: Sequence[ResourceChange]) -> bool:
+        """``apply.weakening: confirm``: the weakenings get a question of their own."""
+        listing = "".join(f"\n  {line}" for line in describe_weakenings(changes))
+        approved = self._ask(
+            f"\nThese changes weaken safety:{listing}\nDo you want to apply the weakenings too?\n  Only 'yes' will be accepted",
+            Aborted(f"this plan weakens safety and apply.weakening is confirm, but there is no terminal to ask:{listing}", hint="review each weakening and re-run with --allow-weakening"),
+        )
+        self._restart_clock()
+        return approved
+
+    def outcome(self, outcome: Outcome) -> None:
+        if self.progress is not None:
+            self.progress(outcome)
+
+    def close(self) -> None:
+        if self.progress is not None:
+            self.progress.close()
+
+    def _restart_clock(self) -> None:
+        if self.progress is not None:
+            self.progress.restart_clock()
+
+    @staticmethod
+    def _ask(question: str, no_terminal: Aborted) -> bool:
+        if not sys.stdin.isatty():
+            raise no_terminal
+        return bool(click.prompt(question, default="", show_default=False).strip() == "yes")
 
 
 @click.command(context_settings=CONTEXT)
@@ -110,49 +140,22 @@ def apply(plan_file: Path | None, env: str | None, root: Path, auto_approve: boo
       llmplan apply --env dev
       llmplan apply plan.json --auto-approve
     """
-    from planner.app import apply as operations
-    from planner.render import render
-    from planner.render.records import apply_report
-
-    color = use_color(no_color)
-    progress: list[Progress] = []
-
-    def show_plan(plan: "Plan") -> None:
-        render(plan, output(), "text", color=color, forced=force)
-        progress.append(Progress(len(plan.actionable)))
-
-    def on_outcome(outcome: "Outcome") -> None:
-        progress[-1](outcome)
-
-    def confirm(plan: "Plan") -> bool:
-        approved = True if auto_approve else confirm_on_terminal(plan)
-        progress[-1].restart_clock()
-        return approved
-
-    def confirm_weakening(changes: Any) -> bool:
-        approved = confirm_weakening_on_terminal(changes)
-        progress[-1].restart_clock()
-        return approved
-
+    hooks = TerminalHooks(color=use_color(no_color), forced=force, auto_approve=auto_approve)
     try:
-        result = operations.apply(
+        result = apply_plan(
             root,
+            hooks,
             plan_file=plan_file,
             env_name=env,
             parallelism=parallelism,
             force=force,
             fail_fast=fail_fast,
             lock_timeout=lock_timeout,
-            show_plan=show_plan,
-            confirm=confirm,
-            on_outcome=on_outcome,
             allow_weakening=allow_weakening,
-            confirm_weakening=confirm_weakening,
             gateway_timeout=gateway_timeout,
         )
     finally:
-        for bar in progress:
-            bar.close()
+        hooks.close()
     report = apply_report(result)
     for line in report.notes:
         emit(line, err=True)

@@ -2,11 +2,18 @@
 
 from __future__ import annotations
 
+import io
 from pathlib import Path
 
 import click
 
+from planner.adapters.outputs import write_output_file
+from planner.app.drift import drift as detect
+from planner.app.importing import import_models
+from planner.app.refresh import refresh as refresh_state
 from planner.cli.options import CONTEXT, Found, emit, env_option, format_option, gateway_timeout_option, lock_timeout_option, no_color_option, output, parallelism_option, root_option, use_color
+from planner.render.drift import render_drift
+from planner.render.records import import_listing, refresh_listing, refresh_warnings
 
 
 @click.command(context_settings=CONTEXT)
@@ -37,16 +44,11 @@ def drift(env: str, root: Path, output_format: str, out_file: Path | None, fail_
       llmplan drift --env prod --fail-on-weakening
       llmplan drift --env prod --fail-on-unmanaged
     """
-    import io
-
-    from planner.app import context as manager
-    from planner.render import render_drift
-
-    report = manager.drift(root, env, parallelism=parallelism, gateway_timeout=gateway_timeout)
+    report = detect(root, env, parallelism=parallelism, gateway_timeout=gateway_timeout)
     if out_file is not None:  # first, so a path that cannot be written fails before any report is shown
         buffer = io.StringIO()
         render_drift(report, buffer, output_format)
-        manager.write_output_file(out_file, buffer.getvalue(), what="drift report")
+        write_output_file(out_file, buffer.getvalue(), what="drift report")
     render_drift(report, output(), output_format, color=use_color(no_color))
     found = bool(report.weakened_outside if fail_on_weakening else report.has_drift) or (fail_on_unmanaged and bool(report.unmanaged))
     return Found.CHANGES if found else Found.NOTHING
@@ -69,10 +71,7 @@ def refresh(env: str, root: Path, lock_timeout: float, gateway_timeout: float | 
     Example:
       llmplan refresh --env dev
     """
-    from planner.app import apply as operations
-    from planner.render.records import refresh_listing, refresh_warnings
-
-    recorded = operations.refresh(root, env, lock_timeout=lock_timeout, gateway_timeout=gateway_timeout)
+    recorded = refresh_state(root, env, lock_timeout=lock_timeout, gateway_timeout=gateway_timeout)
     for line in refresh_listing(recorded):
         emit(line)
     for line in refresh_warnings(recorded, env):
@@ -99,11 +98,8 @@ def import_command(env: str, root: Path, model_ids: tuple[str, ...], import_all:
       llmplan import --env dev
       llmplan import --env dev --model-id b2c3d4e5-f6a7-4890-9bcd-ef1234567891
     """
-    from planner.app import apply as operations
-    from planner.render.records import import_listing
-
     if model_ids and import_all:
         raise click.UsageError("pass --model-id or --all, not both")
-    result = operations.import_models(root, env, model_ids=model_ids, import_all=import_all, lock_timeout=lock_timeout, gateway_timeout=gateway_timeout)
+    result = import_models(root, env, model_ids=model_ids, import_all=import_all, lock_timeout=lock_timeout, gateway_timeout=gateway_timeout)
     for line in import_listing(result, env, root.resolve(), listing_only=not model_ids and not import_all):
         emit(line)

@@ -10,6 +10,11 @@ from typing import Any, Callable, Iterable
 
 import click
 
+from planner.adapters.project import find_root, list_environments
+from planner.model.printable import printable
+from planner.model.settings import display_path
+from planner.render.charset import for_stream, to_ascii, wants_ascii
+
 CONTEXT = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
 
 Decorator = Callable[[Callable[..., Any]], Callable[..., Any]]
@@ -34,8 +39,6 @@ def _project_root(ctx: click.Context, param: click.Parameter, value: Path | None
     current directory (whose missing environments/ the error then names)."""
     if value is not None:
         return value
-    from planner.adapters.project import find_root
-
     return find_root(Path.cwd()) or Path.cwd()
 
 
@@ -53,8 +56,6 @@ def root_option(func: Callable[..., Any]) -> Callable[..., Any]:
 
 def _complete_environments(ctx: click.Context, param: click.Parameter, incomplete: str) -> list[str]:
     """Shell completion of --env: the environments of the project."""
-    from planner.adapters.project import find_root, list_environments
-
     given = ctx.params.get("root")
     root = Path(given) if given else find_root(Path.cwd())
     return [name for name in list_environments(root) if name.startswith(incomplete)] if root is not None else []
@@ -131,17 +132,12 @@ def use_color(no_color: bool = False) -> bool:
 def output(*, err: bool = False) -> Any:
     """Where renderers write: stdout (or stderr) as it is, or with ASCII arrows
     when it cannot show UTF-8 (planner.render.charset decides)."""
-    from planner.render.charset import for_stream
-
     return for_stream(sys.stderr if err else sys.stdout)
 
 
 def emit(text: str, *, err: bool = False) -> None:
     """One line for the user: control characters shown escaped (never obeyed by the terminal),
     and through the same charset decision as :func:`output`."""
-    from planner.model.printable import printable
-    from planner.render.charset import to_ascii, wants_ascii
-
     stream = sys.stderr if err else sys.stdout
     text = printable(text, newlines=True)
     if wants_ascii(stream):
@@ -155,8 +151,6 @@ def warn(warnings: Iterable[object]) -> None:
 
 
 def display(path: Path | None, root: Path) -> str:
-    from planner.model.settings import display_path
-
     return display_path(path, root.resolve()) if path is not None else ""
 
 

@@ -1,4 +1,4 @@
-"""validate, plan, show: the read-only commands a pull request runs."""
+"""plan and show: the read-only commands a pull request runs."""
 
 from __future__ import annotations
 
@@ -6,33 +6,10 @@ from pathlib import Path
 
 import click
 
+from planner.adapters.outputs import read_plan_file, write_plan_file
+from planner.app.plan import make_plan
 from planner.cli.options import CONTEXT, Found, emit, env_option, format_option, gateway_timeout_option, no_color_option, output, parallelism_option, root_option, use_color, warn
-
-
-@click.command(context_settings=CONTEXT)
-@env_option
-@root_option
-@format_option("text", "json")
-def validate(env: str, root: Path, output_format: str) -> None:
-    """Check an environment's YAML offline: syntax, schema, policy, duplicates.
-
-    Sends no request. Every problem is reported at once, each with file,
-    line and field. Exit 0 when valid, 1 otherwise.
-
-    \b
-    Example:
-      llmplan validate --env prod --format json
-    """
-    from planner.app import context as manager
-    from planner.render import validation_document
-
-    environment, warnings = manager.validate_environment(root, env)
-    warn(warnings)
-    count = len(environment.models)
-    if output_format == "json":
-        emit(validation_document(env, count, warnings))
-    else:
-        emit(f"{count} model{'s' if count != 1 else ''} valid in environment {env}")
+from planner.render.plan import render, targeting_text
 
 
 @click.command(context_settings=CONTEXT)
@@ -57,16 +34,11 @@ def plan(env: str, root: Path, output_format: str, out_file: Path | None, detail
       llmplan plan --env dev
       llmplan plan --env prod --format markdown --out plan.json --detailed-exitcode
     """
-    from planner.app import context as manager
-    from planner.render import render
-
-    outcome = manager.make_plan(root, env, targets=targets, parallelism=parallelism, gateway_timeout=gateway_timeout)
+    outcome = make_plan(root, env, targets=targets, parallelism=parallelism, gateway_timeout=gateway_timeout)
     warn(outcome.environment.warnings)
     if out_file is not None:
-        manager.write_plan_file(outcome.plan, out_file)
+        write_plan_file(outcome.plan, out_file)
     if targets and output_format == "json":  # text and markdown carry the warning in the plan itself
-        from planner.render import targeting_text
-
         emit(targeting_text(outcome.plan), err=True)
     render(outcome.plan, output(), output_format, color=use_color(no_color))
     if out_file is not None:
@@ -85,7 +57,4 @@ def show(plan_file: Path, output_format: str, no_color: bool) -> None:
     Example:
       llmplan show plan.json --format markdown
     """
-    from planner.app import context as manager
-    from planner.render import render
-
-    render(manager.read_plan_file(plan_file), output(), output_format, color=use_color(no_color))
+    render(read_plan_file(plan_file), output(), output_format, color=use_color(no_color))

@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import json
+import platform
 from pathlib import Path
 
 import click
 
+from planner import __version__
+from planner.app.fmt import format_environments
 from planner.cli.options import CONTEXT, Found, emit, format_option, root_option
 
 
@@ -31,22 +34,7 @@ def fmt(envs: tuple[str, ...], root: Path, check: bool, show_diff: bool) -> Foun
       llmplan fmt
       llmplan fmt --check --diff
     """
-    from planner.adapters import yamlfmt
-    from planner.model.errors import ConfigurationError
-    from planner.adapters.project import environment_directory, list_environments
-
-    if not (root / "environments").is_dir():
-        raise ConfigurationError(
-            f"there is no {root.resolve() / 'environments'}/ folder to format",
-            hint="run llmplan in the project folder (the one holding environments/) or any folder below it, or pass --root",
-        )
-    names = list(dict.fromkeys(envs)) or list_environments(root)
-    for name in names:
-        environment_directory(root, name)  # an unknown name is an error naming the folder searched
-    results = yamlfmt.format_files(root, yamlfmt.environment_files(root, names))
-    changed = [result for result in results if result.changed]
-    if not check:
-        yamlfmt.write(changed)
+    changed = format_environments(root, envs, check=check)
     for result in changed:
         emit(result.display)
         if show_diff:
@@ -63,12 +51,8 @@ def version(output_format: str) -> None:
     Example:
       llmplan version --format json
     """
-    import platform
-
-    from planner import __version__
-
     facts = {"llmplan_version": __version__, "python_version": platform.python_version(), "platform": f"{platform.system().lower()}_{platform.machine().lower()}"}
     if output_format == "json":
         emit(json.dumps(facts, indent=2))
     else:
-        emit(f"llmplan v{__version__}\non {facts['platform']}, Python {facts['python_version']}")
+        emit(f"llmplan {__version__}\non {facts['platform']}, Python {facts['python_version']}")

@@ -3,11 +3,16 @@
 from __future__ import annotations
 
 import json
+import sys
 from pathlib import Path
 
 import click
 
-from planner.cli.options import CONTEXT, emit, env_option, format_option, lock_timeout_option, root_option
+from planner.app import records as records_app
+from planner.app import state_edits
+from planner.app.migrate import migrate_state
+from planner.cli.options import CONTEXT, display, emit, env_option, format_option, lock_timeout_option, root_option
+from planner.render.records import migration_listing, render_audit_entries, state_listing
 
 
 @click.group(context_settings=CONTEXT)
@@ -36,9 +41,7 @@ def state_list(env: str, root: Path) -> None:
     Example:
       llmplan state list --env dev
     """
-    from planner.app import context as manager
-
-    view = manager.show_state(root, env)
+    view = records_app.show_state(root, env)
     for warning in view.warnings:
         emit(f"Warning: {warning}", err=True)
     for address in sorted(view.state.resources) if view.state is not None else ():
@@ -60,9 +63,6 @@ def state_rm(env: str, root: Path, addresses: tuple[str, ...], lock_timeout: flo
     Example:
       llmplan state rm --env dev old-bot
     """
-    from planner.app import state_edits
-    from planner.cli.options import display
-
     for edit in state_edits.remove(root, env, addresses, lock_timeout=lock_timeout):
         emit(f"Removed {edit.address} ({edit.model_id}) from the state of {env}; its live configuration is left alone.")
         if edit.file is not None:
@@ -85,8 +85,6 @@ def state_mv(env: str, root: Path, old: str, new: str, lock_timeout: float) -> N
     Example:
       llmplan state mv --env dev summarizer summ
     """
-    from planner.app import state_edits
-
     edit = state_edits.move(root, env, old, new, lock_timeout=lock_timeout)
     emit(f"Moved {old} to {new} ({edit.model_id}) in the state of {env}.")
     if edit.file is None:
@@ -104,10 +102,7 @@ def state_show(env: str, root: Path, output_format: str) -> None:
     Example:
       llmplan state show --env dev --format json
     """
-    from planner.app import context as manager
-    from planner.render.records import state_listing
-
-    view = manager.show_state(root, env)
+    view = records_app.show_state(root, env)
     if output_format == "json":
         document = view.state.to_dict() if view.state is not None else None
         emit(json.dumps({"environment": env, "state": document, "lock": view.lock.to_dict() if view.lock else None, "warnings": list(view.warnings)}, indent=2, ensure_ascii=False))
@@ -137,10 +132,7 @@ def state_migrate(env: str, root: Path, source: str | None, lock_timeout: float)
       llmplan state migrate --env prod                 # local files → PostgreSQL
       llmplan state migrate --env prod --from postgres # after setting backend: local again
     """
-    from planner.app import apply as operations
-    from planner.render.records import migration_listing
-
-    for line in migration_listing(operations.migrate_state(root, env, source_backend=source, lock_timeout=lock_timeout)):
+    for line in migration_listing(migrate_state(root, env, source_backend=source, lock_timeout=lock_timeout)):
         emit(line)
 
 
@@ -158,9 +150,7 @@ def force_unlock(env: str, root: Path, lock_id: str) -> None:
     Example:
       llmplan force-unlock --env prod 3f2c9a1e-…
     """
-    from planner.app import context as manager
-
-    manager.force_unlock(root, env, lock_id)
+    records_app.force_unlock(root, env, lock_id)
     emit(f"Lock {lock_id} of environment {env} removed.")
 
 
@@ -190,9 +180,7 @@ def audit_verify(env: str, root: Path, repair: bool, lock_timeout: float) -> Non
     Example:
       llmplan audit verify --env prod
     """
-    from planner.app import context as manager
-
-    report, repaired = manager.verify_audit(root, env, repair=repair, lock_timeout=lock_timeout)
+    report, repaired = records_app.verify_audit(root, env, repair=repair, lock_timeout=lock_timeout)
     if repaired is not None:
         emit(f"Repaired: moved a torn last line ({repaired.fragment_bytes} bytes) to {repaired.torn_path} and recorded the repair in the trail", err=True)
     report.raise_if_broken(env)
@@ -211,12 +199,7 @@ def audit_show(env: str, root: Path, model_id: str | None, output_format: str) -
     Example:
       llmplan audit show --env prod --model-id a1b2c3d4-e5f6-7890-abcd-ef1234567890
     """
-    import sys
-
-    from planner.app import context as manager
-    from planner.render.records import render_audit_entries
-
-    render_audit_entries(manager.audit_entries(root, env, model_id=model_id), sys.stdout, output_format)
+    render_audit_entries(records_app.audit_entries(root, env, model_id=model_id), sys.stdout, output_format)
 
 
 @click.group(context_settings=CONTEXT)
@@ -242,9 +225,7 @@ def governance_flush(env: str, root: Path, lock_timeout: float) -> None:
     Example:
       llmplan governance flush --env prod
     """
-    from planner.app import context as manager
-
-    result = manager.flush_governance(root, env, lock_timeout=lock_timeout)
+    result = records_app.flush_governance(root, env, lock_timeout=lock_timeout)
     if result is None:
         emit(f"environment {env} has no governance webhook configured")
         return

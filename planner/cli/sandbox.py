@@ -9,11 +9,20 @@ import sys
 import threading
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote, urlsplit
 
 import click
+import requests
 
-
-CONTEXT = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
+from planner.adapters.project import environment_directory
+from planner.cli.options import CONTEXT, root_option
+from planner.core.yamlsource import parse_yaml
+from planner.model.catalog import DEMO_MODELS
+from planner.sandbox.answers import ApiError
+from planner.sandbox.errors import SandboxError
+from planner.sandbox.server import start_sandbox
+from planner.sandbox.store import ModelStore
+from planner.sandbox.tokens import READONLY_CLIENT_ID, ClientSpec, default_clients
 
 
 def _fail_rule(text: str) -> dict[str, Any]:
@@ -73,7 +82,13 @@ def sandbox() -> None:
 @click.option("--faults", "faults_file", type=click.Path(exists=True, dir_okay=False, path_type=Path), help="JSON file with fault settings, as the body of POST /__sandbox/faults.")
 @click.option("--client-id", default="sandbox", show_default=True, help="OAuth client id with every scope (sandbox-readonly always exists too).")
 @click.option("--client-secret", envvar="LLMPLAN_SANDBOX_CLIENT_SECRET", default="sandbox-secret", show_default="sandbox-secret, or $LLMPLAN_SANDBOX_CLIENT_SECRET", help="Secret of --client-id.")
-@click.option("--webhook-secret", envvar="LLMPLAN_SANDBOX_WEBHOOK_SECRET", show_default="none: recorded unchecked; or $LLMPLAN_SANDBOX_WEBHOOK_SECRET", help="Verify each delivery to /__sandbox/webhook with this Standard Webhooks secret (whsec_… or plain; two, space-separated, while rotating). Prefer the variable: a command line is visible to other users.")
+@click.option(
+    "--webhook-secret",
+    envvar="LLMPLAN_SANDBOX_WEBHOOK_SECRET",
+    show_default="none: recorded unchecked; or $LLMPLAN_SANDBOX_WEBHOOK_SECRET",
+    help="Verify each delivery to /__sandbox/webhook with this Standard Webhooks secret (whsec_… or plain; two, space-separated, while rotating). "
+    "Prefer the variable: a command line is visible to other users.",
+)
 @click.option("--allow-remote", is_flag=True, help="Allow a non-loopback --host (the sandbox has no real security).")
 @click.option("--verbose", "-v", is_flag=True, help="Print one line per request to stderr.")
 def serve(
@@ -117,9 +132,6 @@ def serve(
       LLMPLAN_SANDBOX_WEBHOOK_SECRET="$LLMPLAN_GOVERNANCE_SECRET" llmplan sandbox serve --port 0
       llmplan sandbox serve --lost-answer-share 0.05 --slow-answer-share 0.01 --slow-answer-ms 20000
     """
-    from planner.sandbox.server import start_sandbox
-    from planner.sandbox.tokens import READONLY_CLIENT_ID, ClientSpec, default_clients
-
     faults = _faults_file(faults_file)
     rules = list(faults.get("rules", []))
     rules.extend(_fail_rule(text) for text in fail_rules)
@@ -168,11 +180,8 @@ def serve(
             signal.signal(sig, handler)
 
 
-
 def _assignment(text: str) -> tuple[list[str], Any]:
     """``max_tokens=1024`` / ``temperature_matrix.creative=1.4`` → (path, value); values are YAML."""
-    from planner.core.yamlsource import parse_yaml
-
     name, sep, raw = text.partition("=")
     if not sep or not name:
         raise click.BadParameter(f"{text!r} is not FIELD=VALUE (e.g. max_tokens=1024 or temperature_matrix.creative=1.4)")
@@ -196,12 +205,6 @@ def _changes(assignments: tuple[str, ...]) -> dict[str, Any]:
 
 def _edit_running(url: str, model_id: str, changes: dict[str, Any]) -> dict[str, Any]:
     """PATCH a running sandbox's configuration through its admin endpoint."""
-    from urllib.parse import quote, urlsplit
-
-    import requests
-
-    from planner.sandbox.errors import SandboxError
-
     if urlsplit(url).scheme not in ("http", "https") or not urlsplit(url).netloc:
         raise SandboxError(f"--url {url!r} is not an http:// address", hint="pass the address `llmplan sandbox serve` printed, e.g. http://127.0.0.1:8765")
     target = f"{url.rstrip('/')}/__sandbox/models/{quote(model_id, safe='')}/configuration"
@@ -228,7 +231,7 @@ def _edit_running(url: str, model_id: str, changes: dict[str, Any]) -> dict[str,
 
 @sandbox.command(context_settings=CONTEXT)
 @click.option("--env", "-e", "env", metavar="ENV", help="Edit the in-process sandbox of this environment (state/ENV/sandbox.json).")
-@click.option("--root", type=click.Path(file_okay=False, path_type=Path), envvar="LLMPLAN_ROOT", default=".", show_default="current directory, or $LLMPLAN_ROOT", help="Project folder holding environments/ and state/.")
+@root_option
 @click.option("--data", "data_file", type=click.Path(dir_okay=False, path_type=Path), help="Edit this sandbox data file instead.")
 @click.option("--url", metavar="URL", help="Edit a running `llmplan sandbox serve` at this address instead (e.g. http://127.0.0.1:8765).")
 @click.argument("model_id")
@@ -248,12 +251,6 @@ def edit(env: str | None, root: Path, data_file: Path | None, url: str | None, m
       llmplan sandbox edit --env dev a1b2c3d4-e5f6-7890-abcd-ef1234567890 max_tokens=1024
       llmplan sandbox edit --env dev a1b2c3d4-e5f6-7890-abcd-ef1234567890 temperature_matrix.creative=1.4
     """
-    from planner.model.catalog import DEMO_MODELS
-    from planner.adapters.project import environment_directory
-    from planner.sandbox.answers import ApiError
-    from planner.sandbox.errors import SandboxError
-    from planner.sandbox.store import ModelStore
-
     if sum(given is not None for given in (env, data_file, url)) != 1:
         raise click.UsageError("name the sandbox with --url, --env or --data (one of them)")
     changes = _changes(assignments)

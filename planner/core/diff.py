@@ -13,7 +13,6 @@ Pure functions over plain data.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Any, Mapping
 
 from planner.model.configuration import FIELDS, canonical_json, sha256_hex, with_defaults
@@ -96,7 +95,7 @@ def _strictly_equal(first: Any, second: Any) -> bool:
     elif kind is list:
         if len(first) != len(second):
             return False
-        pairs = zip(first, second)
+        pairs = zip(first, second, strict=True)
     else:
         return bool(first == second)
     for value, other in pairs:
@@ -171,7 +170,7 @@ def _walk_plain(old: dict[str, Any], new: dict[str, Any], parts: list[Any], foun
 
 def _deepdiff_changes(old: dict[str, Any], new: dict[str, Any]) -> tuple[FieldChange, ...]:
     from deepdiff import DeepDiff  # imported here: the fast paths above need none of it
-    from deepdiff.helper import NotPresent
+    from deepdiff.helper import NotPresent  # lazy, as the line above (deepdiff: 0.5 s to import)
 
     changes: list[FieldChange] = []
     # threshold_to_diff_deeper=0: field by field even when two mappings share

@@ -27,19 +27,16 @@ outside llmplan", the drift that pages.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Mapping
+from typing import Any, Mapping
 
-from planner.core.planning import find_moves
-from planner.model.plan import FieldChange
 from planner.core.diff import configuration_hash, diff_configurations, to_payload
-from planner.model.settings import Environment
-from planner.model.safety import UNCHANGED, Classification
+from planner.core.planning import find_moves
 from planner.core.safety import classify
-from planner.model.plan import ConfiguredModel, RecordedModel
 from planner.core.tfjson import recorded_models
-
-if TYPE_CHECKING:
-    from planner.model.state import State
+from planner.model.plan import ConfiguredModel, FieldChange, RecordedModel
+from planner.model.safety import UNCHANGED, Classification
+from planner.model.settings import Environment
+from planner.model.state import State
 
 CHANGED_OUTSIDE = "changed_outside"
 NOT_APPLIED = "not_applied"
@@ -107,7 +104,7 @@ def detect_drift(
     environment: Environment,
     live: Mapping[str, Mapping[str, Any] | None],
     names: Mapping[str, str],
-    state: "State | None",
+    state: State | None,
     *,
     created_at: str,
     tool_version: str,

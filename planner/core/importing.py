@@ -12,9 +12,9 @@ import re
 import unicodedata
 from typing import Any, Iterable, Mapping
 
-from planner.model.configuration import TEMPERATURE_KEYS
 from planner.core.diff import configuration_hash, to_payload
 from planner.core.yamlsource import parse_yaml
+from planner.model.configuration import TEMPERATURE_KEYS
 
 SCHEMA_HEADER = "# yaml-language-server: $schema=../../../schemas/model-configuration.schema.json"
 FILTER_KEYS = ("filter_type", "action", "threshold")

@@ -13,8 +13,7 @@ import json
 from typing import Any, Iterable, Mapping
 
 from planner.core.safety import saved_classification
-from planner.core.tfjson import FORMAT_VERSION, TERRAFORM_VERSION, change_entry, configuration, plain_json, planned_values_mismatch
-from planner.core.tfjson import document_text, prior_state, read_configuration, read_prior_state, values_module, values_resource
+from planner.core.tfjson import FORMAT_VERSION, TERRAFORM_VERSION, change_entry, configuration, document_text, plain_json, planned_values_mismatch, prior_state, read_configuration, read_prior_state, values_module, values_resource
 from planner.core.validation import schema_violations
 from planner.model import schemas
 from planner.model.configuration import canonical_json, sha256_hex

@@ -14,24 +14,21 @@ saved form. Three things are decided here besides create / update / no-op:
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, Iterable, Mapping, Sequence
+from typing import Any, Iterable, Mapping, Sequence
 
 from planner.core.diff import configuration_hash, diff_configurations, diff_payloads, same_payload, to_payload
-from planner.model.settings import Environment, ModelFile
-from planner.model.plan import CREATE, FORGET, NO_OP, UPDATE, WRITE_ACTIONS, DriftedResource, Plan, ResourceChange, SafetyCheck
-from planner.model.safety import UNCHANGED
 from planner.core.safety import classify, classify_action
-from planner.model.plan import ConfiguredModel
 from planner.core.tfjson import recorded_models
-
-if TYPE_CHECKING:  # the records model is only needed for its types
-    from planner.model.state import ResourceState, State
+from planner.model.plan import CREATE, FORGET, NO_OP, UPDATE, WRITE_ACTIONS, ConfiguredModel, DriftedResource, Plan, ResourceChange, SafetyCheck
+from planner.model.safety import UNCHANGED
+from planner.model.settings import Environment, ModelFile
+from planner.model.state import ResourceState, State
 
 
 def build_plan(
     environment: Environment,
     live: Mapping[str, Mapping[str, Any] | None],
-    state: "State | None",
+    state: State | None,
     *,
     created_at: str,
     tool_version: str,
@@ -122,7 +119,7 @@ def build_plan(
     )
 
 
-def find_moves(models: Iterable[ModelFile], recorded: Mapping[str, "ResourceState"]) -> dict[str, str]:
+def find_moves(models: Iterable[ModelFile], recorded: Mapping[str, ResourceState]) -> dict[str, str]:
     """New address → old address of every renamed model file.
 
     A move is a desired address that state does not know, whose model_id
@@ -161,7 +158,7 @@ def _drift(address: str, model_id: str, previous: Any, live_config: Mapping[str,
     )
 
 
-def unknown_targets(environment: Environment, state: "State | None", targets: Iterable[str]) -> list[str]:
+def unknown_targets(environment: Environment, state: State | None, targets: Iterable[str]) -> list[str]:
     known = {model.address for model in environment.models}
     if state is not None:
         known.update(state.resources)

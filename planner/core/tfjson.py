@@ -21,7 +21,6 @@ for tools that group by provider: no such provider is published.
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
 from typing import Any, Callable, Iterable, Mapping, Sequence
 
 from planner.model.configuration import canonical_json

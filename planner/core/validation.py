@@ -14,13 +14,14 @@ import re
 from dataclasses import dataclass
 from typing import Any, Iterable, Mapping
 
+from planner.core.yamlexplain import reading_note, written_at
 from planner.model import schemas
 from planner.model.addresses import url_refusal
 from planner.model.configuration import Capabilities, with_defaults
-from planner.model.settings import EnvironmentSource, ModelFile, Origin
 from planner.model.errors import Problem
-from planner.model.source import JsonPath, format_path
 from planner.model.printable import shorten
+from planner.model.settings import EnvironmentSource, ModelFile, Origin
+from planner.model.source import JsonPath, format_path
 
 # JSON Schema's type names in the words of a YAML file.
 _TYPE_NAMES = {"object": "mapping", "array": "list"}
@@ -196,27 +197,16 @@ def _problems(violations: Iterable[Violation], locate: Any, suffix: str = "", *,
     return result
 
 
-def _reading_explainer(root: Any, file: str, data: Any, path_in_file: Any = lambda path: path) -> Any:
-    """``explain`` for :func:`_problems`: reads ``file`` again (only when a
-    problem needs it) to say how YAML read an unquoted value, and where."""
-    from pathlib import Path
-
-    from planner.core.yamlexplain import reading_note, written_at
-
-    text: list[str | None] = []
+def _reading_explainer(text: str, file: str, data: Any, path_in_file: Any = lambda path: path) -> Any:
+    """``explain`` for :func:`_problems`: says how YAML read an unquoted value of ``file``, and where (from its ``text``)."""
 
     def explain(violation: Violation, origin: Origin) -> tuple[int, str] | None:
-        if origin.file != file:
+        if origin.file != file or not text:
             return None  # inherited from defaults: explained where it is written
         value = _value_at(data, violation.path)
         if isinstance(value, str) or value is None:
             return None
-        if not text:
-            try:
-                text.append((Path(root) / file).read_text(encoding="utf-8"))
-            except (OSError, UnicodeDecodeError):
-                text.append(None)
-        written = written_at(text[0], path_in_file(violation.path)) if text[0] is not None else None
+        written = written_at(text, path_in_file(violation.path))
         note = reading_note(written, value) if written is not None else None
         return (written.column, note) if written is not None and note is not None else None
 
@@ -243,7 +233,7 @@ def check_environment(source: EnvironmentSource) -> list[Problem]:
         env_violations = schema_violations(schemas.validator(schemas.ENVIRONMENT), settings.data)
         env_violations.extend(Violation(("defaults",) + v.path, v.message) for v in _duplicate_filter_violations(settings.data.get("defaults")))
         env_violations.extend(_destination_violations(settings.data))
-        problems.extend(_problems(env_violations, lambda path: Origin(settings.file, settings.line_of(path)), explain=_reading_explainer(source.root, settings.file, settings.data)))
+        problems.extend(_problems(env_violations, lambda path: Origin(settings.file, settings.line_of(path)), explain=_reading_explainer(settings.text, settings.file, settings.data)))
         policy = settings.data.get("policy")
         if isinstance(policy, dict):
             policy_validator, policy_problems = _compile_policy(policy, settings.file, settings.line_of(("policy",)))
@@ -255,7 +245,7 @@ def check_environment(source: EnvironmentSource) -> list[Problem]:
 
     owners: dict[str, ModelFile] = {}
     for model in source.models:
-        for problem in _problems(configuration_violations(model.config), model.origin, explain=_reading_explainer(source.root, model.file, model.config)):
+        for problem in _problems(configuration_violations(model.config), model.origin, explain=_reading_explainer(model.text, model.file, model.config)):
             if settings is not None and problem.file == settings.file and (problem.line, f"defaults.{problem.path}") in reported_defaults:
                 continue
             problems.append(problem)
@@ -290,7 +280,7 @@ def _destination_violations(settings: Any) -> list[Violation]:
 
 
 def _policy_problems(policy_validator: Any, model: ModelFile, environment: str, settings: Any) -> list[Problem]:
-    from referencing.exceptions import Unresolvable
+    from referencing.exceptions import Unresolvable  # lazy: only a policy loads python-jsonschema (0.1 s)
 
     where = Origin(settings.file, settings.line_of(("policy",)))
     try:
@@ -304,7 +294,7 @@ def _policy_problems(policy_validator: Any, model: ModelFile, environment: str, 
 
 
 def _compile_policy(policy: dict[str, Any], file: str, line: int | None) -> tuple[Any, list[Problem]]:
-    from jsonschema.exceptions import SchemaError
+    from jsonschema.exceptions import SchemaError  # lazy: only a policy loads python-jsonschema (0.1 s)
 
     try:
         schemas.validator_class().check_schema(policy)

@@ -15,9 +15,9 @@ from typing import Any
 
 import yaml
 
-from planner.model.source import JsonPath
 from planner.core.yamlsource import _Loader
 from planner.model.printable import shorten
+from planner.model.source import JsonPath
 
 # YAML 1.1 (PyYAML, and so llmplan) reads these unquoted words as booleans
 _YAML11_BOOLEAN_WORDS = frozenset("yes Yes YES no No NO on On ON off Off OFF".split())

@@ -11,10 +11,8 @@ a caller can report every broken file at once.
 from __future__ import annotations
 
 import math
-import os
 import re
-from dataclasses import dataclass, field
-from typing import Any, Mapping
+from typing import Any
 
 import yaml
 
@@ -147,7 +145,7 @@ def parse_yaml(raw: bytes | str, display: str) -> tuple[SourceDocument | None, l
     except _Invalid as exc:
         return problem(exc.line, exc.path, exc.message, exc.column)
     builder.lines.setdefault((), root.start_mark.line + 1)
-    return SourceDocument(display, data, builder.lines), []
+    return SourceDocument(display, data, builder.lines, text), []
 
 
 TAB_MESSAGE = "a tab is used for indentation here; YAML indents with spaces only (replace the tab with spaces)"

@@ -9,13 +9,11 @@ format plus an ``llmplan`` block, sealed by a checksum).
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Iterable, Mapping
+from typing import Any, Iterable, Mapping
 
 from planner.model.errors import SafetyThresholdExceeded, StalePlan
 from planner.model.safety import UNCHANGED, Classification
-
-if TYPE_CHECKING:  # a plan is checked against a state; the state does not know plans
-    from planner.model.state import State
+from planner.model.state import State
 
 NO_OP = "no-op"
 CREATE = "create"
@@ -55,7 +53,6 @@ class ConfiguredModel:
     address: str
     file: str | None
     values: Mapping[str, Any]
-
 
 
 @dataclass(frozen=True)
@@ -105,7 +102,6 @@ class ResourceChange:
         return self.action == CREATE and self.state_version is not None
 
 
-
 @dataclass(frozen=True)
 class DriftedResource:
     """A model whose live configuration differs from what llmplan last applied."""
@@ -119,7 +115,6 @@ class DriftedResource:
     live_version: int | None
     applied_at: str | None
     classification: Classification = UNCHANGED  # of the change made outside llmplan
-
 
 
 @dataclass(frozen=True)
@@ -145,7 +140,6 @@ class SafetyCheck:
             f"{self.changed} of {self.total} models would change ({self.percent:.0f} %), "
             f"over the {self.max_change_percent:g} % limit of this environment; {remedy}"
         )
-
 
 
 @dataclass(frozen=True)
@@ -189,7 +183,7 @@ class Plan:
         if self.safety.exceeded and not force:
             raise SafetyThresholdExceeded(self.safety.describe())
 
-    def raise_if_stale(self, state: "State | None", live: Mapping[str, Mapping[str, Any] | None]) -> None:
+    def raise_if_stale(self, state: State | None, live: Mapping[str, Mapping[str, Any] | None]) -> None:
         """Refuse a saved plan if the state or any live configuration moved since it was made."""
         lineage = state.lineage if state is not None else None
         serial = state.serial if state is not None else 0
@@ -207,7 +201,6 @@ class Plan:
                 moved.append(f"{change.address} ({version_words(change.live_version, 'planned against')}, {version_words(version, 'live is')})")
         if moved:
             raise StalePlan("live configuration changed since the plan was made: " + ", ".join(moved))
-
 
 
 def version_words(version: int | None, prefix: str) -> str:

@@ -14,11 +14,16 @@ JsonPath = tuple[str | int, ...]
 
 @dataclass(frozen=True)
 class SourceDocument:
-    """A parsed file: plain data plus the 1-based line of every JSON path."""
+    """A parsed file: plain data plus the 1-based line of every JSON path, and the text it was read from.
+
+    ``text`` lets a message explain how YAML read a value (where it is
+    written, and as what) without reading the file again.
+    """
 
     file: str
     data: Any
     lines: Mapping[JsonPath, int] = field(default_factory=dict)
+    text: str = field(default="", repr=False, compare=False)
 
     def line_of(self, path: JsonPath) -> int | None:
         """Line of ``path`` or of its nearest ancestor that has one."""
@@ -27,7 +32,6 @@ class SourceDocument:
             if line is not None:
                 return line
         return None
-
 
 
 def format_path(path: JsonPath) -> str:

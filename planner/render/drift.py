@@ -11,9 +11,9 @@ from typing import Any, TextIO
 
 from planner.core.drift import KIND_TEXT, DriftedModel, DriftReport
 from planner.core.plan_file import field_changes_json
-from planner.model.printable import printable
-from planner.render import _COLORS, _RESET, _count, _diff_details, _field_lines, _safety_markdown, _safety_text, _weakenings
 from planner.core.tfjson import FORMAT_VERSION, TERRAFORM_VERSION, change_entry, configuration, document_text, plain_json, prior_state
+from planner.model.printable import printable
+from planner.render.common import COLORS, RESET, count, diff_details, field_lines, safety_markdown, safety_text, weakening_rows
 
 LEGEND = "each line reads live → YAML: what apply would change back"
 
@@ -29,9 +29,9 @@ def render_drift(report: DriftReport, out: TextIO, output_format: str, *, color:
 
 def drift_summary(report: DriftReport) -> str:
     unmanaged = len(report.unmanaged)
-    extra = f"; {_count(unmanaged, 'configuration')} on the gateway {'is' if unmanaged == 1 else 'are'} unmanaged (in no YAML file)" if unmanaged else ""
+    extra = f"; {count(unmanaged, 'configuration')} on the gateway {'is' if unmanaged == 1 else 'are'} unmanaged (in no YAML file)" if unmanaged else ""
     if not report.has_drift:
-        models = _count(report.total, "model")
+        models = count(report.total, "model")
         return f"No drift: the live configuration of environment {report.environment} matches the YAML ({models}){extra}."
     return f"Drift in environment {report.environment}: {len(report.drifted)} of {report.total} models differ from the YAML{extra}."
 
@@ -48,20 +48,20 @@ def _since(item: DriftedModel) -> str:
 
 def render_drift_text(report: DriftReport, out: TextIO, *, color: bool = False) -> None:
     def paint(symbol: str, text: str) -> str:
-        return f"{_COLORS[symbol]}{text}{_RESET}" if color and symbol in _COLORS else text
+        return f"{COLORS[symbol]}{text}{RESET}" if color and symbol in COLORS else text
 
-    outside = _weakenings((f"{item.address} ({item.model_id})", item.outside) for item in report.weakened_outside)
+    outside = weakening_rows((f"{item.address} ({item.model_id})", item.outside) for item in report.weakened_outside)
     if outside:
-        _safety_text(out, f"Safety weakened outside llmplan: {_count(len(report.weakened_outside), 'model')}, {_count(len(outside), 'setting')}.", outside, paint)
+        safety_text(out, f"Safety weakened outside llmplan: {count(len(report.weakened_outside), 'model')}, {count(len(outside), 'setting')}.", outside, paint)
     out.write(paint("bold", drift_summary(report)) + "\n")
     if report.drifted:
         out.write(f"\n  ({LEGEND})\n")
     for item in report.drifted:
         out.write(f"\n  {paint('~', '~')} {printable(f'{item.address} ({item.model_id})')}: {KIND_TEXT[item.kind]} ({_since(item)})\n")
-        for symbol, text in _field_lines(item.changes):
+        for symbol, text in field_lines(item.changes):
             out.write(f"      {paint(symbol, symbol)} {text}\n")
     if report.unmanaged:
-        out.write(f"\nUnmanaged: {_count(len(report.unmanaged), 'configured model')} on the gateway {'is' if len(report.unmanaged) == 1 else 'are'} in no YAML file of {report.environment}:\n")
+        out.write(f"\nUnmanaged: {count(len(report.unmanaged), 'configured model')} on the gateway {'is' if len(report.unmanaged) == 1 else 'are'} in no YAML file of {report.environment}:\n")
         for model in report.unmanaged:
             out.write(f"  ? {printable(f'{model.name} ({model.model_id})')}\n")
         out.write(f"  Adopt them with: llmplan import --env {report.environment} --model-id ID\n")
@@ -75,18 +75,18 @@ def render_drift_text(report: DriftReport, out: TextIO, *, color: bool = False) 
 def render_drift_markdown(report: DriftReport, out: TextIO) -> None:
     unmanaged = f", {len(report.unmanaged)} unmanaged" if report.unmanaged else ""
     out.write(f"### llmplan drift · `{report.environment}` · {len(report.drifted)} of {report.total} models drifted{unmanaged}\n\n")
-    outside = _weakenings((item.address, item.outside) for item in report.weakened_outside)
+    outside = weakening_rows((item.address, item.outside) for item in report.weakened_outside)
     if outside:
-        _safety_markdown(out, f"Safety weakened outside llmplan: {_count(len(report.weakened_outside), 'model')}", outside)
+        safety_markdown(out, f"Safety weakened outside llmplan: {count(len(report.weakened_outside), 'model')}", outside)
     out.write(drift_summary(report) + "\n\n")
     if report.drifted:
         out.write("| model | what moved | since | fields |\n|---|---|---|---|\n")
         for item in report.drifted:
             fields = ", ".join(f"`{printable(c.path)}`" for c in item.changes)
             out.write(f"| `{printable(item.address)}` | {KIND_TEXT[item.kind]} | {_since(item)} | {fields} |\n")
-        _diff_details(out, f"Field-level differences ({LEGEND})", ((f"{i.address} ({i.model_id})", i.changes) for i in report.drifted))
+        diff_details(out, f"Field-level differences ({LEGEND})", ((f"{i.address} ({i.model_id})", i.changes) for i in report.drifted))
     if report.unmanaged:
-        out.write(f"\n{_count(len(report.unmanaged), 'unmanaged model')} on the gateway: " + ", ".join(printable(f"`{m.name}` ({m.model_id})") for m in report.unmanaged) + ".\n")
+        out.write(f"\n{count(len(report.unmanaged), 'unmanaged model')} on the gateway: " + ", ".join(printable(f"`{m.name}` ({m.model_id})") for m in report.unmanaged) + ".\n")
 
 
 def drift_document(report: DriftReport) -> dict[str, Any]:

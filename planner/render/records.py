@@ -9,19 +9,21 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Iterable, Mapping, TextIO
+from typing import Any, Iterable, Mapping, TextIO
 
+from planner.adapters.metrics import MetricsSummary
+from planner.app.apply import ApplyResult
+from planner.app.importing import ImportResult
+from planner.app.migrate import MigrationResult
+from planner.app.records import StateView
+from planner.app.refresh import RecordedModel
+from planner.model.outcome import Outcome
 from planner.model.printable import printable
-
-if TYPE_CHECKING:
-    from planner.app.executor import Outcome
-    from planner.app.context import StateView
-    from planner.app.apply import ApplyResult, ImportResult, RecordedModel
-    from planner.app.migrate import MigrationResult
-    from planner.adapters.metrics import MetricsSummary
+from planner.model.settings import display_path
+from planner.render.common import value_text
 
 
-def outcome_line(outcome: "Outcome") -> str:
+def outcome_line(outcome: Outcome) -> str:
     """One model's outcome, for a CI log."""
     detail = f" ({outcome.error_code or 'error'}: {outcome.error_message})" if outcome.error_message else ""
     moved = f" (from {outcome.previous_address})" if outcome.previous_address is not None else ""
@@ -37,7 +39,7 @@ class ApplyReport:
     lines: tuple[str, ...]
 
 
-def apply_report(result: "ApplyResult") -> ApplyReport:
+def apply_report(result: ApplyResult) -> ApplyReport:
     notes = []
     if result.repair_note:
         notes.append(f"Note: {result.repair_note}")
@@ -67,16 +69,14 @@ def apply_report(result: "ApplyResult") -> ApplyReport:
     return ApplyReport(tuple(notes), tuple(lines))
 
 
-def refresh_listing(recorded: Iterable["RecordedModel"]) -> list[str]:
+def refresh_listing(recorded: Iterable[RecordedModel]) -> list[str]:
     lines = [f"  recorded {item.address} (version {item.version})" for item in recorded]
     lines.append(f"Refresh complete: {len(lines)} model(s) recorded in state." if lines else "State already matches the live configuration.")
     return lines
 
 
-def refresh_warnings(recorded: Iterable["RecordedModel"], environment: str) -> list[str]:
+def refresh_warnings(recorded: Iterable[RecordedModel], environment: str) -> list[str]:
     """A warning per accepted live configuration that is not the YAML: the next plan would undo it."""
-    from planner.render import value_text
-
     lines = []
     for item in recorded:
         if not item.differs:
@@ -89,9 +89,7 @@ def refresh_warnings(recorded: Iterable["RecordedModel"], environment: str) -> l
     return lines
 
 
-def import_listing(result: "ImportResult", environment: str, root: Path, *, listing_only: bool) -> list[str]:
-    from planner.model.settings import display_path
-
+def import_listing(result: ImportResult, environment: str, root: Path, *, listing_only: bool) -> list[str]:
     if listing_only:
         if not result.candidates:
             return [f"Nothing to import: every configured model on the gateway is managed by environment {environment}."]
@@ -107,7 +105,7 @@ def import_listing(result: "ImportResult", environment: str, root: Path, *, list
     return lines
 
 
-def state_listing(view: "StateView") -> list[str]:
+def state_listing(view: StateView) -> list[str]:
     lines = []
     if view.state is None:
         lines.append(f"No state for environment {view.environment} yet (nothing applied).")
@@ -142,7 +140,7 @@ def render_audit_entries(entries: Iterable[Mapping[str, Any]], out: TextIO, outp
         out.write("no audit entries\n")
 
 
-def migration_listing(result: "MigrationResult") -> list[str]:
+def migration_listing(result: MigrationResult) -> list[str]:
     if result.nothing_to_do:
         return [f"Nothing to migrate: {result.target} already holds serial {result.serial} of lineage {result.lineage} and all {result.entries} audit entries."]
     return [

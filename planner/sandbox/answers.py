@@ -9,7 +9,7 @@ the Platform API shape of the contract (``message``, ``code``, ``status``,
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, Iterable, Sequence
 
 # Genesys Cloud's error codes for the statuses the sandbox can answer.
@@ -64,8 +64,6 @@ class Response:
     body_delay: float = 0.0
 
     def with_headers(self, extra: Iterable[tuple[str, str]]) -> "Response":
-        from dataclasses import replace
-
         return replace(self, headers=self.headers + tuple(extra))
 
 

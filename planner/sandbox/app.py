@@ -27,7 +27,7 @@ import math
 import re
 import time
 import uuid
-from dataclasses import dataclass, field, replace
+from dataclasses import replace
 from typing import Any, Callable
 from urllib.parse import parse_qsl
 
@@ -36,11 +36,11 @@ from planner.sandbox.admin import REQUEST_LOG_SIZE, WEBHOOK_LOG_SIZE, AdminEndpo
 from planner.sandbox.answers import ApiError, FieldProblem, Response, error_response, json_response, problems_message
 from planner.sandbox.faults import FaultInjector, FaultSettings, RateLimiter
 from planner.sandbox.routing import (
-    Context,
     ADMIN_ROUTES,
     API_ROUTES,
     PUBLIC_ROUTES,
     WEBHOOK_PATH,
+    Context,
     Request,
     Route,
     basic_credentials,
@@ -80,7 +80,7 @@ class SandboxApp(AdminEndpoints):
         issuer: TokenIssuer,
         defaults: FaultSettings,
         clock: Callable[[], float],
-        webhook: WebhookVerifier = WebhookVerifier(),
+        webhook: WebhookVerifier | None = None,
     ) -> None:
         self.store = store
         self.issuer = issuer
@@ -89,7 +89,7 @@ class SandboxApp(AdminEndpoints):
         self.limiter = RateLimiter(defaults.rate_limit, defaults.rate_window_seconds, clock)
         self.requests = Journal(REQUEST_LOG_SIZE)
         self.deliveries = Journal(WEBHOOK_LOG_SIZE)
-        self.webhook = webhook
+        self.webhook = webhook or WebhookVerifier()  # none given: deliveries are recorded unchecked
         self.base_url = ""
 
     # --- the pipeline -------------------------------------------------------------

@@ -14,6 +14,8 @@ from __future__ import annotations
 from functools import lru_cache
 from typing import Any
 
+import yaml
+
 from planner.model import schemas
 
 OPENAPI_FILE = "gateway-openapi.yaml"
@@ -28,8 +30,6 @@ _OPENAPI_ONLY = ("nullable", "example", "discriminator", "xml", "externalDocs", 
 @lru_cache(maxsize=1)
 def document() -> dict[str, Any]:
     """The document as written (parsed once per process; libyaml when present)."""
-    import yaml
-
     loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
     with open(schemas.schemas_dir() / OPENAPI_FILE, encoding="utf-8") as handle:
         loaded: dict[str, Any] = yaml.load(handle, Loader=loader)  # noqa: S506 - a safe loader

@@ -21,9 +21,9 @@ from typing import Any, Iterable, Mapping
 
 from planner.model import schemas
 from planner.model.configuration import Capabilities
-from planner.sandbox.answers import FieldProblem
-from planner.model.source import JsonPath, format_path
 from planner.model.printable import shorten
+from planner.model.source import JsonPath, format_path
+from planner.sandbox.answers import FieldProblem
 
 _RFC3339 = re.compile(r"^(\d{4}-\d{2}-\d{2})[Tt](\d{2}:\d{2}):(\d{2})(\.\d+)?([Zz]|[+-]\d{2}:\d{2})$")
 

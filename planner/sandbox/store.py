@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import Any, Callable, Iterable, Mapping
 
 from planner.model.configuration import FIELDS, READ_ONLY_FIELDS, Capabilities, with_defaults
+from planner.model.source import JsonPath
 from planner.sandbox import openapi
 from planner.sandbox.answers import ApiError, FieldProblem, problems_message
 from planner.sandbox.errors import SandboxDataError
@@ -37,7 +38,6 @@ from planner.sandbox.rules import (
     model_findings,
     schema_findings,
 )
-from planner.model.source import JsonPath
 
 DATA_FORMAT = "llmplan-sandbox-store"
 DATA_FORMAT_VERSION = 1

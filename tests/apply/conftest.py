@@ -4,15 +4,12 @@ signatures with the project's secret (see project.py)."""
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Callable
 
 import pytest
 
-sys.path.insert(0, str(Path(__file__).parent))
-
-from project import WEBHOOK_SECRET, ApplyProject, SandboxAdmin  # noqa: E402
+from tests.apply.project import WEBHOOK_SECRET, ApplyProject, SandboxAdmin  # noqa: E402
 
 if TYPE_CHECKING:
     from planner.sandbox import RunningSandbox

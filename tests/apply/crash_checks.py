@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable
 
-from project import ApplyProject, SandboxAdmin
+from tests.apply.project import ApplyProject, SandboxAdmin
 
 
 @dataclass(frozen=True)

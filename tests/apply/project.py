@@ -26,11 +26,8 @@ from typing import Any, Callable, Mapping, Sequence
 
 import requests
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "plan"))
-
-from e2e_project import CREDENTIALS, Admin, Project, Run, model_config  # noqa: E402,F401
-
 from planner.model.catalog import generated_model_id  # noqa: E402
+from tests.plan.e2e_project import CREDENTIALS, Admin, Project, Run, model_config  # noqa: E402,F401
 
 WEBHOOK_SECRET_ENV = "LLMPLAN_TEST_WEBHOOK_SECRET"
 # The Standard Webhooks form (whsec_ + base64 of the key), as docs/audit.md recommends;

@@ -11,7 +11,7 @@ from typing import Any, Callable
 
 import pytest
 
-from project import ApplyProject, SandboxAdmin
+from tests.apply.project import ApplyProject, SandboxAdmin
 
 
 @pytest.fixture

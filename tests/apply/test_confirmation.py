@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import pytest
 
-from project import ApplyProject, SandboxAdmin
+from tests.apply.project import ApplyProject, SandboxAdmin
 
 
 def test_no_terminal_and_no_auto_approve_refuses_and_changes_nothing(project: ApplyProject, admin: SandboxAdmin) -> None:

@@ -17,8 +17,8 @@ from typing import Any, Callable
 
 import pytest
 
-from crash_checks import check_records_converge, sigkill_trial, start_project
-from project import ApplyProject, SandboxAdmin
+from tests.apply.crash_checks import check_records_converge, sigkill_trial, start_project
+from tests.apply.project import ApplyProject, SandboxAdmin
 
 # More trials for a reliability run: LLMPLAN_CRASH_TRIALS=200 pytest tests/apply/test_crash_safety.py
 TRIALS = int(os.environ.get("LLMPLAN_CRASH_TRIALS", "5"))

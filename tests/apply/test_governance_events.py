@@ -6,7 +6,7 @@ library ``standardwebhooks`` and by the sandbox's receiver."""
 from __future__ import annotations
 
 from planner.model import schemas
-from project import WEBHOOK_SECRET_ENV, ApplyProject, SandboxAdmin, expected_payload
+from tests.apply.project import WEBHOOK_SECRET_ENV, ApplyProject, SandboxAdmin, expected_payload
 
 
 def test_every_event_of_an_apply_verifies_and_a_refused_put_is_reported_failed(project: ApplyProject, admin: SandboxAdmin) -> None:
@@ -23,7 +23,7 @@ def test_every_event_of_an_apply_verifies_and_a_refused_put_is_reported_failed(p
     events = [admin.verified_event(delivery) for delivery in deliveries]  # every one verifies
     assert sorted(event["event_id"] for event in events) == sorted(outcomes)  # one per outcome, the failure included
     validator = schemas.validator(schemas.GOVERNANCE_EVENT)
-    for delivery, event in zip(deliveries, events):
+    for delivery, event in zip(deliveries, events, strict=True):
         headers = {name.lower(): value for name, value in delivery["headers"].items()}
         assert headers["webhook-id"] == event["event_id"]
         assert not [name for name in headers if name.startswith("x-llmplan")]

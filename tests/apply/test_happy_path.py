@@ -10,7 +10,7 @@ import subprocess
 import sys
 
 from planner.model.catalog import generated_models
-from project import ApplyProject, SandboxAdmin, expected_payload, model_config, sha256_of_canonical
+from tests.apply.project import ApplyProject, SandboxAdmin, expected_payload, model_config, sha256_of_canonical
 
 
 def test_apply_records_state_audit_webhooks_and_metrics_and_converges(project: ApplyProject, admin: SandboxAdmin) -> None:

@@ -20,7 +20,7 @@ import time
 
 import pytest
 
-from project import ApplyProject, Child, Run, SandboxAdmin
+from tests.apply.project import ApplyProject, Child, Run, SandboxAdmin
 
 MODELS = 6
 PROMPT = "Only 'yes' will be accepted"

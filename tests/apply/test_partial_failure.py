@@ -3,8 +3,7 @@ failures are named and audited, and a re-run finishes the job."""
 
 from __future__ import annotations
 
-
-from project import CONFIG_PATH, ApplyProject, Run, SandboxAdmin
+from tests.apply.project import CONFIG_PATH, ApplyProject, Run, SandboxAdmin
 
 
 def test_failed_models_do_not_stop_the_others_and_a_rerun_converges(project: ApplyProject, admin: SandboxAdmin) -> None:

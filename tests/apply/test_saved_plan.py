@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from project import ApplyProject, SandboxAdmin, expected_payload
+from tests.apply.project import ApplyProject, SandboxAdmin, expected_payload
 
 
 def save_plan(project: ApplyProject, path: Path) -> dict:

@@ -14,7 +14,7 @@ import pytest
 
 from planner.sandbox import ClientSpec
 from planner.sandbox.tokens import default_clients
-from project import WEBHOOK_SECRET_ENV, ApplyProject, Run, SandboxAdmin
+from tests.apply.project import WEBHOOK_SECRET_ENV, ApplyProject, Run, SandboxAdmin
 
 CLIENT_ID = "canary-client"
 CLIENT_SECRET = "CANARY-client-secret-7f3a9c1e"

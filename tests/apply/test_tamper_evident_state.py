@@ -8,9 +8,9 @@ import shutil
 from pathlib import Path
 
 import pytest
-from project import ApplyProject
 
 from planner.model.state import State
+from tests.apply.project import ApplyProject
 
 
 @pytest.fixture

@@ -17,8 +17,8 @@ from collections import Counter
 from pathlib import Path
 from typing import Any, Callable
 
-from crash_checks import check_records_converge, start_project
-from project import CONFIG_PATH, ApplyProject, SandboxAdmin
+from tests.apply.crash_checks import check_records_converge, start_project
+from tests.apply.project import CONFIG_PATH, ApplyProject, SandboxAdmin
 
 
 def updates_and_first_configurations(project: ApplyProject) -> dict[str, str]:

@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 
 from planner.adapters.identity import CI_ACTORS
-from project import ApplyProject, Run, SandboxAdmin
+from tests.apply.project import ApplyProject, Run, SandboxAdmin
 
 # bench-00001's pii filter goes from redact to flag: one weakening
 PII_REDACT = "{filter_type: pii, action: redact, threshold: 80}"

@@ -8,21 +8,20 @@ Built with the real ``planner.model.state.State`` / ``ResourceState`` and the re
 from __future__ import annotations
 
 import copy
-import json
 import io
+import json
 import random
 from pathlib import Path
 from typing import Any, Mapping
 
 import pytest
 
-from planner.model.plan import FieldChange
-from planner.model.settings import ApplySettings, Environment, GatewaySettings, ModelFile
-from planner.core.planning import build_plan
-from planner.model.plan import CREATE, FORGET, NO_OP, UPDATE, Plan
 from planner.core.plan_file import dumps, loads
-from planner.render import render_markdown, render_text
+from planner.core.planning import build_plan
+from planner.model.plan import CREATE, FORGET, NO_OP, UPDATE, FieldChange, Plan
+from planner.model.settings import ApplySettings, Environment, GatewaySettings, ModelFile
 from planner.model.state import ResourceState, State
+from planner.render.plan import render_markdown, render_text
 
 SUPPORT = "a1b2c3d4-e5f6-7890-abcd-ef1234567890"
 ROUTER = "c3d4e5f6-a7b8-4901-8cde-f12345678902"

@@ -6,8 +6,8 @@ import copy
 
 import pytest
 
-from planner.model.plan import FieldChange
 from planner.core.diff import configuration_hash, diff_configurations, same_payload, to_payload
+from planner.model.plan import FieldChange
 
 BASE = {
     "model_id": "a1b2c3d4-e5f6-7890-abcd-ef1234567890",

@@ -12,8 +12,8 @@ from typing import Any, Mapping
 
 import pytest
 
-from planner.model.plan import FieldChange
 from planner.core.drift import BOTH, CHANGED_OUTSIDE, NEVER_APPLIED, NOT_APPLIED, REMOVED, DriftReport, UnmanagedModel, detect_drift
+from planner.model.plan import FieldChange
 from planner.model.settings import ApplySettings, Environment, GatewaySettings, ModelFile
 from planner.model.state import ResourceState, State
 

@@ -142,7 +142,7 @@ def test_a_valid_environment_is_checked_without_importing_python_jsonschema(tmp_
         encoding="utf-8",
     )
     code = (
-        "import sys; from pathlib import Path; from planner.app import context as manager\n"
+        "import sys; from pathlib import Path; from planner.app import environments as manager\n"
         f"manager.load_environment(Path({str(tmp_path)!r}), 'dev')\n"
         "print('jsonschema' in sys.modules)\n"
     )

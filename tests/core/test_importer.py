@@ -9,10 +9,10 @@ from typing import Any
 import pytest
 
 from planner.core.diff import configuration_hash
-from planner.model.settings import ADDRESS_PATTERN
 from planner.core.importing import SCHEMA_HEADER, choose_addresses, model_yaml, slug
 from planner.core.validation import configuration_violations
 from planner.core.yamlsource import parse_yaml
+from planner.model.settings import ADDRESS_PATTERN
 
 SUPPORT = "a1b2c3d4-e5f6-7890-abcd-ef1234567890"
 OTHER = "b2c3d4e5-f6a7-4890-9bcd-ef1234567891"

@@ -8,14 +8,12 @@ from types import MappingProxyType
 
 import pytest
 
-from planner.model import schemas
-from planner.model.plan import FieldChange
-from planner.model.errors import PlanFileError
-from planner.model.plan import DriftedResource, Plan, ResourceChange, SafetyCheck
 from planner.core.plan_file import document_checksum, dumps, from_document, to_document
-from planner.render import render_json, render_markdown, render_text
-from planner.model.plan import ConfiguredModel, RecordedModel
 from planner.core.validation import schema_violations
+from planner.model import schemas
+from planner.model.errors import PlanFileError
+from planner.model.plan import ConfiguredModel, DriftedResource, FieldChange, Plan, RecordedModel, ResourceChange, SafetyCheck
+from planner.render.plan import render_json, render_markdown, render_text
 
 SUPPORT = "a1b2c3d4-e5f6-7890-abcd-ef1234567890"
 ROUTER = "c3d4e5f6-a7b8-4901-8cde-f12345678902"

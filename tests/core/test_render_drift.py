@@ -6,10 +6,9 @@ import io
 import json
 from types import MappingProxyType
 
-from planner.model.plan import FieldChange
 from planner.core.drift import BOTH, CHANGED_OUTSIDE, NEVER_APPLIED, REMOVED, DriftedModel, DriftReport, UnmanagedModel
-from planner.render import render_drift
-from planner.model.plan import ConfiguredModel, RecordedModel
+from planner.model.plan import ConfiguredModel, FieldChange, RecordedModel
+from planner.render.drift import render_drift
 
 SUPPORT = "a1b2c3d4-e5f6-7890-abcd-ef1234567890"
 ROUTER = "c3d4e5f6-a7b8-4901-8cde-f12345678902"

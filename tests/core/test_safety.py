@@ -9,16 +9,15 @@ from typing import Any
 
 import pytest
 
-from planner.model import schemas
-from planner.model.plan import FieldChange
-from planner.core.diff import diff_configurations
-from planner.model.errors import Aborted, WeakeningRefused
-from planner.model.plan import ResourceChange
-from planner.core.plan_file import from_document, to_document
-from planner.model.safety import ALLOW, BEHAVIOUR, CONFIRM, NEUTRAL, REFUSE, STRENGTHENS, VIA_FLAG, VIA_POLICY, VIA_TERMINAL, WEAKENS, Classification, Finding, default_rules, rules_for
 from planner.adapters.identity import actor
+from planner.core.diff import diff_configurations
+from planner.core.plan_file import from_document, to_document
 from planner.core.safety import audit_fields, classify, classify_action, weakening_gate
 from planner.core.validation import schema_violations
+from planner.model import schemas
+from planner.model.errors import Aborted, WeakeningRefused
+from planner.model.plan import FieldChange, ResourceChange
+from planner.model.safety import ALLOW, BEHAVIOUR, CONFIRM, NEUTRAL, REFUSE, STRENGTHENS, VIA_FLAG, VIA_POLICY, VIA_TERMINAL, WEAKENS, Classification, Finding, default_rules, rules_for
 
 SUPPORT = "a1b2c3d4-e5f6-7890-abcd-ef1234567890"
 RULES = default_rules()
@@ -225,8 +224,8 @@ def test_the_classification_travels_in_the_plan_file_and_back() -> None:
 
 
 def test_a_plan_saved_before_classification_is_classified_by_the_shipped_rules() -> None:
-    from planner.model.plan import Plan, SafetyCheck
     from planner.core.plan_file import document_checksum
+    from planner.model.plan import Plan, SafetyCheck
 
     plan = Plan("dev", "2026-11-25T10:00:00.000Z", "0.1.0", None, 0, (weakening_change(),), (), SafetyCheck(100, 1, 1))
     document = to_document(plan)

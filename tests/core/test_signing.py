@@ -11,8 +11,8 @@ from typing import Callable
 import pytest
 from standardwebhooks import Webhook, WebhookVerificationError
 
-from planner.model.errors import ConfigurationError
 from planner.adapters.signing import SigningKeys, parse_secrets, sign, verify, webhook_headers
+from planner.model.errors import ConfigurationError
 
 BODY = b'{"event_id":"0b6f6a52-7f0e-4c1b-9d7e-2f1a3c4b5d6e","event_type":"llm_config_change","note":"caf\xc3\xa9"}'
 MSG_ID = "0b6f6a52-7f0e-4c1b-9d7e-2f1a3c4b5d6e"

@@ -14,7 +14,8 @@ from typing import Any
 
 import pytest
 import yaml
-from docs_helpers import (
+
+from tests.docs.docs_helpers import (
     DOCS,
     REPO,
     WORKFLOWS,
@@ -183,7 +184,7 @@ def test_state_doc_names_every_file_llmplan_keeps_in_the_state_folder() -> None:
         local_state.STATE_FILE, local_state.BACKUP_FILE, local_state.JOURNAL_FILE, local_lock.LOCK_FILE, local_lock.LOCK_METADATA_FILE,
         local_audit.AUDIT_FILE, local_audit.AUDIT_FILE + ".head", local_audit.AUDIT_FILE + ".torn",
         local_outbox.OUTBOX_FILE, local_outbox.OUTBOX_FILE + ".delivered",
-        "metrics.prom", "sandbox.json",  # named in planner.app.context
+        "metrics.prom", "sandbox.json",  # named in planner.app.apply and planner.app.connections
     }
     assert set(state_files()) == written
 

@@ -12,7 +12,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Callable
 
 import requests
-from docs_helpers import DOCS, REPO, code_blocks, section
+
+from tests.docs.docs_helpers import DOCS, REPO, code_blocks, section
 
 if TYPE_CHECKING:
     from planner.sandbox import RunningSandbox
@@ -110,7 +111,7 @@ def test_the_safety_floor_policy_prints_what_safety_md_shows(tmp_path: Path) -> 
 def test_the_rules_table_of_safety_md_is_the_shipped_rules_file() -> None:
     import json
 
-    from docs_helpers import backticked, table_rows
+    from tests.docs.docs_helpers import backticked, table_rows
 
     shipped = json.loads((REPO / "schemas" / "safety-rules.json").read_text(encoding="utf-8"))
     rows = {backticked(row[0]): row[1] for row in table_rows(section(SAFETY, "The rules and their defaults"))}

@@ -11,7 +11,7 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Callable
 
-from docs_helpers import DOCS, REPO, code_blocks, section
+from tests.docs.docs_helpers import DOCS, REPO, code_blocks, section
 
 if TYPE_CHECKING:
     from planner.sandbox import RunningSandbox

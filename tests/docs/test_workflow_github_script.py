@@ -13,7 +13,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from docs_helpers import find_step, workflow
+
+from tests.docs.docs_helpers import find_step, workflow
 
 HARNESS = Path(__file__).parent / "github_script_harness.js"
 

@@ -17,9 +17,10 @@ from typing import Any
 
 import pytest
 import yaml
-from docs_helpers import NAMES, REPO, WORKFLOWS, Runner, find_step, llmplan_commands, steps, workflow
 from packaging.requirements import Requirement
 from packaging.utils import canonicalize_name
+
+from tests.docs.docs_helpers import NAMES, REPO, WORKFLOWS, Runner, llmplan_commands, steps, workflow
 
 # Each commit was read from the tag of that release in the action's own
 # repository; the README's table shows the same.

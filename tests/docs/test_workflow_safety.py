@@ -11,7 +11,8 @@ import subprocess
 from pathlib import Path
 
 import pytest
-from docs_helpers import REPO, Runner, find_step, workflow
+
+from tests.docs.docs_helpers import REPO, Runner, find_step, workflow
 
 
 def project(tmp_path: Path, weakening: str) -> Runner:

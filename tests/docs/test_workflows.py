@@ -17,7 +17,8 @@ from typing import Any
 import click
 import pytest
 import yaml
-from docs_helpers import (
+
+from tests.docs.docs_helpers import (
     NAMES,
     REPO,
     WORKFLOWS,

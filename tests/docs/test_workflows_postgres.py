@@ -21,7 +21,8 @@ from urllib.parse import urlsplit, urlunsplit
 
 import pytest
 import yaml
-from docs_helpers import REPO, Runner, find_step, llmplan_commands, parse_cli, steps, workflow
+
+from tests.docs.docs_helpers import REPO, Runner, find_step, llmplan_commands, parse_cli, steps, workflow
 
 DSN = "${{ secrets.LLMPLAN_PG_DSN }}"
 

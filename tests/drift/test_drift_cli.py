@@ -11,11 +11,11 @@ import socket
 from pathlib import Path
 
 import pytest
-from e2e_project import ROUTER, SUPPORT, THREE_MODELS, TRANSLATOR, Admin, Project, model_config
 
 from planner.adapters.gateway.client import GatewayClient
 from planner.adapters.gateway.retry import RetryPolicy
 from planner.adapters.records.local_lock import LocalLocker
+from tests.plan.e2e_project import ROUTER, SUPPORT, THREE_MODELS, TRANSLATOR, Admin, Project, model_config
 
 
 @pytest.fixture

@@ -7,7 +7,8 @@ from __future__ import annotations
 import json
 
 import pytest
-from e2e_project import HEADER, ROUTER, SUMMARIZER, SUPPORT, THREE_MODELS, Admin, Project, model_config
+
+from tests.plan.e2e_project import HEADER, ROUTER, SUMMARIZER, SUPPORT, THREE_MODELS, Admin, Project, model_config
 
 PII_FLAG = [{"filter_type": "pii", "action": "flag", "threshold": 85}, {"filter_type": "self_harm", "action": "block", "threshold": 10}]
 
@@ -44,7 +45,7 @@ def test_a_console_weakening_is_reported_first_and_exits_2(applied: Project, adm
     markdown = applied.run("drift", "--env", "dev", "--format", "markdown").stdout.splitlines()
     assert markdown[0] == "### llmplan drift · `dev` · 2 of 3 models drifted"
     assert markdown[2] == "#### ⚠️ Safety weakened outside llmplan: 1 model"
-    assert f'| `support-bot` | `safety_filters[pii].action` | `"redact" → "flag"` | flag is a weaker action for the pii filter than redact (strongest first: block > redact > flag) |' in markdown
+    assert '| `support-bot` | `safety_filters[pii].action` | `"redact" → "flag"` | flag is a weaker action for the pii filter than redact (strongest first: block > redact > flag) |' in markdown
 
 
 def test_fail_on_weakening_lets_other_drift_exit_0_but_still_reports_it(applied: Project, admin: Admin) -> None:

@@ -6,7 +6,8 @@ from __future__ import annotations
 import json
 
 import pytest
-from e2e_project import HEADER, SUPPORT, THREE_MODELS, TRANSLATOR, Admin, Project, model_config
+
+from tests.plan.e2e_project import HEADER, SUPPORT, THREE_MODELS, TRANSLATOR, Admin, Project, model_config
 
 # models someone configured by hand on the gateway; none is in the YAML
 EU = "11111111-1111-4111-8111-111111111111"

@@ -3,15 +3,12 @@
 from __future__ import annotations
 
 import socket
-import sys
 from pathlib import Path
 from typing import Any, Callable, Iterator
 
 import pytest
 
-sys.path.insert(0, str(Path(__file__).parent))
-
-from foundation_helpers import Project, Run, run_main  # noqa: E402
+from tests.foundation.foundation_helpers import Project, Run, run_main  # noqa: E402
 
 
 @pytest.fixture

@@ -18,8 +18,8 @@ import click
 import pytest
 from click.testing import CliRunner
 
-from foundation_helpers import REPO_ROOT, VALID_MODEL, Project, console_script, run_main
 from planner.cli import cli
+from tests.foundation.foundation_helpers import REPO_ROOT, VALID_MODEL, Project, console_script, run_main
 
 EXAMPLE_ENVIRONMENTS = ("dev", "staging", "prod")
 

@@ -19,7 +19,7 @@ from pathlib import Path
 
 import pytest
 
-from foundation_helpers import SANDBOX_ENVIRONMENT, VALID_MODEL, run_main
+from tests.foundation.foundation_helpers import SANDBOX_ENVIRONMENT, VALID_MODEL, run_main
 
 CORPUS = Path(__file__).with_name("corpus")
 ENV = "corpus"

@@ -10,15 +10,13 @@ from pathlib import Path
 
 import pytest
 
-from foundation_helpers import VALID_MODEL, Project, run_main
-from planner.model.settings import Origin
-from planner.core.environment import build_environment
-from planner.adapters.project import environment_directory, list_environments, read_environment
-from planner.model.errors import EnvironmentNotFound, ValidationFailed
-from planner.app.context import load_environment
-from planner.model.source import SourceDocument, format_path
+from planner.adapters.project import environment_directory, list_environments, read_environment, read_yaml_file
+from planner.app.environments import load_environment
 from planner.core.yamlsource import parse_yaml
-from planner.adapters.project import read_yaml_file
+from planner.model.errors import EnvironmentNotFound, ValidationFailed
+from planner.model.settings import Origin
+from planner.model.source import SourceDocument, format_path
+from tests.foundation.foundation_helpers import VALID_MODEL, Project, run_main
 
 
 def parse(text: str) -> SourceDocument:

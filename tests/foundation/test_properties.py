@@ -21,7 +21,7 @@ import yaml
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from foundation_helpers import SANDBOX_ENVIRONMENT, run_main
+from tests.foundation.foundation_helpers import SANDBOX_ENVIRONMENT, run_main
 
 DEEP = os.environ.get("FOUNDATION_FUZZ_EXAMPLES")
 FUZZ = settings(

@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 import re
-from pathlib import Path
 
 import pytest
 
-from foundation_helpers import REPO_ROOT, Project, run_main
 from planner.model.errors import EXIT_CHANGES, EXIT_ERROR, EXIT_OK
+from tests.foundation.foundation_helpers import REPO_ROOT, Project, run_main
 
 README = (REPO_ROOT / "README.md").read_text(encoding="utf-8")
 

@@ -7,11 +7,11 @@ from typing import Any
 
 import pytest
 
-from foundation_helpers import VALID_MODEL, Project
-from planner.model.configuration import Capabilities
 from planner.adapters.project import read_environment
-from planner.model.errors import Problem, ValidationFailed
 from planner.core.validation import Violation, capability_violations, check_capabilities, check_environment, configuration_violations
+from planner.model.configuration import Capabilities
+from planner.model.errors import Problem, ValidationFailed
+from tests.foundation.foundation_helpers import VALID_MODEL, Project
 
 CONFIG: dict[str, Any] = {
     "model_id": "a1b2c3d4-e5f6-7890-abcd-ef1234567890",
@@ -52,7 +52,8 @@ def test_every_problem_of_every_file_is_reported_at_once_in_file_and_line_order(
     env = "environments/corpus/"
 
     assert [str(p) for p in problems_of(project)] == [
-        f"{env}environment.yaml:1 gateway.region: \"mars-1\" is not one of: us-east-1, us-east-2, us-west-2, ca-central-1, eu-west-1, eu-west-2, eu-central-1, eu-central-2, ap-southeast-2, ap-northeast-1, ap-northeast-2, ap-northeast-3, ap-south-1, sa-east-1, me-central-1",
+        f"{env}environment.yaml:1 gateway.region: \"mars-1\" is not one of: us-east-1, us-east-2, us-west-2, ca-central-1, eu-west-1, eu-west-2, "
+        f"eu-central-1, eu-central-2, ap-southeast-2, ap-northeast-1, ap-northeast-2, ap-northeast-3, ap-south-1, sa-east-1, me-central-1",
         f"{env}environment.yaml:3 apply.parallelism: 0 is less than the minimum of 1",
         f"{env}models/a-bot.yaml:1: missing required field 'safety_filters'",
         f"{env}models/a-bot.yaml:1: missing required field 'temperature_matrix'",

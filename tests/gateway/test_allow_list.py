@@ -7,8 +7,8 @@ from __future__ import annotations
 
 import pytest
 
-from planner.model.errors import ConfigurationError, DestinationNotAllowed
 from planner.adapters.gateway.endpoints import REGION_DOMAINS, REGION_HOSTS, Endpoint, allowed_gateways, resolve_endpoint
+from planner.model.errors import ConfigurationError, DestinationNotAllowed
 
 
 def allowed(value: str) -> dict[str, str]:

@@ -7,8 +7,8 @@ from typing import Any
 
 import pytest
 
-from planner.model.errors import AuthenticationFailed
 from planner.adapters.gateway.auth import TokenCache, TokenGrant, credentials_refused, grant_from_answer
+from planner.model.errors import AuthenticationFailed
 
 
 class TokenFunction:

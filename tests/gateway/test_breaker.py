@@ -6,8 +6,8 @@ from typing import Any
 
 import pytest
 
-from planner.model.errors import CircuitOpen, GatewayUnavailable
 from planner.adapters.gateway.breaker import CLOSED, HALF_OPEN, OPEN, CircuitBreaker
+from planner.model.errors import CircuitOpen, GatewayUnavailable
 
 
 def fail(breaker: CircuitBreaker, times: int) -> None:

@@ -6,10 +6,10 @@ from typing import Any, Callable
 
 import pytest
 
+from planner.adapters.gateway.client import GatewayModel
 from planner.model.catalog import DEMO_MODELS
 from planner.model.configuration import Capabilities
 from planner.model.errors import BadRequest, InvalidModelId, NotFound, PermissionDenied, VersionConflict
-from planner.adapters.gateway.client import GatewayModel
 
 SUPPORT = "a1b2c3d4-e5f6-7890-abcd-ef1234567890"  # max_context_window 4096, political restricted
 UNKNOWN = "00000000-0000-4000-8000-000000000000"

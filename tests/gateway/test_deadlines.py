@@ -14,13 +14,13 @@ from typing import Any, Callable
 import pytest
 
 from planner.adapters import waiting
-from planner.model.errors import GatewayUnavailable
 from planner.adapters.gateway.breaker import CircuitBreaker
 from planner.adapters.gateway.client import GatewayClient, Timeouts
 from planner.adapters.gateway.endpoints import Credentials, Endpoint
 from planner.adapters.gateway.pacing import Pacer, RateLimitInfo
 from planner.adapters.gateway.retry import RetryPolicy
 from planner.adapters.gateway.watch import AnswerWatch
+from planner.model.errors import GatewayUnavailable
 
 SUPPORT = "a1b2c3d4-e5f6-7890-abcd-ef1234567890"
 SOURCE = "from gateway.base_url in environments/dev/environment.yaml"
@@ -62,7 +62,7 @@ def test_a_refused_gateway_is_given_up_within_5_s_and_the_error_names_the_url_an
         client.get_model(SUPPORT)
     message = str(caught.value)
     assert message.startswith("gateway unavailable: POST /oauth/token failed after ")
-    assert f"(connection refused) in " in message and message.endswith(f"; the gateway is {url} ({SOURCE})")
+    assert "(connection refused) in " in message and message.endswith(f"; the gateway is {url} ({SOURCE})")
     assert "--gateway-timeout" in (caught.value.hint or "")
     assert sum(clock.sleeps) < 5.0  # backoffs 0.5, 1, 2: the next (4) would pass the 5 s of a never-answered gateway
     assert client.stats().attempts == 4

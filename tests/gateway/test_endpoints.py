@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import pytest
 
-from planner.model.errors import ConfigurationError, CredentialsMissing, InsecureGatewayURL
 from planner.adapters.gateway.endpoints import (
     REGION_DOMAINS,
     Credentials,
@@ -13,6 +12,7 @@ from planner.adapters.gateway.endpoints import (
     is_loopback_url,
     resolve_endpoint,
 )
+from planner.model.errors import ConfigurationError, CredentialsMissing, InsecureGatewayURL
 
 
 @pytest.mark.parametrize(

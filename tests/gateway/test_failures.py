@@ -7,6 +7,7 @@ from typing import Any
 import pytest
 import requests
 
+from planner.adapters.gateway.failures import error_from_exception, error_from_response
 from planner.model.errors import (
     AuthenticationFailed,
     BadRequest,
@@ -17,7 +18,6 @@ from planner.model.errors import (
     RateLimited,
     VersionConflict,
 )
-from planner.adapters.gateway.failures import error_from_exception, error_from_response
 
 MODEL = "a1b2c3d4-e5f6-7890-abcd-ef1234567890"
 CONFIG_PATH = f"/api/v2/ai/models/{MODEL}/configuration"

@@ -19,12 +19,12 @@ from typing import Iterator
 import pytest
 import requests
 
-from planner.model.errors import DestinationNotAllowed
 from planner.adapters.gateway.client import GatewayClient
 from planner.adapters.gateway.endpoints import Credentials, Endpoint
 from planner.adapters.gateway.guard import GuardedAdapter
 from planner.adapters.governance import GovernanceNotifier
 from planner.adapters.records.local_outbox import LocalOutbox
+from planner.model.errors import DestinationNotAllowed
 
 SECRET = "guard-canary-secret-5d1c"
 

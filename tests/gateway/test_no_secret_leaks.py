@@ -12,11 +12,11 @@ from typing import Any
 import pytest
 import requests
 
-from planner.model.errors import LlmplanError
 from planner.adapters.gateway.breaker import CircuitBreaker
 from planner.adapters.gateway.client import GatewayClient, Timeouts
 from planner.adapters.gateway.endpoints import Endpoint, credentials_from_env
 from planner.adapters.gateway.retry import RetryPolicy
+from planner.model.errors import LlmplanError
 
 CANARY = "canary-5ecret-7d1f0c9a"
 WRONG_CANARY = "canary-wrong-5ecret-44b2"

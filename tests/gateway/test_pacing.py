@@ -233,7 +233,7 @@ def test_a_change_of_budget_mid_run_is_followed(clock: Any) -> None:
 def test_the_count_starts_again_when_the_window_resets(clock: Any) -> None:
     gateway = RateLimiter(budget=100, window_seconds=1.0, clock=clock)
     pacer = Pacer(clock=clock, sleep=clock.sleep)
-    for window in range(3):
+    for _window in range(3):
         first = pacer.acquire()
         assert first.alone
         pacer.release(first, answer_of(gateway.hit("c")))

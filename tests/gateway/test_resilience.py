@@ -18,10 +18,10 @@ from typing import Any, Callable
 import pytest
 import requests
 
-from planner.model.errors import AuthenticationFailed, CircuitOpen, GatewayUnavailable, RateLimited
 from planner.adapters.gateway.breaker import CircuitBreaker
 from planner.adapters.gateway.client import Timeouts
 from planner.adapters.gateway.retry import RetryPolicy
+from planner.model.errors import AuthenticationFailed, CircuitOpen, GatewayUnavailable, RateLimited
 
 SUPPORT = "a1b2c3d4-e5f6-7890-abcd-ef1234567890"
 SUMMARIZER = "b2c3d4e5-f6a7-4890-9bcd-ef1234567891"

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import random
-from email.utils import formatdate
 import time
+from email.utils import formatdate
 
 import pytest
 import requests

@@ -13,10 +13,10 @@ from typing import Any, Callable
 import pytest
 import requests
 
-from planner.model.errors import GatewayError, OutcomeUnknown, VersionConflict
 from planner.adapters.gateway.outcomes import MAX_RESENDS, Verdict, judge, put_until_known
 from planner.adapters.gateway.retry import Cause, RetryPolicy, cause_of, never_sent
 from planner.adapters.gateway.transport import _session
+from planner.model.errors import GatewayError, OutcomeUnknown, VersionConflict
 
 SUPPORT = "a1b2c3d4-e5f6-7890-abcd-ef1234567890"
 CONFIG_PATH = f"/api/v2/ai/models/{SUPPORT}/configuration"
@@ -205,7 +205,7 @@ def attempt(url: str, *, timeout: tuple[float, float] = (2.0, 2.0)) -> requests.
     """A PUT through the client's own session (urllib3's retries off); the exception it raises."""
     with _session(1, trust_env=False) as session:
         try:
-            session.request("PUT", url, data=b'{"version": 1}', headers={"Content-Type": "application/json"}, timeout=timeout).content
+            _ = session.request("PUT", url, data=b'{"version": 1}', headers={"Content-Type": "application/json"}, timeout=timeout).content
         except requests.RequestException as error:
             return error
     raise AssertionError("the request got an answer")

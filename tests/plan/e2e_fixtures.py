@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Callable
 
 import pytest
 
-from e2e_project import RATE_LIMIT, Admin, Project
+from tests.plan.e2e_project import RATE_LIMIT, Admin, Project
 
 if TYPE_CHECKING:
     from planner.sandbox import RunningSandbox

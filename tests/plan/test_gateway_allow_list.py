@@ -16,8 +16,8 @@ from typing import TYPE_CHECKING, Iterator
 
 import pytest
 
-from e2e_project import THREE_MODELS, Admin, Project
-from tls_front import TlsFront, make_certificate
+from tests.plan.e2e_project import THREE_MODELS, Admin, Project
+from tests.plan.tls_front import TlsFront, make_certificate
 
 if TYPE_CHECKING:
     from planner.sandbox import RunningSandbox

@@ -12,9 +12,9 @@ import sys
 import time
 
 import pytest
-from e2e_project import RATE_LIMIT, SUPPORT, THREE_MODELS, Admin, Project, count
 
 from planner.model.catalog import generated_model_id
+from tests.plan.e2e_project import RATE_LIMIT, SUPPORT, THREE_MODELS, Admin, Project, count
 
 
 def test_a_change_outside_llmplan_is_reported_separately(project: Project, admin: Admin) -> None:

@@ -7,11 +7,11 @@ from __future__ import annotations
 import json
 
 import pytest
-from e2e_project import ROUTER, SUMMARIZER, SUPPORT, THREE_MODELS, Admin, Project
 
-from planner.model import schemas
 from planner.core.plan_file import document_checksum
 from planner.core.validation import schema_violations
+from planner.model import schemas
+from tests.plan.e2e_project import ROUTER, SUMMARIZER, SUPPORT, THREE_MODELS, Admin, Project
 
 
 @pytest.fixture

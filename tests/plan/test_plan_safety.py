@@ -8,7 +8,8 @@ from __future__ import annotations
 import json
 
 import pytest
-from e2e_project import SUPPORT, SUPPORT_BOT, THREE_MODELS, Admin, Project
+
+from tests.plan.e2e_project import SUPPORT, SUPPORT_BOT, THREE_MODELS, Admin, Project
 
 PII = "{filter_type: pii, action: redact, threshold: 85}"
 SELF_HARM = "  - {filter_type: self_harm, action: block, threshold: 10}\n"

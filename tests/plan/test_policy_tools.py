@@ -18,7 +18,8 @@ from typing import Any
 
 import pytest
 import yaml
-from e2e_project import THREE_MODELS, Admin, Project
+
+from tests.plan.e2e_project import THREE_MODELS, Admin, Project
 
 REPO = Path(__file__).resolve().parents[2]
 CHECKOV_POLICIES = REPO / "examples" / "policies" / "checkov"

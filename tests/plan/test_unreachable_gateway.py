@@ -15,7 +15,9 @@ from pathlib import Path
 
 import pytest
 
-from e2e_project import SUPPORT_BOT, Project
+from planner.app.connections import address_source
+from planner.app.environments import load_environment
+from tests.plan.e2e_project import SUPPORT_BOT, Project
 
 SOURCE = "from gateway.base_url in environments/dev/environment.yaml"
 
@@ -77,7 +79,7 @@ def test_a_name_that_does_not_resolve_fails_within_10_s(tmp_path: Path) -> None:
 def test_a_gateway_that_never_answers_fails_at_the_gateway_timeout_and_says_it_is_waiting(tmp_path: Path, silent_gateway: str) -> None:
     seconds, done = timed(project_at(tmp_path, silent_gateway), "plan", "--env", "dev", "--gateway-timeout", "5")
     assert done.code == 1, str(done)
-    assert f"waiting up to " in done.stderr and f" s more for the gateway at {silent_gateway} ({SOURCE}) to answer POST /oauth/token" in done.stderr, str(done)
+    assert "waiting up to " in done.stderr and f" s more for the gateway at {silent_gateway} ({SOURCE}) to answer POST /oauth/token" in done.stderr, str(done)
     assert "POST /oauth/token failed (read timeout) in " in done.stderr and f"the gateway is {silent_gateway}" in done.stderr
     assert 4 < seconds < 5 + 15, seconds  # the deadline, not 9 attempts of 15 s
 
@@ -98,8 +100,6 @@ def test_gateway_timeout_seconds_in_the_environment_sets_the_deadline(tmp_path: 
     ],
 )
 def test_every_source_of_the_address_is_named(tmp_path: Path, gateway: str, environ: dict[str, str], source: str) -> None:
-    from planner.app.context import address_source, load_environment
-
     project = project_at(tmp_path, "http://127.0.0.1:1")
     project.write_environment(gateway=gateway)
     assert address_source(load_environment(project.root, "dev"), environ) == source

@@ -9,7 +9,7 @@ import re
 
 import pytest
 
-from e2e_project import SUPPORT_BOT, THREE_MODELS, TRANSLATOR, Admin, Project, model_config
+from tests.plan.e2e_project import SUPPORT_BOT, THREE_MODELS, TRANSLATOR, Admin, Project, model_config
 
 # any C0 control but newline, DEL, C1, bidi controls, line/paragraph separators
 RAW_CONTROL = re.compile("[\x00-\x09\x0b-\x1f\x7f-\x9f\u061c\u200e\u200f\u2028-\u202e\u2066-\u2069]")

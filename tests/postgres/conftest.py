@@ -9,19 +9,14 @@ the same repository would.
 
 from __future__ import annotations
 
-import sys
 import uuid
 from pathlib import Path
 from typing import Any, Callable, Iterator
 
 import pytest
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "apply"))
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
-from pg_project import PgProject  # noqa: E402
-from project import WEBHOOK_SECRET, SandboxAdmin  # noqa: E402
+from tests.apply.project import WEBHOOK_SECRET, SandboxAdmin  # noqa: E402
+from tests.postgres.pg_project import PgProject  # noqa: E402
 
 MODELS = 6
 

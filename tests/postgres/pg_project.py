@@ -3,13 +3,10 @@
 from __future__ import annotations
 
 import json
-import sys
 from pathlib import Path
 from typing import Any, Mapping
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "apply"))
-
-from project import ApplyProject  # noqa: E402
+from tests.apply.project import ApplyProject  # noqa: E402
 
 DSN_VARIABLE = "LLMPLAN_PG_DSN"
 

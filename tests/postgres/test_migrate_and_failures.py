@@ -7,9 +7,9 @@ import time
 from collections import Counter
 from typing import Any, Callable
 
-from pg_project import PgProject
-from pg_server import PASSWORD, free_port
-from project import SandboxAdmin
+from tests.apply.project import SandboxAdmin
+from tests.pg_server import PASSWORD, free_port
+from tests.postgres.pg_project import PgProject
 
 
 def test_state_migrate_moves_state_trail_and_outbox_to_postgres_and_back(first: PgProject, gateway: SandboxAdmin, pg_admin: Callable[..., Any]) -> None:

@@ -10,8 +10,8 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
-from pg_project import PgProject
-from pg_server import PASSWORD
+from tests.pg_server import PASSWORD
+from tests.postgres.pg_project import PgProject
 
 READER_PASSWORD = "reader-canary-Kp4-secret"
 
@@ -68,7 +68,7 @@ def test_the_roles_of_the_ci_readme_work_as_it_says(first: PgProject, postgres: 
     database = f"db_{schema}"
     writer, reader = f"ci_{schema}", f"read_{schema}"
     statements = block.replace("llmplan_ci", writer).replace("llmplan_read", reader).replace("SCHEMA llmplan", f"SCHEMA {schema}")
-    statements = statements.replace(f"PASSWORD '…';   -- apply", f"PASSWORD '{READER_PASSWORD}w';   -- apply").replace("PASSWORD '…';", f"PASSWORD '{READER_PASSWORD}';")
+    statements = statements.replace("PASSWORD '…';   -- apply", f"PASSWORD '{READER_PASSWORD}w';   -- apply").replace("PASSWORD '…';", f"PASSWORD '{READER_PASSWORD}';")
     assert "…" not in statements
     postgres.psql(f"CREATE DATABASE {database}")  # owned by the superuser: neither role may create schemas in it
     postgres.psql_in(database, statements)

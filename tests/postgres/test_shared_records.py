@@ -3,17 +3,14 @@
 from __future__ import annotations
 
 import json
-import os
 import signal
 import socket
 from collections import Counter
-from pathlib import Path
 from typing import Any, Callable
 
-from pg_project import PgProject
-from project import SandboxAdmin
-
 from planner.model.catalog import generated_model_id
+from tests.apply.project import SandboxAdmin
+from tests.postgres.pg_project import PgProject
 
 
 def test_an_apply_records_everything_in_the_database_and_nothing_under_state(first: PgProject, second: PgProject) -> None:
@@ -116,7 +113,7 @@ def test_every_command_works_on_the_shared_records(first: PgProject, second: PgP
 
 
 def test_the_password_never_appears_in_output_logs_or_files(first: PgProject, second: PgProject, postgres: Any, gateway: SandboxAdmin) -> None:
-    from pg_server import PASSWORD
+    from tests.pg_server import PASSWORD
 
     outputs = [first.run("apply", "--env", "dev", "--auto-approve", "--debug")]
     first.edit_model("bench-00001", "max_tokens: 1024", "max_tokens: 1100")

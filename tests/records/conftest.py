@@ -10,10 +10,7 @@ from typing import Any, Callable, Iterator
 import pytest
 
 from planner.model.state import ResourceState
-
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-
-from records_helpers import make_resource, update_fields  # noqa: E402
+from tests.records.records_helpers import make_resource, update_fields  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[2]
 

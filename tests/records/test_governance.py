@@ -13,11 +13,11 @@ from typing import Any, Callable, Iterator
 import pytest
 import requests
 
+from planner import __version__
+from planner.adapters.governance import GovernanceNotifier, build_event
 from planner.adapters.records.local_audit import LocalAuditStore
 from planner.adapters.records.local_outbox import LocalOutbox
 from planner.model.errors import ConfigurationError
-from planner import __version__
-from planner.adapters.governance import GovernanceNotifier, build_event
 from planner.sandbox import start_sandbox
 
 CANARY = "canary-hmac-secret-7f3e9c"

@@ -16,11 +16,11 @@ import pytest
 import requests
 from standardwebhooks import Webhook, WebhookVerificationError
 
-from planner.model import schemas
+from planner.adapters.governance import GovernanceNotifier, build_event
 from planner.adapters.records.local_audit import LocalAuditStore
 from planner.adapters.records.local_outbox import LocalOutbox
+from planner.model import schemas
 from planner.model.errors import ConfigurationError
-from planner.adapters.governance import GovernanceNotifier, build_event
 
 SECRET = "whsec_" + base64.b64encode(b"governance-signing-test-key-32by").decode()
 PLAIN = "a-plain-governance-secret"
@@ -78,7 +78,7 @@ def test_every_delivery_verifies_with_the_library_and_the_receiver(tmp_path: Pat
     received = deliveries(receiver)
     assert [delivery["body"] for delivery in received] == sent
     validator = schemas.validator(schemas.GOVERNANCE_EVENT)
-    for delivery, event in zip(received, sent):
+    for delivery, event in zip(received, sent, strict=True):
         assert library_verifies(delivery) == event
         assert (delivery["verified"], delivery["verification_error"]) == (True, None)
         assert header(delivery, "webhook-id") == event["event_id"]
@@ -136,7 +136,7 @@ def test_a_body_changed_by_one_byte_fails(tmp_path: Path, receiver: str, fields:
     (delivery,) = deliveries(receiver)
     original = delivery["raw"].encode()
     tampered = original.replace(b'"strict"', b'"strics"', 1)
-    assert len(tampered) == len(original) and sum(a != b for a, b in zip(tampered, original)) == 1
+    assert len(tampered) == len(original) and sum(a != b for a, b in zip(tampered, original, strict=True)) == 1
 
     with pytest.raises(WebhookVerificationError, match="No matching signature"):
         library_verifies(delivery, body=tampered)

@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from planner.model.errors import LockHeld, StateError
 from planner.adapters.records.local_lock import LocalLocker
+from planner.model.errors import LockHeld, StateError
 
 HOLD_LOCK = """
 import sys

@@ -10,8 +10,8 @@ from typing import Any, Callable
 
 import pytest
 
-from planner.model.errors import StateError
 from planner.adapters.records.local_state import LocalStateStore
+from planner.model.errors import StateError
 from planner.model.state import FORMAT_VERSION, ResourceState, State
 
 MakeResource = Callable[..., ResourceState]
@@ -276,7 +276,7 @@ def test_state_json_has_one_line_per_resource_so_diffs_show_what_changed(tmp_pat
     backend.record(resource(3, version=2))
     backend.commit()
     after = (state_dir(tmp_path) / "state.json").read_text().splitlines()
-    changed = [new for old, new in zip(before, after) if old != new]
+    changed = [new for old, new in zip(before, after, strict=True) if old != new]
     assert len(before) == len(after)
     assert [line.split(":")[0].strip() for line in changed] == ['{"checksum"', '"serial"', '"model-0003"']
 
@@ -321,4 +321,4 @@ def test_readers_without_the_lock_see_a_consistent_state_while_a_writer_commits(
     finally:
         done.set()
         thread.join()
-    assert seen and all(later >= earlier for earlier, later in zip(seen, seen[1:]))
+    assert seen and all(later >= earlier for earlier, later in zip(seen, seen[1:], strict=False))

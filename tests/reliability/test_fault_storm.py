@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from fault_storm import storm
+from benchmarks.fault_storm import storm
 
 
 def test_a_200_model_storm_converges_loses_nothing_and_retries_no_more_than_needed(tmp_path: Path) -> None:

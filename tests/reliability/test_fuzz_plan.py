@@ -5,7 +5,7 @@ The full run (10,000 environments) is ``benchmarks/fuzz_inputs.py``."""
 
 from __future__ import annotations
 
-from fuzz_inputs import fuzz
+from benchmarks.fuzz_inputs import fuzz
 
 
 def test_generated_and_corpus_environments_through_validate_and_plan() -> None:

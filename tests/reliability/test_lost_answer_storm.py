@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from lost_answer_storm import storm
+from benchmarks.lost_answer_storm import storm
 
 
 def test_a_200_model_lost_answer_storm_converges_in_one_run_and_lands_each_change_once(tmp_path: Path) -> None:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from secret_canary import Canaries, canary_run
+from benchmarks.secret_canary import Canaries, canary_run
 
 
 def test_no_canary_secret_anywhere_across_the_cli_surface(tmp_path: Path) -> None:

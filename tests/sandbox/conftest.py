@@ -6,14 +6,10 @@ from __future__ import annotations
 
 import copy
 import socket
-import sys
-from pathlib import Path
 from typing import Any, Callable, Iterator
 
 import pytest
 import requests
-
-sys.path.insert(0, str(Path(__file__).parent))  # serve_process.py, for the tests that run `sandbox serve`
 
 SUPPORT = "a1b2c3d4-e5f6-7890-abcd-ef1234567890"  # demo model: max_context_window 4096, restricted political
 

@@ -7,17 +7,18 @@ import subprocess
 import sys
 from pathlib import Path
 
-SCRIPT = Path(__file__).resolve().parents[2] / "benchmarks" / "sandbox_throughput.py"
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def test_the_benchmark_runs_end_to_end_and_reports(tmp_path: Path) -> None:
     output = tmp_path / "throughput.json"
     result = subprocess.run(
-        [sys.executable, str(SCRIPT), "--requests", "40", "--processes", "1", "--output", str(output)],
+        [sys.executable, "-m", "benchmarks.sandbox_throughput", "--requests", "40", "--processes", "1", "--output", str(output)],
         capture_output=True,
         text=True,
         timeout=180,
         check=False,
+        cwd=ROOT,
     )
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip().splitlines()[-1].startswith("sandbox_throughput: ")

@@ -3,11 +3,9 @@
 from __future__ import annotations
 
 import base64
-import contextlib
 import os
-import selectors
-import socket
 import signal
+import socket
 import subprocess
 import sys
 from datetime import datetime, timezone
@@ -19,7 +17,7 @@ import requests
 from click.testing import CliRunner
 
 from planner.cli.sandbox import sandbox as sandbox_group
-from serve_process import serving, token
+from tests.sandbox.serve_process import serving, token
 
 SUPPORT = "a1b2c3d4-e5f6-7890-abcd-ef1234567890"
 

@@ -131,4 +131,4 @@ def test_a_windows_first_answer_says_the_window_length_whatever_the_clock_reads(
     # Clock readings where started + window - now rounds a hair above the window.
     readings = [2000.0685, 1234.5678, 98765.4321, 0.1 + 0.2, 1e6 + 0.3]
     for reading in readings:
-        assert RateLimiter(100, 60.0, clock=lambda: reading).hit("x").reset_header() == 60, reading
+        assert RateLimiter(100, 60.0, clock=lambda reading=reading: reading).hit("x").reset_header() == 60, reading

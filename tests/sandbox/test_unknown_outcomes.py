@@ -13,7 +13,7 @@ from typing import Any, Callable
 import pytest
 import requests
 
-from serve_process import serving, token
+from tests.sandbox.serve_process import serving, token
 
 SUPPORT = "a1b2c3d4-e5f6-7890-abcd-ef1234567890"
 CONFIG = f"/api/v2/ai/models/{SUPPORT}/configuration"

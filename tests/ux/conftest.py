@@ -3,10 +3,4 @@ wired to a fresh sandbox over HTTP (see ../plan/e2e_fixtures.py)."""
 
 from __future__ import annotations
 
-import sys
-from pathlib import Path
-
-sys.path.insert(0, str(Path(__file__).parent.parent / "plan"))
-sys.path.insert(0, str(Path(__file__).parent))
-
-from e2e_fixtures import admin, project, sandbox  # noqa: E402,F401
+from tests.plan.e2e_fixtures import admin, project, sandbox  # noqa: E402,F401

@@ -10,7 +10,8 @@ from __future__ import annotations
 import re
 
 import pytest
-from e2e_project import SUPPORT, THREE_MODELS, TRANSLATOR, Admin, Project, model_config
+
+from tests.plan.e2e_project import SUPPORT, THREE_MODELS, TRANSLATOR, Admin, Project, model_config
 
 
 @pytest.fixture

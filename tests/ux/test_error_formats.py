@@ -15,7 +15,8 @@ import json
 from typing import Any
 
 import pytest
-from e2e_project import THREE_MODELS, Project
+
+from tests.plan.e2e_project import THREE_MODELS, Project
 
 DIAGNOSTIC_KEYS = {"severity", "summary", "detail", "file", "line", "path"}
 

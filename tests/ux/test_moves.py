@@ -10,10 +10,9 @@ from __future__ import annotations
 
 import json
 
-from e2e_project import SUMMARIZER, THREE_MODELS, Admin, Project
-
-from planner.model import schemas
 from planner.core.validation import schema_violations
+from planner.model import schemas
+from tests.plan.e2e_project import SUMMARIZER, THREE_MODELS, Admin, Project
 
 
 def applied(project: Project) -> Project:

@@ -11,7 +11,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from e2e_project import THREE_MODELS, Project
+from tests.plan.e2e_project import THREE_MODELS, Project
 
 
 def llmplan(project: Project, cwd: Path, *args: str) -> subprocess.CompletedProcess[str]:

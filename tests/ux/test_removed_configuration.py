@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import re
 
-from ux_helpers import remove_configuration
-from e2e_project import ROUTER, SUPPORT, THREE_MODELS, Admin, Project
+from tests.plan.e2e_project import ROUTER, SUPPORT, THREE_MODELS, Admin, Project
+from tests.ux.ux_helpers import remove_configuration
 
 PYTHON_LITERALS = re.compile(r"\b(None|True|False)\b|<[a-zA-Z_.]+ object at 0x|\w+\(\w+=")
 

@@ -15,12 +15,12 @@ import sys
 from pathlib import Path
 
 import pytest
-from e2e_project import SUMMARIZER, SUPPORT, THREE_MODELS, Admin, Project
 
 from planner import __version__
-from planner.model import schemas
 from planner.adapters.records.local_lock import LocalLocker
 from planner.core.validation import schema_violations
+from planner.model import schemas
+from tests.plan.e2e_project import SUMMARIZER, SUPPORT, THREE_MODELS, Admin, Project
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -114,7 +114,7 @@ safety_filters:
 - threshold: 80
   filter_type: pii
   action: redact
-compliance_mode: yes   
+compliance_mode: yes{"   "}
 """
 
 CANONICAL = f"""# the summarizer: keep this comment
@@ -173,7 +173,7 @@ def test_fmt_of_an_unknown_environment_names_the_folder_searched(project: Projec
 def test_version_says_what_is_installed(project: Project) -> None:
     text = project.run("version", root=False)
     assert text.code == 0, text
-    assert text.stdout.splitlines()[0] == f"llmplan v{__version__}"
+    assert text.stdout.splitlines()[0] == f"llmplan {__version__}"  # as --version says it
     assert f"Python {platform.python_version()}" in text.stdout
     document = json.loads(project.run("version", "--format", "json", root=False).stdout)
     assert (document["llmplan_version"], document["python_version"]) == (__version__, platform.python_version())

@@ -13,7 +13,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from e2e_project import SUMMARIZER, THREE_MODELS, Project
+from tests.plan.e2e_project import SUMMARIZER, THREE_MODELS, Project
 
 REPO = Path(__file__).resolve().parents[2]
 README = (REPO / "README.md").read_text(encoding="utf-8")

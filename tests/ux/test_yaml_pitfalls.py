@@ -10,7 +10,8 @@ from __future__ import annotations
 import json
 
 import pytest
-from e2e_project import HEADER, SUPPORT, Project
+
+from tests.plan.e2e_project import HEADER, SUPPORT, Project
 
 FILTERS = "safety_filters:\n  - {filter_type: pii, action: redact, threshold: 85}\n"
 

@@ -5,7 +5,8 @@ from __future__ import annotations
 from typing import Any
 
 import requests
-from e2e_project import Admin
+
+from tests.plan.e2e_project import Admin
 
 
 def remove_configuration(admin: Admin, model_id: str) -> None:

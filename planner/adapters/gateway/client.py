@@ -42,15 +42,13 @@ from urllib.parse import urlsplit
 
 import requests
 
-from planner.model.configuration import READ_ONLY_FIELDS, canonical_json
-from planner.model.errors import CircuitOpen, GatewayError, OutcomeUnknown
 from planner.adapters.gateway.auth import TokenCache, TokenGrant, credentials_refused, grant_from_answer
 from planner.adapters.gateway.breaker import CircuitBreaker
 from planner.adapters.gateway.endpoints import Credentials, Endpoint, is_loopback_url
 from planner.adapters.gateway.failures import describe_exception, error_from_exception, error_from_response
 from planner.adapters.gateway.outcomes import put_until_known
-from planner.adapters.gateway.paging import MAX_PAGE_SIZE, list_models
 from planner.adapters.gateway.pacing import Pacer, RateLimitInfo
+from planner.adapters.gateway.paging import MAX_PAGE_SIZE, list_models
 from planner.adapters.gateway.retry import NO_ANSWER_STATUSES, Cause, RetryPolicy, cause_of
 from planner.adapters.gateway.transport import Transport
 from planner.adapters.gateway.watch import AnswerWatch
@@ -65,6 +63,8 @@ from planner.adapters.gateway.wire import (  # noqa: F401  (GatewayModel, Client
     model_from_api,
 )
 from planner.adapters.waiting import announce_wait
+from planner.model.configuration import READ_ONLY_FIELDS, canonical_json
+from planner.model.errors import CircuitOpen, GatewayError, NotFound, OutcomeUnknown
 
 LOGGER_NAME = "llmplan.gateway"
 TOKEN_PATH = "/oauth/token"
@@ -89,8 +89,8 @@ class GatewayClient:
         credentials: Credentials,
         *,
         parallelism: int = 10,
-        retry: RetryPolicy = RetryPolicy(),
-        timeouts: Timeouts = Timeouts(),
+        retry: RetryPolicy | None = None,
+        timeouts: Timeouts | None = None,
         breaker: CircuitBreaker | None = None,
         pacer: Pacer | None = None,
         clock: Callable[[], float] = time.monotonic,
@@ -106,14 +106,14 @@ class GatewayClient:
         self.parallelism = parallelism
         self.source = source
         self._credentials = credentials
-        self._retry = retry
-        self._timeouts = timeouts
+        self._retry = retry or RetryPolicy()
+        self._timeouts = timeouts or Timeouts()
         self._clock = clock
         self._sleep = sleep
         self._rng = rng or random.Random()
         self._log = logger or logging.getLogger(LOGGER_NAME)
         # a third of the deadline: an outage shorter than the deadline gets a probe or two before it ends
-        self.breaker = breaker or CircuitBreaker(clock=clock, cooldown_seconds=min(COOLDOWN_SECONDS, timeouts.deadline / 3))
+        self.breaker = breaker or CircuitBreaker(clock=clock, cooldown_seconds=min(COOLDOWN_SECONDS, self._timeouts.deadline / 3))
         self.pacer = pacer or Pacer(clock=clock, sleep=sleep)
         loopback = is_loopback_url(endpoint.api_url) and is_loopback_url(endpoint.login_url)
         self._transport = Transport(
@@ -166,8 +166,6 @@ class GatewayClient:
         the caller already knows the model exists (``model_known``, e.g. it
         fetches the model alongside).
         """
-        from planner.model.errors import NotFound
-
         model_id = check_model_id(model_id)
         url = f"{self.endpoint.api_url}{MODELS_PATH}/{model_id}/configuration"
         try:

@@ -12,13 +12,11 @@ from __future__ import annotations
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from functools import partial
-from typing import TYPE_CHECKING, Any, Callable, Collection, Mapping
+from typing import Any, Callable, Collection, Mapping
 
+from planner.adapters.gateway.client import GatewayClient, GatewayModel
 from planner.model.configuration import Capabilities
 from planner.model.errors import NotFound
-
-if TYPE_CHECKING:
-    from planner.adapters.gateway.client import GatewayClient, GatewayModel
 
 # Per-model fetching costs 2 requests per model; the list costs 1 per 100
 # models of the whole gateway.  Below this many models, per-model GETs in
@@ -41,7 +39,7 @@ class LiveSnapshot:
     method: str = "per-model"
 
 
-def _snapshot(models: list["GatewayModel"], unknown: set[str], method: str) -> LiveSnapshot:
+def _snapshot(models: list[GatewayModel], unknown: set[str], method: str) -> LiveSnapshot:
     return LiveSnapshot(
         configurations={m.id.lower(): m.configuration for m in models},
         capabilities={m.id.lower(): m.capabilities for m in models},
@@ -51,12 +49,12 @@ def _snapshot(models: list["GatewayModel"], unknown: set[str], method: str) -> L
     )
 
 
-def fetch_all(client: "GatewayClient") -> LiveSnapshot:
+def fetch_all(client: GatewayClient) -> LiveSnapshot:
     """Every model of the gateway with its configuration (paged list)."""
     return _snapshot(client.list_models(expand_configuration=True), set(), "list")
 
 
-def fetch_live(client: "GatewayClient", model_ids: Collection[str], *, parallelism: int) -> LiveSnapshot:
+def fetch_live(client: GatewayClient, model_ids: Collection[str], *, parallelism: int) -> LiveSnapshot:
     """The live state of ``model_ids``, by whichever way costs fewer requests."""
     wanted = {model_id.lower() for model_id in model_ids}
     if not wanted:

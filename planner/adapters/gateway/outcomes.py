@@ -27,9 +27,9 @@ import logging
 from typing import Any, Callable, Mapping
 from urllib.parse import urlsplit
 
+from planner.adapters.gateway.wire import Applied
 from planner.core.diff import configuration_hash
 from planner.model.errors import GatewayError, OutcomeUnknown, VersionConflict
-from planner.adapters.gateway.wire import Applied
 
 MAX_RESENDS = 5  # a guarded PUT resent after its read-back showed it did not land
 

@@ -6,8 +6,8 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Any, Callable
 from urllib.parse import urlencode, urlsplit
 
-from planner.model.errors import GatewayError
 from planner.adapters.gateway.wire import MODELS_PATH, GatewayModel, next_page_url, page_models
+from planner.model.errors import GatewayError
 
 MAX_PAGE_SIZE = 100
 MAX_PARALLEL_PAGES = 10_000  # pages fetched side by side after the first (a million models)
@@ -52,7 +52,7 @@ def list_models(
             seen.update(urls)
             with ThreadPoolExecutor(max_workers=min(parallelism, len(urls)), thread_name_prefix="llmplan-pages") as pool:
                 pages = list(pool.map(lambda page_url: get_json("GET", page_url), urls))
-            for page_url, later_page in zip(urls, pages):
+            for page_url, later_page in zip(urls, pages, strict=True):
                 models.extend(page_models(later_page, page_url, expand_configuration))
             next_uri = pages[-1].get("nextUri")  # pages added since the first was read
         first = False

@@ -19,10 +19,10 @@ from typing import Callable, Mapping
 import requests
 
 from planner import __version__
-from planner.adapters.gateway.guard import GuardedAdapter
 from planner.adapters.gateway.breaker import CircuitBreaker
 from planner.adapters.gateway.endpoints import Credentials
 from planner.adapters.gateway.failures import describe_exception
+from planner.adapters.gateway.guard import GuardedAdapter
 from planner.adapters.gateway.retry import UNAVAILABLE_CAUSES, UNAVAILABLE_STATUSES, cause_of
 from planner.adapters.gateway.watch import AnswerWatch
 from planner.adapters.gateway.wire import BearerAuth, redacted
@@ -94,7 +94,7 @@ class Transport:
                 response = self._session.request(
                     method, url, data=data if data is not None else form, headers=headers, auth=auth, timeout=timeouts, allow_redirects=False
                 )
-                response.content  # read the body inside the timeout and the in-flight bound
+                _ = response.content  # read the body inside the timeout and the in-flight bound
                 answered = True
         except requests.RequestException as error:
             if cause_of(error) in UNAVAILABLE_CAUSES:

@@ -17,12 +17,11 @@ from dataclasses import dataclass
 from typing import Any, Mapping
 
 from planner.model import schemas
+from planner.model.audit import PENDING, UPDATE_ACTION
 from planner.model.configuration import canonical_json, sha256_hex
 from planner.model.errors import AuditError
 
 GENESIS_HASH = "0" * 64
-REPAIR_ACTION = "audit_repair"
-UPDATE_ACTION = "configuration_update"
 
 
 def entry_hash(entry: Mapping[str, Any]) -> str:
@@ -133,7 +132,7 @@ def track_unsettled(unsettled: dict[str, tuple[int, int]], entry: Mapping[str, A
     operation = entry.get("operation_id")
     if not operation or entry.get("action") != UPDATE_ACTION:
         return
-    if entry.get("status") == "pending":
+    if entry.get("status") == PENDING:
         unsettled.setdefault(str(operation), (before, offset))
     else:
         unsettled.pop(str(operation), None)

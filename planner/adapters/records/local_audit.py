@@ -20,9 +20,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Iterator, Mapping
 
-from planner.model.clock import utc_now
-from planner.model.configuration import canonical_json, sha256_hex
-from planner.model.errors import AuditError
 from planner.adapters.files import (
     Line,
     append_bytes_durably,
@@ -32,8 +29,12 @@ from planner.adapters.files import (
     iter_lines,
     truncate_durably,
 )
-from planner.adapters.records.chain import GENESIS_HASH, REPAIR_ACTION, ChainCheck, chained_entry, hash_holds, track_unsettled
+from planner.adapters.records.chain import GENESIS_HASH, ChainCheck, chained_entry, hash_holds, track_unsettled
 from planner.adapters.records.interfaces import AuditReport, RecentEntries, RepairResult
+from planner.model.audit import REPAIR_ACTION
+from planner.model.clock import utc_now
+from planner.model.configuration import canonical_json, sha256_hex
+from planner.model.errors import AuditError
 
 AUDIT_FILE = "audit.jsonl"
 REPAIR_HINT = "run `llmplan audit verify --env ENV --repair` (it keeps the torn fragment in audit.jsonl.torn)"

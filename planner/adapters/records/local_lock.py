@@ -18,12 +18,12 @@ import time
 from pathlib import Path
 from typing import Callable
 
-from planner.model.clock import utc_now
-from planner.model.errors import LockHeld, StateError
 from planner.adapters.files import atomic_write_text, remove_durably
-from planner.model.state import LockInfo
 from planner.adapters.identity import new_lock_info
 from planner.adapters.waiting import announce_wait
+from planner.model.clock import utc_now
+from planner.model.errors import LockHeld, StateError
+from planner.model.state import LockInfo
 
 LOCK_FILE = ".lock"
 LOCK_METADATA_FILE = "lock.json"

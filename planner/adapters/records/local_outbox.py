@@ -14,8 +14,8 @@ import threading
 from pathlib import Path
 from typing import Any, Mapping
 
-from planner.model.configuration import canonical_json
 from planner.adapters.files import append_line_durably, atomic_write_text, read_json_lines, remove_durably, truncate_durably
+from planner.model.configuration import canonical_json
 
 log = logging.getLogger("llmplan.governance")
 

@@ -18,9 +18,9 @@ import uuid
 from pathlib import Path
 from typing import Any, Callable
 
-from planner.model.errors import StateError
 from planner.adapters.files import append_line_durably, atomic_write_text, read_json_lines, remove_durably, truncate_durably
 from planner.adapters.records.journal import JournalChange, fold
+from planner.model.errors import StateError
 from planner.model.state import AuditHead, ResourceState, State
 
 STATE_FILE = "state.json"

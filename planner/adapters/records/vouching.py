@@ -16,9 +16,8 @@ from __future__ import annotations
 from typing import Any, Mapping
 
 from planner.adapters.records.interfaces import Records
+from planner.model.audit import COMMIT_ACTION
 from planner.model.state import AuditHead, State
-
-COMMIT_ACTION = "state_commit"
 
 
 def commit_entry(state: State, environment: str) -> dict[str, Any]:

@@ -10,21 +10,16 @@ passing the suite, as Terraform's remote-state backends pass
 
 from __future__ import annotations
 
-import sys
 import uuid
 from pathlib import Path
 from typing import Iterator
 
 import pytest
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
-
-from contract_backends import BACKENDS, Backend  # noqa: E402
-from pg_server import PostgresServer  # noqa: E402
-
-from planner.model.settings import StateSettings  # noqa: E402
 from planner.adapters.records.interfaces import Records  # noqa: E402
+from planner.model.settings import StateSettings  # noqa: E402
+from tests.pg_server import PostgresServer  # noqa: E402
+from tests.records.contract.contract_backends import BACKENDS, Backend  # noqa: E402
 
 
 @pytest.fixture(params=BACKENDS)

@@ -6,22 +6,17 @@ from __future__ import annotations
 
 import json
 import os
-import sys
 import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
-from pg_server import PostgresServer  # noqa: E402
-from records_helpers import MODEL_IDS, make_resource, update_fields  # noqa: E402,F401
-
-from planner.model.settings import StateSettings  # noqa: E402
 from planner.adapters.records import open_records  # noqa: E402
 from planner.adapters.records.interfaces import Records  # noqa: E402
+from planner.model.settings import StateSettings  # noqa: E402
 from planner.model.state import State  # noqa: E402
+from tests.pg_server import PostgresServer  # noqa: E402
+from tests.records.records_helpers import MODEL_IDS, make_resource, update_fields  # noqa: E402,F401
 
 BACKENDS = ["local", "postgres"]
 ENVIRONMENT = "dev"

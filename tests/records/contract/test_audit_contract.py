@@ -9,10 +9,10 @@ import threading
 from typing import Any, Callable
 
 import pytest
-from contract_backends import OPEN_IN_CHILD, Backend, update_fields
 
-from planner.model.errors import AuditError
 from planner.adapters.records.interfaces import Records
+from planner.model.errors import AuditError
+from tests.records.contract.contract_backends import OPEN_IN_CHILD, Backend, update_fields
 
 
 def sha256_of_entry(entry: dict[str, Any]) -> str:
@@ -28,7 +28,7 @@ def filled(records: Records, count: int = 6) -> list[dict[str, Any]]:
 def test_entries_chain_from_64_zeros_and_read_back_in_order(backend: Backend, records: Records) -> None:
     written = filled(records, 3)
     assert written[0]["prev_hash"] == "0" * 64
-    for before, after in zip(written, written[1:]):
+    for before, after in zip(written, written[1:], strict=False):
         assert after["prev_hash"] == before["entry_hash"]
     for entry in written:
         assert entry["entry_hash"] == sha256_of_entry(entry)
@@ -147,8 +147,7 @@ def test_appends_from_many_threads_keep_one_chain(records: Records) -> None:
 
 
 APPEND_IN_CHILD = OPEN_IN_CHILD + """
-sys.path.insert(0, "tests/records")
-from records_helpers import update_fields
+from tests.records.records_helpers import update_fields
 print("ready", flush=True)
 sys.stdin.readline()
 for index in range(40):

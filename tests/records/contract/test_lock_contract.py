@@ -7,9 +7,9 @@ import threading
 from typing import Callable
 
 import pytest
-from contract_backends import OPEN_IN_CHILD, Backend, until_freed
 
 from planner.model.errors import LockHeld, StateError
+from tests.records.contract.contract_backends import OPEN_IN_CHILD, Backend, until_freed
 
 HOLD_LOCK = OPEN_IN_CHILD + """
 info = records.locker.lock(sys.argv[2])

@@ -5,10 +5,10 @@ from __future__ import annotations
 import threading
 
 import pytest
-from contract_backends import Backend, make_resource
 
-from planner.model.errors import StateError
 from planner.adapters.records.interfaces import Records
+from planner.model.errors import StateError
+from tests.records.contract.contract_backends import Backend, make_resource
 
 
 def test_a_new_environment_has_no_state_and_its_first_commit_creates_a_lineage(records: Records) -> None:

@@ -5,16 +5,16 @@ from __future__ import annotations
 from typing import Any, Callable, Mapping
 
 import pytest
-from contract_backends import OPEN_IN_CHILD, Backend, make_resource, update_fields, until_freed
 
-from planner.model.errors import LockHeld
 from planner.adapters.records.interfaces import RecordedChange, Records
 from planner.app.session import RecordsSession
+from planner.model.errors import AuditError, LockHeld
+from tests.records.contract.contract_backends import OPEN_IN_CHILD, Backend, make_resource, until_freed, update_fields
 
 
 def real_hash(configuration: Mapping[str, Any]) -> str:
-    from planner.model.configuration import payload_hash
     from planner.core.diff import to_payload
+    from planner.model.configuration import payload_hash
 
     return payload_hash(to_payload(configuration))
 
@@ -53,7 +53,7 @@ def test_one_unit_of_work_records_state_audit_entry_and_event_together(backend: 
 
 
 def test_a_unit_of_work_refused_by_the_audit_schema_leaves_nothing_behind(backend: Backend, records: Records) -> None:
-    with pytest.raises(Exception):
+    with pytest.raises(AuditError, match="does not match schemas/audit-entry.schema.json"):
         records.record(RecordedChange({**update_fields(1), "status": "maybe"}, resource=make_resource(1), event_for=event_for))
     other = backend.open()
     assert list(other.audit.entries()) == [] and other.outbox.pending() == []
@@ -99,8 +99,7 @@ def test_settling_closes_what_an_interrupted_run_left_open_and_announces_what_it
 
 
 KILLED_MID_APPLY = OPEN_IN_CHILD + """
-sys.path.insert(0, "tests/records")
-from records_helpers import make_resource, update_fields
+from tests.records.records_helpers import make_resource, update_fields
 from planner.adapters.records.interfaces import RecordedChange
 from planner.app.session import RecordsSession
 session = RecordsSession(records, environment="dev", operation="apply")

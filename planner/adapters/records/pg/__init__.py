@@ -9,15 +9,16 @@ together or not at all. Needs ``pip install 'llmplan[postgres]'`` (psycopg 3).
 
 from __future__ import annotations
 
+import os
 from typing import Any, Mapping
 
-from planner.model.settings import StateSettings
 from planner.adapters.records.interfaces import Recorded, RecordedChange
 from planner.adapters.records.pg.audit import PostgresAuditStore
 from planner.adapters.records.pg.database import Database, dsn_from, target_of
 from planner.adapters.records.pg.lock import PostgresLocker
 from planner.adapters.records.pg.outbox import PostgresOutbox
 from planner.adapters.records.pg.state import PostgresStateStore
+from planner.model.settings import StateSettings
 
 
 class PostgresRecords:
@@ -56,8 +57,6 @@ class PostgresRecords:
 
 def open_postgres_records(environment: str, settings: StateSettings, *, environ: Mapping[str, str] | None = None) -> PostgresRecords:
     """Connect (naming host and port, never the password, if that fails), migrate, and open."""
-    import os
-
     dsn = dsn_from(os.environ if environ is None else environ, settings.dsn_env)
     database = Database(dsn, target_of(dsn, settings.schema))
     try:

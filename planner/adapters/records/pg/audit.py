@@ -15,12 +15,12 @@ from typing import Any, Callable, Iterator, Mapping
 import psycopg
 from psycopg import sql
 
-from planner.model.clock import utc_now
-from planner.model.configuration import canonical_json
-from planner.model.errors import AuditError
 from planner.adapters.records.chain import GENESIS_HASH, ChainCheck, chained_entry, hash_holds, track_unsettled
 from planner.adapters.records.interfaces import AuditReport, RecentEntries, RepairResult
 from planner.adapters.records.pg.database import Database
+from planner.model.clock import utc_now
+from planner.model.configuration import canonical_json
+from planner.model.errors import AuditError
 
 
 class PostgresAuditStore:

@@ -18,12 +18,12 @@ from typing import Any, Callable
 import psycopg
 from psycopg import sql
 
-from planner.model.clock import utc_now
-from planner.model.errors import LockHeld, StateError
-from planner.model.state import LockInfo
 from planner.adapters.identity import new_lock_info
 from planner.adapters.records.pg.database import Database, connect, unavailable
 from planner.adapters.waiting import announce_wait
+from planner.model.clock import utc_now
+from planner.model.errors import LockHeld, StateError
+from planner.model.state import LockInfo
 
 
 def advisory_key(schema: str, environment: str) -> int:

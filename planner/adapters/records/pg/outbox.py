@@ -8,8 +8,8 @@ from typing import Any, Mapping
 import psycopg
 from psycopg import sql
 
-from planner.model.configuration import canonical_json
 from planner.adapters.records.pg.database import Database
+from planner.model.configuration import canonical_json
 
 
 class PostgresOutbox:

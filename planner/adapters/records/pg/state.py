@@ -16,10 +16,10 @@ from typing import Any, Callable
 import psycopg
 from psycopg import sql
 
-from planner.model.errors import StateError
 from planner.adapters.records.journal import JournalChange, fold
-from planner.model.state import FORMAT_VERSION, AuditHead, ResourceState, State
 from planner.adapters.records.pg.database import Database
+from planner.model.errors import StateError
+from planner.model.state import FORMAT_VERSION, AuditHead, ResourceState, State
 
 
 class PostgresStateStore:

@@ -1,0 +1,39 @@
+"""``llmplan drift``: live against the YAML and against what llmplan last applied.
+
+Read-only: no lock, no prompt; safe beside a running apply and made for cron.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Mapping
+
+from planner import __version__
+from planner.adapters.gateway.live import LiveSnapshot, fetch_all
+from planner.app.connections import gateway_client, read_state
+from planner.app.environments import load_environment
+from planner.core.drift import DriftReport, detect_drift
+from planner.model.clock import utc_now
+from planner.model.errors import Problem, ValidationFailed
+from planner.model.settings import Environment
+
+
+def drift(root: Path, env_name: str, *, parallelism: int | None = None, environ: Mapping[str, str] | None = None, gateway_timeout: float | None = None) -> DriftReport:
+    """The drift report of one environment; a state its trail does not vouch for is a warning, not a stop."""
+    environment = load_environment(root, env_name)
+    state = read_state(environment, environ, trust="warn")  # a cron job still compares live with the YAML
+    workers = parallelism or environment.apply.parallelism
+    with gateway_client(environment, parallelism=workers, environ=environ, timeout=gateway_timeout) as client:
+        snapshot = fetch_all(client)
+    _check_known(environment, snapshot)
+    return detect_drift(environment, snapshot.configurations, snapshot.names, state, created_at=utc_now(), tool_version=__version__)
+
+
+def _check_known(environment: Environment, snapshot: LiveSnapshot) -> None:
+    problems = []
+    for model in environment.models:
+        if model.model_id.lower() not in snapshot.configurations:
+            origin = model.origin(("model_id",))
+            problems.append(Problem(origin.file, origin.line, "model_id", f"model {model.model_id} does not exist on the gateway"))
+    if problems:
+        raise ValidationFailed(problems, what=f"environment {environment.name} does not fit the live gateway")
