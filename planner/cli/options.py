@@ -60,17 +60,66 @@ def _complete_environments(ctx: click.Context, param: click.Parameter, incomplet
     return [name for name in list_environments(root) if name.startswith(incomplete)] if root is not None else []
 
 
-def env_option(func: Callable[..., Any]) -> Callable[..., Any]:
-    return click.option(
-        "--env",
-        "-e",
-        "env",
-        required=True,
-        metavar="ENV",
-        callback=_remember("env"),
-        shell_complete=_complete_environments,
-        help="Environment name: a folder under environments/.",
-    )(func)
+def env_option(func: Callable[..., Any] | None = None, *, required: bool = True) -> Any:
+    """--env ENV; ``env_option(required=False)`` where PATH arguments can name the environments instead."""
+
+    def decorate(func: Callable[..., Any]) -> Callable[..., Any]:
+        return click.option(
+            "--env",
+            "-e",
+            "env",
+            required=required,
+            metavar="ENV",
+            callback=_remember("env"),
+            shell_complete=_complete_environments,
+            help="Environment name: a folder under environments/." if required else "Environment name: a folder under environments/ (or give PATHs).",
+        )(func)
+
+    return decorate(func) if func is not None else decorate
+
+
+def paths_argument(func: Callable[..., Any]) -> Callable[..., Any]:
+    """[PATH]...: files or folders inside environments/<env>/, as pre-commit passes the changed files."""
+    return click.argument("paths", nargs=-1, metavar="[PATH]...", type=click.Path(path_type=Path))(func)
+
+
+def environment_paths(root: Path, paths: Iterable[Path]) -> dict[str, list[Path]]:
+    """Each environment holding one of ``paths``, with the paths inside it (absolute).
+
+    ``environments/`` itself stands for every environment. A path outside
+    ``environments/<env>/`` is an error naming it (pre-commit passes every
+    changed file of the repository unless the hook's ``files`` limits it); an
+    environment that does not exist is named with the folder searched. A
+    path need not exist: a deleted model file still changes its environment.
+    """
+    from planner.environment import ENVIRONMENT_NAME_PATTERN, ENVIRONMENTS_DIR
+    from planner.errors import ConfigurationError
+    from planner.loader import environment_directory, list_environments
+
+    base = root.resolve() / ENVIRONMENTS_DIR
+    selected: dict[str, list[Path]] = {}
+    outside: list[str] = []
+    for given in paths:
+        absolute = Path(os.path.normpath(given.absolute()))
+        # a symbolic link is named where it lies, not where it points
+        located = absolute.parent.resolve() / absolute.name if absolute.is_symlink() else absolute.resolve()
+        if located == base:
+            for name in list_environments(root):
+                selected.setdefault(name, []).append(base / name)
+            continue
+        parts = located.relative_to(base).parts if located.is_relative_to(base) else ()
+        if not parts or not ENVIRONMENT_NAME_PATTERN.match(parts[0]) or (len(parts) == 1 and not located.is_dir() and located.exists()):
+            outside.append(str(given))
+            continue
+        environment_directory(root, parts[0])  # an unknown environment is named with the folder searched
+        selected.setdefault(parts[0], []).append(located)
+    if outside:
+        listing = ", ".join(outside[:5]) + (f" and {len(outside) - 5} more" if len(outside) > 5 else "")
+        raise ConfigurationError(
+            f"{listing} {'is' if len(outside) == 1 else 'are'} not inside an environment (a folder under {base}{os.sep})",
+            hint="give files or folders under environments/<env>/ (a pre-commit hook: limit it with files: ^environments/), or --root naming the project that holds them",
+        )
+    return selected
 
 
 def format_option(*choices: str) -> Decorator:

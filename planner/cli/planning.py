@@ -6,33 +6,58 @@ from pathlib import Path
 
 import click
 
-from planner.cli.options import CONTEXT, Found, emit, env_option, format_option, gateway_timeout_option, no_color_option, output, parallelism_option, root_option, use_color, warn
+from planner.cli.options import CONTEXT, REQUESTED, Found, emit, env_option, environment_paths, format_option, gateway_timeout_option, no_color_option, output, parallelism_option, paths_argument, root_option, use_color, warn
+from planner.errors import ConfigurationError, Problem, ValidationFailed
 
 
 @click.command(context_settings=CONTEXT)
-@env_option
+@env_option(required=False)
 @root_option
 @format_option("text", "json")
-def validate(env: str, root: Path, output_format: str) -> None:
-    """Check an environment's YAML offline: syntax, schema, policy, duplicates.
+@paths_argument
+def validate(env: str | None, root: Path, output_format: str, paths: tuple[Path, ...]) -> None:
+    """Check environments' YAML offline: syntax, schema, policy, duplicates.
 
-    Sends no request. Every problem is reported at once, each with file,
-    line and field. Exit 0 when valid, 1 otherwise.
+    Checks the environment --env names, and each environment holding one of
+    the PATHs (files or folders under environments/<env>/, as a pre-commit
+    hook passes the changed files). Sends no request. Every problem is
+    reported at once, each with file, line and field. Exit 0 when valid, 1
+    otherwise.
 
     \b
-    Example:
+    Examples:
       llmplan validate --env prod --format json
+      llmplan validate environments/prod/models/support-bot.yaml environments/dev/
     """
     from planner import manager
-    from planner.render import validation_document
+    from planner.render import validation_document, validation_documents
 
-    environment, warnings = manager.validate_environment(root, env)
-    warn(warnings)
-    count = len(environment.models)
-    if output_format == "json":
-        emit(validation_document(env, count, warnings))
-    else:
-        emit(f"{count} model{'s' if count != 1 else ''} valid in environment {env}")
+    if env is None and not paths:
+        raise click.UsageError("give --env ENV, or PATHs: files or folders under environments/<env>/")
+    names = list(dict.fromkeys([*([env] if env else []), *environment_paths(root, paths)]))
+    if not names:
+        raise ConfigurationError(f"there is no environment under {root.resolve() / 'environments'}/ to validate")
+    if len(names) == 1:
+        REQUESTED["env"] = names[0]  # an error is then reported for that environment, as with --env
+    valid: list[tuple[str, int, tuple[Problem, ...]]] = []
+    failed: dict[str, ValidationFailed] = {}
+    for name in names:
+        try:
+            environment, warnings = manager.validate_environment(root, name)
+        except ValidationFailed as invalid:  # the other environments are still checked
+            failed[name] = invalid
+            continue
+        warn(warnings)
+        valid.append((name, len(environment.models), warnings))
+    if output_format == "json" and not failed:
+        emit(validation_document(*valid[0]) if len(valid) == 1 else validation_documents(valid))
+    elif output_format != "json":
+        for name, count, _ in valid:
+            emit(f"{count} model{'s' if count != 1 else ''} valid in environment {name}")
+    if len(failed) == 1:
+        raise next(iter(failed.values()))
+    if failed:
+        raise ValidationFailed([problem for invalid in failed.values() for problem in invalid.problems], what=f"environments {', '.join(failed)} are not valid")
 
 
 @click.command(context_settings=CONTEXT)

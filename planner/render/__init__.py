@@ -263,12 +263,18 @@ def validation_document(environment: str, models: int, warnings: Iterable[Proble
     return json.dumps(document, indent=2)
 
 
+def validation_documents(results: Iterable[tuple[str, int, Iterable[Problem]]]) -> str:
+    """``validate --format json`` of several valid environments: one document, a member per environment."""
+    environments = {name: {"valid": True, "models": models, "problems": [], "warnings": [w.to_dict() for w in warnings]} for name, models, warnings in results}
+    return json.dumps({"valid": True, "environments": environments}, indent=2)
+
+
 # Drift reports are rendered by planner.render.drift; imported last, as it uses the helpers above.
 from planner.render.drift import drift_document, drift_summary, render_drift, render_drift_markdown, render_drift_text  # noqa: E402
 
 __all__ = [
     "drift_document", "drift_summary", "render", "render_drift", "render_drift_markdown", "render_drift_text",
-    "render_json", "render_markdown", "render_text", "summary_line", "validation_document", "value_text",
+    "render_json", "render_markdown", "render_text", "summary_line", "validation_document", "validation_documents", "value_text",
 ]
 
 
