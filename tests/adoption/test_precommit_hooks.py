@@ -72,8 +72,9 @@ def test_each_hook_is_an_offline_llmplan_command_the_cli_accepts() -> None:
     assert parse_cli(shlex.split(str(hooks()["llmplan-fmt"]["entry"]))[1:]).params["check"], "the hook reports; it never rewrites a commit"
 
 
-def test_the_configuration_the_ci_readme_shows_is_valid_and_pins_the_workflows_commit(tmp_path: Path) -> None:
-    (shown,) = [body for language, body in code_blocks(CI_README.read_text(encoding="utf-8")) if language == "yaml" and body.startswith("repos:")]
+@pytest.mark.parametrize("page", [REPO / "README.md", CI_README], ids=lambda page: str(page.relative_to(REPO)))
+def test_the_configuration_the_readmes_show_is_valid_and_pins_the_workflows_commit(tmp_path: Path, page: Path) -> None:
+    (shown,) = [body for language, body in code_blocks(page.read_text(encoding="utf-8")) if language == "yaml" and "\nrepos:\n" in f"\n{body}"]
     config = tmp_path / ".pre-commit-config.yaml"
     config.write_text(shown, encoding="utf-8")
     done = subprocess.run([pre_commit(), "validate-config", str(config)], capture_output=True, text=True, timeout=120)
