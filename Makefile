@@ -6,7 +6,7 @@ PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: demo test bench reliability clean bytecode
+.PHONY: demo test test-oracles bench reliability clean bytecode
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -37,6 +37,13 @@ test: $(VENV)/.installed-test bytecode
 	$(BIN)/ruff check --quiet .
 	$(BIN)/lint-imports --no-cache
 	$(BIN)/python -m pytest
+
+# What a configuration repository adopts, tried as it adopts it: pre-commit
+# try-repo of .pre-commit-hooks.yaml and the GitHub Action's own install (by
+# hash, from PyPI) and run, each building llmplan in a fresh virtual
+# environment (pytest -m oracle: left out of make test, which stays quick).
+test-oracles: $(VENV)/.installed-test bytecode
+	$(BIN)/python -m pytest -m oracle
 
 # Speed against the physical bounds, and the long reliability runs; each
 # prints every figure with its goal (see README, "Performance and reliability").

@@ -9,11 +9,12 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import Iterable
 
 from planner.core.environment import merge_defaults, state_settings
 from planner.core.yamlsource import MAX_FILE_BYTES, parse_yaml
 from planner.model import schemas
-from planner.model.errors import EnvironmentNotFound, Problem, ValidationFailed
+from planner.model.errors import ConfigurationError, EnvironmentNotFound, Problem, ValidationFailed
 from planner.model.printable import printable
 from planner.model.settings import (
     ADDRESS_PATTERN,
@@ -193,3 +194,38 @@ def _read_limited(path: str | os.PathLike[str], limit: int) -> tuple[int, bytes]
         return size, b"".join(chunks)
     finally:
         os.close(fd)
+
+
+def environment_paths(root: Path, paths: Iterable[Path]) -> dict[str, list[Path]]:
+    """Each environment holding one of ``paths``, with the paths inside it (absolute).
+
+    ``environments/`` itself stands for every environment. A path outside
+    ``environments/<env>/`` is an error naming it (pre-commit passes every
+    changed file of the repository unless the hook's ``files`` limits it); an
+    environment that does not exist is named with the folder searched. A
+    path need not exist: a deleted model file still changes its environment.
+    """
+    base = root.resolve() / ENVIRONMENTS_DIR
+    selected: dict[str, list[Path]] = {}
+    outside: list[str] = []
+    for given in paths:
+        absolute = Path(os.path.normpath(given.absolute()))
+        # a symbolic link is named where it lies, not where it points
+        located = absolute.parent.resolve() / absolute.name if absolute.is_symlink() else absolute.resolve()
+        if located == base:
+            for name in list_environments(root):
+                selected.setdefault(name, []).append(base / name)
+            continue
+        parts = located.relative_to(base).parts if located.is_relative_to(base) else ()
+        if not parts or not ENVIRONMENT_NAME_PATTERN.match(parts[0]) or (len(parts) == 1 and not located.is_dir() and located.exists()):
+            outside.append(str(given))
+            continue
+        environment_directory(root, parts[0])  # an unknown environment is named with the folder searched
+        selected.setdefault(parts[0], []).append(located)
+    if outside:
+        listing = ", ".join(outside[:5]) + (f" and {len(outside) - 5} more" if len(outside) > 5 else "")
+        raise ConfigurationError(
+            f"{listing} {'is' if len(outside) == 1 else 'are'} not inside an environment (a folder under {base}{os.sep})",
+            hint="give files or folders under environments/<env>/ (a pre-commit hook: limit it with files: ^environments/), or --root naming the project that holds them",
+        )
+    return selected

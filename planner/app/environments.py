@@ -10,8 +10,9 @@ from __future__ import annotations
 import gc
 import os
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterator, Mapping
+from typing import Iterator, Mapping, Sequence
 
 from planner.adapters.gateway.endpoints import GATEWAY_URL_VARIABLE, resolve_endpoint
 from planner.adapters.project import read_environment
@@ -33,6 +34,39 @@ def validate_environment(root: Path, name: str, environ: Mapping[str, str] | Non
     source = _valid_source(root, name)
     environment = build_environment(source)
     return environment, (*environment.warnings, *_gateway_warnings(environment, source, os.environ if environ is None else environ))
+
+
+@dataclass(frozen=True)
+class Validated:
+    """One environment that passed validation: how many models, and what is worth a warning."""
+
+    name: str
+    models: int
+    warnings: tuple[Problem, ...]
+
+
+@dataclass(frozen=True)
+class Validation:
+    """Several environments checked: the valid ones, and one error listing every problem of every broken one."""
+
+    valid: tuple[Validated, ...]
+    failure: ValidationFailed | None
+
+
+def validate_environments(root: Path, names: Sequence[str], environ: Mapping[str, str] | None = None) -> Validation:
+    """Every environment of ``names`` checked, each whatever became of the others."""
+    valid: list[Validated] = []
+    failed: dict[str, ValidationFailed] = {}
+    for name in dict.fromkeys(names):
+        try:
+            environment, warnings = validate_environment(root, name, environ)
+        except ValidationFailed as invalid:  # the other environments are still checked
+            failed[name] = invalid
+            continue
+        valid.append(Validated(name, len(environment.models), warnings))
+    if len(failed) > 1:
+        return Validation(tuple(valid), ValidationFailed([problem for invalid in failed.values() for problem in invalid.problems], what=f"environments {', '.join(failed)} are not valid"))
+    return Validation(tuple(valid), next(iter(failed.values()), None))
 
 
 def _valid_source(root: Path, name: str) -> EnvironmentSource:

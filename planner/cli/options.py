@@ -61,17 +61,27 @@ def _complete_environments(ctx: click.Context, param: click.Parameter, incomplet
     return [name for name in list_environments(root) if name.startswith(incomplete)] if root is not None else []
 
 
-def env_option(func: Callable[..., Any]) -> Callable[..., Any]:
-    return click.option(
-        "--env",
-        "-e",
-        "env",
-        required=True,
-        metavar="ENV",
-        callback=_remember("env"),
-        shell_complete=_complete_environments,
-        help="Environment name: a folder under environments/.",
-    )(func)
+def env_option(func: Callable[..., Any] | None = None, *, required: bool = True) -> Any:
+    """--env ENV; ``env_option(required=False)`` where PATH arguments can name the environments instead."""
+
+    def decorate(func: Callable[..., Any]) -> Callable[..., Any]:
+        return click.option(
+            "--env",
+            "-e",
+            "env",
+            required=required,
+            metavar="ENV",
+            callback=_remember("env"),
+            shell_complete=_complete_environments,
+            help="Environment name: a folder under environments/." if required else "Environment name: a folder under environments/ (or give PATHs).",
+        )(func)
+
+    return decorate(func) if func is not None else decorate
+
+
+def paths_argument(func: Callable[..., Any]) -> Callable[..., Any]:
+    """[PATH]...: files or folders inside environments/<env>/, as pre-commit passes the changed files."""
+    return click.argument("paths", nargs=-1, metavar="[PATH]...", type=click.Path(path_type=Path))(func)
 
 
 def format_option(*choices: str) -> Decorator:

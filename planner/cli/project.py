@@ -10,15 +10,16 @@ import click
 
 from planner import __version__
 from planner.app.fmt import format_environments
-from planner.cli.options import CONTEXT, Found, emit, format_option, root_option
+from planner.cli.options import CONTEXT, Found, emit, format_option, paths_argument, root_option
 
 
 @click.command(context_settings=CONTEXT)
-@click.option("--env", "-e", "envs", multiple=True, metavar="ENV", help="Format only this environment (repeatable; default: all of them).")
+@click.option("--env", "-e", "envs", multiple=True, metavar="ENV", help="Format only this environment (repeatable; default: all of them, or the PATHs given).")
 @root_option
 @click.option("--check", is_flag=True, help="Change nothing; list the files that are not formatted and exit 2 if there are any (for CI).")
 @click.option("--diff", "show_diff", is_flag=True, help="Show the changes as a unified diff.")
-def fmt(envs: tuple[str, ...], root: Path, check: bool, show_diff: bool) -> Found:
+@paths_argument
+def fmt(envs: tuple[str, ...], root: Path, check: bool, show_diff: bool, paths: tuple[Path, ...]) -> Found:
     """Rewrite environment files in the canonical YAML layout, comments kept.
 
     Two-space indentation; model fields, temperatures and filter keys in the
@@ -27,14 +28,16 @@ def fmt(envs: tuple[str, ...], root: Path, check: bool, show_diff: bool) -> Foun
     readers would misread quoted. A file is rewritten only if llmplan reads
     it back as the same data. Prints the files it changed (with --check, the
     ones it would change: exit 2 if any, 0 if none, 1 for a file it cannot
-    read).
+    read). PATHs (files or folders under environments/<env>/, as a pre-commit
+    hook passes the changed files) limit it to those files.
 
     \b
     Examples:
       llmplan fmt
       llmplan fmt --check --diff
+      llmplan fmt --check environments/prod/models/support-bot.yaml
     """
-    changed = format_environments(root, envs, check=check)
+    changed = format_environments(root, envs, check=check, paths=paths)
     for result in changed:
         emit(result.display)
         if show_diff:

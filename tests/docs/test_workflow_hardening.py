@@ -1,30 +1,34 @@
 """The GitHub Actions examples are hardened: actions pinned by commit, no
 token left in a checkout, the least permissions, secrets only in the steps
-that use them, llmplan installed from hashes, and a pull request that is
-read as data and never run. zizmor and GitHub's workflow schema (from the
-test extra: a missing tool fails these tests) agree."""
+that use them, llmplan installed by its own action (from hashes, at a
+pinned commit, never from the configuration repository), and a pull request
+that is read as data and never run. zizmor and GitHub's workflow schema
+(from the test extra: a missing tool fails these tests) agree."""
 
 from __future__ import annotations
 
 import json
+import os
 import re
 import shutil
 import subprocess
 import sys
-import tomllib
 from pathlib import Path
 from typing import Any
 
 import pytest
 import yaml
-from packaging.requirements import Requirement
-from packaging.utils import canonicalize_name
 
-from tests.docs.docs_helpers import NAMES, REPO, WORKFLOWS, Runner, llmplan_commands, steps, workflow
+from tests.docs.docs_helpers import NAMES, REPO, WORKFLOWS, Runner, code_blocks, llmplan_commands, steps, workflow
 
 # Each commit was read from the tag of that release in the action's own
-# repository; the README's table shows the same.
+# repository; the README's table shows the same. llmplan's own action
+# (action.yml at the top of this repository) is named as a team names its
+# copy, your-org/llmplan, at a commit of this repository's history that holds
+# action.yml (checked below).
+LLMPLAN_ACTION = "your-org/llmplan"
 PINS = {
+    LLMPLAN_ACTION: ("d8747697d3041ee9f597dfd5e434cb54d2124885", "v0.1.0"),
     "actions/checkout": ("3d3c42e5aac5ba805825da76410c181273ba90b1", "v7.0.1"),
     "actions/setup-python": ("5fda3b95a4ea91299a34e894583c3862153e4b97", "v7.0.0"),
     "actions/github-script": ("ed597411d8f924073f98dfc5c65a23a2325f34cd", "v8.0.0"),
@@ -63,14 +67,9 @@ PROTECTED = {
     ("postgres/migrate.yml", "migrate"): "${{ inputs.environment }}",
 }
 SECRET = re.compile(r"\$\{\{\s*secrets\.(\w+)\s*\}\}")
-REQUIREMENTS = WORKFLOWS / "requirements.txt"
-# A job that runs no llmplan command installs nothing, or only the policy gate's tool, from hashes.
-TOOL_INSTALL = "pip install --require-hashes --only-binary :all: -r examples/ci/github-actions/policy-requirements.txt\n"
-INSTALL = (
-    "pip install --require-hashes --only-binary :all: -r examples/ci/github-actions/requirements.txt\n"
-    "pip install --no-deps --no-build-isolation --no-index .\n"
-    "pip check\n"
-)
+# A job that runs no llmplan command installs nothing, or only the policy gate's tool, from hashes
+# (the team's copy of examples/ci/github-actions/policy-requirements.txt, beside its policies).
+TOOL_INSTALL = "pip install --require-hashes --only-binary :all: -r policies/policy-requirements.txt\n"
 
 
 def commands(step: dict[str, Any]) -> list[str]:
@@ -181,48 +180,36 @@ def test_no_expression_is_pasted_into_a_script(name: str) -> None:
 
 
 @pytest.mark.parametrize("name", NAMES)
-def test_llmplan_is_installed_from_hashes_with_no_cache(name: str) -> None:
+def test_llmplan_is_installed_by_its_action_and_nothing_from_the_repository(name: str) -> None:
     for job_id, job in workflow(name)["jobs"].items():
         installs = [step for step in job["steps"] if "pip" in step.get("run", "").split()]
-        if not any(commands(step) for step in job["steps"]):
+        actions = [index for index, step in enumerate(job["steps"]) if step.get("uses", "").startswith(f"{LLMPLAN_ACTION}@")]
+        running = [index for index, step in enumerate(job["steps"]) if commands(step)]
+        if not running:
             assert [step["run"] for step in installs] in ([], [TOOL_INSTALL]), job_id
+            assert not actions, f"{job_id} runs no llmplan command"
+            for step in job["steps"]:
+                if step.get("uses", "").startswith("actions/setup-python@"):
+                    assert step["with"] == {"python-version": "3.11"}, "no cache: a pull request's run could fill it"
             continue
-        assert [step["name"] for step in installs] == ["Install llmplan"], job_id
-        assert installs[0]["run"] == INSTALL
-        (python,) = [step for step in job["steps"] if step.get("uses", "").startswith("actions/setup-python@")]
-        assert python["with"] == {"python-version": "3.11"}, "no cache: a pull request's run could fill it"
+        # once, before the first llmplan command; the action brings its own Python and installs by hash
+        assert len(actions) == 1 and actions[0] < running[0], job_id
+        step = job["steps"][actions[0]]
+        assert (step["name"], "with" in step) == ("Install llmplan", False), f"{job_id}: the action only installs here"
+        assert not installs, f"{job_id}: nothing is installed from the repository"
+        assert not any(step.get("uses", "").startswith("actions/setup-python@") for step in job["steps"]), job_id
 
 
-def locked() -> dict[str, tuple[str, list[str]]]:
-    """name → (version, hashes) of every requirement in requirements.txt."""
-    text = re.sub(r"\\\n", " ", REQUIREMENTS.read_text(encoding="utf-8"))
-    entries = {}
-    for line in text.splitlines():
-        line = line.split("#", 1)[0].strip()
-        if not line:
-            continue
-        requirement, *options = line.split()
-        match = re.fullmatch(r"([A-Za-z0-9_.\-]+)==([A-Za-z0-9_.+\-]+)", requirement)
-        assert match, f"not pinned to one version: {requirement}"
-        hashes = [option.removeprefix("--hash=sha256:") for option in options]
-        assert hashes and all(re.fullmatch(r"[0-9a-f]{64}", value) for value in hashes), f"{requirement}: {options}"
-        entries[canonicalize_name(match.group(1))] = (match.group(2), hashes)
-    return entries
-
-
-def test_the_requirements_pin_every_dependency_by_hash_and_agree_with_pyproject() -> None:
-    entries = locked()
-    project = tomllib.loads((REPO / "pyproject.toml").read_text(encoding="utf-8"))
-    # the runtime dependencies, the extra the postgres/ workflows need, and the build backend
-    postgres = project["project"]["optional-dependencies"]["postgres"]
-    wanted = [Requirement(text) for text in (*project["project"]["dependencies"], *postgres, *project["build-system"]["requires"])]
-    for requirement in wanted:
-        name = canonicalize_name(requirement.name)
-        assert name in entries, f"{requirement.name} is not in {REQUIREMENTS.name}: regenerate it (see its header)"
-        assert requirement.specifier.contains(entries[name][0]), f"{requirement}: {REQUIREMENTS.name} has {entries[name][0]}"
-    assert "llmplan" not in entries, "llmplan itself comes from the checkout"
-    # psycopg[binary]: the compiled libpq wrapper of exactly psycopg's version (--strip-extras writes it as its own line)
-    assert entries["psycopg-binary"][0] == entries["psycopg"][0]
+def test_the_pinned_action_commit_holds_the_action() -> None:
+    """The examples work as written: the commit they pin is in this repository's history and holds action.yml."""
+    sha = PINS[LLMPLAN_ACTION][0]
+    if not (REPO / ".git").exists():
+        pytest.fail(f"{REPO} is not a Git checkout: the commit {sha} pinned by the examples cannot be checked")
+    found = subprocess.run(["git", "cat-file", "-e", f"{sha}:action.yml"], cwd=REPO, capture_output=True, text=True, timeout=60)
+    assert found.returncode == 0, (
+        f"{sha}, pinned as {LLMPLAN_ACTION} by the examples, is not a commit of this repository holding action.yml "
+        f"(a shallow clone, or a merge that rewrote it): pin a commit that has it, in the workflows, PINS and the CI README ({found.stderr.strip()})"
+    )
 
 
 # --- the pull request is data -------------------------------------------------
@@ -232,8 +219,7 @@ def test_the_plan_job_installs_the_base_branch_before_the_pull_request_is_on_dis
     job = workflow("plan.yml")["jobs"]["plan"]
     names = [step.get("name", step.get("uses", "").split("@")[0]) for step in job["steps"]]
     assert names == [
-        "Check out the base branch (llmplan, its requirements, the state)",
-        "actions/setup-python",
+        "Check out the base branch (its state)",
         "Install llmplan",
         "Check out the pull request's environments/ (data only)",
         "Take the pull request's environments/",
@@ -242,7 +228,7 @@ def test_the_plan_job_installs_the_base_branch_before_the_pull_request_is_on_dis
         "Comment on the pull request",
         "Upload the plan",
     ]
-    base, pull_request = job["steps"][0]["with"], job["steps"][3]["with"]
+    base, pull_request = job["steps"][0]["with"], job["steps"][2]["with"]
     assert base["ref"] == "${{ github.event.pull_request.base.sha }}" and "path" not in base
     assert "ref" not in pull_request, "the merge commit GitHub made for the pull request"
     assert pull_request["path"] == "pull-request"
@@ -322,6 +308,31 @@ def test_zizmor_finds_nothing_in_the_examples() -> None:
     result, findings = zizmor(WORKFLOWS)
     assert [(finding["ident"], finding["locations"][0]["symbolic"]["key"]) for finding in findings] == []
     assert result.returncode == 0, result.stderr
+
+
+def readme_zizmor_commands() -> list[str]:
+    """The zizmor command lines of the CI README's code block, continuations joined."""
+    readme = (WORKFLOWS / "README.md").read_text(encoding="utf-8")
+    (block,) = [body for language, body in code_blocks(readme) if language == "sh" and "zizmor " in body]
+    joined = block.replace("\\\n", " ")
+    return [line for line in joined.splitlines() if line.startswith("zizmor ")]
+
+
+def test_the_readmes_zizmor_commands_find_nothing_in_this_repository_and_in_a_configuration_repository(tmp_path: Path) -> None:
+    here, there = readme_zizmor_commands()
+    environ = {"PATH": f"{Path(tool('zizmor')).parent}{os.pathsep}/usr/bin{os.pathsep}/bin", "NO_COLOR": "1"}
+    # in llmplan's repository: the example files, named (given the folder, zizmor collects nothing from it)
+    done = subprocess.run(["bash", "-c", here], cwd=REPO, capture_output=True, text=True, timeout=120, env=environ)
+    assert done.returncode == 0 and "No findings to report" in done.stdout, done.stdout + done.stderr
+    assert done.stderr.count("completed examples/ci/github-actions/") == len(NAMES), done.stderr
+    # in a configuration repository with the workflows in place: the folder is enough
+    workflows = tmp_path / "llm-config" / ".github" / "workflows"
+    workflows.mkdir(parents=True)
+    for name in ("plan.yml", "apply.yml", "drift.yml"):
+        shutil.copy(WORKFLOWS / name, workflows / f"llmplan-{name}")
+    done = subprocess.run(["bash", "-c", there], cwd=tmp_path / "llm-config", capture_output=True, text=True, timeout=120, env=environ)
+    assert done.returncode == 0 and "No findings to report" in done.stdout, done.stdout + done.stderr
+    assert done.stderr.count("completed ./.github/workflows/llmplan-") == 3, done.stderr
 
 
 @pytest.mark.parametrize(

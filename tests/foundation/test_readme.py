@@ -47,7 +47,8 @@ def test_the_readme_shows_validate() -> None:
 
 
 @pytest.mark.parametrize("command", VALIDATE_COMMANDS, ids=" ".join)
-def test_the_readme_validate_commands_work_on_the_examples(command: list[str], no_network: list[object]) -> None:
+def test_the_readme_validate_commands_work_on_the_examples(command: list[str], no_network: list[object], monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(REPO_ROOT)  # a PATH is relative to the current folder: the project's top, as the README runs them
     run = run_main([*command[1:], "--root", str(REPO_ROOT)])
 
     assert run.code == EXIT_OK, run.stderr
