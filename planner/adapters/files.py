@@ -74,6 +74,11 @@ def append_line_durably(path: Path, line: str) -> None:
 
 def append_bytes_durably(path: Path, data: bytes) -> None:
     """Append raw bytes and fsync before returning (for fragments that are not UTF-8 lines)."""
+    append_bytes(path, data, durable=True)
+
+
+def append_bytes(path: Path, data: bytes, *, durable: bool = False) -> None:
+    """Append in one write (whole, or not at all, should the process die); ``durable``: fsync before returning."""
     path.parent.mkdir(parents=True, exist_ok=True)
     created = not path.exists()
     fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
@@ -81,11 +86,25 @@ def append_bytes_durably(path: Path, data: bytes) -> None:
         written = 0
         while written < len(data):
             written += os.write(fd, data[written:])
+        if durable:
+            os.fsync(fd)
+    finally:
+        os.close(fd)
+    if created and durable:
+        fsync_directory(path.parent)
+
+
+def fsync_file(path: Path) -> None:
+    """Make what was written to ``path`` (and its name in its folder) survive a power cut; nothing if it does not exist."""
+    try:
+        fd = os.open(path, os.O_RDONLY)
+    except FileNotFoundError:
+        return
+    try:
         os.fsync(fd)
     finally:
         os.close(fd)
-    if created:
-        fsync_directory(path.parent)
+    fsync_directory(path.parent)
 
 
 def truncate_durably(path: Path, size: int) -> None:

@@ -158,11 +158,8 @@ class GovernanceNotifier:
 
     @property
     def warnings(self) -> list[str]:
-        return [*self.outbox.warnings, *self._warnings]
-
-    def enqueue(self, event: Mapping[str, Any]) -> None:
-        """Make the event durable in the outbox; call before :meth:`deliver`."""
-        self.outbox.enqueue(event)
+        """What went wrong while sending, said once each (also logged)."""
+        return list(self._warnings)
 
     def pending(self) -> list[dict[str, Any]]:
         """Queued events not yet delivered, oldest first, each once."""

@@ -25,6 +25,7 @@ from planner.app.executor import Executor, Recorder, raise_if_applied_before
 from planner.app.hooks import ApplyHooks
 from planner.app.refreshing import refresh_unchanged
 from planner.app.session import RecordsSession
+from planner.app.settling import settle
 from planner.core.planning import build_plan
 from planner.core.safety import weakening_gate
 from planner.model.audit import FAILURE, SUCCESS
@@ -122,7 +123,7 @@ def apply(
     metrics = ApplyMetrics()
     executor = None
     try:
-        with RecordsSession(records, environment=environment.name, operation="apply", lock_timeout=lock_timeout) as session:
+        with RecordsSession(records, operation="apply", lock_timeout=lock_timeout) as session:
             workers = parallelism or environment.apply.parallelism
             with gateway_client(environment, parallelism=workers, environ=environ, timeout=gateway_timeout) as client:
                 if saved is not None:
@@ -130,14 +131,14 @@ def apply(
                     try:
                         saved.raise_if_stale(session.state, snapshot.configurations)
                     except StalePlan:
-                        raise_if_applied_before(saved, records.audit.entries())  # the trail says why, when it can
+                        raise_if_applied_before(saved, records.audit)  # the trail says why, when it can
                         raise
-                    settled = session.settle(snapshot.configurations, event_for=build_event if sender is not None else None)
+                    settled = settle(session, snapshot.configurations, event_for=build_event if sender is not None else None)
                     plan = saved
                 else:
                     snapshot = fetch_and_check(environment, client, parallelism=workers)
                     # settled first: a change an interrupted run landed is then in state, not "changed outside llmplan"
-                    settled = session.settle(snapshot.configurations, event_for=build_event if sender is not None else None)
+                    settled = settle(session, snapshot.configurations, event_for=build_event if sender is not None else None)
                     with collector_paused():
                         plan = build_plan(environment, snapshot.configurations, session.state, created_at=utc_now(), tool_version=__version__)
                 plan.raise_if_unsafe(force=force)

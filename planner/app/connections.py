@@ -18,17 +18,52 @@ from planner.adapters.gateway.live import LiveSnapshot, fetch_live
 from planner.adapters.governance import GovernanceNotifier
 from planner.adapters.project import read_state_settings
 from planner.adapters.records import open_records as open_backend
+from planner.adapters.records import other_backend
 from planner.adapters.records.interfaces import Outbox, Records
 from planner.app.session import refuse_or_warn
 from planner.core.validation import check_capabilities
-from planner.model.errors import ConfigurationError, Problem, ValidationFailed
+from planner.model.errors import ConfigurationError, Problem, RecordsMismatch, StateError, ValidationFailed
 from planner.model.settings import ENVIRONMENT_FILE, Environment, display_path
 from planner.model.state import State
 
 
 def open_records(environment: Environment, environ: Mapping[str, str] | None = None) -> Records:
-    """The environment's records, in the backend its ``state:`` block names."""
-    return open_backend(environment.name, environment.root, environment.state, environ=environ)
+    """The environment's records, in the backend its ``state:`` block names.
+
+    Refused when that backend holds nothing for the environment while the
+    other one holds its records: ``state.backend`` was switched without
+    ``llmplan state migrate``, and planning or applying into a fresh lineage
+    would fork the records.
+    """
+    records = open_backend(environment.name, environment.root, environment.state, environ=environ)
+    try:
+        if records.is_empty():
+            _refuse_a_switch_without_migrate(environment, records, environ)
+    except BaseException:
+        records.close()
+        raise
+    return records
+
+
+def _refuse_a_switch_without_migrate(environment: Environment, records: Records, environ: Mapping[str, str] | None) -> None:
+    try:
+        other = other_backend(environment.name, environment.root, environment.state, environ=environ)
+    except StateError:  # the other backend cannot be reached: nothing to compare with
+        return
+    if other is None:
+        return
+    try:
+        if other.is_empty():
+            return
+        where = other.name
+    except StateError:
+        return
+    finally:
+        other.close()
+    raise RecordsMismatch(
+        f"environment.yaml of {environment.name} keeps its records in {records.name}, which holds nothing for it, while {where} holds its records",
+        hint=f"move them first: `llmplan state migrate --env {environment.name}` (state.backend was switched without it); nothing was sent",
+    )
 
 
 def records_of(root: Path, env_name: str, environ: Mapping[str, str] | None = None) -> Records:
@@ -42,8 +77,8 @@ def read_state(environment: Environment, environ: Mapping[str, str] | None, *, t
     """The environment's state, checked against its audit trail: refused (plan) or a warning on stderr (drift)."""
     records = open_records(environment, environ)
     try:
-        refuse_or_warn(records, environment.name, trust)
-        return records.state.read()
+        refuse_or_warn(records, trust)
+        return records.state.read().state
     finally:
         records.close()
 

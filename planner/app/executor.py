@@ -23,12 +23,12 @@ import time
 import uuid
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, replace
-from typing import Any, Callable, Iterable, Mapping
+from typing import Any, Callable, Mapping
 
 from planner.adapters.gateway.client import GatewayClient
 from planner.adapters.governance import GovernanceNotifier, build_event
 from planner.adapters.metrics import ApplyMetrics
-from planner.adapters.records.interfaces import RecordedChange
+from planner.adapters.records.interfaces import AuditReader, Change
 from planner.app.hooks import ApplyHooks
 from planner.app.session import RecordsSession
 from planner.core.diff import to_payload
@@ -146,7 +146,7 @@ class Executor:
     def _put(self, change: ResourceChange) -> Outcome:
         session = self.recorder.session
         operation_id = str(uuid.uuid4())
-        session.append(self._fields(change, PENDING, operation_id))
+        session.record_one(Change(audit_fields=self._fields(change, PENDING, operation_id)))
         started = self.monotonic()
         # the version the plan was computed against; 0 guards a first configuration the same way
         guard = change.live_version if change.live_version is not None else 0
@@ -168,7 +168,7 @@ class Executor:
                     context_id=error.context_id,
                 )
             fields = self._fields(change, FAILURE, operation_id, latency_ms=latency, error=error)
-            recorded = session.record(RecordedChange(fields, event_for=self.recorder.event_for(change.after or {})))
+            recorded = session.record_one(Change(fields, event_for=self.recorder.event_for(change.after or {})))
             self._observe(change, False, latency)
             self._deliver(recorded.event)
             return Outcome(change.address, change.model_id, change.action, FAILURE, latency, None, error.code, error.message)
@@ -177,7 +177,7 @@ class Executor:
         fields = self._fields(change, SUCCESS, operation_id, latency_ms=latency, version=resource.version)
         if applied.read_back:
             fields["resolved"] = READ_BACK
-        recorded = session.record(RecordedChange(fields, resource=resource, event_for=self.recorder.event_for(resource.configuration)))
+        recorded = session.record_one(Change(fields, resource=resource, event_for=self.recorder.event_for(resource.configuration)))
         self._observe(change, True, latency)
         self._deliver(recorded.event)
         return Outcome(change.address, change.model_id, change.action, SUCCESS, latency, resource.version)
@@ -200,7 +200,7 @@ class Executor:
             "compliance_mode": (change.before or {}).get("compliance_mode"),
             "plan_checksum": self._plan_checksum,
         }
-        self.recorder.session.record(RecordedChange(fields, forget=change.address))
+        self.recorder.session.record_one(Change(fields, forget=change.address))
         return Outcome(change.address, change.model_id, FORGET, SUCCESS)
 
     def _move(self, change: ResourceChange) -> Outcome:
@@ -227,7 +227,7 @@ class Executor:
             "version": resource.version,
             "plan_checksum": self._plan_checksum,
         }
-        self.recorder.session.record(RecordedChange(fields, resource=resource, forget=change.previous_address))
+        self.recorder.session.record_one(Change(fields, resource=resource, forget=change.previous_address))
         return Outcome(change.address, change.model_id, MOVE, SUCCESS, version=resource.version, previous_address=change.previous_address)
 
     def run(self) -> list[Outcome]:
@@ -277,16 +277,19 @@ class Executor:
         return sorted(outcomes, key=lambda outcome: outcome.address)
 
 
-def raise_if_applied_before(plan: Plan, entries: Iterable[Mapping[str, Any]]) -> None:
+def raise_if_applied_before(plan: Plan, audit: AuditReader) -> None:
     """PlanAlreadyApplied if the audit trail holds outcomes of this saved plan (by its checksum).
 
     Called when a saved plan turned out stale: if it is stale because it was
     applied already, in whole or in part, saying so (and what finishes the
-    job) is more useful than "another apply ran".
+    job) is more useful than "another apply ran". Reads the trail only from
+    the entry that vouched for the state the plan was made against: what
+    happened since, never the whole history.
     """
     checksum = plan.checksum
-    if not checksum:
+    if not checksum or (plan.state_audit_position is None and plan.state_serial > 0):
         return
+    entries = audit.entries(position=plan.state_audit_position)
     applied: set[str] = set()
     when = ""
     for entry in entries:

@@ -22,6 +22,7 @@ from planner.app.executor import Recorder
 from planner.app.refresh import RecordedModel
 from planner.app.refreshing import record_live
 from planner.app.session import RecordsSession
+from planner.app.settling import settle
 from planner.core.drift import UnmanagedModel
 from planner.core.importing import choose_addresses, model_yaml
 from planner.model.audit import IMPORT_ACTION
@@ -55,7 +56,7 @@ def import_models(
     records = open_records(environment, environ)
     try:
         sender = notifier(environment, records.outbox, environ)
-        with RecordsSession(records, environment=environment.name, operation="import", lock_timeout=lock_timeout) as session:
+        with RecordsSession(records, operation="import", lock_timeout=lock_timeout) as session:
             with gateway_client(environment, parallelism=environment.apply.parallelism, environ=environ, timeout=gateway_timeout) as client:
                 snapshot = fetch_all(client)
             managed = {model.model_id.lower(): model for model in environment.models}
@@ -73,7 +74,7 @@ def import_models(
             # recording an import there would silently replace that model's record
             taken.update(session.state.resources if session.state is not None else ())
             addresses = choose_addresses([(model_id, snapshot.names[model_id]) for model_id in chosen], taken)
-            session.settle(snapshot.configurations, event_for=build_event if sender is not None else None)
+            settle(session, snapshot.configurations, event_for=build_event if sender is not None else None)
             recorder = Recorder(session, ApplyMetrics())
             imported: list[RecordedModel] = []
             for model_id in chosen:

@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any, Iterator, Mapping
 
 from planner.adapters.governance import FlushResult
-from planner.adapters.records.interfaces import AuditReport, RepairResult
+from planner.adapters.records.interfaces import AuditReport, Repairable, RepairResult
 from planner.adapters.records.vouching import state_problems
 from planner.app.connections import notifier, open_records, records_of
 from planner.app.environments import load_environment
@@ -30,8 +30,9 @@ class StateView:
 def show_state(root: Path, env_name: str) -> StateView:
     records = records_of(root, env_name)
     try:
-        state = records.state.read()
-        return StateView(env_name, state, records.locker.holder(), (*state_problems(records), *records.state.warnings))
+        snapshot = records.state.read()
+        problems = state_problems(snapshot, records.audit, environment=records.environment, where=records.name)
+        return StateView(env_name, snapshot.state, records.locker.holder(), (*problems, *snapshot.recoveries))
     finally:
         records.close()
 
@@ -49,17 +50,17 @@ def verify_audit(root: Path, env_name: str, *, repair: bool = False, lock_timeou
     records = records_of(root, env_name)
     try:
         report = records.audit.verify()
-        problems = state_problems(records) if report.ok else []
+        problems = state_problems(records.state.read(), records.audit, environment=records.environment, where=records.name) if report.ok else []
         if problems:  # the chain holds, but the state and the trail no longer vouch for each other
             return AuditReport(False, report.entries, None, "; ".join(problems)), None
-        if not repair or report.ok or not report.torn_tail:
+        if not repair or report.ok or not report.torn_tail or not isinstance(records, Repairable):
             return report, None
-        lock = records.locker.lock("audit repair", timeout=lock_timeout)
+        lease = records.locker.lock("audit repair", timeout=lock_timeout)
         try:
-            result = records.audit.repair()
+            result = records.repair(lease)
             return records.audit.verify(), result
         finally:
-            records.locker.unlock(lock)
+            records.locker.unlock(lease)
     finally:
         records.close()
 
@@ -84,10 +85,11 @@ def flush_governance(root: Path, env_name: str, *, lock_timeout: float = 0.0, en
     try:
         sender = notifier(environment, records.outbox, environ)
         assert sender is not None
-        lock = records.locker.lock("governance flush", timeout=lock_timeout)
+        lease = records.locker.lock("governance flush", timeout=lock_timeout)
         try:
+            records.refresh(lease)  # the events an interrupted run kept only in its journal join the outbox first
             return sender.flush()
         finally:
-            records.locker.unlock(lock)
+            records.locker.unlock(lease)
     finally:
         records.close()

@@ -17,6 +17,7 @@ from planner.app.environments import load_environment
 from planner.app.executor import Recorder
 from planner.app.refreshing import refresh_state
 from planner.app.session import RecordsSession
+from planner.app.settling import settle
 from planner.core.diff import diff_configurations
 from planner.model.plan import FieldChange
 
@@ -43,11 +44,11 @@ def refresh(root: Path, env_name: str, *, lock_timeout: float = 0.0, environ: Ma
     records = open_records(environment, environ)
     try:
         sender = notifier(environment, records.outbox, environ)
-        with RecordsSession(records, environment=environment.name, operation="refresh", lock_timeout=lock_timeout, trust="warn") as session:
+        with RecordsSession(records, operation="refresh", lock_timeout=lock_timeout, trust="warn") as session:
             workers = environment.apply.parallelism
             with gateway_client(environment, parallelism=workers, environ=environ, timeout=gateway_timeout) as client:
                 snapshot = fetch_and_check(environment, client, parallelism=workers)
-            session.settle(snapshot.configurations, event_for=build_event if sender is not None else None)
+            settle(session, snapshot.configurations, event_for=build_event if sender is not None else None)
             managed = [(model.address, model.model_id) for model in environment.models]
             known = None if session.untrusted else session.state  # a state nobody vouches for is recorded afresh from live
             recorded = refresh_state(managed, known, Recorder(session, ApplyMetrics()), snapshot.configurations, snapshot.capabilities)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 from typing import Any, Iterable, Mapping
 
-from planner.adapters.records.interfaces import RecordedChange
+from planner.adapters.records.interfaces import Change
 from planner.app.executor import Recorder, resource_state
 from planner.core.diff import configuration_hash
 from planner.model.audit import REFRESH_ACTION, SUCCESS
@@ -78,5 +78,5 @@ def record_live(
         "compliance_mode": resource.configuration.get("compliance_mode"),
         "version": resource.version,
     }
-    recorder.session.record(RecordedChange(fields, resource=resource))
+    recorder.session.record_one(Change(fields, resource=resource))
     return resource

@@ -16,7 +16,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, Iterator, Mapping, Sequence
 
-from planner.adapters.records.interfaces import RecordedChange
+from planner.adapters.records.interfaces import Change
 from planner.app.connections import records_of
 from planner.app.session import RecordsSession
 from planner.model.audit import STATE_MV_ACTION, STATE_RM_ACTION, SUCCESS
@@ -41,7 +41,7 @@ def remove(root: Path, env_name: str, addresses: Sequence[str], *, lock_timeout:
     with _session(root, env_name, "state rm", lock_timeout, environ) as session:
         resources = [_recorded(session.state, address, env_name) for address in dict.fromkeys(addresses)]
         for resource in resources:
-            session.record(RecordedChange(_fields(env_name, STATE_RM_ACTION, resource), forget=resource.address))
+            session.record_one(Change(_fields(env_name, STATE_RM_ACTION, resource), forget=resource.address))
     return [StateEdit(r.address, r.model_id, file=model_file(root, env_name, r.address)) for r in resources]
 
 
@@ -54,7 +54,7 @@ def move(root: Path, env_name: str, old: str, new: str, *, lock_timeout: float =
         if session.state is not None and new in session.state.resources:
             raise ConfigurationError(f"{new} is already in the state of environment {env_name}", hint=f"remove it first with `llmplan state rm --env {env_name} {new}` if it is stale")
         moved = replace(resource, address=new)
-        session.record(RecordedChange({**_fields(env_name, STATE_MV_ACTION, moved), "previous_address": old}, resource=moved, forget=old))
+        session.record_one(Change({**_fields(env_name, STATE_MV_ACTION, moved), "previous_address": old}, resource=moved, forget=old))
     return StateEdit(new, resource.model_id, previous_address=old, file=model_file(root, env_name, new))
 
 
@@ -71,7 +71,7 @@ def model_file(root: Path, env_name: str, address: str) -> Path | None:
 def _session(root: Path, env_name: str, operation: str, lock_timeout: float, environ: Mapping[str, str] | None) -> Iterator[RecordsSession]:
     records = records_of(root, env_name, environ)
     try:
-        with RecordsSession(records, environment=env_name, operation=operation, lock_timeout=lock_timeout) as session:
+        with RecordsSession(records, operation=operation, lock_timeout=lock_timeout) as session:
             yield session
     finally:
         records.close()

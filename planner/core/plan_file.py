@@ -89,7 +89,7 @@ def to_document(plan: Plan) -> dict[str, Any]:
         "errored": False,
         "llmplan": {
             "environment": plan.environment,
-            "state": {"lineage": plan.state_lineage, "serial": plan.state_serial},
+            "state": {"lineage": plan.state_lineage, "serial": plan.state_serial, **({"audit_position": plan.state_audit_position} if plan.state_audit_position is not None else {})},
             "targets": list(plan.targets),
             "summary": {
                 "create": plan.count(CREATE),
@@ -182,6 +182,7 @@ def from_document(document: Mapping[str, Any], *, source: str = "plan file") -> 
         tool_version=document["llmplan_version"],
         state_lineage=block["state"]["lineage"],
         state_serial=block["state"]["serial"],
+        state_audit_position=block["state"].get("audit_position"),
         changes=changes,
         drift=drift,
         safety=SafetyCheck(safety["max_change_percent"], safety["changed"], safety["total"]),

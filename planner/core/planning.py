@@ -110,6 +110,7 @@ def build_plan(
         tool_version=tool_version,
         state_lineage=state.lineage if state is not None else None,
         state_serial=state.serial if state is not None else 0,
+        state_audit_position=state.audit_head.position if state is not None and state.audit_head is not None else None,
         changes=tuple(changes),
         drift=tuple(sorted(drift, key=lambda item: item.address)),
         safety=SafetyCheck(environment.apply.max_change_percent, written, len(environment.models)),

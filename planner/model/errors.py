@@ -251,6 +251,18 @@ class LockHeld(StateError):
         self.holder = holder or {}
 
 
+class LockLost(StateError):
+    """The lock this command held was lost (its database session ended, its lock file was removed)
+    or taken over by another holder: the records refuse this holder's writes from then on (fencing)."""
+
+    hint = "nothing more is sent; the changes that landed are settled by the next apply. Check who holds the lock now and why this one was lost"
+
+
+class RecordsMismatch(StateError):
+    """The records found belong to another environment (copied, moved or linked), or the backend
+    environment.yaml names holds nothing while the other backend holds this environment's records."""
+
+
 class AuditError(LlmplanError):
     """The audit trail does not verify."""
 

@@ -156,6 +156,8 @@ class Plan:
     configuration: tuple[ConfiguredModel, ...] = ()  # every model file of the environment, targeted or not
     prior_state: tuple[RecordedModel, ...] = ()  # the state the plan was made against
     checksum: str | None = field(default=None, compare=False)
+    # where the entry vouching for that state is in the audit trail: what happened since starts there
+    state_audit_position: int | None = None
 
     def count(self, action: str) -> int:
         return sum(1 for change in self.changes if change.action == action)

@@ -144,17 +144,28 @@ class ResourceState:
 
 @dataclass(frozen=True)
 class AuditHead:
-    """The audit entry that vouches for a state: the ``state_commit`` entry written when it was committed."""
+    """The audit entry that vouches for a state: the ``state_commit`` entry written when it was committed.
+
+    ``position`` is where the entry is in its trail (the byte offset of its
+    line in ``audit.jsonl``, its row number in a database), so checking it
+    reads one entry whatever the length of history. States written before
+    positions were kept have none; the next commit adds it.
+    """
 
     audit_id: str
     entry_hash: str
+    position: int | None = None
 
-    def to_dict(self) -> dict[str, str]:
-        return {"audit_id": self.audit_id, "entry_hash": self.entry_hash}
+    def to_dict(self) -> dict[str, Any]:
+        head: dict[str, Any] = {"audit_id": self.audit_id, "entry_hash": self.entry_hash}
+        if self.position is not None:
+            head["position"] = self.position
+        return head
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> "AuditHead":
-        return cls(str(data["audit_id"]), str(data["entry_hash"]))
+        position = data.get("position")
+        return cls(str(data["audit_id"]), str(data["entry_hash"]), int(position) if isinstance(position, int) else None)
 
 
 @dataclass(frozen=True)
@@ -167,6 +178,7 @@ class State:
     format_version: int = FORMAT_VERSION
     tool_version: str = __version__
     audit_head: AuditHead | None = None
+    environment: str | None = None  # whose state this is; None in states written before it was recorded
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "resources", MappingProxyType(dict(sorted(self.resources.items()))))
@@ -181,9 +193,9 @@ class State:
         return sha256_hex(f'{{"lineage":{json.dumps(self.lineage)},"resources":{{{resources}}},"serial":{json.dumps(self.serial)}}}')
 
     @classmethod
-    def empty(cls, lineage: str | None = None) -> "State":
+    def empty(cls, lineage: str | None = None, *, environment: str | None = None) -> "State":
         """A state never written: a fresh lineage, serial 0, nothing managed."""
-        return cls(lineage=lineage or str(uuid.uuid4()), serial=0, resources={})
+        return cls(lineage=lineage or str(uuid.uuid4()), serial=0, resources={}, environment=environment)
 
     def with_resource(self, resource: ResourceState) -> "State":
         return dataclasses.replace(self, resources={**self.resources, resource.address: resource})
@@ -207,6 +219,8 @@ class State:
         }
         if self.audit_head is not None:
             view["audit_head"] = self.audit_head.to_dict()
+        if self.environment is not None:
+            view["environment"] = self.environment
         return view
 
     def to_json(self) -> str:
@@ -218,6 +232,8 @@ class State:
         of ``json`` is pure Python: 1.5 s for 10,000 resources against 0.1 s.
         """
         fields: list[tuple[str, Any]] = [("format_version", self.format_version), ("lineage", self.lineage), ("serial", self.serial), ("tool_version", self.tool_version)]
+        if self.environment is not None:
+            fields.insert(0, ("environment", self.environment))
         if self.audit_head is not None:
             fields.insert(0, ("audit_head", self.audit_head.to_dict()))
         header = [f"{json.dumps(key)}: {json.dumps(value, ensure_ascii=False, sort_keys=True)}," for key, value in fields]
@@ -269,6 +285,7 @@ class State:
             format_version=data["format_version"],
             tool_version=data["tool_version"],
             audit_head=AuditHead.from_dict(data["audit_head"]) if data.get("audit_head") else None,
+            environment=data.get("environment"),
         )
 
 
@@ -289,6 +306,7 @@ class LockInfo:
     where: str
     host: str = ""
     ci_run: str | None = None
+    fence: int | None = None  # the fencing token of this holding (see planner.adapters.records.interfaces.Lease)
 
     def describe(self) -> str:
         ci = f", CI run {self.ci_run}" if self.ci_run else ""
@@ -304,6 +322,7 @@ class LockInfo:
             "ci_run": self.ci_run,
             "created": self.created,
             "where": self.where,
+            "fence": self.fence,
         }
 
     @classmethod
@@ -319,4 +338,5 @@ class LockInfo:
             where=str(data.get("where") or data.get("path") or where),
             host=str(data.get("host") or who.rpartition("@")[2]),
             ci_run=str(data["ci_run"]) if data.get("ci_run") else None,
+            fence=int(data["fence"]) if isinstance(data.get("fence"), int) else None,
         )

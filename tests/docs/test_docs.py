@@ -29,6 +29,7 @@ from tests.docs.docs_helpers import (
     section,
     table_rows,
 )
+from tests.records.records_helpers import append, local_records
 
 PAGES = sorted([*DOCS.glob("*.md"), WORKFLOWS / "README.md", WORKFLOWS / "postgres" / "README.md"])
 LINK = re.compile(r"(?<!!)\[[^\]]*\]\(([^)\s]+)\)")
@@ -124,19 +125,16 @@ def python_blocks(page: str) -> dict[str, Any]:
 
 
 def test_the_chain_check_of_the_audit_doc_verifies_a_real_trail_and_names_the_edited_line(tmp_path: Path) -> None:
-    from planner.adapters.records.local_audit import LocalAuditStore
-
-    trail = LocalAuditStore(tmp_path / "audit.jsonl")
-    for status, latency in (("pending", 0.0), ("success", 197.916), ("pending", 0.0)):
-        trail.append({
-            "operation_id": "b9affa1c-e6db-465e-af33-7789bc6b0d9f", "environment": "prod", "address": "support-bot",
-            "model_id": "a1b2c3d4-e5f6-7890-abcd-ef1234567890", "action": "configuration_update", "status": status,
-            "latency_ms": latency, "payload_hash": "0" * 64, "compliance_mode": "strict", "plan_checksum": None,
-        })
+    records = local_records(tmp_path, "prod")
+    append(records, *({
+        "operation_id": "b9affa1c-e6db-465e-af33-7789bc6b0d9f", "environment": "prod", "address": "support-bot",
+        "model_id": "a1b2c3d4-e5f6-7890-abcd-ef1234567890", "action": "configuration_update", "status": status,
+        "latency_ms": latency, "payload_hash": "0" * 64, "compliance_mode": "strict", "plan_checksum": None,
+    } for status, latency in (("pending", 0.0), ("success", 197.916), ("pending", 0.0))))
     verify_chain = python_blocks("audit.md")["verify_chain"]
-    assert verify_chain(str(trail.path)) == 3
+    assert verify_chain(str(records.audit.path)) == 3
 
-    lines = trail.path.read_text(encoding="utf-8").splitlines(keepends=True)
+    lines = records.audit.path.read_text(encoding="utf-8").splitlines(keepends=True)
     edited = tmp_path / "edited.jsonl"
     edited.write_text(lines[0] + lines[1].replace('"strict"', '"permissive"') + lines[2], encoding="utf-8")
     with pytest.raises(ValueError, match="line 2: entry_hash"):

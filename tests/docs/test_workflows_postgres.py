@@ -218,7 +218,7 @@ def test_moving_to_postgresql_then_applying_while_another_holds_the_lock(tmp_pat
         running = run.start("postgres/apply.yml", "apply", "Apply the approved plan", **shared)
         stderr: list[str] = []
         line = wait_for(lines_of(running.stderr), "for the lock of environment dev", stderr)
-        assert f"held by apply (id {held.id}" in line and "CI run https://github.com/team/llm-config/actions/runs/41" in line
+        assert f"held by apply (id {held.info.id}" in line and "CI run https://github.com/team/llm-config/actions/runs/41" in line
         assert running.poll() is None, "still waiting, not failed"
     finally:
         locker.unlock(held)

@@ -212,7 +212,7 @@ def test_drift_runs_while_another_process_holds_the_apply_lock(applied: Project,
         # a command that writes state waits for nobody and names the holder
         refused = applied.run("refresh", "--env", "dev")
         assert refused.code == 1, refused
-        assert "apply" in refused.stderr and lock.id in refused.stderr
+        assert "apply" in refused.stderr and lock.info.id in refused.stderr
     finally:
         backend.unlock(lock)
 

@@ -25,6 +25,7 @@ from planner.adapters.gateway.guard import GuardedAdapter
 from planner.adapters.governance import GovernanceNotifier
 from planner.adapters.records.local_outbox import LocalOutbox
 from planner.model.errors import DestinationNotAllowed
+from tests.records.records_helpers import queue
 
 SECRET = "guard-canary-secret-5d1c"
 
@@ -103,7 +104,7 @@ def test_the_gateway_client_stops_at_once_instead_of_retrying(listener: Listener
 def test_a_refused_webhook_keeps_the_event_and_says_why(listener: Listener, tmp_path: Path) -> None:
     notifier = GovernanceNotifier(f"http://127.0.0.1:{listener.port}/hook", LocalOutbox(tmp_path / "outbox.jsonl"), session=guarded_session())
     event = {"event_id": "evt-1", "event_type": "llm_config_change"}
-    notifier.enqueue(event)
+    queue(notifier.outbox, event)
     assert notifier.deliver(event) is False  # never raises into apply
     listener.stop()
     assert listener.received == b""

@@ -10,8 +10,9 @@ from typing import Any, Callable
 
 import pytest
 
-from planner.adapters.records.local_audit import LocalAuditStore
+from planner.adapters.records.local import LocalRecords
 from planner.model.errors import AuditError
+from tests.records.records_helpers import append, holding, local_records
 
 Fields = Callable[..., dict[str, Any]]
 
@@ -26,11 +27,10 @@ def lines_of(path: Path) -> list[str]:
     return path.read_text().splitlines(keepends=True)
 
 
-def filled(tmp_path: Path, fields: Fields, count: int = 6) -> LocalAuditStore:
-    audit = LocalAuditStore(tmp_path / "audit.jsonl")
-    for index in range(count):
-        audit.append(fields(index, status="failure" if index == 2 else "success"))
-    return audit
+def filled(tmp_path: Path, fields: Fields, count: int = 6) -> LocalRecords:
+    records = local_records(tmp_path)
+    append(records, *(fields(index, status="failure" if index == 2 else "success") for index in range(count)))
+    return records
 
 
 def edit_field(lines: list[str], number: int, *, rehash: bool) -> list[str]:
@@ -52,10 +52,10 @@ TAMPERING = [
 
 @pytest.mark.parametrize(("what", "tamper", "line", "words"), TAMPERING, ids=[row[0] for row in TAMPERING])
 def test_tampering_is_detected_at_the_right_line(tmp_path: Path, fields: Fields, what: str, tamper: Callable, line: int, words: str) -> None:
-    audit = filled(tmp_path, fields)
+    records = filled(tmp_path, fields)
     path = tmp_path / "audit.jsonl"
     path.write_text("".join(tamper(lines_of(path))))
-    report = audit.verify()
+    report = records.audit.verify()
     assert not report.ok
     assert report.first_bad_line == line
     assert report.problem is not None and report.problem.startswith(f"line {line}: ") and words in report.problem
@@ -63,89 +63,80 @@ def test_tampering_is_detected_at_the_right_line(tmp_path: Path, fields: Fields,
 
 
 def test_a_torn_tail_is_reported_refused_repaired_and_appends_continue(tmp_path: Path, fields: Fields) -> None:
-    audit = filled(tmp_path, fields, count=4)
+    records = filled(tmp_path, fields, count=4)
     path = tmp_path / "audit.jsonl"
     fragment = b'{"action":"configuration_update","addr'
     with open(path, "ab") as handle:
-        handle.write(fragment)  # the crash cut this append short
+        handle.write(fragment)  # a crash cut this append short (a write no journal line holds)
 
-    report = audit.verify()
+    report = records.audit.verify()
     assert not report.ok and report.torn_tail and report.entries == 4
     assert report.first_bad_line == 5
     assert report.problem == "line 5: torn last line (incomplete write, probably a crash)"
 
     with pytest.raises(AuditError, match="torn line") as refused:
-        audit.append(fields(9))
+        append(records, fields(9))
     assert refused.value.hint is not None and "--repair" in refused.value.hint
     assert path.read_bytes().endswith(fragment)  # nothing chained onto garbage
 
-    result = audit.repair()
+    with holding(records) as lease:
+        result = records.repair(lease)
     assert result.repaired and result.fragment_bytes == len(fragment)
     assert result.fragment_sha256 == hashlib.sha256(fragment).hexdigest()
     assert (tmp_path / "audit.jsonl.torn").read_bytes() == fragment + b"\n"  # preserved, not dropped
     last = json.loads(lines_of(path)[-1])
     assert last["action"] == "audit_repair" and last["status"] == "success"
     assert last["torn_fragment_sha256"] == hashlib.sha256(fragment).hexdigest() and last["torn_fragment_bytes"] == len(fragment)
-    assert audit.verify().ok
+    assert records.audit.verify().ok
 
-    audit.append(fields(9))
-    report = audit.verify()
+    append(records, fields(9))
+    report = records.audit.verify()
     assert report.ok and report.entries == 6
-    assert audit.repair().repaired is False  # nothing left to do
+    with holding(records) as lease:
+        assert records.repair(lease).repaired is False  # nothing left to do
 
 
 def test_an_unparsable_last_line_with_newline_is_a_torn_tail(tmp_path: Path, fields: Fields) -> None:
-    audit = filled(tmp_path, fields, count=2)
+    records = filled(tmp_path, fields, count=2)
     with open(tmp_path / "audit.jsonl", "ab") as handle:
         handle.write(b"\x00\x00\x00\n")  # what a power cut can leave
-    assert audit.verify().torn_tail
-    audit.repair()
-    assert audit.verify().ok
+    assert records.audit.verify().torn_tail
+    with holding(records) as lease:
+        records.repair(lease)
+    assert records.audit.verify().ok
     assert (tmp_path / "audit.jsonl.torn").read_bytes() == b"\x00\x00\x00\n"
 
 
 def test_other_damage_is_not_repairable(tmp_path: Path, fields: Fields) -> None:
-    audit = filled(tmp_path, fields)
+    records = filled(tmp_path, fields)
     path = tmp_path / "audit.jsonl"
     path.write_text("".join(edit_field(lines_of(path), 2, rehash=False)) + '{"torn')
     before = path.read_bytes()
-    with pytest.raises(AuditError, match=r"cannot be repaired: line 2: entry_hash does not match"):
-        audit.repair()
+    with holding(records) as lease, pytest.raises(AuditError, match=r"cannot be repaired: line 2: entry_hash does not match"):
+        records.repair(lease)
     assert path.read_bytes() == before
     assert not (tmp_path / "audit.jsonl.torn").exists()
 
 
 def test_the_fields_apply_writes_are_accepted(tmp_path: Path, fields: Fields) -> None:
     """pending intent, then the outcome; a forget; an interrupted operation closed later."""
-    audit = LocalAuditStore(tmp_path / "audit.jsonl")
+    records = local_records(tmp_path)
     operation = str(uuid.uuid4())
-    audit.append(fields(1, status="pending", operation_id=operation, latency_ms=0))
-    audit.append(fields(1, status="success", operation_id=operation, version=5, plan_checksum="ab" * 32))
-    audit.append(fields(2, action="state_forget", compliance_mode=None, latency_ms=0))
-    audit.append(fields(3, status="failure", error_code="interrupted", error_message="the apply was interrupted"))
-    assert audit.verify().ok
+    append(
+        records,
+        fields(1, status="pending", operation_id=operation, latency_ms=0),
+        fields(1, status="success", operation_id=operation, version=5, plan_checksum="ab" * 32),
+        fields(2, action="state_forget", compliance_mode=None, latency_ms=0),
+        fields(3, status="failure", error_code="interrupted", error_message="the apply was interrupted"),
+    )
+    assert records.audit.verify().ok
 
 
 def test_entries_filter_by_model_and_skip_a_torn_tail(tmp_path: Path, fields: Fields) -> None:
-    audit = filled(tmp_path, fields, count=4)
-    audit.append(fields(1, status="failure"))
+    records = filled(tmp_path, fields, count=4)
+    append(records, fields(1, status="failure"))
     with open(tmp_path / "audit.jsonl", "ab") as handle:
         handle.write(b'{"mod')
-    assert len(list(audit.entries())) == 5
-    of_model = audit.entries(model_id="A1B2C3D4-E5F6-7890-ABCD-000000000002")
+    assert len(list(records.audit.entries())) == 5
+    of_model = records.audit.entries(model_id="A1B2C3D4-E5F6-7890-ABCD-000000000002")
     assert [entry["status"] for entry in of_model] == ["success", "failure"]
-
-
-APPEND_IN_CHILD = """
-import sys
-from pathlib import Path
-from planner.adapters.records.local_audit import LocalAuditStore
-audit = LocalAuditStore(Path(sys.argv[1]))
-for index in range(int(sys.argv[2])):
-    audit.append({"model_id": "a1b2c3d4-e5f6-7890-abcd-000000000001", "address": "m", "environment": "dev",
-                  "action": "configuration_update", "status": "success", "latency_ms": 1, "payload_hash": "ab" * 32,
-                  "compliance_mode": "strict"})
-print("done", flush=True)
-"""
-
-

@@ -15,10 +15,10 @@ import requests
 
 from planner import __version__
 from planner.adapters.governance import GovernanceNotifier, build_event
-from planner.adapters.records.local_audit import LocalAuditStore
 from planner.adapters.records.local_outbox import LocalOutbox
 from planner.model.errors import ConfigurationError
 from planner.sandbox import start_sandbox
+from tests.records.records_helpers import append, local_records, queue
 
 CANARY = "canary-hmac-secret-7f3e9c"
 WEBHOOK = "/__sandbox/webhook"
@@ -64,8 +64,8 @@ def inject(sandbox: Any, **rule: Any) -> None:
 
 
 def audited_events(tmp_path: Path, fields: Callable[..., dict[str, Any]], count: int) -> list[dict[str, Any]]:
-    audit = LocalAuditStore(tmp_path / "audit.jsonl")
-    return [build_event(audit.append(fields(index)), CONFIGURATION) for index in range(count)]
+    entries = append(local_records(tmp_path / "records"), *(fields(index) for index in range(count)))
+    return [build_event(entry, CONFIGURATION) for entry in entries]
 
 
 def test_the_event_has_the_documented_shape(fields: Callable[..., dict[str, Any]]) -> None:
@@ -117,7 +117,7 @@ def test_the_outbox_is_durable_before_any_send(tmp_path: Path, fields: Callable[
     events = audited_events(tmp_path, fields, 2)
     notifier = GovernanceNotifier("https://governance.invalid/hook", LocalOutbox(tmp_path / "outbox.jsonl"))
     for event in events:
-        notifier.enqueue(event)
+        queue(notifier.outbox, event)
     on_disk = [json.loads(line) for line in (tmp_path / "outbox.jsonl").read_text().splitlines()]
     assert on_disk == events
     later = GovernanceNotifier("https://governance.invalid/hook", LocalOutbox(tmp_path / "outbox.jsonl"))  # after a crash
@@ -131,7 +131,7 @@ def test_failed_deliveries_stay_queued_and_flush_sends_each_once(
     notifier = GovernanceNotifier(receiver, LocalOutbox(tmp_path / "outbox.jsonl"), secret=CANARY)
     inject(sandbox, effect="status", status=500, count=3)
     for event in events:
-        notifier.enqueue(event)
+        queue(notifier.outbox, event)
         assert notifier.deliver(event) is False  # never raises into apply
     assert [event["event_id"] for event in notifier.pending()] == [event["event_id"] for event in events]
     assert deliveries(receiver) == []
@@ -152,7 +152,7 @@ def test_a_flush_tries_each_event_at_most_once_in_order(
     events = audited_events(tmp_path, fields, 3)
     notifier = GovernanceNotifier(receiver, LocalOutbox(tmp_path / "outbox.jsonl"))
     for event in events:
-        notifier.enqueue(event)
+        queue(notifier.outbox, event)
     inject(sandbox, effect="status", status=500, count=2)
 
     result = notifier.flush()
@@ -186,7 +186,7 @@ def test_receiver_down_then_up_delivers_exactly_once(tmp_path: Path, fields: Cal
     url = f"http://127.0.0.1:{port}{WEBHOOK}"
     (event,) = audited_events(tmp_path, fields, 1)
     notifier = GovernanceNotifier(url, LocalOutbox(tmp_path / "outbox.jsonl"))
-    notifier.enqueue(event)
+    queue(notifier.outbox, event)
     started = time.monotonic()
     assert notifier.deliver(event) is False
     assert time.monotonic() - started < 2.0
@@ -207,7 +207,7 @@ def test_after_an_unreachable_receiver_deliver_only_queues_for_a_while(tmp_path:
     session = CountingSession()
     notifier = GovernanceNotifier(url, LocalOutbox(tmp_path / "outbox.jsonl"), session=session, pause_after_unreachable=30.0, clock=clock)
     for event in events:
-        notifier.enqueue(event)
+        queue(notifier.outbox, event)
         assert notifier.deliver(event) is False
     assert session.posts == 1  # one timeout-bound attempt, not one per model
     clock.now += 31
@@ -222,24 +222,24 @@ def test_a_receiver_slower_than_the_timeout_is_a_failed_delivery(
     (event,) = audited_events(tmp_path, fields, 1)
     inject(sandbox, effect="slow_body", delay_ms=3000, count=1)
     notifier = GovernanceNotifier(receiver, LocalOutbox(tmp_path / "outbox.jsonl"), timeout=0.3)
-    notifier.enqueue(event)
+    queue(notifier.outbox, event)
     started = time.monotonic()
     assert notifier.deliver(event) is False
     assert time.monotonic() - started < 2.5
     assert notifier.pending() == [event]
 
 
-def test_a_torn_outbox_line_is_dropped_before_the_next_append(tmp_path: Path, fields: Callable[..., dict[str, Any]]) -> None:
+def test_a_torn_outbox_line_is_dropped_before_the_next_append(tmp_path: Path, fields: Callable[..., dict[str, Any]], caplog: pytest.LogCaptureFixture) -> None:
     first, second = audited_events(tmp_path, fields, 2)
     notifier = GovernanceNotifier("https://governance.invalid/hook", LocalOutbox(tmp_path / "outbox.jsonl"))
-    notifier.enqueue(first)
+    queue(notifier.outbox, first)
     with open(tmp_path / "outbox.jsonl", "ab") as handle:
         handle.write(b'{"event_id":"x","ev')
     later = GovernanceNotifier("https://governance.invalid/hook", LocalOutbox(tmp_path / "outbox.jsonl"))
     assert later.pending() == [first]
-    later.enqueue(second)
+    queue(later.outbox, second)
     assert later.pending() == [first, second]
-    assert any("torn last line" in warning for warning in later.warnings)
+    assert any("torn last line" in record.getMessage() for record in caplog.records)
 
 
 def test_the_secret_appears_in_no_file_and_no_log(
@@ -252,7 +252,7 @@ def test_the_secret_appears_in_no_file_and_no_log(
     inject(sandbox, effect="status", status=500, count=1)
     for event in events:
         for target in (notifier, down):
-            target.enqueue(event)
+            queue(target.outbox, event)
             target.deliver(event)
     notifier.flush()
     down.flush()
@@ -269,8 +269,8 @@ def test_the_secret_appears_in_no_file_and_no_log(
 def test_a_torn_delivered_mark_is_cut_before_the_next_mark(tmp_path: Path, receiver: str, fields: Callable[..., dict[str, Any]]) -> None:
     first, second = audited_events(tmp_path, fields, 2)
     notifier = GovernanceNotifier(receiver, LocalOutbox(tmp_path / "outbox.jsonl"))
-    notifier.enqueue(first)
-    notifier.enqueue(second)
+    queue(notifier.outbox, first)
+    queue(notifier.outbox, second)
     assert notifier.deliver(first)
     with open(tmp_path / "outbox.jsonl.delivered", "ab") as handle:
         handle.write(b'{"event_id":"')  # a crash while marking the second one

@@ -17,10 +17,10 @@ import requests
 from standardwebhooks import Webhook, WebhookVerificationError
 
 from planner.adapters.governance import GovernanceNotifier, build_event
-from planner.adapters.records.local_audit import LocalAuditStore
 from planner.adapters.records.local_outbox import LocalOutbox
 from planner.model import schemas
 from planner.model.errors import ConfigurationError
+from tests.records.records_helpers import append, local_records, queue
 
 SECRET = "whsec_" + base64.b64encode(b"governance-signing-test-key-32by").decode()
 PLAIN = "a-plain-governance-secret"
@@ -55,8 +55,8 @@ def deliveries(url: str) -> list[dict[str, Any]]:
 
 def events(tmp_path: Path, fields: Callable[..., dict[str, Any]], *statuses: str) -> list[dict[str, Any]]:
     """One event per status, from real audit entries."""
-    audit = LocalAuditStore(tmp_path / "audit.jsonl")
-    return [build_event(audit.append(fields(index, status=status)), CONFIGURATION) for index, status in enumerate(statuses)]
+    entries = append(local_records(tmp_path / "records"), *(fields(index, status=status) for index, status in enumerate(statuses)))
+    return [build_event(entry, CONFIGURATION) for entry in entries]
 
 
 def library_verifies(delivery: dict[str, Any], secret: str | bytes = SECRET, body: bytes | None = None) -> dict[str, Any]:
@@ -72,7 +72,7 @@ def test_every_delivery_verifies_with_the_library_and_the_receiver(tmp_path: Pat
     sent = events(tmp_path, fields, "success", "failure", "success")
     notifier = GovernanceNotifier(receiver, LocalOutbox(tmp_path / "outbox.jsonl"), secret=SECRET)
     for event in sent:
-        notifier.enqueue(event)
+        queue(notifier.outbox, event)
         assert notifier.deliver(event)
 
     received = deliveries(receiver)
@@ -93,7 +93,7 @@ def test_a_resent_event_keeps_its_id_and_is_signed_afresh(tmp_path: Path, receiv
     (event,) = events(tmp_path, fields, "success")
     clock = WallClock()
     notifier = GovernanceNotifier(receiver, LocalOutbox(tmp_path / "outbox.jsonl"), secret=SECRET, wall_clock=clock)
-    notifier.enqueue(event)
+    queue(notifier.outbox, event)
     assert notifier.deliver(event)
     (tmp_path / "outbox.jsonl.delivered").unlink()  # a crash before the delivery was marked: it is sent again
     clock.offset = 90.0  # a minute and a half later
@@ -116,7 +116,7 @@ def test_an_event_queued_long_ago_verifies_when_flushed(tmp_path: Path, receiver
         probe.bind(("127.0.0.1", 0))
         down = f"http://127.0.0.1:{probe.getsockname()[1]}{WEBHOOK}"
     notifier = GovernanceNotifier(down, LocalOutbox(tmp_path / "outbox.jsonl"), secret=SECRET, wall_clock=clock)
-    notifier.enqueue(event)
+    queue(notifier.outbox, event)
     clock.offset = -3 * 3600  # queued three hours ago, the receiver unreachable then
     assert notifier.deliver(event) is False
 
@@ -131,7 +131,7 @@ def test_an_event_queued_long_ago_verifies_when_flushed(tmp_path: Path, receiver
 def test_a_body_changed_by_one_byte_fails(tmp_path: Path, receiver: str, fields: Callable[..., dict[str, Any]]) -> None:
     (event,) = events(tmp_path, fields, "success")
     notifier = GovernanceNotifier(receiver, LocalOutbox(tmp_path / "outbox.jsonl"), secret=SECRET)
-    notifier.enqueue(event)
+    queue(notifier.outbox, event)
     assert notifier.deliver(event)
     (delivery,) = deliveries(receiver)
     original = delivery["raw"].encode()
@@ -151,7 +151,7 @@ def test_a_timestamp_older_than_the_tolerance_fails(tmp_path: Path, receiver: st
     clock = WallClock()
     clock.offset = -10 * 60  # sent ten minutes ago: what a replay of a captured delivery looks like now
     notifier = GovernanceNotifier(receiver, LocalOutbox(tmp_path / "outbox.jsonl"), secret=SECRET, wall_clock=clock)
-    notifier.enqueue(event)
+    queue(notifier.outbox, event)
     assert notifier.deliver(event)
 
     (delivery,) = deliveries(receiver)
@@ -164,7 +164,7 @@ def test_during_a_rotation_both_keys_sign_and_either_verifies(tmp_path: Path, ma
     new_only = make_sandbox(catalog=False, webhook_secret=PLAIN).url + WEBHOOK  # a receiver already on the new key
     (event,) = events(tmp_path, fields, "success")
     notifier = GovernanceNotifier(new_only, LocalOutbox(tmp_path / "outbox.jsonl"), secret=f"{SECRET} {PLAIN}")
-    notifier.enqueue(event)
+    queue(notifier.outbox, event)
     assert notifier.deliver(event)
 
     (delivery,) = deliveries(new_only)
@@ -177,7 +177,7 @@ def test_during_a_rotation_both_keys_sign_and_either_verifies(tmp_path: Path, ma
 def test_without_a_secret_there_is_an_id_and_a_time_but_no_signature(tmp_path: Path, receiver: str, fields: Callable[..., dict[str, Any]]) -> None:
     (event,) = events(tmp_path, fields, "success")
     notifier = GovernanceNotifier(receiver, LocalOutbox(tmp_path / "outbox.jsonl"))
-    notifier.enqueue(event)
+    queue(notifier.outbox, event)
     assert notifier.deliver(event)
     (delivery,) = deliveries(receiver)
     assert header(delivery, "webhook-id") == event["event_id"]

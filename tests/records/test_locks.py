@@ -16,7 +16,7 @@ from pathlib import Path
 from planner.adapters.records.local_lock import LocalLocker
 backend = LocalLocker(Path(sys.argv[1]))
 info = backend.lock(sys.argv[2])
-print(info.id, flush=True)
+print(info.info.id, flush=True)
 sys.stdin.readline()
 backend.unlock(info)
 print("unlocked", flush=True)
@@ -30,10 +30,10 @@ def env_dir(tmp_path: Path) -> Path:
 
 def test_force_unlock_refuses_a_holder_in_this_process(tmp_path: Path) -> None:
     holder = LocalLocker(env_dir(tmp_path))
-    info = holder.lock("apply")
+    lease = holder.lock("apply")
     with pytest.raises(StateError, match=f"pid {os.getpid()}"):
-        LocalLocker(env_dir(tmp_path)).force_unlock(info.id)
-    holder.unlock(info)
+        LocalLocker(env_dir(tmp_path)).force_unlock(lease.info.id)
+    holder.unlock(lease)
 
 
 def test_lock_timeout_polls_until_the_holder_leaves(tmp_path: Path, clock) -> None:
@@ -55,7 +55,7 @@ def test_lock_timeout_gives_up_at_the_deadline(tmp_path: Path, clock) -> None:
     holder = LocalLocker(env_dir(tmp_path))
     held = holder.lock("apply")
     waiter = LocalLocker(env_dir(tmp_path), clock=clock, sleep=clock.sleep, poll_interval=0.4)
-    with pytest.raises(LockHeld, match=held.id):
+    with pytest.raises(LockHeld, match=held.info.id):
         waiter.lock("plan", timeout=1.0)
     assert clock.sleeps == pytest.approx([0.4, 0.4, 0.2])  # never sleeps past the deadline
     holder.unlock(held)

@@ -10,9 +10,9 @@ from typing import Any, Callable
 
 import pytest
 
-from planner.adapters.records.local_state import LocalStateStore
 from planner.model.errors import StateError
 from planner.model.state import FORMAT_VERSION, ResourceState, State
+from tests.records.records_helpers import StateDriver
 
 MakeResource = Callable[..., ResourceState]
 
@@ -26,7 +26,7 @@ def test_state_round_trips_through_dict_and_file(tmp_path: Path, resource: MakeR
     assert State.from_dict(state.to_dict()) == state
     assert State.from_dict(json.loads(state.to_json())) == state
 
-    backend = LocalStateStore(state_dir(tmp_path))
+    backend = StateDriver(state_dir(tmp_path))
     backend.record(resource(1))
     backend.record(resource(2))
     committed = backend.commit()
@@ -35,7 +35,7 @@ def test_state_round_trips_through_dict_and_file(tmp_path: Path, resource: MakeR
     assert on_disk["serial"] == 1
     assert on_disk["resources"]["model-0001"]["configuration"]["max_tokens"] == 2048
     assert on_disk["resources"]["model-0001"]["capabilities"] == {"max_context_window": 4096, "restricted_safety_filters": ["political"]}
-    assert LocalStateStore(state_dir(tmp_path)).read() == committed
+    assert StateDriver(state_dir(tmp_path)).read() == committed
 
 
 def test_resource_is_a_private_copy(resource: MakeResource) -> None:
@@ -66,16 +66,16 @@ def test_what_state_keeps_of_a_put_answer_is_its_version_and_configuration_witho
 
 
 def test_an_empty_folder_reads_as_never_written_and_the_first_commit_creates_the_lineage(tmp_path: Path) -> None:
-    backend = LocalStateStore(state_dir(tmp_path))
+    backend = StateDriver(state_dir(tmp_path))
     assert backend.read() is None
     first = backend.commit()
     assert first.serial == 0 and first.resources == {}
     uuid.UUID(first.lineage)
-    assert LocalStateStore(state_dir(tmp_path)).read() == first
+    assert StateDriver(state_dir(tmp_path)).read() == first
 
 
 def test_commit_without_change_rewrites_nothing(tmp_path: Path, resource: MakeResource) -> None:
-    backend = LocalStateStore(state_dir(tmp_path))
+    backend = StateDriver(state_dir(tmp_path))
     backend.record(resource(1))
     backend.commit()
     before = (state_dir(tmp_path) / "state.json").stat()
@@ -87,7 +87,7 @@ def test_commit_without_change_rewrites_nothing(tmp_path: Path, resource: MakeRe
 
 
 def test_the_previous_state_is_kept_as_backup(tmp_path: Path, resource: MakeResource) -> None:
-    backend = LocalStateStore(state_dir(tmp_path))
+    backend = StateDriver(state_dir(tmp_path))
     backend.record(resource(1))
     backend.commit()
     first_text = (state_dir(tmp_path) / "state.json").read_text()
@@ -109,7 +109,7 @@ def test_a_state_of_another_lineage_is_refused_and_kept(tmp_path: Path, resource
     path = write_state(tmp_path, other.to_dict())
     original = path.read_bytes()
     expected = str(uuid.uuid4())
-    backend = LocalStateStore(state_dir(tmp_path), lineage=expected)
+    backend = StateDriver(state_dir(tmp_path), lineage=expected)
     for attempt in (backend.read, backend.commit, lambda: backend.record(resource(2))):
         with pytest.raises(StateError) as refused:
             attempt()
@@ -119,7 +119,7 @@ def test_a_state_of_another_lineage_is_refused_and_kept(tmp_path: Path, resource
 
 
 def test_a_state_replaced_by_another_lineage_between_read_and_commit_is_not_overwritten(tmp_path: Path, resource: MakeResource) -> None:
-    backend = LocalStateStore(state_dir(tmp_path))
+    backend = StateDriver(state_dir(tmp_path))
     backend.record(resource(1))
     backend.commit()
     backend.record(resource(2))
@@ -131,12 +131,12 @@ def test_a_state_replaced_by_another_lineage_between_read_and_commit_is_not_over
 
 
 def test_a_journal_of_another_lineage_is_refused(tmp_path: Path, resource: MakeResource) -> None:
-    LocalStateStore(state_dir(tmp_path)).commit()
-    stray = LocalStateStore(tmp_path / "elsewhere")
+    StateDriver(state_dir(tmp_path)).commit()
+    stray = StateDriver(tmp_path / "elsewhere")
     stray.record(resource(1))
     shutil.copy(tmp_path / "elsewhere" / "journal.jsonl", state_dir(tmp_path) / "journal.jsonl")
     with pytest.raises(StateError, match=r"journal\.jsonl line 1 belongs to lineage"):
-        LocalStateStore(state_dir(tmp_path)).read()
+        StateDriver(state_dir(tmp_path)).read()
 
 
 def test_a_newer_format_is_refused_and_kept(tmp_path: Path, resource: MakeResource) -> None:
@@ -144,7 +144,7 @@ def test_a_newer_format_is_refused_and_kept(tmp_path: Path, resource: MakeResour
     data["format_version"] = FORMAT_VERSION + 1
     path = write_state(tmp_path, data)
     original = path.read_bytes()
-    backend = LocalStateStore(state_dir(tmp_path))
+    backend = StateDriver(state_dir(tmp_path))
     with pytest.raises(StateError, match="format_version 2, written by a newer llmplan") as refused:
         backend.commit()
     assert refused.value.hint is not None and "upgrade" in refused.value.hint
@@ -152,7 +152,7 @@ def test_a_newer_format_is_refused_and_kept(tmp_path: Path, resource: MakeResour
 
 
 def test_corrupted_json_is_refused_naming_the_file_and_the_backup(tmp_path: Path, resource: MakeResource) -> None:
-    backend = LocalStateStore(state_dir(tmp_path))
+    backend = StateDriver(state_dir(tmp_path))
     backend.record(resource(1))
     backend.commit()
     backend.record(resource(1, version=2))
@@ -161,7 +161,7 @@ def test_corrupted_json_is_refused_naming_the_file_and_the_backup(tmp_path: Path
     path.write_text('{"format_version": 1, "lineage": ')
     damaged = path.read_bytes()
     backup = (state_dir(tmp_path) / "state.json.backup").read_bytes()
-    fresh = LocalStateStore(state_dir(tmp_path))
+    fresh = StateDriver(state_dir(tmp_path))
     for attempt in (fresh.read, fresh.commit, lambda: fresh.record(resource(2))):
         with pytest.raises(StateError) as refused:
             attempt()
@@ -176,29 +176,29 @@ def test_a_schema_violation_names_the_field(tmp_path: Path, resource: MakeResour
     data["resources"]["model-0001"]["version"] = "seven"
     write_state(tmp_path, data)
     with pytest.raises(StateError, match=r"resources\.model-0001\.version: 'seven' is not of type 'integer'"):
-        LocalStateStore(state_dir(tmp_path)).read()
+        StateDriver(state_dir(tmp_path)).read()
 
 
 def test_recording_an_invalid_resource_is_refused_before_it_is_written(tmp_path: Path) -> None:
     bad = ResourceState("x", "not-a-uuid", {"max_tokens": 1}, 1, "ab" * 32, "2026-11-25T10:00:00Z")
-    backend = LocalStateStore(state_dir(tmp_path))
+    backend = StateDriver(state_dir(tmp_path))
     with pytest.raises(StateError, match="model_id"):
         backend.record(bad)
     assert not (state_dir(tmp_path) / "journal.jsonl").exists()
 
 
 def test_a_journal_without_state_file_is_the_first_state(tmp_path: Path, resource: MakeResource) -> None:
-    crashed = LocalStateStore(state_dir(tmp_path))
+    crashed = StateDriver(state_dir(tmp_path))
     crashed.record(resource(1))
     lineage = crashed.read().lineage  # type: ignore[union-attr]
-    state = LocalStateStore(state_dir(tmp_path)).read()
+    state = StateDriver(state_dir(tmp_path)).read()
     assert state is not None and state.lineage == lineage and state.serial == 1
     assert list(state.resources) == ["model-0001"]
 
 
 def test_replaying_a_journal_already_committed_changes_nothing(tmp_path: Path, resource: MakeResource) -> None:
     """A crash after state.json was written but before the journal was removed."""
-    backend = LocalStateStore(state_dir(tmp_path))
+    backend = StateDriver(state_dir(tmp_path))
     backend.record(resource(1))
     backend.commit()
     backend.record(resource(2))
@@ -207,39 +207,40 @@ def test_replaying_a_journal_already_committed_changes_nothing(tmp_path: Path, r
     committed = backend.commit()
     (state_dir(tmp_path) / "journal.jsonl").write_bytes(journal)  # as if the removal never happened
 
-    again = LocalStateStore(state_dir(tmp_path))
+    again = StateDriver(state_dir(tmp_path))
     assert again.read() == committed
     assert again.commit().serial == committed.serial == 2
 
 
 def test_a_torn_last_journal_line_is_ignored_with_a_warning_and_cleaned(tmp_path: Path, resource: MakeResource) -> None:
-    writer = LocalStateStore(state_dir(tmp_path))
+    writer = StateDriver(state_dir(tmp_path))
     writer.record(resource(1))
     writer.record(resource(2))
     journal = state_dir(tmp_path) / "journal.jsonl"
     with open(journal, "ab") as handle:
         handle.write(b'{"lineage":"x","op":"rec')  # the crash cut this append short
 
-    reader = LocalStateStore(state_dir(tmp_path))
+    reader = StateDriver(state_dir(tmp_path))
     state = reader.read()
     assert state is not None and list(state.resources) == ["model-0001", "model-0002"]
-    assert len(reader.warnings) == 1 and "torn last line" in reader.warnings[0]
+    recoveries = reader.snapshot().recoveries
+    assert len(recoveries) == 1 and "torn last line" in recoveries[0]
 
     reader.record(resource(3))  # must not be glued onto the fragment
-    assert list(LocalStateStore(state_dir(tmp_path)).read().resources) == ["model-0001", "model-0002", "model-0003"]  # type: ignore[union-attr]
+    assert list(StateDriver(state_dir(tmp_path)).read().resources) == ["model-0001", "model-0002", "model-0003"]  # type: ignore[union-attr]
     assert reader.commit().serial == 1
     assert not journal.exists()
 
 
 def test_a_corrupted_line_inside_the_journal_is_refused_naming_it(tmp_path: Path, resource: MakeResource) -> None:
-    writer = LocalStateStore(state_dir(tmp_path))
+    writer = StateDriver(state_dir(tmp_path))
     writer.record(resource(1))
-    journal = state_dir(tmp_path) / "journal.jsonl"
-    with open(journal, "ab") as handle:
-        handle.write(b"garbage\n")
     writer.record(resource(2))
+    journal = state_dir(tmp_path) / "journal.jsonl"
+    first, second = journal.read_bytes().splitlines(keepends=True)
+    journal.write_bytes(first + b"garbage\n" + second)  # not a crash: a crash can only tear the last line
     with pytest.raises(StateError, match=r"journal\.jsonl line 2 is corrupted"):
-        LocalStateStore(state_dir(tmp_path)).read()
+        StateDriver(state_dir(tmp_path)).read()
 
 
 def test_state_from_dict_checks_the_address_keys(resource: MakeResource) -> None:
@@ -250,25 +251,25 @@ def test_state_from_dict_checks_the_address_keys(resource: MakeResource) -> None
 
 
 def test_a_hand_edit_is_noticed_and_checked_against_the_schema(tmp_path: Path, resource: MakeResource) -> None:
-    backend = LocalStateStore(state_dir(tmp_path))
+    backend = StateDriver(state_dir(tmp_path))
     backend.record(resource(1))
     backend.commit()
     path = state_dir(tmp_path) / "state.json"
     assert State.written_by_us(path.read_bytes())
 
     path.write_text(path.read_text().replace('"max_tokens":2048', '"max_tokens":1024'))  # still valid
-    edited = LocalStateStore(state_dir(tmp_path))
-    state = edited.read()
+    edited = StateDriver(state_dir(tmp_path)).snapshot()
+    state = edited.state
     assert state is not None and state.resources["model-0001"].configuration["max_tokens"] == 1024
     assert edited.tampered is not None and "was edited outside llmplan: its checksum does not match" in edited.tampered
 
     path.write_text(path.read_text().replace('"version":1', '"version":"one"'))  # no longer valid
     with pytest.raises(StateError, match=r"resources\.model-0001\.version: 'one' is not of type 'integer'"):
-        LocalStateStore(state_dir(tmp_path)).read()
+        StateDriver(state_dir(tmp_path)).read()
 
 
 def test_state_json_has_one_line_per_resource_so_diffs_show_what_changed(tmp_path: Path, resource: MakeResource) -> None:
-    backend = LocalStateStore(state_dir(tmp_path))
+    backend = StateDriver(state_dir(tmp_path))
     for index in range(1, 6):
         backend.record(resource(index))
     backend.commit()
@@ -278,18 +279,18 @@ def test_state_json_has_one_line_per_resource_so_diffs_show_what_changed(tmp_pat
     after = (state_dir(tmp_path) / "state.json").read_text().splitlines()
     changed = [new for old, new in zip(before, after, strict=True) if old != new]
     assert len(before) == len(after)
-    assert [line.split(":")[0].strip() for line in changed] == ['{"checksum"', '"serial"', '"model-0003"']
+    assert [line.split(":")[0].strip() for line in changed] == ['{"checksum"', '"audit_head"', '"serial"', '"model-0003"']  # the header, and that one model
 
 
 def test_a_removed_state_file_with_a_backup_beside_it_is_refused(tmp_path: Path, resource: MakeResource) -> None:
-    backend = LocalStateStore(state_dir(tmp_path))
+    backend = StateDriver(state_dir(tmp_path))
     backend.record(resource(1))
     backend.commit()
     backend.record(resource(2))
     backend.commit()
     (state_dir(tmp_path) / "state.json").unlink()  # a slip of the hand
     with pytest.raises(StateError, match="is missing but state.json.backup exists") as refused:
-        LocalStateStore(state_dir(tmp_path)).commit()
+        StateDriver(state_dir(tmp_path)).commit()
     assert refused.value.hint is not None and "cp " in refused.value.hint
     assert not (state_dir(tmp_path) / "state.json").exists()
 
@@ -298,14 +299,14 @@ def test_readers_without_the_lock_see_a_consistent_state_while_a_writer_commits(
     """Every version a reader sees for one address was recorded; it never goes back to an older one."""
     import threading
 
-    writer = LocalStateStore(state_dir(tmp_path))
+    writer = StateDriver(state_dir(tmp_path))
     writer.record(resource(1, version=1))
     writer.commit()
     done = threading.Event()
     seen: list[int] = []
 
     def read_repeatedly() -> None:
-        reader = LocalStateStore(state_dir(tmp_path))
+        reader = StateDriver(state_dir(tmp_path))
         while not done.is_set():
             state = reader.read()
             assert state is not None

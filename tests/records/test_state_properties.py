@@ -9,8 +9,8 @@ from pathlib import Path
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from planner.adapters.records.local_state import LocalStateStore
 from planner.model.state import ResourceState
+from tests.records.records_helpers import StateDriver
 
 MODEL_ID = "a1b2c3d4-e5f6-7890-abcd-ef1234567890"
 
@@ -37,7 +37,7 @@ def resource(address: int, version: int) -> ResourceState:
 def test_state_matches_a_dict_model_through_commits_and_crashes(steps: list[tuple[str, int, int]]) -> None:
     directory = Path(tempfile.mkdtemp()) / "dev"
     try:
-        backend = LocalStateStore(directory)
+        backend = StateDriver(directory)
         model: dict[str, int] = {}  # what every read must show
         persisted: dict[str, int] | None = None  # content of state.json, None before the first commit
         persisted_serial = 0
@@ -52,7 +52,7 @@ def test_state_matches_a_dict_model_through_commits_and_crashes(steps: list[tupl
                 model.pop(f"m{address}", None)
                 journaled = True
             elif action == "reopen":
-                backend = LocalStateStore(directory)
+                backend = StateDriver(directory)
             else:
                 journal = directory / "journal.jsonl"
                 saved = journal.read_bytes() if journal.exists() else None

@@ -87,7 +87,7 @@ def test_state_rm_and_mv_wait_for_nobody_and_name_the_lock_holder(applied: Proje
         for args in (("state", "rm", "--env", "dev", "summarizer"), ("state", "mv", "--env", "dev", "summarizer", "summ")):
             refused = applied.run(*args)
             assert refused.code == 1, refused
-            assert lock.id in refused.stderr and "apply" in refused.stderr
+            assert lock.info.id in refused.stderr and "apply" in refused.stderr
     finally:
         holder.unlock(lock)
     assert applied.run("state", "list", "--env", "dev").stdout == "intent-router\nsummarizer\nsupport-bot\n"

@@ -95,12 +95,14 @@ class ChainCheck:
 
     Starts after ``previous`` (the genesis, or a checkpoint's hash) at entry
     number ``number + 1``. Memory is constant: only the last hash is kept.
+    With ``environment``, an entry that names another environment is a break.
     """
 
     previous: str = GENESIS_HASH
     number: int = 0
     problem: str | None = None
     first_bad: int | None = None
+    environment: str | None = None  # whose trail this is: an entry naming another environment breaks it
 
     def feed(self, entry: Any, raw: bytes | None = None) -> bool:
         """Check the next entry; False (and the problem kept) if the chain breaks here."""
@@ -115,6 +117,9 @@ class ChainCheck:
             if self.number == 1:
                 return self._bad("prev_hash is not the start of a chain (lines were removed from the beginning?)")
             return self._bad(f"prev_hash does not match line {self.number - 1} (a line was removed, inserted or reordered)")
+        owner = entry.get("environment")
+        if self.environment is not None and isinstance(owner, str) and owner != self.environment:
+            return self._bad(f"the entry belongs to environment {owner}, not {self.environment}: the trail was copied, moved or linked from another environment")
         # No schema check: entries are checked when appended, so one whose hash holds was valid when written.
         self.previous = entry["entry_hash"]
         return True

@@ -1,8 +1,13 @@
-"""The four small interfaces behind which an environment's records live.
+"""The small interfaces behind which an environment's records live, split the way Terraform's statemgr is.
 
-In the spirit of Terraform's statemgr (Reader / Writer / Persister /
-Locker): apply, refresh, import and the records commands use only these, so
-a backend (files under ``state/<env>/``, PostgreSQL) is a choice made in
+Reading (:class:`StateReader`, :class:`AuditReader`), locking
+(:class:`Locker`, whose :class:`Lease` carries a fencing token), writing
+(:meth:`Records.record` and :meth:`Records.commit`, every write under a
+lease), and delivery (:class:`Outbox`). What only one command needs sits
+behind an optional interface of its own: ``state migrate`` uses
+:class:`Migratable`, ``audit verify --repair`` :class:`Repairable`.
+apply, refresh, import and the records commands use nothing else, so a
+backend (files under ``state/<env>/``, PostgreSQL) is a choice made in
 ``environment.yaml``, and the contract suite in ``tests/records/contract``
 proves each backend keeps the same promises.
 """
@@ -10,77 +15,44 @@ proves each backend keeps the same promises.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Callable, Iterator, Mapping, Protocol
+from typing import Any, Callable, Iterable, Iterator, Mapping, Protocol, Sequence, runtime_checkable
 
 from planner.model.errors import AuditError
-from planner.model.state import AuditHead, LockInfo, ResourceState, State
+from planner.model.state import LockInfo, ResourceState, State
+
+# --- reading ---------------------------------------------------------------
 
 
-class StateStore(Protocol):
-    """The state of one environment: lineage, serial, resources.
+@dataclass(frozen=True)
+class StateSnapshot:
+    """The state as stored, read at one instant.
 
-    - ``read()`` returns the current state including every change recorded
-      since the last commit, exactly as ``commit()`` would persist it (its
-      serial already bumped if those changes alter the content), or ``None``
-      if nothing was ever written.
-    - ``record(resource)`` / ``forget(address)`` are durable when they
-      return: a crash afterwards loses nothing; the next ``read()`` shows them.
-    - ``commit(vouch)`` persists the recorded changes as the new state, bumping
-      the serial only if the content changed, and returns it; ``vouch``
-      writes the audit entry that vouches for the new state and names it;
-      ``rewrite`` writes (and vouches for) the state even if nothing changed.
-    - A state of another lineage than the one first read (or the one the
-      store was opened for) is refused with StateError, never overwritten.
-    - ``warnings`` lists recoveries the caller should report.
+    ``state`` includes every change recorded since the last commit (as
+    :meth:`Records.commit` would persist it, its serial already bumped if the
+    content changed); ``committed`` is the state as last committed;
+    ``tampered`` says why the stored state no longer matches its own
+    checksum; ``recoveries`` are what reading had to work around (a torn
+    journal line left by a crash), for the caller to report.
     """
 
-    warnings: list[str]
-    tampered: str | None  # set when the stored state no longer matches its checksum
+    state: State | None
+    committed: State | None
+    tampered: str | None = None
+    recoveries: tuple[str, ...] = ()
 
-    def read(self) -> State | None: ...
 
-    def record(self, resource: ResourceState) -> None: ...
-
-    def forget(self, address: str) -> None: ...
-
-    def commit(self, vouch: Callable[[State], AuditHead] | None = None, *, rewrite: bool = False) -> State: ...
-
-    def committed(self) -> State | None:
-        """The state as last committed, without the changes of a run that did not finish."""
+class StateReader(Protocol):
+    def read(self) -> StateSnapshot:
+        """The current state; a state of another lineage than the one first read is refused with StateError."""
         ...
-
-    def replace(self, state: State) -> None:
-        """Write ``state`` as it is, lineage and serial kept (``state migrate`` only)."""
-        ...
-
-
-class Locker(Protocol):
-    """The environment's one lock: a second holder is refused at once, naming the first.
-
-    - ``lock()`` fails with :class:`~planner.model.errors.LockHeld` naming the
-      holder, or polls up to ``timeout`` seconds (saying so when it waits
-      longer than a few seconds).
-    - A holder that dies never leaves the environment locked: the lock is
-      freed by the OS or the database with the holder's process or session.
-    - ``force_unlock(lock_id)`` clears a lock whose holder is gone, and
-      refuses while the holder is alive or for a wrong id.
-    """
-
-    def lock(self, operation: str, *, timeout: float = 0.0) -> LockInfo: ...
-
-    def unlock(self, lock: LockInfo) -> None: ...
-
-    def holder(self) -> LockInfo | None: ...
-
-    def force_unlock(self, lock_id: str) -> None: ...
 
 
 @dataclass(frozen=True)
 class AuditReport:
-    """Outcome of a chain check. ``first_bad`` is the 1-based entry (line)
+    """Outcome of a chain check. ``first_bad_line`` is the 1-based entry (line)
     number and ``problem`` says in plain words what is wrong there.
     ``torn_tail``: the last entry is an incomplete write (a crash);
-    :meth:`AuditStore.repair` fixes that case and only that one."""
+    :meth:`Repairable.repair` fixes that case and only that one."""
 
     ok: bool
     entries: int
@@ -97,17 +69,6 @@ class AuditReport:
             else "restore the trail from a backup (or Git history); do not edit it by hand"
         )
         raise AuditError(f"audit trail of {environment} does not verify: {self.problem}", hint=hint)
-
-
-@dataclass(frozen=True)
-class RepairResult:
-    """What :meth:`AuditStore.repair` did; ``repaired`` is False when there was nothing to do."""
-
-    repaired: bool
-    fragment_bytes: int = 0
-    fragment_sha256: str | None = None
-    torn_path: str | None = None
-    entry: Mapping[str, Any] | None = None
 
 
 @dataclass(frozen=True)
@@ -128,23 +89,25 @@ class RecentEntries:
         return self.entries[self.checkpointed :]
 
 
-class AuditStore(Protocol):
-    """The hash-chained, append-only audit trail.
+class AuditReader(Protocol):
+    """The hash-chained, append-only audit trail, read.
 
-    - ``append(fields)`` adds one entry, durable and chained on return;
-      appends from many threads and processes stay one linear chain.
-    - ``checkpoint()`` records the head (count, last hash, and the oldest
-      unsettled operation), so removed tail entries are detected and later
-      commands read only from there: ``recent()`` and ``verify_recent()``
-      cost what happened since, never the length of history.
-    - ``verify()`` checks the whole chain in constant memory; ``entries()``
-      streams it.
-    - ``repair()`` sets aside a torn last entry and records the repair.
+    - ``entries()`` streams it, oldest first; from ``position`` on (a
+      position an entry was written at, as :class:`Recorded` says) it reads
+      only what follows.
+    - ``entry_at(position)`` reads one entry: what vouching needs, in
+      constant time whatever the length of history.
+    - ``recent()`` and ``verify_recent()`` cost what happened since the last
+      checkpoint; ``verify()`` checks the whole chain in constant memory.
     """
 
-    def append(self, fields: Mapping[str, Any]) -> dict[str, Any]: ...
+    def entries(self, *, model_id: str | None = None, position: int | None = None) -> Iterator[dict[str, Any]]: ...
 
-    def checkpoint(self) -> None: ...
+    def entry_at(self, position: int) -> dict[str, Any] | None: ...
+
+    def checkpointed(self) -> dict[str, Any] | None:
+        """The entry the last checkpoint ends at, or None."""
+        ...
 
     def recent(self) -> RecentEntries: ...
 
@@ -152,34 +115,61 @@ class AuditStore(Protocol):
 
     def verify(self) -> AuditReport: ...
 
-    def entries(self, *, model_id: str | None = None) -> Iterator[dict[str, Any]]: ...
 
-    def find(self, entry_hash: str) -> dict[str, Any] | None:
-        """The entry with this hash, or None (cheap for entries at or after the checkpoint)."""
-        ...
+# --- locking ---------------------------------------------------------------
 
-    def checkpointed(self) -> dict[str, Any] | None:
-        """The entry the checkpoint ends at, or None."""
-        ...
 
-    def repair(self) -> RepairResult: ...
+@dataclass(frozen=True)
+class Lease:
+    """A held lock: who holds it, and its fencing token.
 
-    def append_verbatim(self, entries: Iterator[dict[str, Any]]) -> int:
-        """Append entries chained elsewhere, unchanged, refusing any that do not chain on (``state migrate`` only)."""
-        ...
+    The token is a number that only grows, kept with the records: each
+    acquisition takes the next one. Every write carries the lease, and the
+    store refuses a write whose token is no longer the current one (in the
+    same transaction, or under the file lock), so a holder that lost its lock
+    without noticing (a database session ended, a lock file removed) can
+    never write beside the next holder.
+    """
+
+    info: LockInfo
+    token: int
+
+
+class Locker(Protocol):
+    """The environment's one lock: a second holder is refused at once, naming the first.
+
+    - ``lock()`` fails with :class:`~planner.model.errors.LockHeld` naming the
+      holder, or polls up to ``timeout`` seconds (saying so when it waits
+      longer than a few seconds).
+    - A holder that dies never leaves the environment locked: the lock is
+      freed by the OS or the database with the holder's process or session.
+    - ``lost(lease)`` says why a lease no longer holds (its session ended, its
+      lock was replaced, another holder took the next token), or None.
+    - ``force_unlock(lock_id)`` clears a lock whose holder is gone, and
+      refuses while the holder is alive or for a wrong id.
+    """
+
+    def lock(self, operation: str, *, timeout: float = 0.0) -> Lease: ...
+
+    def unlock(self, lease: Lease) -> None: ...
+
+    def lost(self, lease: Lease) -> str | None: ...
+
+    def holder(self) -> LockInfo | None: ...
+
+    def force_unlock(self, lock_id: str) -> None: ...
+
+
+# --- delivery ----------------------------------------------------------------
 
 
 class Outbox(Protocol):
-    """Governance events waiting for delivery, durable before the first send.
+    """Governance events waiting for delivery; an event enters it with its change (:meth:`Records.record`).
 
-    - ``enqueue(event)`` is durable on return; ``pending()`` lists events not
-      yet delivered, oldest first, each once; ``queued_ids()`` every id still
-      held, delivered or not (until ``compact()``).
+    ``pending()`` lists events not yet delivered, oldest first, each once;
+    ``queued_ids()`` every id still held, delivered or not (until
+    ``compact()``).
     """
-
-    warnings: list[str]
-
-    def enqueue(self, event: Mapping[str, Any]) -> None: ...
 
     def pending(self) -> list[dict[str, Any]]: ...
 
@@ -190,32 +180,49 @@ class Outbox(Protocol):
     def compact(self) -> None: ...
 
 
+# --- writing -------------------------------------------------------------------
+
+
 @dataclass(frozen=True)
-class RecordedChange:
+class Change:
     """One unit of work: an audit entry, the state change it stands for, and the event it announces.
 
-    ``resource`` is recorded in state (a change that landed, a refresh, an
-    import); ``forget`` names an address dropped from state; both for a move
-    (the resource under its new address, the old address forgotten, in that
-    order); neither for an entry that changes no state (a failure). ``event_for`` builds the
-    governance event from the entry as written (its id and timestamp), or
-    is ``None`` when nobody is to be told.
+    ``audit_fields`` is the entry to append (the store chains it); ``resource``
+    is recorded in state (a change that landed, a refresh, an import);
+    ``forget`` names an address dropped from state; both for a move (the
+    resource under its new address, the old address forgotten); neither for
+    an entry that changes no state (a pending intent, a failure).
+    ``event_for`` builds the governance event from the entry as written (its
+    id and timestamp), or ``event`` is one ready made (announcing an entry an
+    interrupted run wrote without it). Recorded together or not at all.
     """
 
-    audit_fields: Mapping[str, Any]
+    audit_fields: Mapping[str, Any] | None = None
     resource: ResourceState | None = None
     forget: str | None = None
     event_for: Callable[[Mapping[str, Any]], dict[str, Any]] | None = None
+    event: Mapping[str, Any] | None = None
 
 
 @dataclass(frozen=True)
 class Recorded:
-    entry: dict[str, Any]
+    """What a unit of work wrote: the entry (with where it is in the trail) and the event."""
+
+    entry: dict[str, Any] | None
     event: dict[str, Any] | None = None
+    position: int | None = None
 
 
 class Records(Protocol):
-    """One environment's records in one backend: the four stores and the unit of work."""
+    """One environment's records in one backend.
+
+    ``record(lease, changes)`` makes each change durable before it returns,
+    changes recorded at the same moment sharing one durable write (group
+    commit); ``commit(lease)`` persists the recorded changes as the new
+    state, vouched for by a ``state_commit`` audit entry, and moves the
+    audit checkpoint. Both refuse a lease whose token is no longer the
+    current one (:class:`~planner.model.errors.LockLost`).
+    """
 
     @property
     def name(self) -> str:
@@ -223,21 +230,72 @@ class Records(Protocol):
         ...
 
     @property
-    def state(self) -> StateStore: ...
+    def environment(self) -> str: ...
+
+    @property
+    def state(self) -> StateReader: ...
 
     @property
     def locker(self) -> Locker: ...
 
     @property
-    def audit(self) -> AuditStore: ...
+    def audit(self) -> AuditReader: ...
 
     @property
     def outbox(self) -> Outbox: ...
 
-    def record(self, change: RecordedChange) -> Recorded:
-        """State, audit success entry and outbox event of one landed change, together:
-        one transaction in a database; on files, that durable order, each step
-        fsynced before the next, so a crash leaves a prefix the next run completes."""
+    def is_empty(self) -> bool:
+        """Nothing is recorded for this environment here: no state, no audit entry (what a backend switch finds)."""
+        ...
+
+    def refresh(self, lease: Lease) -> StateSnapshot:
+        """Under a lease: bring what a crash left up to date (the trail and the outbox caught up from the journal), then read the state."""
+        ...
+
+    def record(self, lease: Lease, changes: Sequence[Change]) -> list[Recorded]: ...
+
+    def commit(self, lease: Lease, *, rewrite: bool = False) -> State:
+        """Persist the recorded changes, bumping the serial only if the content changed (``rewrite``: write
+        and vouch for the state even then), vouch for it, checkpoint the trail; returns the state."""
         ...
 
     def close(self) -> None: ...
+
+
+# --- what only one command needs --------------------------------------------------
+
+
+@dataclass(frozen=True)
+class RepairResult:
+    """What :meth:`Repairable.repair` did; ``repaired`` is False when there was nothing to do."""
+
+    repaired: bool
+    fragment_bytes: int = 0
+    fragment_sha256: str | None = None
+    torn_path: str | None = None
+    entry: Mapping[str, Any] | None = None
+
+
+@runtime_checkable
+class Repairable(Protocol):
+    """``audit verify --repair``: a backend whose trail a crash can leave with a torn last entry."""
+
+    def repair(self, lease: Lease) -> RepairResult: ...
+
+
+@runtime_checkable
+class Migratable(Protocol):
+    """``state migrate``: records copied as they are, lineage, serial and every entry's hash kept."""
+
+    def replace_state(self, lease: Lease, state: State) -> None: ...
+
+    def append_verbatim(self, lease: Lease, entries: Iterable[dict[str, Any]]) -> int:
+        """Entries chained elsewhere, unchanged; refused, with nothing written, unless they chain onto this trail."""
+        ...
+
+    def enqueue(self, lease: Lease, events: Iterable[Mapping[str, Any]]) -> None: ...
+
+    def discard(self, lease: Lease) -> str:
+        """Set this environment's records aside (a copy kept, named in the result) and remove them: a fresh
+        start of another lineage that a migration is told to replace."""
+        ...

@@ -1,39 +1,32 @@
 """The audit trail in ``state/<env>/audit.jsonl``: one canonical JSON entry per line.
 
-Appends are fsynced before they return, under a thread lock and an ``flock``
-on the file, so threads of one apply and processes one after another chain
-correctly. A crash mid-append can leave a torn last line; it is never chained
-onto: :meth:`LocalAuditStore.repair` moves it to ``audit.jsonl.torn`` and
-records the repair as an entry of its own.
+Entries reach the file from the journal: :class:`~planner.adapters.records.local.LocalRecords`
+makes each unit of work durable as one journal line, then appends its entry
+here, and after a crash catches this file up from the journal. Until then,
+reading includes the journal's entries the file lacks, so every reader sees
+one chain. A torn last line (a crash of an llmplan that wrote here
+directly, or a disk that lost a write the journal holds) is never chained
+onto: it is set aside in ``audit.jsonl.torn``.
 
 ``audit.jsonl.head`` is the checkpoint: the entry count, the last hash and
 the byte offset where they end (so lines removed from the end are noticed),
 plus the oldest operation still unsettled. Commands read the trail only from
-there; the full chain is read by ``audit verify`` alone, line by line.
+there; the full chain is read by ``audit verify`` alone, line by line. Every
+entry's byte offset is its position: a state names its vouching entry's, so
+checking it reads one line.
 """
 
 from __future__ import annotations
 
 import json
-import threading
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable, Iterator, Mapping
+from typing import Any, Callable, Iterable, Iterator
 
-from planner.adapters.files import (
-    Line,
-    append_bytes_durably,
-    append_line_durably,
-    atomic_write_text,
-    exclusive_lock,
-    iter_lines,
-    truncate_durably,
-)
-from planner.adapters.records.chain import GENESIS_HASH, ChainCheck, chained_entry, hash_holds, track_unsettled
-from planner.adapters.records.interfaces import AuditReport, RecentEntries, RepairResult
-from planner.model.audit import REPAIR_ACTION
-from planner.model.clock import utc_now
-from planner.model.configuration import canonical_json, sha256_hex
+from planner.adapters.files import Line, append_bytes, append_bytes_durably, atomic_write_text, fsync_file, iter_lines, truncate_durably
+from planner.adapters.records.chain import GENESIS_HASH, ChainCheck, hash_holds, track_unsettled
+from planner.adapters.records.interfaces import AuditReport, RecentEntries
+from planner.model.configuration import canonical_json
 from planner.model.errors import AuditError
 
 AUDIT_FILE = "audit.jsonl"
@@ -104,114 +97,85 @@ def _parsed(line: Line, *, last: bool) -> Scanned:
     return Scanned(line, bad="empty line" if not line.raw else "not valid JSON")
 
 
-class LocalAuditStore:
-    """``state/<env>/audit.jsonl`` and its checkpoint. ``clock`` returns RFC 3339 text (UTC, ms)."""
+class LocalAuditTrail:
+    """``state/<env>/audit.jsonl`` and its checkpoint, for the environment named ``environment``.
 
-    def __init__(self, path: Path, *, clock: Callable[[], str] = utc_now) -> None:
+    ``unwritten`` returns the entries the journal holds that the file does
+    not yet (after a crash, until the next writer catches up): readers see
+    them at the end of the trail. Writing is :class:`~planner.adapters.records.local.LocalRecords`'s,
+    under the environment's lock.
+    """
+
+    def __init__(self, path: Path, *, environment: str, unwritten: Callable[[str], list[dict[str, Any]]] | None = None) -> None:
         self.path = Path(path)
+        self.environment = environment
         self.torn_path = self.path.with_name(self.path.name + ".torn")
         self.head_path = self.path.with_name(self.path.name + ".head")
-        self._clock = clock
-        self._mutex = threading.Lock()
+        self._unwritten = unwritten or (lambda last_hash: [])
 
     def __repr__(self) -> str:
-        return f"LocalAuditStore({str(self.path)!r})"
+        return f"LocalAuditTrail({str(self.path)!r})"
 
-    # --- writing ---------------------------------------------------------
+    # --- what the writer needs -----------------------------------------------
 
-    def append(self, fields: Mapping[str, Any]) -> dict[str, Any]:
-        with self._mutex, exclusive_lock(self.path):
-            return self._append_locked(fields)
-
-    def _append_locked(self, fields: Mapping[str, Any]) -> dict[str, Any]:
-        entry = chained_entry(fields, previous_hash=self._last_hash(), now=self._clock())
-        append_line_durably(self.path, canonical_json(entry))
-        return entry
-
-    def _last_hash(self) -> str:
-        """entry_hash of the last line, reading only the end of the file."""
-        tail = _last_line(self.path, self.path.stat().st_size if self.path.exists() else 0)
-        if not tail:
-            return GENESIS_HASH
-        if not tail.endswith(b"\n"):
-            raise self._torn_error()
+    def tail(self) -> tuple[str, int, Line | None]:
+        """The last complete entry's hash, the byte offset where complete lines end, and a torn last line if there is one."""
+        size = self.path.stat().st_size if self.path.exists() else 0
+        last = _last_line(self.path, size)
+        torn = None
+        if last and not last.endswith(b"\n"):
+            torn = Line(size - len(last), last, False)
+            size -= len(last)
+            last = _last_line(self.path, size)
+        if not last:
+            return GENESIS_HASH, size, torn
         try:
-            last = json.loads(tail)
+            entry = json.loads(last)
         except ValueError:
-            raise self._torn_error() from None
-        if not isinstance(last, dict) or not isinstance(last.get("entry_hash"), str):
+            return GENESIS_HASH, size - len(last), Line(size - len(last), last[:-1], True)
+        if not isinstance(entry, dict) or not isinstance(entry.get("entry_hash"), str):
             raise AuditError(f"{self.path}: the last line has no entry_hash; refusing to chain onto it", hint="run `llmplan audit verify` to see what is wrong")
-        return str(last["entry_hash"])
+        return str(entry["entry_hash"]), size, torn
 
-    def _torn_error(self) -> AuditError:
-        return AuditError(f"{self.path} ends with a torn line (an incomplete write, probably a crash); refusing to chain onto it", hint=REPAIR_HINT)
+    def append_lines(self, texts: Iterable[str]) -> None:
+        """Append complete lines in one write; the journal already holds them durably, so no fsync here (:meth:`sync` at commit)."""
+        data = "".join(text + "\n" for text in texts).encode("utf-8")
+        if data:
+            append_bytes(self.path, data)
 
-    def append_verbatim(self, entries: Iterator[dict[str, Any]]) -> int:
-        """Append entries already chained elsewhere, unchanged (``state migrate``), in one
-        durable write; refused, with nothing written, unless they chain onto this trail."""
-        with self._mutex, exclusive_lock(self.path):
-            last = self._last_hash()
-            lines: list[str] = []
-            for entry in entries:
-                if entry.get("prev_hash") != last:
-                    raise AuditError(f"entry {len(lines) + 1} to copy does not chain onto {self.path}; nothing was copied")
-                last = str(entry["entry_hash"])
-                lines.append(canonical_json(entry) + "\n")
-            if lines:
-                append_bytes_durably(self.path, "".join(lines).encode("utf-8"))
-            return len(lines)
+    def sync(self) -> None:
+        """Make every appended line durable (before the journal that holds them is removed)."""
+        fsync_file(self.path)
+
+    def set_aside(self, torn: Line) -> tuple[bytes, Path]:
+        """Move a torn last line to ``audit.jsonl.torn``. Crash-safe in this order: the fragment
+        is saved before it is cut, so it can be duplicated in the .torn file but never lost."""
+        fragment = torn.raw + (b"\n" if torn.complete else b"")
+        append_bytes_durably(self.torn_path, fragment if fragment.endswith(b"\n") else fragment + b"\n")
+        truncate_durably(self.path, torn.offset)
+        return fragment, self.torn_path
 
     def checkpoint(self) -> None:
         """Move the head to the end of the trail; reads only what was written since the last one."""
-        with self._mutex, exclusive_lock(self.path):
-            head = self._head()
-            if isinstance(head, str):
-                return  # an unreadable head is verify's to report, not ours to paper over
-            start = head or Head(0, GENESIS_HASH, 0, 0, 0)
-            check = ChainCheck(previous=start.entry_hash, number=start.entries)
-            number, end, last_hash = start.unsettled_entries, start.unsettled_offset, start.entry_hash
-            unsettled: dict[str, tuple[int, int]] = {}
-            for scanned in _scan(self.path, start.unsettled_offset):
-                if scanned.entry is None or not isinstance(scanned.entry, dict):
-                    break  # torn or bad: anchor nothing past it
-                number += 1
-                if scanned.line.offset >= start.offset and not check.feed(scanned.entry, scanned.line.raw):
-                    return  # a broken chain is verify's to report
-                end, last_hash = scanned.line.end, check.previous
-                track_unsettled(unsettled, scanned.entry, number - 1, scanned.line.offset)
-            if number == 0 or (head is not None and number == head.entries):
-                return
-            oldest = min(unsettled.values(), default=(number, end))
-            atomic_write_text(self.head_path, Head(number, last_hash, end, oldest[0], oldest[1]).to_json())
-
-    def repair(self) -> RepairResult:
-        """Move a torn last line to ``audit.jsonl.torn`` and record the repair in the chain.
-
-        Anything else that fails verification is not repairable. Crash-safe
-        in this order: the fragment is saved before it is cut, so it can be
-        duplicated in the .torn file but never lost.
-        """
-        with self._mutex, exclusive_lock(self.path):
-            report, torn = self._verify_from_head()
-            if torn is None:
-                if report.ok:
-                    return RepairResult(repaired=False)
-                raise AuditError(f"{self.path} cannot be repaired: {report.problem}", hint="only a torn last line (a crash) is repairable; restore the trail from a backup")
-            if report.first_bad_line != report.entries + 1:
-                raise AuditError(f"{self.path} cannot be repaired: {report.problem}", hint="only a torn last line (a crash) is repairable; restore the trail from a backup")
-            fragment = torn.raw + (b"\n" if torn.complete else b"")
-            append_bytes_durably(self.torn_path, fragment if fragment.endswith(b"\n") else fragment + b"\n")
-            truncate_durably(self.path, torn.offset)
-            entry = self._append_locked(
-                {
-                    "action": REPAIR_ACTION,
-                    "status": "success",
-                    "torn_fragment_sha256": sha256_hex(fragment),
-                    "torn_fragment_bytes": len(fragment),
-                    "torn_file": self.torn_path.name,
-                }
-            )
-        return RepairResult(True, len(fragment), sha256_hex(fragment), str(self.torn_path), entry)
+        head = self._head()
+        if isinstance(head, str):
+            return  # an unreadable head is verify's to report, not ours to paper over
+        start = head or Head(0, GENESIS_HASH, 0, 0, 0)
+        check = ChainCheck(previous=start.entry_hash, number=start.entries)
+        number, end, last_hash = start.unsettled_entries, start.unsettled_offset, start.entry_hash
+        unsettled: dict[str, tuple[int, int]] = {}
+        for scanned in _scan(self.path, start.unsettled_offset):
+            if scanned.entry is None or not isinstance(scanned.entry, dict):
+                break  # torn or bad: anchor nothing past it
+            number += 1
+            if scanned.line.offset >= start.offset and not check.feed(scanned.entry, scanned.line.raw):
+                return  # a broken chain is verify's to report
+            end, last_hash = scanned.line.end, check.previous
+            track_unsettled(unsettled, scanned.entry, number - 1, scanned.line.offset)
+        if number == 0 or (head is not None and number == head.entries):
+            return
+        oldest = min(unsettled.values(), default=(number, end))
+        atomic_write_text(self.head_path, Head(number, last_hash, end, oldest[0], oldest[1]).to_json())
 
     # --- reading ---------------------------------------------------------
 
@@ -221,23 +185,44 @@ class LocalAuditStore:
             raise AuditError(f"{self.head_path}: {head}", hint="run `llmplan audit verify` to see what is wrong")
         start = head or Head(0, GENESIS_HASH, 0, 0, 0)
         entries: list[dict[str, Any]] = []
+        last_hash = start.entry_hash if start.unsettled_offset == start.offset else GENESIS_HASH
         for scanned in _scan(self.path, start.unsettled_offset):
             if scanned.bad is not None:
                 raise AuditError(f"{self.path} line {start.unsettled_entries + len(entries) + 1}: {scanned.bad}", hint="run `llmplan audit verify`")
             if isinstance(scanned.entry, dict):
                 entries.append(scanned.entry)
+                last_hash = str(scanned.entry.get("entry_hash"))
+        if not entries and start.entries:
+            last_hash = start.entry_hash
+        entries.extend(self._unwritten(last_hash))
         return RecentEntries(tuple(entries), start.entries - start.unsettled_entries)
 
-    def find(self, entry_hash: str) -> dict[str, Any] | None:
-        """The entry with this hash: looked for since the checkpoint and at it first (where a
-        state's vouching entry is after a normal run), else in the whole trail."""
-        for entry in reversed(self.recent().entries):
-            if entry.get("entry_hash") == entry_hash:
-                return entry
-        anchored = self.checkpointed()
-        if anchored is not None and anchored.get("entry_hash") == entry_hash:
-            return anchored
-        return next((entry for entry in self.entries() if entry.get("entry_hash") == entry_hash), None)
+    def entry_at(self, position: int) -> dict[str, Any] | None:
+        """The entry whose line starts at byte ``position``; None if no complete entry starts there."""
+        try:
+            with open(self.path, "rb") as handle:
+                if position > 0:
+                    handle.seek(position - 1)
+                    if handle.read(1) != b"\n":
+                        return None  # not the start of a line
+                handle.seek(position)
+                raw = handle.readline()
+        except FileNotFoundError:
+            return None
+        if not raw.endswith(b"\n"):
+            return None
+        try:
+            entry = json.loads(raw)
+        except ValueError:
+            return None
+        return entry if isinstance(entry, dict) and hash_holds(entry, raw[:-1]) else None
+
+    def position_of(self, entry_hash: str) -> int | None:
+        """Where the entry hashed ``entry_hash`` starts (a scan: for ``state migrate``, which places a state copied from elsewhere)."""
+        for scanned in _scan(self.path):
+            if isinstance(scanned.entry, dict) and scanned.entry.get("entry_hash") == entry_hash:
+                return scanned.line.offset
+        return None
 
     def checkpointed(self) -> dict[str, Any] | None:
         """The entry the checkpoint ends at, read without reading the rest; None if there is none."""
@@ -250,21 +235,29 @@ class LocalAuditStore:
             return None
         return anchored if isinstance(anchored, dict) else None
 
-    def entries(self, *, model_id: str | None = None) -> Iterator[dict[str, Any]]:
-        """Complete entries in order (a torn last line is skipped), optionally of one model; streamed."""
+    def entries(self, *, model_id: str | None = None, position: int | None = None) -> Iterator[dict[str, Any]]:
+        """Complete entries in order (a torn last line is skipped), optionally of one model, from ``position`` on; streamed."""
         wanted = model_id.lower() if model_id is not None else None
-        for number, scanned in enumerate(_scan(self.path), start=1):
+        last_hash = GENESIS_HASH
+        for number, scanned in enumerate(_scan(self.path, position or 0), start=1):
             if scanned.bad is not None:
                 raise AuditError(f"{self.path} line {number}: {scanned.bad}", hint="run `llmplan audit verify`")
             entry = scanned.entry
-            if isinstance(entry, dict) and (wanted is None or str(entry.get("model_id", "")).lower() == wanted):
+            if isinstance(entry, dict):
+                last_hash = str(entry.get("entry_hash"))
+                if wanted is None or str(entry.get("model_id", "")).lower() == wanted:
+                    yield entry
+        if position and last_hash == GENESIS_HASH:
+            last_hash = self.tail()[0]
+        for entry in self._unwritten(last_hash):
+            if wanted is None or str(entry.get("model_id", "")).lower() == wanted:
                 yield entry
 
     def verify(self) -> AuditReport:
         """The whole chain, line by line in constant memory; names the first bad line."""
         head = self._head()
-        check = ChainCheck()
-        report = self._check(check, _scan(self.path), head)
+        check = ChainCheck(environment=self.environment)
+        report = self._check(check, _scan(self.path), head) or self._check_unwritten(check)
         if report is not None:
             return report
         if isinstance(head, str):
@@ -282,9 +275,10 @@ class LocalAuditStore:
         if isinstance(head, str):
             return AuditReport(False, 0, 1, f"line 1: {self.head_path.name} {head}"), None
         if head is None:
-            check = ChainCheck()
+            check = ChainCheck(environment=self.environment)
             torn: list[Line] = []
-            return self._check(check, _scan(self.path), None, torn) or AuditReport(True, check.number), (torn[0] if torn else None)
+            report = self._check(check, _scan(self.path), None, torn) or self._check_unwritten(check)
+            return report or AuditReport(True, check.number), (torn[0] if torn else None)
         size = self.path.stat().st_size if self.path.exists() else 0
         if size < head.offset:
             return self._missing(head, None), None
@@ -297,10 +291,17 @@ class LocalAuditStore:
         if not anchored:
             problem = f"line {head.entries}: does not match the hash recorded in {self.head_path.name} (the trail was rewritten)"
             return AuditReport(False, head.entries, head.entries, problem), None
-        check = ChainCheck(previous=head.entry_hash, number=head.entries)
+        check = ChainCheck(previous=head.entry_hash, number=head.entries, environment=self.environment)
         torn = []
-        report = self._check(check, _scan(self.path, head.offset), None, torn)
+        report = self._check(check, _scan(self.path, head.offset), None, torn) or self._check_unwritten(check)
         return report or AuditReport(True, check.number), (torn[0] if torn else None)
+
+    def _check_unwritten(self, check: ChainCheck) -> AuditReport | None:
+        """The journal's entries the file lacks, after it: part of the chain until the next writer appends them."""
+        for entry in self._unwritten(check.previous):
+            if not check.feed(entry):
+                return AuditReport(False, check.number, check.first_bad, check.problem)
+        return None
 
     def _check(self, check: ChainCheck, lines: Iterator[Scanned], head: Head | str | None, torn: list[Line] | None = None) -> AuditReport | None:
         """Feed ``lines`` to ``check``; a report if something is wrong, else None."""

@@ -1,32 +1,43 @@
-"""The lock of an environment whose records are files: an ``flock`` on ``state/<env>/.lock``.
+"""The lock of an environment whose records are files: an ``flock`` on ``state/<env>/.lock``, and its fencing token.
 
 The OS lock is held on an open descriptor, so the OS releases it when the
 holder dies (``kill -9`` never leaves an environment locked); ``lock.json``
 beside it says who holds it. Nothing assumes the holder runs on this
 machine: a holder on another host (a shared folder) is described by its
 ``host``, and only a holder on this host can be checked for a live process.
+
+An OS lock can be lost without its holder noticing: someone removes
+``.lock`` and the next process locks a new file of that name. So each
+acquisition takes the next fencing token, kept in ``state/<env>/fence``,
+and every write checks, under a short ``flock`` of that file, that its
+lease's token is still the current one (:meth:`LocalLocker.fenced`): the
+old holder's next write is refused.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import fcntl
 import json
 import os
 import socket
 import threading
 import time
+from contextlib import contextmanager
 from pathlib import Path
-from typing import Callable
+from typing import Callable, Iterator
 
-from planner.adapters.files import atomic_write_text, remove_durably
+from planner.adapters.files import atomic_write_text, fsync_directory, remove_durably
 from planner.adapters.identity import new_lock_info
+from planner.adapters.records.interfaces import Lease
 from planner.adapters.waiting import announce_wait
 from planner.model.clock import utc_now
-from planner.model.errors import LockHeld, StateError
+from planner.model.errors import LockHeld, LockLost, StateError
 from planner.model.state import LockInfo
 
 LOCK_FILE = ".lock"
 LOCK_METADATA_FILE = "lock.json"
+FENCE_FILE = "fence"
 
 
 def process_alive(pid: int) -> bool:
@@ -58,9 +69,13 @@ class LocalLocker:
         poll_interval: float = 0.05,
         clock: Callable[[], float] = time.monotonic,
         sleep: Callable[[float], None] = time.sleep,
+        recorded_fence: Callable[[], int] = lambda: 0,
     ) -> None:
+        """``recorded_fence``: the highest token the records themselves carry (the journal's), so a
+        removed ``fence`` file never hands out a token an earlier holder already had."""
         self.directory = Path(directory)
         self.environment = environment or self.directory.name
+        self._recorded_fence = recorded_fence
         self._poll_interval = poll_interval
         self._clock = clock
         self._sleep = sleep
@@ -75,7 +90,11 @@ class LocalLocker:
     def lock_metadata_path(self) -> Path:
         return self.directory / LOCK_METADATA_FILE
 
-    def lock(self, operation: str, *, timeout: float = 0.0) -> LockInfo:
+    @property
+    def fence_path(self) -> Path:
+        return self.directory / FENCE_FILE
+
+    def lock(self, operation: str, *, timeout: float = 0.0) -> Lease:
         self.directory.mkdir(parents=True, exist_ok=True)
         deadline = self._clock() + max(timeout, 0.0)
         announced = False
@@ -91,8 +110,10 @@ class LocalLocker:
                 announce_wait(remaining, f"the lock of environment {self.environment}" + (f", held by {holder.describe()}" if holder else ""))
                 announced = True
             self._sleep(min(self._poll_interval, remaining))
-        info = new_lock_info(operation, where=str(self.lock_path), now=utc_now())
         try:
+            previous = self._read_lock_metadata()
+            token = self._next_token(previous.fence if previous is not None and previous.fence else 0)
+            info = dataclasses.replace(new_lock_info(operation, where=str(self.lock_path), now=utc_now()), fence=token)
             # Stale metadata of a dead holder is simply replaced.
             atomic_write_text(self.lock_metadata_path, json.dumps(info.to_dict(), indent=2) + "\n")
         except BaseException:
@@ -100,7 +121,66 @@ class LocalLocker:
             raise
         with self._held_mutex:
             self._held[info.id] = fd
-        return info
+        return Lease(info, token)
+
+    def _next_token(self, previous: int) -> int:
+        """Take the next fencing token: higher than any this environment's records have seen."""
+        fd = os.open(self.fence_path, os.O_RDWR | os.O_CREAT, 0o644)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX)  # waits for a writer checking the old token to finish its write
+            token = max(_token_in(fd), previous, self._recorded_fence()) + 1
+            text = f"{token}\n".encode()
+            os.ftruncate(fd, 0)
+            os.pwrite(fd, text, 0)
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+        fsync_directory(self.directory)
+        return token
+
+    @contextmanager
+    def fenced(self, lease: Lease) -> Iterator[None]:
+        """Hold the fence while writing: LockLost unless ``lease`` still has the current token.
+
+        The next holder takes its token under the same ``flock``, so a write
+        that passed this check ends before the token moves on.
+        """
+        try:
+            fd = os.open(self.fence_path, os.O_RDONLY)
+        except FileNotFoundError:
+            raise LockLost(f"the lock of environment {self.environment} was broken: {self.fence_path} was removed while {lease.info.operation} held it") from None
+        try:
+            fcntl.flock(fd, fcntl.LOCK_SH)
+            current = _token_in(fd)
+            if current != lease.token:
+                raise self._taken_over(lease, current)
+            yield
+        finally:
+            os.close(fd)
+
+    def lost(self, lease: Lease) -> str | None:
+        """Why ``lease`` no longer holds the lock, or None while it does."""
+        with self._held_mutex:
+            fd = self._held.get(lease.info.id)
+        if fd is None:
+            return f"lock {lease.info.id} of environment {self.environment} is not held by this process"
+        try:
+            replaced = os.stat(self.lock_path).st_ino != os.fstat(fd).st_ino
+        except FileNotFoundError:
+            replaced = True
+        try:
+            with self.fenced(lease):
+                pass
+        except LockLost as taken:
+            return taken.message
+        if replaced:
+            return f"{self.lock_path} was removed or replaced while {lease.info.operation} held it"
+        return None
+
+    def _taken_over(self, lease: Lease, current: int) -> LockLost:
+        holder = self._read_lock_metadata()
+        now = f" by {holder.describe()}" if holder is not None and holder.fence == current else ""
+        return LockLost(f"the lock of environment {self.environment} was taken over{now} (fencing token {current}; this {lease.info.operation} holds {lease.token})")
 
     def _try_flock(self) -> int | None:
         """An open descriptor holding the OS lock, or None if someone else holds it."""
@@ -145,7 +225,8 @@ class LocalLocker:
         except (OSError, ValueError, KeyError, TypeError, AttributeError):
             return None
 
-    def unlock(self, lock: LockInfo) -> None:
+    def unlock(self, lease: Lease) -> None:
+        lock = lease.info
         with self._held_mutex:
             fd = self._held.pop(lock.id, None)
         if fd is None:
@@ -193,3 +274,11 @@ class LocalLocker:
                 remove_durably(self.lock_metadata_path)
         finally:
             os.close(fd)
+
+
+def _token_in(fd: int) -> int:
+    """The token a fence file holds (0 when empty or unreadable: the next holder takes 1, or more)."""
+    try:
+        return int(os.pread(fd, 64, 0).decode("ascii").strip() or 0)
+    except (ValueError, UnicodeDecodeError):
+        return 0

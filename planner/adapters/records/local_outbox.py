@@ -1,10 +1,12 @@
 """The governance outbox in files: ``state/<env>/outbox.jsonl`` and ``outbox.jsonl.delivered``.
 
-Every event is appended (fsynced) to the outbox *before* it is sent. A
-delivery appends its id to ``outbox.jsonl.delivered`` (O(1) per event on the
-hot path); :meth:`LocalOutbox.compact` drops delivered events from the
-outbox and clears the marks. A crash between a send and its mark means the
-event is sent again; receivers deduplicate by its stable id.
+Every event is durable in the journal with its change before it is sent,
+and appended here from it (:class:`~planner.adapters.records.local.LocalRecords`,
+which also catches this file up after a crash). A delivery appends its id
+to ``outbox.jsonl.delivered`` (O(1) per event on the hot path);
+:meth:`LocalOutbox.compact` drops delivered events from the outbox and
+clears the marks. A crash between a send and its mark means the event is
+sent again; receivers deduplicate by its stable id.
 """
 
 from __future__ import annotations
@@ -12,9 +14,9 @@ from __future__ import annotations
 import logging
 import threading
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any, Iterable
 
-from planner.adapters.files import append_line_durably, atomic_write_text, read_json_lines, remove_durably, truncate_durably
+from planner.adapters.files import append_bytes, append_line_durably, atomic_write_text, fsync_file, read_json_lines, remove_durably, truncate_durably
 from planner.model.configuration import canonical_json
 
 log = logging.getLogger("llmplan.governance")
@@ -28,18 +30,24 @@ class LocalOutbox:
     def __init__(self, path: Path) -> None:
         self.path = Path(path)
         self.delivered_path = self.path.with_name(self.path.name + ".delivered")
-        self.warnings: list[str] = []
         self._mutex = threading.Lock()
         self._clean_tails: set[Path] = set()
 
     def __repr__(self) -> str:
         return f"LocalOutbox({str(self.path)!r})"
 
-    def enqueue(self, event: Mapping[str, Any]) -> None:
+    def append_lines(self, texts: Iterable[str]) -> None:
+        """Append events (canonical JSON, one a line) in one write; the journal holds them durably (:meth:`sync` at commit)."""
+        lines = list(texts)
+        if not lines:
+            return
         with self._mutex:
-            self._append(self.path, canonical_json(dict(event)))
+            self._append(self.path, "\n".join(lines), durable=False)
 
-    def _append(self, path: Path, line: str) -> None:
+    def sync(self) -> None:
+        fsync_file(self.path)
+
+    def _append(self, path: Path, line: str, *, durable: bool = True) -> None:
         """Append durably; the first time per file, cut a torn last line left by a crash,
         which the new line would otherwise be glued to. Call with the mutex held."""
         if path not in self._clean_tails:
@@ -49,7 +57,10 @@ class LocalOutbox:
                 self._warn(f"{path}: removed a torn last line ({len(content.torn_fragment)} bytes, an incomplete write from a crash)")
             self._clean_tails.add(path)
         self._clean_tails.discard(path)  # until this append is known complete
-        append_line_durably(path, line)
+        if durable:
+            append_line_durably(path, line)
+        else:
+            append_bytes(path, (line + "\n").encode("utf-8"))
         self._clean_tails.add(path)
 
     def pending(self) -> list[dict[str, Any]]:
@@ -109,5 +120,3 @@ class LocalOutbox:
 
     def _warn(self, message: str) -> None:
         log.warning("%s", message)
-        if message not in self.warnings:
-            self.warnings.append(message)

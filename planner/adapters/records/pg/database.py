@@ -21,7 +21,7 @@ from planner import __version__
 from planner.model.errors import ConfigurationError, RecordsUnavailable, StateError
 
 CONNECT_TIMEOUT_SECONDS = 10
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 
 # Each migration: the statements that bring the schema from the version before to this one.
 MIGRATIONS: tuple[tuple[int, tuple[str, ...]], ...] = (
@@ -77,7 +77,26 @@ MIGRATIONS: tuple[tuple[int, tuple[str, ...]], ...] = (
                 info text NOT NULL)""",
         ),
     ),
+    (
+        2,
+        (
+            # fencing: each lock acquisition takes the next token; every write checks it is still the current one
+            """CREATE TABLE {schema}.fences (
+                environment text PRIMARY KEY,
+                token bigint NOT NULL)""",
+            # FOR SHARE: the next holder's UPDATE of the token waits for a write that passed the check to commit
+            """CREATE FUNCTION {schema}.llmplan_fence(env text, held bigint) RETURNS void LANGUAGE plpgsql AS $$
+            DECLARE current_token bigint;
+            BEGIN
+                SELECT token INTO current_token FROM {schema}.fences WHERE environment = env FOR SHARE;
+                IF current_token IS DISTINCT FROM held THEN
+                    RAISE EXCEPTION 'fencing token % is no longer current (now %)', held, current_token USING ERRCODE = 'LP001';
+                END IF;
+            END $$""",
+        ),
+    ),
 )
+FENCE_REFUSED = "LP001"  # the SQLSTATE llmplan_fence raises
 
 
 @dataclass(frozen=True)
@@ -175,6 +194,7 @@ class Database:
         self._mutex = threading.RLock()
         self._connection = connect(dsn, target)
         self._migrated = False
+        self.version = 0  # the schema's version, once migrate() has looked
         self.depth = 0  # transactions open on this thread: more than one is a savepoint inside a caller's
 
     def table(self, name: str) -> sql.Composed:
@@ -224,32 +244,50 @@ class Database:
         """Create or upgrade the schema, once; refuse one written by a newer llmplan.
 
         A schema already at this version is only read (no DDL, no lock), so a
-        role that may only read can plan and check drift.
+        role that may only read can plan and check drift; such a role also
+        reads a schema one upgrade behind (the writer role upgrades it).
         """
         if self._migrated:
             return
         versions = self.table("schema_version")
         with self.transaction() as cursor:
-            if self._version(cursor, versions)[0] == SCHEMA_VERSION:
-                self._migrated = True
-                return
-        with self.transaction() as cursor:
-            cursor.execute("SELECT pg_advisory_xact_lock(hashtext('llmplan schema migration'))")
-            # a schema made by an administrator for a role without CREATE on the database is used as it is
-            cursor.execute("SELECT 1 FROM pg_catalog.pg_namespace WHERE nspname = %s", (self.target.schema,))
-            if cursor.fetchone() is None:
-                cursor.execute(sql.SQL("CREATE SCHEMA IF NOT EXISTS {}").format(self.schema))
-            cursor.execute(
-                sql.SQL("CREATE TABLE IF NOT EXISTS {} (version integer PRIMARY KEY, tool_version text NOT NULL, applied_at timestamptz NOT NULL DEFAULT now())").format(versions)
-            )
-            current, _ = self._version(cursor, versions)
-            for version, statements in MIGRATIONS:
-                if version <= current:
-                    continue
-                for statement in statements:
-                    cursor.execute(sql.SQL(statement).format(schema=self.schema))
-                cursor.execute(sql.SQL("INSERT INTO {} (version, tool_version) VALUES (%s, %s)").format(versions), (version, __version__))
+            self.version = self._version(cursor, versions)[0]
+        if self.version == SCHEMA_VERSION:
+            self._migrated = True
+            return
+        try:
+            with self.transaction() as cursor:
+                cursor.execute("SELECT pg_advisory_xact_lock(hashtext('llmplan schema migration'))")
+                # a schema made by an administrator for a role without CREATE on the database is used as it is
+                cursor.execute("SELECT 1 FROM pg_catalog.pg_namespace WHERE nspname = %s", (self.target.schema,))
+                if cursor.fetchone() is None:
+                    cursor.execute(sql.SQL("CREATE SCHEMA IF NOT EXISTS {}").format(self.schema))
+                cursor.execute(
+                    sql.SQL("CREATE TABLE IF NOT EXISTS {} (version integer PRIMARY KEY, tool_version text NOT NULL, applied_at timestamptz NOT NULL DEFAULT now())").format(versions)
+                )
+                current, _ = self._version(cursor, versions)
+                for version, statements in MIGRATIONS:
+                    if version <= current:
+                        continue
+                    for statement in statements:
+                        cursor.execute(sql.SQL(statement).format(schema=self.schema))
+                    cursor.execute(sql.SQL("INSERT INTO {} (version, tool_version) VALUES (%s, %s)").format(versions), (version, __version__))
+        except StateError:
+            if self.version < 1:
+                raise
+            self._migrated = True  # a reader on a schema one upgrade behind: reading works, writing says what to do
+            return
+        self.version = SCHEMA_VERSION
         self._migrated = True
+
+    def require_writable(self) -> None:
+        """Writing needs the current schema (fencing came with version 2)."""
+        self.migrate()
+        if self.version < SCHEMA_VERSION:
+            raise StateError(
+                f"the records in {self.target.describe()} are at schema version {self.version}; writing needs version {SCHEMA_VERSION}",
+                hint="run any command that writes (apply, refresh) once with the role that owns the schema: it upgrades the schema",
+            )
 
     def _version(self, cursor: psycopg.Cursor[Any], versions: sql.Composed) -> tuple[int, str | None]:
         """The schema's version (0 before the first migration), refused if newer than this llmplan knows."""

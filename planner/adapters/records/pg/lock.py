@@ -1,14 +1,25 @@
-"""The lock of an environment in PostgreSQL: a session advisory lock on a connection of its own.
+"""The lock of an environment in PostgreSQL: a session advisory lock on a connection of its own, and its fencing token.
 
 ``pg_try_advisory_lock`` is taken on a dedicated connection held for the
 whole command, so a killed process (or a lost network) frees it with its
 session. A row in ``locks`` names the holder (who, host, pid, CI run) and
 its session's backend pid; ``pg_locks`` is the truth about whether that
 session still holds the lock.
+
+A session can end without its holder noticing (``pg_terminate_backend``,
+``idle_session_timeout``, a failover, a pooler); the next holder then gets
+the lock. So each acquisition takes the next token in ``fences``, and every
+write transaction starts with ``llmplan_fence``, which refuses a token that
+is no longer the current one: the old holder's next write fails.
+Transaction pooling (PgBouncer's ``pool_mode = transaction``) cannot keep a
+session lock at all: the lock is taken on a connection that may serve
+someone else's next transaction; :meth:`PostgresLocker.lock` checks the
+session still holds it.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 import threading
@@ -19,6 +30,7 @@ import psycopg
 from psycopg import sql
 
 from planner.adapters.identity import new_lock_info
+from planner.adapters.records.interfaces import Lease
 from planner.adapters.records.pg.database import Database, connect, unavailable
 from planner.adapters.waiting import announce_wait
 from planner.model.clock import utc_now
@@ -55,7 +67,8 @@ class PostgresLocker:
     def where(self) -> str:
         return f"{self.db.target.describe()}, environment {self.environment}"
 
-    def lock(self, operation: str, *, timeout: float = 0.0) -> LockInfo:
+    def lock(self, operation: str, *, timeout: float = 0.0) -> Lease:
+        self.db.require_writable()
         connection = connect(self.db.dsn, self.db.target, autocommit=True)
         try:
             deadline = self._clock() + max(timeout, 0.0)
@@ -69,7 +82,15 @@ class PostgresLocker:
                     announce_wait(remaining, f"the lock of environment {self.environment}" + (f", held by {holder.describe()}" if holder else ""))
                     announced = True
                 self._sleep(min(self._poll_interval, remaining))
-            info = new_lock_info(operation, where=self.where, now=utc_now())
+            # the next token; the UPDATE waits for a write of the previous holder that passed its check to commit
+            row = connection.execute(
+                sql.SQL("INSERT INTO {} (environment, token) VALUES (%s, 1) ON CONFLICT (environment) DO UPDATE SET token = {}.token + 1 RETURNING token").format(
+                    self.db.table("fences"), self.db.table("fences")
+                ),
+                (self.environment,),
+            ).fetchone()
+            assert row is not None
+            info = dataclasses.replace(new_lock_info(operation, where=self.where, now=utc_now()), fence=int(row[0]))
             connection.execute(
                 sql.SQL(
                     "INSERT INTO {} (environment, lock_id, backend_pid, info) VALUES (%s, %s, pg_backend_pid(), %s) "
@@ -77,6 +98,12 @@ class PostgresLocker:
                 ).format(self.db.table("locks")),
                 (self.environment, info.id, json.dumps(info.to_dict())),
             )
+            if not self._holds(connection):
+                raise StateError(
+                    f"the lock of environment {self.environment} was taken on a connection that no longer holds it: "
+                    "is the database behind a connection pooler in transaction mode?",
+                    hint="connect llmplan to PostgreSQL directly, or through a pooler in session mode: a session lock needs its session",
+                )
         except psycopg.Error as error:
             connection.close()
             raise unavailable(error, self.db.dsn, self.db.target) from None
@@ -85,7 +112,49 @@ class PostgresLocker:
             raise
         with self._mutex:
             self._held[info.id] = connection
-        return info
+        return Lease(info, int(row[0]))
+
+    def lost(self, lease: Lease) -> str | None:
+        """Why ``lease`` no longer holds the lock (its session ended, another holder took the next token), or None."""
+        with self._mutex:
+            connection = self._held.get(lease.info.id)
+        if connection is None:
+            return f"lock {lease.info.id} of environment {self.environment} is not held by this process"
+        try:
+            with self._mutex:
+                holds = self._holds(connection)
+        except psycopg.Error:
+            holds = False
+        if not holds:
+            holder = self._quietly(self.holder)
+            now = f"; it is held now by {holder.describe()}" if holder is not None else ""
+            return f"the database session holding the lock of environment {self.environment} ended (ended by an administrator, a timeout or a failover){now}"
+        current = self._quietly(self._current_token)
+        if current is not None and current != lease.token:
+            return f"the lock of environment {self.environment} was taken over (fencing token {current}; this {lease.info.operation} holds {lease.token})"
+        return None
+
+    def _holds(self, connection: psycopg.Connection[Any]) -> bool:
+        """Whether the session of ``connection`` holds the environment's advisory lock now."""
+        unsigned = self.key & 0xFFFFFFFFFFFFFFFF
+        row = connection.execute(
+            "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND granted AND pid = pg_backend_pid() AND classid = %s AND objid = %s AND objsubid = 1",
+            (unsigned >> 32, unsigned & 0xFFFFFFFF),
+        ).fetchone()
+        return bool(row and row[0])
+
+    def _current_token(self) -> int | None:
+        with self.db.transaction() as cursor:
+            cursor.execute(sql.SQL("SELECT token FROM {} WHERE environment = %s").format(self.db.table("fences")), (self.environment,))
+            row = cursor.fetchone()
+        return int(row[0]) if row else None
+
+    @staticmethod
+    def _quietly(read: Callable[[], Any]) -> Any:
+        try:
+            return read()
+        except StateError:
+            return None
 
     def _try(self, connection: psycopg.Connection[Any]) -> bool:
         row = connection.execute("SELECT pg_try_advisory_lock(%s)", (self.key,)).fetchone()
@@ -123,7 +192,8 @@ class PostgresLocker:
             return LockInfo.from_dict(json.loads(row[1]), where=self.where)
         return LockInfo(id="unknown", operation="unknown", who=f"database session {session}", pid=0, created="unknown", where=self.where)
 
-    def unlock(self, lock: LockInfo) -> None:
+    def unlock(self, lease: Lease) -> None:
+        lock = lease.info
         with self._mutex:
             connection = self._held.pop(lock.id, None)
         if connection is None:

@@ -16,17 +16,12 @@ class PostgresOutbox:
     def __init__(self, database: Database, environment: str) -> None:
         self.db = database
         self.environment = environment
-        self.warnings: list[str] = []
 
     def __repr__(self) -> str:
         return f"PostgresOutbox({self.db.target.describe()}, environment={self.environment!r})"
 
-    def enqueue(self, event: Mapping[str, Any]) -> None:
-        with self.db.transaction() as cursor:
-            self.enqueue_in(cursor, event)
-
     def enqueue_in(self, cursor: psycopg.Cursor[Any], event: Mapping[str, Any]) -> None:
-        """Part of a caller's transaction (the unit of work)."""
+        """An event, in a unit of work's transaction."""
         cursor.execute(
             sql.SQL("INSERT INTO {} (environment, event_id, event) VALUES (%s, %s, %s)").format(self.db.table("outbox")),
             (self.environment, str(event.get("event_id", "")), canonical_json(dict(event))),
