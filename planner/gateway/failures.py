@@ -96,8 +96,14 @@ def error_from_response(
         )
     if status == 403:
         scope = required_scope(method, path)
-        needs = f"the OAuth client lacks the scope {scope} needed for {request}" if scope else f"the OAuth client may not call {request}"
-        return PermissionDenied(f"{needs} ({answered}){tail}", **common)
+        if scope is None:
+            return PermissionDenied(f"the OAuth client may not call {request} ({answered}){tail}", **common)
+        # the scope on a line of its own: in a long apply summary it is what the reader must find
+        return PermissionDenied(
+            f"the OAuth client lacks the scope {scope} needed for {request} ({answered}){tail}\nmissing scope: {scope}",
+            hint=f"grant the OAuth client (GENESYSCLOUD_OAUTHCLIENT_ID) the scope {scope}, or use a client that has it",
+            **common,
+        )
     if status == 404:
         return NotFound(f"{request}: not found ({answered}){tail}", **common)
     if status == 409:
