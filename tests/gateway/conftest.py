@@ -2,10 +2,16 @@
 
 from __future__ import annotations
 
+import sys
+from pathlib import Path
 from typing import Any, Callable, Iterator
 
 import pytest
 import requests
+
+# tests/stalling_peers.py (peers that misbehave) and tests/plan/tls_front.py (a throw-away certificate)
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "plan"))
 
 
 class SandboxAdmin:
