@@ -98,9 +98,9 @@ def error_from_response(
         scope = required_scope(method, path)
         if scope is None:
             return PermissionDenied(f"the OAuth client may not call {request} ({answered}){tail}", **common)
-        # the scope on a line of its own: in a long apply summary it is what the reader must find
+        # the scope on a line of its own (as a 400 lists its fields): in a long apply summary it is what the reader must find
         return PermissionDenied(
-            f"the OAuth client lacks the scope {scope} needed for {request} ({answered}){tail}\nmissing scope: {scope}",
+            f"the OAuth client lacks the scope {scope} needed for {request} ({answered}){tail}:\n  missing scope: {scope}",
             hint=f"grant the OAuth client (GENESYSCLOUD_OAUTHCLIENT_ID) the scope {scope}, or use a client that has it",
             **common,
         )
