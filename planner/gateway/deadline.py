@@ -170,8 +170,9 @@ class Exchange:
             host.encode("idna")
         except UnicodeError:
             raise LocationParseError(f"'{host}', label empty or too long") from None
-        limit = self.left() if timeout is None else min(timeout, self.left())
+        timeout = timeout if isinstance(timeout, (int, float)) else None  # urllib3's "default" sentinel: the exchange alone bounds it
         error: OSError | None = None
+        limit = self.left() if timeout is None else min(timeout, self.left())
         for family, kind, proto, _, where in self._resolve(host, port, limit):
             sock = None
             try:
