@@ -305,3 +305,48 @@ def test_a_put_cut_off_by_a_cancel_is_of_unknown_outcome(gateway: Any) -> None:
     assert str(caught.value).startswith(f"PUT /api/v2/ai/models/{SUPPORT}/configuration was cancelled after it was sent (apply was interrupted (SIGTERM)): whether the gateway applied it is unknown")
     assert ended - moment[0] < CANCELLED_WITHIN
     assert proxy.requests.count(("PUT", f"/api/v2/ai/models/{SUPPORT}/configuration")) == 1  # not resent, not read back
+
+
+# --- the governance receiver -----------------------------------------------------------------------
+
+EVENT = {"event_id": "evt-1", "event_type": "llm_config_change"}
+
+
+@pytest.mark.parametrize("stall", [peers.silent, peers.trickling], ids=["silent receiver", "trickling receiver"])
+def test_a_stalled_receiver_holds_a_delivery_no_longer_than_its_deadline(tmp_path: Path, stall: Any) -> None:
+    from planner.governance import GovernanceNotifier
+    from planner.records.local_outbox import LocalOutbox
+
+    with stall() as receiver:
+        notifier = GovernanceNotifier(receiver.url, LocalOutbox(tmp_path / "outbox.jsonl"), timeout=1.0)
+        notifier.enqueue(EVENT)
+        started = time.monotonic()
+        assert notifier.deliver(EVENT) is False  # never raises into apply
+        elapsed = time.monotonic() - started
+        assert notifier.deliver(EVENT) is False  # paused after a failure: not even tried
+    assert elapsed < 1.0 + SLACK, elapsed
+    assert receiver.accepted == 1
+    assert [event["event_id"] for event in notifier.pending()] == ["evt-1"]  # kept for governance flush
+
+
+def test_cancel_cuts_a_delivery_in_flight_and_sends_nothing_more(tmp_path: Path) -> None:
+    from planner.governance import GovernanceNotifier
+    from planner.records.local_outbox import LocalOutbox
+
+    with peers.trickling() as receiver:
+        notifier = GovernanceNotifier(receiver.url, LocalOutbox(tmp_path / "outbox.jsonl"), timeout=30)
+        notifier.enqueue(EVENT)
+        moment: list[float] = []
+
+        def cancel() -> None:
+            if receiver.reached.wait(30):
+                moment.append(time.monotonic())
+                notifier.cancel("apply was interrupted (SIGTERM)")
+
+        threading.Thread(target=cancel, daemon=True).start()
+        assert notifier.deliver(EVENT) is False
+        ended = time.monotonic()
+        assert notifier.flush().delivered == 0
+    assert ended - moment[0] < CANCELLED_WITHIN
+    assert receiver.accepted == 1  # flush after the cancel sent nothing
+    assert [event["event_id"] for event in notifier.pending()] == ["evt-1"]
