@@ -163,7 +163,7 @@ def _terminate_like_ctrl_c(signum: int, frame: object) -> None:
 
 
 _interrupted = False
-READ_ONLY_COMMANDS = frozenset({"plan", "drift", "show", "validate", "fmt", "version"})  # interrupted: cut at once, no grace
+NOTHING_TO_FINISH = frozenset({"plan", "drift", "show", "validate", "fmt", "version"})  # interrupted: cut at once, no grace
 
 
 def _interrupt(signum: int, frame: object) -> None:
@@ -186,7 +186,7 @@ def _cut_outside_waits_soon(reason: str) -> None:
     if _interrupted:
         return
     _interrupted = True
-    if REQUESTED.get("command") in READ_ONLY_COMMANDS:
+    if REQUESTED.get("command") in NOTHING_TO_FINISH:
         cancel_everything(reason)  # nothing in flight is worth finishing
     else:
         cancel_everything_after(INTERRUPT_GRACE_SECONDS + 0.5, reason)  # after the apply engine's own grace

@@ -309,7 +309,7 @@ class GatewayClient:
         policy = self._retry
         data = canonical_json(body).encode("utf-8") if body is not None else None
         silent_since: float | None = None  # the first attempt of those that got no answer: the deadline runs from there
-        sent = False  # an attempt may have reached the gateway
+        sent = False  # an attempt may have reached the gateway and its outcome is unknown
         while True:
             self._raise_if_cancelled(method, url, path, sent)
             if silent_since is None:
@@ -352,8 +352,7 @@ class GatewayClient:
             headers: Mapping[str, str]
             if isinstance(outcome, requests.Response):
                 result, headers, what = outcome.status_code, outcome.headers, str(outcome.status_code)
-                silent_since = None
-                sent = True
+                silent_since = None  # an answer, even 429 or 503, says what became of that attempt
                 self._heard()
             else:
                 result, headers, what = outcome, {}, describe_exception(outcome)
