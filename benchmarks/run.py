@@ -1,14 +1,15 @@
 """`make bench` and `make reliability`: run each script, then every figure with its goal.
 
     .venv/bin/python -m benchmarks.run bench          # startup, noop_plan_10k, plan_1000, apply_1000, apply_1000_postgres, history_scale, sandbox_throughput
-    .venv/bin/python -m benchmarks.run reliability    # crash_trials, fault_storm, lost_answer_storm, fuzz_inputs, deadlines, secret_canary
+    .venv/bin/python -m benchmarks.run reliability    # crash_trials, fault_storm, lost_answer_storm, fuzz_inputs, deadlines, secret_canary, stall_trials
 
 Each script runs as its own process and ends with ``<name>: <figure> (goal
 <goal>) PASS|MISS``; those lines are repeated at the end.  Benchmarks run one
 at a time, so none disturbs another's timing.  In the reliability suite the
 fault storm (which spends most of its minute waiting out backoffs) runs
-beside the crash trials, and the deadlines (which wait for gateways that
-never answer) beside the fuzzing; their output is shown when they end.  Exit 0 when
+beside the crash trials, the deadlines (which wait for gateways that
+never answer) beside the fuzzing, and the stall trials (which wait for
+peers that stall) beside the secret canary; their output is shown when they end.  Exit 0 when
 every script met its goals, 1 otherwise (every script runs either way).
 """
 
@@ -23,7 +24,7 @@ HERE = Path(__file__).resolve().parent
 # Stages run one after the other; the scripts of a stage side by side (the first one's output live).
 SUITES: dict[str, tuple[tuple[str, ...], ...]] = {
     "bench": (("startup",), ("noop_plan_10k",), ("plan_1000",), ("apply_1000",), ("apply_1000_postgres",), ("history_scale",), ("sandbox_throughput",)),
-    "reliability": (("crash_trials", "fault_storm"), ("lost_answer_storm",), ("fuzz_inputs", "deadlines"), ("secret_canary",)),
+    "reliability": (("crash_trials", "fault_storm"), ("lost_answer_storm",), ("fuzz_inputs", "deadlines"), ("secret_canary", "stall_trials")),
 }
 
 

@@ -8,6 +8,12 @@ never raises into apply. Each event carries a stable ``event_id`` (the audit
 entry's id) so a receiver can drop duplicates: after a crash between a send
 and its mark, an event is sent again.
 
+Every delivery is one exchange with a total deadline (``governance.timeout_seconds``:
+connecting, sending and the whole answer; :mod:`planner.gateway.deadline`),
+so a receiver that is slow, trickles its answer or never answers holds a
+caller for that long at most; :meth:`GovernanceNotifier.cancel` ends every
+delivery in flight at once and lets no other start.
+
 The body is the canonical JSON of the event (``schemas/governance-event.schema.json``).
 Every attempt carries the Standard Webhooks headers (:mod:`planner.adapters.signing`):
 ``webhook-id`` is the event id, ``webhook-timestamp`` the time of this
@@ -28,10 +34,13 @@ from urllib.parse import urlsplit
 import requests
 
 from planner import __version__
+from planner.adapters.gateway.deadline import CANCELLED, Exchange
 from planner.adapters.gateway.endpoints import is_loopback_url
+from planner.adapters.gateway.failures import describe_exception
 from planner.adapters.gateway.guard import GuardedAdapter
 from planner.adapters.records.interfaces import Outbox
 from planner.adapters.signing import parse_secrets, webhook_headers
+from planner.adapters.waiting import Cancellation
 from planner.model.addresses import url_refusal
 from planner.model.configuration import canonical_json, with_defaults
 from planner.model.errors import ConfigurationError, DestinationNotAllowed, LlmplanError
@@ -89,8 +98,12 @@ class FlushResult:
             )
 
 
+CONNECT_SECONDS = 5.0  # of a delivery's deadline, at most this long to connect
+
+
 def _guarded_session() -> requests.Session:
-    """A session that refuses to connect to a link-local or metadata address (planner.adapters.gateway.guard)."""
+    """A session that refuses to connect to a link-local or metadata address and keeps
+    to each exchange's deadline (planner.adapters.gateway.guard)."""
     session = requests.Session()
     session.mount("https://", GuardedAdapter())
     session.mount("http://", GuardedAdapter())
@@ -107,10 +120,12 @@ class GovernanceNotifier:
     """Sends events to one webhook, keeping each in a durable outbox until it is delivered.
 
     HTTPS is required, except for a loopback address (the sandbox's
-    receiver). After a connection failure or timeout, :meth:`deliver` stops
-    trying for ``pause_after_unreachable`` seconds and only queues, so an
-    apply of 1,000 models does not wait 1,000 timeouts on a dead receiver;
-    :meth:`flush` tries again.
+    receiver). ``timeout`` bounds one delivery as a whole (connecting,
+    sending, the whole answer). After a connection failure or timeout,
+    :meth:`deliver` stops trying for ``pause_after_unreachable`` seconds and
+    only queues, so an apply of 1,000 models does not wait 1,000 timeouts on
+    a dead receiver; :meth:`flush` tries again.  After :meth:`cancel`,
+    nothing is sent any more: events stay in the outbox.
 
     Thread-safe within a process. Two processes must not flush the same
     outbox at once; apply and ``governance flush`` hold the state lock.
@@ -151,6 +166,11 @@ class GovernanceNotifier:
         self._clock = clock
         self._wall_clock = wall_clock
         self._paused_until = float("-inf")
+        self.cancellation = Cancellation()
+
+    def cancel(self, reason: str = "the command is stopping") -> None:
+        """Cut every delivery in flight and send nothing more (thread-safe); the events stay in the outbox."""
+        self.cancellation.cancel(reason)
 
     def __repr__(self) -> str:
         signed = "signed" if self._keys is not None else "unsigned"
@@ -174,7 +194,7 @@ class GovernanceNotifier:
 
     def deliver(self, event: Mapping[str, Any]) -> bool:
         """POST one event now; True if the receiver accepted it (2xx). Never raises for network or HTTP failures."""
-        if self._clock() < self._paused_until:
+        if self._clock() < self._paused_until or self.cancellation.cancelled:
             return False
         return self._send(event)
 
@@ -185,6 +205,8 @@ class GovernanceNotifier:
         """
         delivered = failed = 0
         for event in self.pending():
+            if self.cancellation.cancelled:
+                break
             if self._send(event):
                 delivered += 1
                 continue
@@ -207,18 +229,29 @@ class GovernanceNotifier:
         # the timestamp is this attempt's: a retry hours later is signed afresh and still verifies
         headers = {"Content-Type": "application/json", "User-Agent": f"llmplan/{__version__}", **webhook_headers(event_id, self._wall_clock(), body, self._keys)}
         where = _display_url(self.webhook_url)
+        failure: requests.RequestException | None = None
         try:
-            with self._session.post(self.webhook_url, data=body, headers=headers, timeout=self.timeout, allow_redirects=False) as response:
-                status = response.status_code
+            with Exchange(self.timeout, cancellation=self.cancellation) as exchange:
+                try:
+                    with self._session.post(
+                        self.webhook_url, data=body, headers=headers, timeout=(min(CONNECT_SECONDS, self.timeout), self.timeout), allow_redirects=False,
+                    ) as response:
+                        status = response.status_code
+                except requests.RequestException as error:
+                    failure = error
         except DestinationNotAllowed as refused:  # the name resolved to a metadata address: nothing was sent
             self._paused_until = self._clock() + self._pause
             self._warn(f"governance event {event_id} not sent: {refused.message}; kept in the outbox")
             return False
-        except requests.RequestException as error:
-            # The exception text can quote the full URL; only its class is logged.
+        if exchange.cut_by == CANCELLED:
+            log.info("governance event %s: delivery to %s cancelled (%s); kept in the outbox", event_id, where, self.cancellation.reason)
+            return False
+        failure = exchange.failure() or failure  # cut off by its deadline, whatever the shut socket made requests say
+        if failure is not None:
+            # The exception text can quote the full URL; only a short description is logged.
             self._paused_until = self._clock() + self._pause
             # one line per event would flood a 1,000-model apply; the caller reports the count left in the outbox
-            log.info("governance event %s not delivered to %s (%s); kept in the outbox", event_id, where, error.__class__.__name__)
+            log.info("governance event %s not delivered to %s (%s); kept in the outbox", event_id, where, describe_exception(failure))
             return False
         if not 200 <= status < 300:
             log.info("governance event %s not delivered to %s (HTTP %s); kept in the outbox", event_id, where, status)

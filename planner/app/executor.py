@@ -29,6 +29,7 @@ from planner.adapters.gateway.client import GatewayClient
 from planner.adapters.governance import GovernanceNotifier, build_event
 from planner.adapters.metrics import ApplyMetrics
 from planner.adapters.records.interfaces import AuditReader, Change
+from planner.adapters.waiting import INTERRUPT_GRACE_SECONDS
 from planner.app.hooks import ApplyHooks
 from planner.app.session import RecordsSession
 from planner.core.diff import to_payload
@@ -37,7 +38,7 @@ from planner.core.safety import audit_fields
 from planner.model.audit import FAILURE, FORGET_ACTION, MOVE_ACTION, PENDING, READ_BACK, SUCCESS, UPDATE_ACTION
 from planner.model.clock import utc_now
 from planner.model.configuration import Capabilities, payload_hash
-from planner.model.errors import GatewayError, OutcomeUnknown, PlanAlreadyApplied, VersionConflict
+from planner.model.errors import Cancelled, GatewayError, OutcomeUnknown, PlanAlreadyApplied, TerminationRequested, VersionConflict
 from planner.model.outcome import MOVE, SKIPPED, UNKNOWN, Outcome
 from planner.model.plan import CREATE, FORGET, WRITE_ACTIONS, Plan, ResourceChange
 from planner.model.safety import Approval
@@ -87,7 +88,11 @@ class Executor:
     """Runs the write changes of a plan with bounded concurrency.
 
     Stopping (Ctrl-C, ``fail_fast``) stops *scheduling*: requests in flight
-    finish and are recorded, so nothing is left half-known.
+    finish and are recorded, so nothing is left half-known.  After an
+    interrupt they get :data:`~planner.waiting.INTERRUPT_GRACE_SECONDS` to
+    do so; then the gateway client and the governance notifier are
+    cancelled, and a PUT cut off keeps its ``pending`` entry (outcome
+    unknown) for the next run to settle.
     """
 
     def __init__(
@@ -152,8 +157,8 @@ class Executor:
         guard = change.live_version if change.live_version is not None else 0
         try:
             applied = self.client.apply_configuration(change.model_id, change.after or {}, expected_version=guard)
-        except OutcomeUnknown as error:
-            # neither success nor failure: the pending entry stays open for the next run to settle
+        except (OutcomeUnknown, Cancelled) as error:
+            # neither success nor failure (a cancelled PUT may have landed): the pending entry stays open for the next run to settle
             latency = (self.monotonic() - started) * 1000
             self._observe(change, False, latency)
             return Outcome(change.address, change.model_id, change.action, UNKNOWN, latency, None, "outcome.unknown", error.message)
@@ -235,9 +240,10 @@ class Executor:
         (a moved model that is also updated has two: the move, then the PUT).
 
         Ctrl-C or SIGTERM (a KeyboardInterrupt in this, the main thread)
-        stops scheduling; the requests in flight finish and are recorded, the
-        rest are ``skipped``, and the interrupt is kept in :attr:`interrupted`
-        for the caller to re-raise once the records are committed.
+        stops scheduling; the requests in flight get a short grace to finish
+        and be recorded, then are cut off (outcome unknown), the rest are
+        ``skipped``, and the interrupt is kept in :attr:`interrupted` for the
+        caller to re-raise once the records are committed.
         """
         outcomes: list[Outcome] = []
         for change in self.plan.actionable:
@@ -264,9 +270,16 @@ class Executor:
                         if outcome.status in (FAILURE, UNKNOWN) and self.fail_fast:
                             self.stop.set()
             except KeyboardInterrupt as interrupt:
-                # stop scheduling; let the requests in flight finish and be recorded
+                # stop scheduling; let the requests in flight finish and be recorded, for a short grace:
+                # a gateway or receiver that trickles must not hold a cancelled CI job
                 self.stop.set()
                 self.interrupted = interrupt
+                _, late = wait(list(in_flight), timeout=INTERRUPT_GRACE_SECONDS)
+                if late:
+                    reason = f"apply was interrupted ({'SIGTERM' if isinstance(interrupt, TerminationRequested) else 'Ctrl-C'})"
+                    self.client.cancel(reason)
+                    if self.recorder.notifier is not None:
+                        self.recorder.notifier.cancel(reason)
                 for future in list(in_flight):
                     outcome = future.result()
                     outcomes.append(outcome)

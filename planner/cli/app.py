@@ -21,6 +21,7 @@ from typing import Any
 import click
 
 from planner import __version__
+from planner.adapters.waiting import INTERRUPT_GRACE_SECONDS, cancel_everything, cancel_everything_after
 from planner.cli.options import CONTEXT, REQUESTED, Found, emit, output
 from planner.model.errors import EXIT_CHANGES, EXIT_ERROR, EXIT_INTERRUPTED, EXIT_OK, EXIT_TERMINATED, LlmplanError, TerminationRequested
 from planner.model.printable import PrintableFormatter
@@ -155,14 +156,49 @@ def _terminate_like_ctrl_c(signum: int, frame: object) -> None:
     finishing, records being committed) is ignored; SIGKILL remains.
     """
     signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    _cut_outside_waits_soon("terminated (SIGTERM)")
     raise TerminationRequested()
+
+
+_interrupted = False
+NOTHING_TO_FINISH = frozenset({"plan", "drift", "show", "validate", "fmt", "version"})  # interrupted: cut at once, no grace
+
+
+def _interrupt(signum: int, frame: object) -> None:
+    """Ctrl-C, as Python's own handler (KeyboardInterrupt, every time); the second one cuts everything at once."""
+    global _interrupted
+    if _interrupted:
+        cancel_everything("interrupted (Ctrl-C twice)")
+    else:
+        _cut_outside_waits_soon("interrupted (Ctrl-C)")
+    raise KeyboardInterrupt()
+
+
+def _cut_outside_waits_soon(reason: str) -> None:
+    """Whatever the command waits on, it ends within seconds: the main thread unwinds
+    (KeyboardInterrupt), and after a short grace for the requests in flight every
+    exchange and wait of the gateway client and the governance notifier is cut, so
+    no worker thread can hold the exit (a gateway or receiver that trickles, a
+    backoff, a rate-limit window)."""
+    global _interrupted
+    if _interrupted:
+        return
+    _interrupted = True
+    if REQUESTED.get("command") in NOTHING_TO_FINISH:
+        cancel_everything(reason)  # nothing in flight is worth finishing
+    else:
+        cancel_everything_after(INTERRUPT_GRACE_SECONDS + 0.5, reason)  # after the apply engine's own grace
 
 
 def _handle_sigterm(handler: Any) -> Any:
     """Install ``handler`` for SIGTERM (only the main thread may); the one it replaces."""
+    return _handle(signal.SIGTERM, handler)
+
+
+def _handle(signum: int, handler: Any) -> Any:
     try:
-        return signal.signal(signal.SIGTERM, handler if handler is not None else signal.SIG_DFL)
-    except ValueError:  # not the main thread (an embedding program): leave SIGTERM alone
+        return signal.signal(signum, handler if handler is not None else signal.SIG_DFL)
+    except ValueError:  # not the main thread (an embedding program): leave the signal alone
         return None
 
 
@@ -180,7 +216,10 @@ def main(argv: list[str] | None = None) -> None:
     args = sys.argv[1:] if argv is None else argv
     debug = bool(os.environ.get("LLMPLAN_DEBUG")) or "--debug" in args
     REQUESTED.clear()
+    global _interrupted
+    _interrupted = False
     previous = _handle_sigterm(_terminate_like_ctrl_c)
+    previous_int = _handle(signal.SIGINT, _interrupt) if signal.getsignal(signal.SIGINT) is signal.default_int_handler else None
     try:
         found = cli.main(args=argv, prog_name="llmplan", standalone_mode=False)
         code = EXIT_CHANGES if found is Found.CHANGES else EXIT_OK
@@ -210,4 +249,6 @@ def main(argv: list[str] | None = None) -> None:
         code = EXIT_ERROR
     finally:
         _handle_sigterm(previous)
+        if previous_int is not None:
+            _handle(signal.SIGINT, previous_int)
     sys.exit(code)

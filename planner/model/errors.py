@@ -188,6 +188,18 @@ class OutcomeUnknown(GatewayError):
     hint = "run apply again once the gateway answers: it reads the configuration back and records what really happened"
 
 
+class Cancelled(GatewayError):
+    """An exchange or a wait ended by a cancellation (planner.adapters.waiting.Cancellation) (the command is being interrupted).
+
+    ``sent``: the request may have reached the peer (a PUT's outcome is then
+    unknown, for the next run to settle).  Never a failure of the gateway.
+    """
+
+    def __init__(self, message: str, *, sent: bool = False, method: str | None = None, url: str | None = None, hint: str | None = None) -> None:
+        super().__init__(message, method=method, url=url, hint=hint)
+        self.sent = sent
+
+
 class InvalidModelId(GatewayError):
     """A model id that is not a UUID; refused before it enters a URL, nothing was sent."""
 

@@ -59,6 +59,8 @@ def test_a_403_names_the_missing_scope(method: str, path: str, scope: str) -> No
     error = error_for(method, path, 403, body(403, "missing.any.permissions", "Unable to perform the requested action."))
     assert isinstance(error, PermissionDenied)
     assert f"lacks the scope {scope} needed for {method} {path}" in str(error)
+    assert str(error).splitlines()[-1] == f"  missing scope: {scope}"  # on a line of its own, whatever the gateway said before it
+    assert error.hint == f"grant the OAuth client (GENESYSCLOUD_OAUTHCLIENT_ID) the scope {scope}, or use a client that has it"
     assert error.code == "missing.any.permissions"
 
 

@@ -43,7 +43,7 @@ def test_the_canary_secret_never_leaks(make_sandbox: Any, monkeypatch: pytest.Mo
         if isinstance(error, LlmplanError):
             seen.append(repr(vars(error)))
 
-    with GatewayClient(endpoint, credentials, retry=fast, timeouts=Timeouts(connect=1, read=0.3), breaker=CircuitBreaker(failure_threshold=3)) as client:
+    with GatewayClient(endpoint, credentials, retry=fast, timeouts=Timeouts(connect=1, attempt=0.3), breaker=CircuitBreaker(failure_threshold=3)) as client:
         seen.append(repr(client))
         client.list_models()
         client.get_configuration(SUPPORT)

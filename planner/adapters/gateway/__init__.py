@@ -11,6 +11,9 @@ Modules, each usable alone:
   by all threads, learning the budget from the ``inin-ratelimit-*`` headers.
 - ``breaker``: :class:`~planner.adapters.gateway.breaker.CircuitBreaker`, which stops
   sending to a gateway that keeps failing.
+- ``deadline``: one total deadline per exchange (connect, send, the whole
+  answer) kept by a watchdog that shuts the socket down, and cancellation
+  of every exchange in flight; the governance notifier uses it too.
 - ``auth``: the cached, single-flight OAuth client-credentials token.
 - ``errors``: Genesys error bodies turned into :mod:`planner.model.errors` classes.
 - ``client``: :class:`~planner.adapters.gateway.client.GatewayClient`, the typed calls.

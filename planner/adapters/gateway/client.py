@@ -11,13 +11,23 @@ and the breaker see every attempt, and a 401 can be retried with a new
 Authorization header, which urllib3 cannot do.  The policy reuses urllib3's
 ``Retry-After`` parsing.
 
-Deadlines (:class:`~planner.adapters.gateway.wire.Timeouts`): attempts that get no
-answer are retried only until the deadline (30 s, ``gateway.timeout_seconds``,
-``--gateway-timeout``), and before the gateway ever answered, a connection
-that fails outright only for 5 s; errors name the URL and where it came
-from.  Waits of more than a few seconds are announced on stderr
-(:mod:`planner.adapters.waiting`): retry backoffs here, rate-limit windows in the
-pacer, an answer that keeps us waiting in :mod:`planner.adapters.gateway.watch`.
+Deadlines (:class:`~planner.adapters.gateway.wire.Timeouts`): every attempt is one
+exchange with a total deadline (:mod:`planner.adapters.gateway.deadline`: connecting,
+sending and the whole answer, so a gateway that trickles is cut off);
+attempts that get no answer are retried only until the deadline (30 s,
+``gateway.timeout_seconds``, ``--gateway-timeout``), and before the gateway
+ever answered, a connection that fails outright only for 5 s, after which
+every request of the client fails at once (nothing answered: neither the
+breaker nor a token refetch adds a wait); errors name the URL, where it came
+from and the real time spent.  Waits of more than a few seconds are
+announced on stderr (:mod:`planner.adapters.waiting`): retry backoffs here, rate-limit
+windows in the pacer, an answer that keeps us waiting in
+:mod:`planner.adapters.gateway.watch`.
+
+Cancellation: :meth:`GatewayClient.cancel` cuts every exchange in flight
+and ends every wait (backoff, pacer, breaker, a token being fetched) within
+moments; each raises :class:`~planner.adapters.gateway.Cancelled`, and
+nothing is sent afterwards.  An interrupted command calls it.
 
 A PUT whose answer is lost is never resent by this loop:
 :meth:`GatewayClient.apply_configuration` reads the configuration back and
@@ -45,11 +55,11 @@ import requests
 from planner.adapters.gateway.auth import TokenCache, TokenGrant, credentials_refused, grant_from_answer
 from planner.adapters.gateway.breaker import CircuitBreaker
 from planner.adapters.gateway.endpoints import Credentials, Endpoint, is_loopback_url
-from planner.adapters.gateway.failures import describe_exception, error_from_exception, error_from_response
+from planner.adapters.gateway.failures import describe_exception, error_from_exception, error_from_response, error_given_up
 from planner.adapters.gateway.outcomes import put_until_known
 from planner.adapters.gateway.pacing import Pacer, RateLimitInfo
 from planner.adapters.gateway.paging import MAX_PAGE_SIZE, list_models
-from planner.adapters.gateway.retry import NO_ANSWER_STATUSES, Cause, RetryPolicy, cause_of
+from planner.adapters.gateway.retry import NO_ANSWER_STATUSES, Cause, RetryPolicy, cause_of, never_sent
 from planner.adapters.gateway.transport import Transport
 from planner.adapters.gateway.watch import AnswerWatch
 from planner.adapters.gateway.wire import (  # noqa: F401  (GatewayModel, ClientStats, Timeouts, check_model_id: imported from here by callers)
@@ -62,9 +72,9 @@ from planner.adapters.gateway.wire import (  # noqa: F401  (GatewayModel, Client
     decoded,
     model_from_api,
 )
-from planner.adapters.waiting import announce_wait
+from planner.adapters.waiting import Cancellation, announce_wait
 from planner.model.configuration import READ_ONLY_FIELDS, canonical_json
-from planner.model.errors import CircuitOpen, GatewayError, NotFound, OutcomeUnknown
+from planner.model.errors import Cancelled, CircuitOpen, GatewayError, NotFound, OutcomeUnknown
 
 LOGGER_NAME = "llmplan.gateway"
 TOKEN_PATH = "/oauth/token"
@@ -77,8 +87,9 @@ class GatewayClient:
     """The typed calls of the gateway API; thread-safe, one per process and gateway.
 
     ``clock`` and ``sleep`` drive every wait (retry backoff, pacing, token
-    expiry, breaker cool-down); tests inject fakes.  ``pacer`` and ``breaker``
-    may be passed to share or tune them.  ``source`` says where the
+    expiry, breaker cool-down); tests inject fakes (a fake ``sleep`` is not
+    woken by :meth:`cancel`).  ``pacer`` and ``breaker`` may be passed to
+    share or tune them.  ``source`` says where the
     address came from (``$LLMPLAN_GATEWAY_URL``, ``gateway.base_url in …``),
     for messages.
     """
@@ -112,16 +123,25 @@ class GatewayClient:
         self._sleep = sleep
         self._rng = rng or random.Random()
         self._log = logger or logging.getLogger(LOGGER_NAME)
+        self.cancellation = Cancellation()
         # a third of the deadline: an outage shorter than the deadline gets a probe or two before it ends
         self.breaker = breaker or CircuitBreaker(clock=clock, cooldown_seconds=min(COOLDOWN_SECONDS, self._timeouts.deadline / 3))
-        self.pacer = pacer or Pacer(clock=clock, sleep=sleep)
+        self.pacer = pacer or Pacer(clock=clock, sleep=sleep, cancellation=self.cancellation)
         loopback = is_loopback_url(endpoint.api_url) and is_loopback_url(endpoint.login_url)
         self._transport = Transport(
-            credentials, parallelism=parallelism, trust_env=not loopback, breaker=self.breaker, watch=watch or AnswerWatch(clock=clock), clock=clock, log=self._log
+            credentials, parallelism=parallelism, trust_env=not loopback, breaker=self.breaker, watch=watch or AnswerWatch(clock=clock),
+            cancellation=self.cancellation, clock=clock, log=self._log,
         )
         self._tokens = TokenCache(self._fetch_token, clock=clock)
         self._stats_lock = threading.Lock()
         self._answered = False  # the gateway answered at least once: it exists at this address
+        # Until it has: when the run of unanswered attempts of every thread began, how many, the
+        # last failure, and whether every one failed to connect (then the 5 s budget applies).
+        self._silent_since: float | None = None
+        self._silent_attempts = 0
+        self._silent_last = ""
+        self._silent_unreachable = True
+        self._abandoned = False  # a request gave up on it: every later one fails at once
         self._breaker_told = -1  # the breaker opening whose wait was announced
         self._retries = 0
         self._retry_wait = 0.0
@@ -130,6 +150,14 @@ class GatewayClient:
 
     def close(self) -> None:
         self._transport.close()
+
+    def cancel(self, reason: str = "the command is stopping") -> None:
+        """End every exchange in flight and every wait now; every call, now or later, raises Cancelled.
+
+        Thread-safe, for an interrupted command: a PUT cut off this way has
+        an unknown outcome (``Cancelled.sent``), which the next run settles.
+        """
+        self.cancellation.cancel(reason)
 
     def __enter__(self) -> GatewayClient:
         return self
@@ -278,29 +306,41 @@ class GatewayClient:
         policy = self._retry
         data = canonical_json(body).encode("utf-8") if body is not None else None
         silent_since: float | None = None  # the first attempt of those that got no answer: the deadline runs from there
+        sent = False  # an attempt may have reached the gateway and its outcome is unknown
         while True:
+            self._raise_if_cancelled(method, url, path, sent)
+            if silent_since is None:
+                given_up = self._given_up(method, url, path)
+                if given_up is not None:
+                    raise given_up
             token = self._tokens.get() if authenticated else None
-            slot = self.pacer.acquire() if paced else None
+            try:
+                slot = self.pacer.acquire() if paced else None
+            except Cancelled:
+                raise self._cancelled(method, url, path, sent) from None
             if slot is not None and slot.waited:
                 with self._stats_lock:
                     self._pacing_wait += slot.waited
             started = self._clock()
             left = self._timeouts.deadline - (started - silent_since) if silent_since is not None else self._timeouts.deadline
-            timeouts = (min(self._timeouts.connect, max(left, MIN_ATTEMPT_SECONDS)), min(self._timeouts.read, max(left, MIN_ATTEMPT_SECONDS)))
+            budget = min(self._timeouts.attempt, max(left, MIN_ATTEMPT_SECONDS))
             try:
                 outcome = self._transport.send(
-                    method, url, path, data=data, form=form, token=token, correlation_id=correlation_id, attempt=policy.retries + 1, timeouts=timeouts,
-                    awaited=f"the gateway at {self.where(url)} to answer {method} {path}",
+                    method, url, path, data=data, form=form, token=token, correlation_id=correlation_id, attempt=policy.retries + 1,
+                    connect=self._timeouts.connect, budget=budget, awaited=f"the gateway at {self.where(url)} to answer {method} {path}",
                 )
-            except CircuitOpen:
+            except CircuitOpen as refused:
                 if slot is not None:
                     self.pacer.cancel(slot)  # refused before sending
-                if not self._waited_for_breaker():
-                    raise
+                if not self._waited_for_breaker(method, url, path, sent):
+                    given_up = self._given_up(method, url, path, now=True)
+                    raise given_up or CircuitOpen(f"{refused.message}; the gateway is {self.where(url)}", method=method, url=url) from None
                 continue
-            except BaseException:
+            except BaseException as error:
                 if slot is not None:
                     self.pacer.release(slot, None)
+                if isinstance(error, Cancelled):
+                    raise self._cancelled(method, url, path, sent or error.sent) from None
                 raise
             if slot is not None:
                 # Every slot is given back, answered or not: the pacer counts it in flight until then.
@@ -309,11 +349,13 @@ class GatewayClient:
             headers: Mapping[str, str]
             if isinstance(outcome, requests.Response):
                 result, headers, what = outcome.status_code, outcome.headers, str(outcome.status_code)
-                silent_since = None
-                self._answered = True
+                silent_since = None  # an answer, even 429 or 503, says what became of that attempt
+                self._heard()
             else:
                 result, headers, what = outcome, {}, describe_exception(outcome)
                 silent_since = started if silent_since is None else silent_since
+                sent = sent or not never_sent(outcome)
+                self._unheard(started, what, unreachable=cause_of(outcome) is Cause.UNREACHABLE)
             cause = cause_of(result)
             if cause is Cause.UNAUTHORIZED and not authenticated:
                 cause = None  # a 401 of the token endpoint is bad credentials, not an expired token
@@ -327,7 +369,9 @@ class GatewayClient:
             wait = policy.next_wait(result, headers, self._rng)
             if silent_since is not None:
                 budget = self._timeouts.connect_deadline if cause is Cause.UNREACHABLE and not self._answered else self._timeouts.deadline
-                if self._clock() - silent_since + wait >= budget:
+                # until the gateway has answered once, the other threads' unanswered attempts spend the same budget
+                since = min(silent_since, self._silent_since) if self._silent_since is not None and not self._answered else silent_since
+                if self._clock() - since + wait >= budget:
                     return self._final(method, url, path, outcome, policy.retries - 1, idempotent, silent_since)
             held = False
             if cause is Cause.RATE_LIMITED and paced:
@@ -348,14 +392,69 @@ class GatewayClient:
                 self._retries += 1
                 self._retry_wait += wait
             if wait > 0:
-                self._sleep(wait)
+                self._pause(wait, method, url, path, sent)
 
-    def _waited_for_breaker(self) -> bool:
-        """Wait for the breaker's probe if the outage is still younger than the deadline; False: give up now."""
+    def _heard(self) -> None:
+        with self._stats_lock:
+            self._answered = True
+            self._silent_since = None
+            self._silent_attempts = 0
+
+    def _unheard(self, started: float, what: str, *, unreachable: bool) -> None:
+        with self._stats_lock:
+            if self._answered:
+                return  # the breaker and each request's own deadline handle a gateway that answered before
+            if self._silent_since is None:
+                self._silent_since = started
+            self._silent_attempts += 1
+            self._silent_last = what
+            self._silent_unreachable = self._silent_unreachable and unreachable
+
+    def _given_up(self, method: str, url: str, path: str, *, now: bool = False) -> GatewayError | None:
+        """The error for a request not sent because nothing has answered at the gateway's address
+        for the whole budget (or ``now``, when the breaker refuses it); None while there is hope."""
+        with self._stats_lock:
+            if self._answered or self._silent_since is None:
+                return None
+            seconds = self._clock() - self._silent_since
+            budget = self._timeouts.connect_deadline if self._silent_unreachable else self._timeouts.deadline
+            if seconds < budget and not now and not self._abandoned:
+                return None
+            attempts, last = self._silent_attempts, self._silent_last
+        return error_given_up(method=method, url=url, path=path, seconds=seconds, attempts=attempts, last=last, where=self.where(url))
+
+    def _cancelled(self, method: str, url: str, path: str, sent: bool) -> Cancelled:
+        reason = self.cancellation.reason
+        if sent and method.upper() == "PUT":
+            return Cancelled(
+                f"{method} {path} was cancelled after it was sent ({reason}): whether the gateway applied it is unknown",
+                sent=True, method=method, url=url,
+                hint="the next apply reads the configuration back and records what happened",
+            )
+        return Cancelled(f"{method} {path} was cancelled ({reason})", sent=sent, method=method, url=url)
+
+    def _raise_if_cancelled(self, method: str, url: str, path: str, sent: bool) -> None:
+        if self.cancellation.cancelled:
+            raise self._cancelled(method, url, path, sent)
+
+    def _pause(self, seconds: float, method: str, url: str, path: str, sent: bool) -> None:
+        """Sleep, unless cancelled first (then raise at once)."""
+        if self._sleep is time.sleep:
+            self.cancellation.wait(seconds)
+        else:
+            self._sleep(seconds)  # a test's fake clock
+        self._raise_if_cancelled(method, url, path, sent)
+
+    def _waited_for_breaker(self, method: str, url: str, path: str, sent: bool) -> bool:
+        """Wait for the breaker's probe if the outage is still younger than the deadline; False: give up now.
+
+        Never for a gateway that has not answered once: nothing is known to
+        be there to recover, so waiting would only delay the error.
+        """
         since = self.breaker.failing_since
         admits_in = self.breaker.admits_in()
         wait = admits_in if admits_in > 0 else PROBE_POLL_SECONDS  # half-open: the probe is out, look again shortly
-        if since is None or self._clock() + wait - since > self._timeouts.deadline:
+        if not self._answered or since is None or self._clock() + wait - since > self._timeouts.deadline:
             return False
         with self._stats_lock:
             tell = self.breaker.times_opened != self._breaker_told and admits_in > 0
@@ -363,7 +462,7 @@ class GatewayClient:
                 self._breaker_told = self.breaker.times_opened
         if tell:
             announce_wait(wait, f"the gateway to recover (circuit breaker open after {self.breaker.summary})")
-        self._sleep(wait)
+        self._pause(wait, method, url, path, sent)
         return True
 
     def _final(
@@ -378,6 +477,8 @@ class GatewayClient:
     ) -> tuple[requests.Response, int]:
         if isinstance(outcome, requests.Response):
             return outcome, retries
+        with self._stats_lock:
+            self._abandoned = not self._answered  # nothing ever answered and this request gave up: so does every later one
         if cause_of(outcome) is Cause.NO_ANSWER and not self._idempotent(method, idempotent):
             raise OutcomeUnknown(
                 f"{method} {path}: no answer ({describe_exception(outcome)}) after the request may have reached the gateway at {self.where(url)}",

@@ -8,10 +8,14 @@ credential cannot put it into a message.
 
 from __future__ import annotations
 
+import ssl
 from typing import Any, Callable, Mapping
+from urllib.parse import urlsplit
 
 import requests
 
+from planner.adapters.gateway.deadline import AnswerDeadline, ConnectDeadline
+from planner.adapters.gateway.endpoints import is_loopback_url
 from planner.model.errors import (
     AuthenticationFailed,
     BadRequest,
@@ -24,6 +28,10 @@ from planner.model.errors import (
 )
 
 Scrub = Callable[[str], str]
+UNAVAILABLE_HINT = (
+    "check that the address is right and the gateway is up and reachable from here; "
+    "to wait longer for a slow gateway, raise --gateway-timeout SECONDS or gateway.timeout_seconds"
+)
 
 
 def required_scope(method: str, path: str) -> str | None:
@@ -88,8 +96,14 @@ def error_from_response(
         )
     if status == 403:
         scope = required_scope(method, path)
-        needs = f"the OAuth client lacks the scope {scope} needed for {request}" if scope else f"the OAuth client may not call {request}"
-        return PermissionDenied(f"{needs} ({answered}){tail}", **common)
+        if scope is None:
+            return PermissionDenied(f"the OAuth client may not call {request} ({answered}){tail}", **common)
+        # the scope on a line of its own (as a 400 lists its fields): in a long apply summary it is what the reader must find
+        return PermissionDenied(
+            f"the OAuth client lacks the scope {scope} needed for {request} ({answered}){tail}:\n  missing scope: {scope}",
+            hint=f"grant the OAuth client (GENESYSCLOUD_OAUTHCLIENT_ID) the scope {scope}, or use a client that has it",
+            **common,
+        )
     if status == 404:
         return NotFound(f"{request}: not found ({answered}){tail}", **common)
     if status == 409:
@@ -107,30 +121,94 @@ def error_from_exception(
     """The exception for a connection failure or timeout that outlived its retries or the deadline.
 
     ``where`` names the gateway (its origin and where the address came from:
-    ``http://127.0.0.1:9 (from $LLMPLAN_GATEWAY_URL)``).  Only the exception's
-    class is quoted: urllib3's texts repeat the URL and pool internals, which
-    say nothing more to a user.
+    ``http://127.0.0.1:9 (from $LLMPLAN_GATEWAY_URL)``); ``seconds`` is the
+    real time spent on the request since its first unanswered attempt.
+    Only the exception's class is quoted: urllib3's texts repeat the URL and
+    pool internals, which say nothing more to a user.
     """
     after = f" after {retries + 1} attempts" if retries else ""
     during = f" in {seconds:.1f} s" if seconds >= 0.1 else ""
     at = f"; the gateway is {where}" if where else ""
+    tls = tls_failure(error)
+    if tls is not None:
+        return GatewayUnavailable(f"TLS failed with the gateway: {method} {path}: {tls}{at}", method=method, url=url, hint=tls_hint(error, url))
     return GatewayUnavailable(
         f"gateway unavailable: {method} {path} failed{after} ({describe_exception(error)}){during}{at}",
         method=method,
         url=url,
-        hint="check that the address is right and the gateway is up and reachable from here; "
-        "to wait longer for a slow gateway, raise --gateway-timeout SECONDS or gateway.timeout_seconds",
+        hint=UNAVAILABLE_HINT,
     )
+
+
+def error_given_up(*, method: str, url: str, path: str, seconds: float, attempts: int, last: str, where: str) -> GatewayUnavailable:
+    """The exception for a request not even sent: nothing has answered at the gateway's address
+    for ``seconds`` (real time, every thread's ``attempts`` together)."""
+    tried = f"{attempts} attempt{'s' if attempts != 1 else ''}, last: {last}" if attempts else last
+    return GatewayUnavailable(
+        f"gateway unavailable: {method} {path} not sent: nothing has answered at the gateway's address for {seconds:.1f} s ({tried}); the gateway is {where}",
+        method=method,
+        url=url,
+        hint=UNAVAILABLE_HINT,
+    )
+
+
+# OpenSSL's reasons when the bytes that came back are not TLS at all: a plain-HTTP server answering the ClientHello
+PLAIN_HTTP_REASONS = frozenset({"WRONG_VERSION_NUMBER", "RECORD_LAYER_FAILURE", "PACKET_LENGTH_TOO_LONG", "UNKNOWN_PROTOCOL", "HTTP_REQUEST"})
+
+
+def _ssl_reason(error: BaseException) -> tuple[str, str] | None:
+    """(reason, text) of the ssl.SSLError behind a requests SSLError, however deeply urllib3 wrapped it."""
+    seen: set[int] = set()
+    pending: list[Any] = [error]
+    while pending:
+        item = pending.pop()
+        if not isinstance(item, BaseException) or id(item) in seen:
+            continue
+        seen.add(id(item))
+        if isinstance(item, ssl.SSLError):
+            return str(getattr(item, "reason", "") or ""), str(getattr(item, "verify_message", "") or item)
+        pending.extend([*item.args, getattr(item, "reason", None), item.__cause__, item.__context__])
+    return None
+
+
+def tls_failure(error: BaseException) -> str | None:
+    """What went wrong when the TLS handshake itself failed for good (retrying cannot help); None otherwise."""
+    if not isinstance(error, requests.exceptions.SSLError):
+        return None
+    found = _ssl_reason(error)
+    if found is None:
+        return None
+    reason, text = found
+    if reason in PLAIN_HTTP_REASONS:
+        return "the server answered the TLS handshake in plain HTTP: it does not speak https at that address"
+    if reason == "CERTIFICATE_VERIFY_FAILED":
+        return f"the server's TLS certificate could not be verified ({text})"
+    return None
+
+
+def tls_hint(error: BaseException, url: str) -> str:
+    parts = urlsplit(url)
+    found = _ssl_reason(error)
+    if found is not None and found[0] in PLAIN_HTTP_REASONS:
+        if is_loopback_url(url):
+            return f"use http://{parts.netloc} instead: plain HTTP is allowed on loopback addresses (the sandbox serves http://)"
+        return "check the port: that server speaks plain HTTP, and llmplan talks to a remote gateway only over https"
+    return "check the gateway's certificate, or that the address is the gateway's (not a proxy's or another service's)"
 
 
 def describe_exception(error: BaseException) -> str:
     """A short, secret-free name for a transport failure."""
+    if isinstance(error, (AnswerDeadline, ConnectDeadline)):
+        return str(error)
     if isinstance(error, requests.ConnectTimeout):
         return "connect timeout"
     if isinstance(error, requests.ReadTimeout):
         return "read timeout"
     if isinstance(error, requests.exceptions.ChunkedEncodingError):
         return "answer cut short"
+    tls = tls_failure(error)
+    if tls is not None:
+        return tls
     if isinstance(error, requests.ConnectionError):
         text = str(error)
         if "Read timed out" in text:
@@ -143,5 +221,7 @@ def describe_exception(error: BaseException) -> str:
             return "connection reset"
         if "RemoteDisconnected" in text or "Connection aborted" in text:
             return "connection closed without an answer"
+        if isinstance(error, requests.exceptions.SSLError):
+            return "TLS error"
         return "connection error"
     return type(error).__name__

@@ -19,9 +19,10 @@ from ipaddress import ip_address
 from typing import Any, Callable
 
 from requests.adapters import HTTPAdapter
-from urllib3.connection import HTTPConnection, HTTPSConnection
+from urllib3.connection import HTTPSConnection
 from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
 
+from planner.adapters.gateway.deadline import DeadlineConnection, current
 from planner.model.addresses import IPAddress, address_never_allowed
 from planner.model.errors import DestinationNotAllowed
 from planner.model.printable import printable
@@ -39,6 +40,9 @@ def checked_peer(sock: socket.socket, host: str, refuse: Refusal) -> socket.sock
     reason = refuse(ip_address(peer.partition("%")[0]))
     if reason is None:
         return sock
+    exchange = current()
+    if exchange is not None:
+        exchange.forget(sock)
     sock.close()
     raise DestinationNotAllowed(
         f"{printable(host)} resolved to {peer}, {reason}; the connection was closed before anything was sent",
@@ -47,11 +51,12 @@ def checked_peer(sock: socket.socket, host: str, refuse: Refusal) -> socket.sock
 
 
 def _pool_classes(refuse: Refusal) -> dict[str, type]:
-    class GuardedHTTPConnection(HTTPConnection):
+    # DeadlineConnection first: every socket is watched by the exchange of the thread that uses it
+    class GuardedHTTPConnection(DeadlineConnection):
         def _new_conn(self) -> socket.socket:
             return checked_peer(super()._new_conn(), self.host, refuse)
 
-    class GuardedHTTPSConnection(HTTPSConnection):
+    class GuardedHTTPSConnection(DeadlineConnection, HTTPSConnection):
         def _new_conn(self) -> socket.socket:
             return checked_peer(super()._new_conn(), self.host, refuse)
 
@@ -65,7 +70,8 @@ def _pool_classes(refuse: Refusal) -> dict[str, type]:
 
 
 class GuardedAdapter(HTTPAdapter):
-    """requests' HTTPAdapter whose direct connections refuse a peer that ``refuse`` names a reason for.
+    """requests' HTTPAdapter whose direct connections refuse a peer that ``refuse`` names a reason for,
+    and keep to the deadline of the exchange they serve (:mod:`planner.adapters.gateway.deadline`).
 
     ``refuse`` defaults to :func:`planner.model.addresses.address_never_allowed`
     (link-local and cloud metadata addresses); a test passes its own to

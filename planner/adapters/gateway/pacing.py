@@ -72,7 +72,8 @@ import time
 from dataclasses import dataclass, replace
 from typing import Callable, Mapping
 
-from planner.adapters.waiting import ANNOUNCE_AFTER_SECONDS, announce_wait
+from planner.adapters.waiting import ANNOUNCE_AFTER_SECONDS, CANCEL_POLL_SECONDS, Cancellation, announce_wait
+from planner.model.errors import Cancelled
 
 ALLOWED_HEADER = "inin-ratelimit-allowed"
 COUNT_HEADER = "inin-ratelimit-count"
@@ -162,7 +163,9 @@ class Pacer:
 
     ``reserve`` is the share of the budget left unspent (at least one
     request) for other clients of the same client id and for stale counts.
-    ``clock`` and ``sleep`` drive every wait; tests inject fakes.
+    ``clock`` and ``sleep`` drive every wait; tests inject fakes.  Once
+    ``cancellation`` is cancelled, every thread waiting in :meth:`acquire`
+    raises :class:`~planner.adapters.gateway.Cancelled` within moments.
     """
 
     def __init__(
@@ -171,12 +174,14 @@ class Pacer:
         reserve: float = RESERVE_SHARE,
         clock: Callable[[], float] = time.monotonic,
         sleep: Callable[[float], None] = time.sleep,
+        cancellation: Cancellation | None = None,
     ) -> None:
         if not 0.0 <= reserve < 1.0:
             raise ValueError("reserve must be in [0, 1)")
         self._reserve_share = reserve
         self._clock = clock
         self._sleep = sleep
+        self._cancellation = cancellation
         self._lock = threading.Lock()
         self._answered = threading.Condition(self._lock)
         self._allowed: int | None = None
@@ -205,20 +210,29 @@ class Pacer:
     def acquire(self) -> Slot:
         """Wait until a request may go; the slot says how long that took."""
         waited = 0.0
+        poll = ANSWER_POLL_SECONDS if self._cancellation is None else min(ANSWER_POLL_SECONDS, CANCEL_POLL_SECONDS)
         while True:
+            self._raise_if_cancelled()
             with self._lock:
                 now = self._clock()
                 decision = self._decide(now)
                 if isinstance(decision, Slot):
                     return replace(decision, waited=waited) if waited else decision
                 if decision.until is None:
-                    self._answered.wait(ANSWER_POLL_SECONDS)
+                    self._answered.wait(poll)
                     waited += max(self._clock() - now, 0.0)
                     continue
             delay = decision.until - now
             self._announce(decision.until, delay)
-            self._sleep(delay)
+            if self._cancellation is not None and self._sleep is time.sleep:
+                self._cancellation.wait(delay)  # the same sleep, woken by a cancel
+            else:
+                self._sleep(delay)
             waited += delay
+
+    def _raise_if_cancelled(self) -> None:
+        if self._cancellation is not None and self._cancellation.cancelled:
+            raise Cancelled(f"cancelled while waiting for the gateway's rate-limit window: {self._cancellation.reason}")
 
     def try_acquire(self) -> Slot | Wait:
         """A slot if a request may go now, else when to ask again; never blocks."""

@@ -29,7 +29,10 @@ unknown outcome is retried only for idempotent methods (GET; POST
 /oauth/token is declared idempotent by its caller: minting a second token
 changes nothing).  A PUT is never resent blindly after one: its caller reads
 the configuration back and decides (:mod:`planner.adapters.gateway.outcomes`).
-400/403/404/409 and every other answer are final.
+400/403/404/409 and every other answer are final, and so is a TLS handshake
+that failed for good (a plain-HTTP server, a certificate that does not
+verify).  An attempt cut off by its deadline (:mod:`planner.adapters.gateway.deadline`)
+counts as a connect timeout before the request was sent, as a read timeout after.
 """
 
 from __future__ import annotations
@@ -43,6 +46,7 @@ import requests
 from urllib3.exceptions import ConnectTimeoutError, InvalidHeader
 from urllib3.util.retry import Retry
 
+from planner.adapters.gateway.failures import tls_failure
 from planner.adapters.gateway.pacing import RateLimitInfo, header_value
 
 Outcome = int | BaseException
@@ -89,6 +93,8 @@ def cause_of(outcome: Outcome) -> Cause | None:
         return None
     if not isinstance(outcome, TRANSPORT_ERRORS):
         return None  # a bad URL, too many redirects: nothing another attempt would change
+    if tls_failure(outcome) is not None:
+        return None  # plain HTTP where TLS was expected, a certificate that does not verify: the same next time
     if never_sent(outcome):
         return Cause.UNREACHABLE
     # After the request may have left: a connection closed or reset (ConnectionError

@@ -4,7 +4,9 @@
 or the transport failure as a value); the client's loop decides what to do
 next.  Every attempt passes the circuit breaker first, tells it how it
 ended, is registered with the answer watch while it is out (so a long wait
-is said on stderr) and is counted.
+is said on stderr) and is counted.  Every attempt is one
+:class:`~planner.adapters.gateway.deadline.Exchange`: connecting, sending and the
+whole answer end within its budget, and at once when the client is cancelled.
 """
 
 from __future__ import annotations
@@ -20,12 +22,15 @@ import requests
 
 from planner import __version__
 from planner.adapters.gateway.breaker import CircuitBreaker
+from planner.adapters.gateway.deadline import CANCELLED, DEADLINE, Exchange
 from planner.adapters.gateway.endpoints import Credentials
 from planner.adapters.gateway.failures import describe_exception
 from planner.adapters.gateway.guard import GuardedAdapter
 from planner.adapters.gateway.retry import UNAVAILABLE_CAUSES, UNAVAILABLE_STATUSES, cause_of
 from planner.adapters.gateway.watch import AnswerWatch
 from planner.adapters.gateway.wire import BearerAuth, redacted
+from planner.adapters.waiting import Cancellation
+from planner.model.errors import Cancelled
 
 USER_AGENT = f"llmplan/{__version__}"
 CORRELATION_HEADER = "ININ-Correlation-Id"
@@ -42,12 +47,14 @@ class Transport:
         trust_env: bool,
         breaker: CircuitBreaker,
         watch: AnswerWatch,
+        cancellation: Cancellation,
         clock: Callable[[], float] = time.monotonic,
         log: logging.Logger,
     ) -> None:
         self._credentials = credentials
         self.breaker = breaker
         self._watch = watch
+        self._cancellation = cancellation
         self._clock = clock
         self._log = log
         self._in_flight = threading.BoundedSemaphore(parallelism)
@@ -72,12 +79,18 @@ class Transport:
         token: str | None,
         correlation_id: str,
         attempt: int,
-        timeouts: tuple[float, float],
+        connect: float,
+        budget: float,
         awaited: str,
     ) -> requests.Response | requests.RequestException:
         """One attempt through the breaker (which may raise CircuitOpen); a transport failure is returned, not raised.
 
-        ``awaited`` names what a long wait is for, for the answer watch.
+        The attempt ends within ``budget`` seconds, connecting (at most
+        ``connect`` of it), sending and reading the whole answer; cut off, it
+        returns :class:`~planner.adapters.gateway.deadline.ConnectDeadline` or
+        :class:`~planner.adapters.gateway.deadline.AnswerDeadline`.  Cancelled, it
+        raises :class:`~planner.adapters.gateway.Cancelled`.  ``awaited``
+        names what a long wait is for, for the answer watch.
         """
         headers = {CORRELATION_HEADER: correlation_id}
         if data is not None:
@@ -87,31 +100,44 @@ class Transport:
         shown = redacted({**headers, "Authorization": "Bearer" if token else "Basic"})
         probe = self.breaker.before_request()
         started = self._clock()
-        ticket = self._watch.begin(awaited, sum(timeouts))
+        ticket = self._watch.begin(awaited, budget)
         answered = False
+        failure: requests.RequestException | None = None
         try:
             with self._in_flight:
-                response = self._session.request(
-                    method, url, data=data if data is not None else form, headers=headers, auth=auth, timeout=timeouts, allow_redirects=False
-                )
-                _ = response.content  # read the body inside the timeout and the in-flight bound
-                answered = True
-        except requests.RequestException as error:
-            if cause_of(error) in UNAVAILABLE_CAUSES:
-                self.breaker.record_failure(describe_exception(error))
-            else:
-                self.breaker.record_abandoned(probe)
-            self._count(None)
-            self._log.debug(
-                "%s %s -> %s after %.1f ms (attempt %d, correlation id %s, headers %s)",
-                method, path, describe_exception(error), (self._clock() - started) * 1000, attempt, correlation_id, shown,
-            )
-            return error
+                if self._cancellation.cancelled:
+                    raise Cancelled(f"{method} {path} was not sent: {self._cancellation.reason}", method=method, url=url)
+                with Exchange(budget, cancellation=self._cancellation) as exchange:
+                    try:
+                        response = self._session.request(
+                            method, url, data=data if data is not None else form, headers=headers, auth=auth,
+                            timeout=(min(connect, budget), budget), allow_redirects=False,
+                        )
+                        _ = response.content  # the whole body, inside the exchange's deadline and the in-flight bound
+                    except requests.RequestException as error:
+                        failure = error
+                if exchange.cut_by == CANCELLED:
+                    raise Cancelled(f"{method} {path} was cancelled: {self._cancellation.reason}", sent=exchange.sent, method=method, url=url)
+                if exchange.cut_by == DEADLINE:
+                    # whatever the shut socket made urllib3 say (even a body that seemed to end), the deadline ended it
+                    failure = exchange.failure()
+                answered = failure is None
         except BaseException:
             self.breaker.record_abandoned(probe)
             raise
         finally:
             self._watch.end(ticket, answered=answered)
+        if failure is not None:
+            if cause_of(failure) in UNAVAILABLE_CAUSES:
+                self.breaker.record_failure(describe_exception(failure))
+            else:
+                self.breaker.record_abandoned(probe)
+            self._count(None)
+            self._log.debug(
+                "%s %s -> %s after %.1f ms (attempt %d, correlation id %s, headers %s)",
+                method, path, describe_exception(failure), (self._clock() - started) * 1000, attempt, correlation_id, shown,
+            )
+            return failure
         if response.status_code in UNAVAILABLE_STATUSES:
             self.breaker.record_failure(f"{response.status_code} from {method} {path}")
         else:

@@ -27,24 +27,29 @@ CONNECT_DEADLINE_SECONDS = 5.0
 class Timeouts:
     """How long llmplan waits for the gateway.
 
-    ``connect`` and ``read`` bound one attempt (a connection, each read of
-    the answer).  ``deadline`` bounds how long one request keeps trying to
-    reach a gateway that does not answer: attempts that get no answer
-    (connection failures, timeouts) are retried only until ``deadline``
-    seconds have passed since the first of them, and each attempt waits at
-    most what is left.  Before the gateway has answered anything, a
-    connection that fails outright (refused, a name that does not resolve,
-    a connect timeout) is retried for at most ``min(deadline, 5 s)``: a
-    wrong address or a gateway that is down fails fast.
-    ``gateway.timeout_seconds`` and ``--gateway-timeout`` set ``deadline``.
+    ``attempt`` bounds one attempt as a whole: resolving the name,
+    connecting (at most ``connect`` of it), sending, and the complete answer,
+    headers and body; a gateway that trickles its answer is cut off at the
+    end, not only one that falls silent (:mod:`planner.adapters.gateway.deadline`).
+    ``deadline`` bounds how long one request keeps trying to reach a
+    gateway that does not answer: attempts that get no answer (connection
+    failures, timeouts, answers cut off) are retried only until
+    ``deadline`` seconds have passed since the first of them, and each
+    attempt gets at most what is left.  Before the gateway has answered
+    anything, a connection that fails outright (refused, a name that does
+    not resolve, a connect timeout) is retried for at most
+    ``min(deadline, 5 s)``, and once that is spent every further request
+    of the client fails at once: a wrong address or a gateway that is down
+    fails fast.  ``gateway.timeout_seconds`` and ``--gateway-timeout`` set
+    ``deadline``.
     """
 
     connect: float = 5.0
-    read: float = 15.0
+    attempt: float = 15.0
     deadline: float = DEFAULT_DEADLINE_SECONDS
 
     def __post_init__(self) -> None:
-        if min(self.connect, self.read, self.deadline) <= 0:
+        if min(self.connect, self.attempt, self.deadline) <= 0:
             raise ValueError("timeouts must be > 0")
 
     @property
