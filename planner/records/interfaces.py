@@ -154,6 +154,12 @@ class AuditStore(Protocol):
 
     def entries(self, *, model_id: str | None = None) -> Iterator[dict[str, Any]]: ...
 
+    def entries_since(self, since: str) -> Iterator[dict[str, Any]]:
+        """Entries whose ``timestamp`` is at or after ``since`` (RFC 3339 text as llmplan writes
+        it, ``2026-11-25T14:20:14.374Z``), oldest first, streamed. Finding where they start
+        costs no read of the history before them (a report of the last N days)."""
+        ...
+
     def find(self, entry_hash: str) -> dict[str, Any] | None:
         """The entry with this hash, or None (cheap for entries at or after the checkpoint)."""
         ...

@@ -20,7 +20,7 @@ from planner.configuration import canonical_json
 from planner.errors import AuditError
 from planner.records.chain import GENESIS_HASH, ChainCheck, chained_entry, hash_holds, track_unsettled
 from planner.records.interfaces import AuditReport, RecentEntries, RepairResult
-from planner.records.pg.database import Database
+from planner.records.pg.database import TIMESTAMP_OF_ENTRY, Database
 
 
 class PostgresAuditStore:
@@ -194,6 +194,14 @@ class PostgresAuditStore:
         else:
             query, params = sql.SQL("SELECT entry FROM {} WHERE environment = %s AND model_id = %s ORDER BY seq").format(audit), (self.environment, model_id.lower())
         with self.db.streaming(query, params) as rows:
+            for (text,) in rows:
+                yield json.loads(text)
+
+    def entries_since(self, since: str) -> Iterator[dict[str, Any]]:
+        """Entries stamped at or after ``since``, in chain order, through the ``audit_by_time``
+        index (migration 2): the history before the window is never read."""
+        query = sql.SQL("SELECT entry FROM {} WHERE environment = %s AND {} >= %s ORDER BY seq").format(self.db.table("audit"), sql.SQL(TIMESTAMP_OF_ENTRY))
+        with self.db.streaming(query, (self.environment, since)) as rows:
             for (text,) in rows:
                 yield json.loads(text)
 
