@@ -14,7 +14,7 @@ import os
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Iterator, Mapping, Sequence
+from typing import TYPE_CHECKING, Any, Iterator, Mapping, Sequence
 
 from planner import __version__
 from planner.clock import utc_now
@@ -283,7 +283,49 @@ def drift(root: Path, env_name: str, *, parallelism: int | None = None, environ:
     with gateway_client(environment, parallelism=workers, environ=environ, timeout=gateway_timeout) as client:
         snapshot = fetch_all(client)
     _check_known(environment, snapshot)
-    return detect_drift(environment, snapshot.configurations, snapshot.names, state, created_at=utc_now(), tool_version=__version__)
+    report = detect_drift(environment, snapshot.configurations, snapshot.names, state, created_at=utc_now(), tool_version=__version__)
+    remember_drift(environment, report, environ)
+    return report
+
+
+def remember_drift(environment: Environment, report: "DriftReport", environ: Mapping[str, str] | None) -> None:
+    """Keep the result in the records for ``llmplan report --offline``; a drift check never
+    fails for it (a read-only role, a read-only checkout): a warning says it was not kept."""
+    import logging
+
+    from planner.errors import StateError
+
+    try:
+        records = open_records(environment, environ)
+        try:
+            records.remember_drift(drift_result(report))
+        finally:
+            records.close()
+    except (StateError, OSError) as error:
+        reason = error.message if isinstance(error, StateError) else (error.strerror or str(error))
+        logging.getLogger("llmplan.records").warning("the drift result was not remembered for `llmplan report --offline`: %s", reason)
+
+
+def drift_result(report: "DriftReport") -> dict[str, Any]:
+    """What is remembered of a drift check: plain JSON (field changes read live → YAML, as in the report)."""
+    return {
+        "format_version": 1,
+        "environment": report.environment,
+        "checked_at": report.created_at,
+        "tool_version": report.tool_version,
+        "models": report.total,
+        "unmanaged": len(report.unmanaged),
+        "drifted": [
+            {
+                "address": item.address,
+                "model_id": item.model_id,
+                "kind": item.kind,
+                "changes": [change.to_dict() for change in item.changes],
+                "weakened_outside": [finding.to_dict() for finding in item.outside.weakenings],
+            }
+            for item in report.drifted
+        ],
+    }
 
 
 def _check_known(environment: Environment, snapshot: "LiveSnapshot") -> None:

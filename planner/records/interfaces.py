@@ -246,4 +246,13 @@ class Records(Protocol):
         fsynced before the next, so a crash leaves a prefix the next run completes."""
         ...
 
+    def remember_drift(self, result: Mapping[str, Any]) -> None:
+        """Keep a drift check's result (plain JSON) as the environment's last, replacing the one before;
+        what ``llmplan report --offline`` shows instead of reading the gateway."""
+        ...
+
+    def last_drift(self) -> dict[str, Any] | None:
+        """The last drift result remembered, or None."""
+        ...
+
     def close(self) -> None: ...

@@ -9,14 +9,21 @@ person or one CI runner (with ``state/`` committed to Git). Files:
 
 from __future__ import annotations
 
+import json
 import threading
 from pathlib import Path
+from typing import Any, Mapping
 
+from planner.configuration import canonical_json
+from planner.errors import StateError
+from planner.files import atomic_write_text
 from planner.records.interfaces import Recorded, RecordedChange
 from planner.records.local_audit import AUDIT_FILE, LocalAuditStore
 from planner.records.local_lock import LocalLocker
 from planner.records.local_outbox import OUTBOX_FILE, LocalOutbox
 from planner.records.local_state import LocalStateStore
+
+DRIFT_FILE = "drift.json"  # the last drift check's result
 
 
 class LocalRecords:
@@ -50,6 +57,19 @@ class LocalRecords:
             if event is not None:
                 self.outbox.enqueue(event)
         return Recorded(entry, event)
+
+    def remember_drift(self, result: Mapping[str, Any]) -> None:
+        """``drift.json``, replaced atomically: a reader sees the last result or the one before, never half."""
+        atomic_write_text(self.directory / DRIFT_FILE, canonical_json(result) + "\n")
+
+    def last_drift(self) -> dict[str, Any] | None:
+        try:
+            result = json.loads((self.directory / DRIFT_FILE).read_text(encoding="utf-8"))
+        except FileNotFoundError:
+            return None
+        except (OSError, ValueError) as error:
+            raise StateError(f"{self.directory / DRIFT_FILE} is unreadable: {error}", hint="run `llmplan drift` again to replace it") from None
+        return result if isinstance(result, dict) else None
 
     def close(self) -> None:
         """Nothing to release: every write is already durable."""

@@ -9,8 +9,12 @@ together or not at all. Needs ``pip install 'llmplan[postgres]'`` (psycopg 3).
 
 from __future__ import annotations
 
+import json
 from typing import Any, Mapping
 
+from psycopg import sql
+
+from planner.configuration import canonical_json
 from planner.environment import StateSettings
 from planner.records.interfaces import Recorded, RecordedChange
 from planner.records.pg.audit import PostgresAuditStore
@@ -49,6 +53,20 @@ class PostgresRecords:
 
         recorded: Recorded = self.audit.in_transaction(work)
         return recorded
+
+    def remember_drift(self, result: Mapping[str, Any]) -> None:
+        with self.db.transaction() as cursor:
+            cursor.execute(
+                sql.SQL("INSERT INTO {} (environment, result) VALUES (%s, %s) ON CONFLICT (environment) DO UPDATE SET result = EXCLUDED.result").format(self.db.table("drift_results")),
+                (self.environment, canonical_json(result)),
+            )
+
+    def last_drift(self) -> dict[str, Any] | None:
+        with self.db.transaction() as cursor:
+            cursor.execute(sql.SQL("SELECT result FROM {} WHERE environment = %s").format(self.db.table("drift_results")), (self.environment,))
+            row = cursor.fetchone()
+        result = json.loads(row[0]) if row else None
+        return result if isinstance(result, dict) else None
 
     def close(self) -> None:
         self.db.close()

@@ -21,7 +21,7 @@ from planner import __version__
 from planner.errors import ConfigurationError, RecordsUnavailable, StateError
 
 CONNECT_TIMEOUT_SECONDS = 10
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 
 # An audit row's timestamp, compared byte by byte (the "C" collation): the expression the
 # audit_by_time index is built on, which a query must repeat exactly to use it.
@@ -83,6 +83,8 @@ MIGRATIONS: tuple[tuple[int, tuple[str, ...]], ...] = (
     ),
     # AuditStore.entries_since (a report of the last N days) reads from a time on without the history before it
     (2, ("CREATE INDEX audit_by_time ON {schema}.audit (environment, " + TIMESTAMP_OF_ENTRY + ")",)),
+    # the last drift check's result per environment (Records.remember_drift), for `llmplan report --offline`
+    (3, ("CREATE TABLE {schema}.drift_results (environment text PRIMARY KEY, result text NOT NULL)",)),
 )
 
 
