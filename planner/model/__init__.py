@@ -1,0 +1,1 @@
+"""Plain data and settings: no I/O, and nothing of llmplan above this layer."""
