@@ -1,0 +1,1 @@
+"""One orchestrator per command: loading, the gateway and the records wired together."""
