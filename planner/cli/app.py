@@ -27,7 +27,7 @@ class LazyGroup(click.Group):
     """A group whose rarely used subcommands are imported only when called,
     keeping start-up fast."""
 
-    lazy_commands = {"sandbox": "planner.sandbox.commands:sandbox"}
+    lazy_commands = {"sandbox": "planner.sandbox.commands:sandbox", "report": "planner.cli.report:report"}
 
     def list_commands(self, ctx: click.Context) -> list[str]:
         return sorted({*super().list_commands(ctx), *self.lazy_commands})
