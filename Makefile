@@ -6,7 +6,7 @@ PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: demo test bench reliability clean bytecode
+.PHONY: demo test test-browser bench reliability clean bytecode
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -34,6 +34,11 @@ demo: $(VENV)/.installed bytecode
 test: $(VENV)/.installed-test bytecode
 	$(BIN)/python -m mypy
 	$(BIN)/python -m pytest
+
+# llmplan report's pages opened in Debian's chromium (tests marked browser, which make test
+# leaves out so that a machine without Chromium still runs everything else).
+test-browser: $(VENV)/.installed-test bytecode
+	$(BIN)/python -m pytest -m browser tests/report
 
 # Speed against the physical bounds, and the long reliability runs; each
 # prints every figure with its goal (see README, "Performance and reliability").
