@@ -11,6 +11,7 @@ agrees on them.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Any, Iterable, Mapping
 
 # --- strength of a safety setting -------------------------------------------
@@ -331,7 +332,13 @@ class ModelEntry:
 
     def differs(self, column: str) -> bool:
         """Whether the environments holding this model disagree on this setting."""
-        return len({posture.setting(column).key for _, posture in self.postures}) > 1
+        return column in self.differing
+
+    @cached_property
+    def differing(self) -> frozenset[str]:
+        """The settings the environments holding this model disagree on (computed once)."""
+        columns = {setting.column for _, posture in self.postures for setting in posture.settings}
+        return frozenset(column for column in columns if len({posture.setting(column).key for _, posture in self.postures}) > 1)
 
 
 @dataclass(frozen=True)

@@ -21,12 +21,12 @@ import json
 import re
 from functools import lru_cache
 from importlib import resources
-from typing import Any, Iterator
+from typing import Any, Callable, Iterator
 
 from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
 from markupsafe import Markup
 
-from planner.model.report import COMPLIANCE, DRIFT_TEXT, LEVELS, ModelEntry, Report
+from planner.model.report import COMPLIANCE, DRIFT_TEXT, LEVELS, ModelEntry, Report, Setting
 from planner.printable import printable
 from planner.render.report import charts
 
@@ -115,10 +115,29 @@ def _jinja() -> Environment:
     return environment
 
 
+def _cells(jinja: Environment) -> Callable[[Setting, bool, str], Markup]:
+    """A posture cell's HTML from its template, rendered once per distinct cell: a fleet of
+    10,000 model-environment pairs has 100,000 cells but a few hundred kinds of them."""
+    template = jinja.get_template("_cell.html")
+    made: dict[tuple[Setting, bool, str], Markup] = {}
+
+    def cell(setting: Setting, differs: bool, where: str) -> Markup:
+        key = (setting, differs, where)
+        try:
+            return made[key]
+        except KeyError:
+            made[key] = Markup(template.render(setting=setting, differs=differs, where=f"{where} · "))
+            return made[key]
+        except TypeError:  # a value that cannot be a key (a threshold hand-edited into a list)
+            return Markup(template.render(setting=setting, differs=differs, where=f"{where} · "))
+
+    return cell
+
+
 def render_site(report: Report) -> Iterator[tuple[str, str]]:
     """The site's files, one at a time: (path relative to the site's folder, text)."""
     jinja = _jinja()
-    common = {"report": report, "columns": report.columns}
+    common = {"report": report, "columns": report.columns, "cell": _cells(jinja)}
     yield "index.html", jinja.get_template("index.html").render(**common, base="", page="index")
     level_chart = charts.levels(report.environments, report.columns)
     yield "posture.html", jinja.get_template("posture.html").render(**common, base="", page="posture", level_chart=level_chart, differing=_differing(report))
@@ -134,7 +153,7 @@ def _differing(report: Report) -> tuple[tuple[ModelEntry, tuple[str, ...]], ...]
     found = []
     for model in report.models:
         if len(model.postures) > 1:
-            columns = tuple(column for column in report.columns if model.differs(column))
+            columns = tuple(column for column in report.columns if column in model.differing)
             if columns:
                 found.append((model, columns))
     return tuple(found)
