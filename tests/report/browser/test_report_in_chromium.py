@@ -188,4 +188,9 @@ def test_printed_the_navigation_goes_and_the_content_stays(site: Path, browser: 
     pdf = page.pdf(format="A4")
     assert pdf.startswith(b"%PDF") and len(pdf) > 10_000
     page.close()
+    history = open_page(browser, (site / "history.html").as_uri(), visit)
+    assert history.evaluate("Array.from(document.querySelectorAll('details'), d => d.open)") == [False, False]
+    history.pdf(format="A4")  # printing opens the charts' tables first
+    assert history.evaluate("Array.from(document.querySelectorAll('details'), d => d.open)") == [True, True]
+    history.close()
     assert visit.console_errors == [] and visit.blocked == []
