@@ -32,6 +32,7 @@ from planner.live import fetch_all
 from planner.loader import environment_directory, list_environments
 from planner.model.report import (
     APPLIED,
+    DEFAULT_DAYS,
     COMPLIANCE,
     DESIRED,
     DRIFT_FOUND,
@@ -61,7 +62,6 @@ from planner.records.model import State
 from planner.records.vouching import COMMIT_ACTION, state_problems
 from planner.safety import SafetyRules, default_rules
 
-DEFAULT_DAYS = 30
 MANIFEST = "llmplan-report.json"  # the files the last report wrote here, so the next one removes only its own
 APPLY_ACTIONS = ("configuration_update", "state_forget", "state_move")  # what an apply writes
 

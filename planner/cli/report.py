@@ -6,10 +6,8 @@ from pathlib import Path
 
 import click
 
-from planner.app import report as app
 from planner.cli.options import CONTEXT, emit, gateway_timeout_option, root_option
 from planner.errors import LlmplanError
-from planner.render.report import render_site
 
 
 @click.command(context_settings=CONTEXT)
@@ -17,10 +15,10 @@ from planner.render.report import render_site
 @click.option("--env", "-e", "envs", multiple=True, metavar="ENV", help="An environment to report on (repeatable).")
 @click.option("--all", "every", is_flag=True, help="Report on every environment under environments/.")
 @click.option("--offline", is_flag=True, help="Do not read the gateway: show the last result `llmplan drift` remembered, and each model as last applied.")
-@click.option("--days", type=click.IntRange(1, 3660), default=app.DEFAULT_DAYS, show_default=True, metavar="N", help="History of the last N days (counting today).")
+@click.option("--days", type=click.IntRange(1, 3660), default=None, metavar="N", help="History of the last N days, counting today (default: 30).")
 @gateway_timeout_option
 @root_option
-def report(out: Path, envs: tuple[str, ...], every: bool, offline: bool, days: int, gateway_timeout: float | None, root: Path) -> None:
+def report(out: Path, envs: tuple[str, ...], every: bool, offline: bool, days: int | None, gateway_timeout: float | None, root: Path) -> None:
     """Write a static HTML report: fleet status, safety posture, history.
 
     For people who do not run the CLI: a first page with every environment
@@ -42,11 +40,15 @@ def report(out: Path, envs: tuple[str, ...], every: bool, offline: bool, days: i
       llmplan report --out report --env prod --env staging --days 90
       llmplan report --out report --all --offline
     """
+    # imported here, not at the top: `llmplan --help` lists this command, and should not load Jinja2, the records or the report's data types for it
+    from planner.app import report as app
+    from planner.render.report import render_site
+
     if every and envs:
         raise click.UsageError("pass --env or --all, not both")
     names = app.select_environments(root, envs, every)
     app.prepare_output(out)  # first, so a folder that cannot be written fails before anything is read
-    gathered = app.gather(root, names, offline=offline, days=days, gateway_timeout=gateway_timeout)
+    gathered = app.gather(root, names, offline=offline, days=days or app.DEFAULT_DAYS, gateway_timeout=gateway_timeout)
     written = app.write_site(out, render_site(gathered))
     for environment in gathered.environments:
         for error in environment.errors:

@@ -14,6 +14,8 @@ from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Any, Iterable, Mapping
 
+DEFAULT_DAYS = 30  # the history a report shows by default: the last 30 days, counting today
+
 # --- strength of a safety setting -------------------------------------------
 
 STRONG, MEDIUM, WEAK, ABSENT = "strong", "medium", "weak", "absent"

@@ -13,6 +13,7 @@ from fleet import MODELS, Fleet, text_of
 from planner.app.report import write_site
 from planner.catalog import generated_model_id
 from planner.environment import StateSettings
+from planner.model.report import DEFAULT_DAYS
 from planner.records import open_records
 
 
@@ -132,6 +133,14 @@ def test_a_page_an_earlier_report_wrote_and_this_one_does_not_is_removed_and_not
     assert write_site(site, [("index.html", "two"), ("models/new-bot.html", "new")]) == 2
     assert sorted(path.relative_to(site).as_posix() for path in site.rglob("*") if path.is_file()) == ["index.html", "llmplan-report.json", "models/new-bot.html", "notes.txt"]
     assert json.loads((site / "llmplan-report.json").read_text(encoding="utf-8"))["files"] == ["index.html", "models/new-bot.html"]
+
+
+def test_the_help_says_what_the_report_holds_and_its_default_window(fleet: Fleet) -> None:
+    done = fleet.prod.run("report", "--help", root=False)
+    assert done.code == 0
+    assert "Write a static HTML report: fleet status, safety posture, history." in done.stdout
+    assert f"(default: {DEFAULT_DAYS})" in " ".join(done.stdout.split())
+    assert "llmplan report --out report --all --offline" in done.stdout
 
 
 def test_wrong_requests_are_refused_with_a_clear_error(fleet: Fleet, tmp_path: Path) -> None:
