@@ -6,7 +6,7 @@ PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: demo test test-oracles bench reliability clean bytecode
+.PHONY: demo test test-oracles test-browser bench reliability clean bytecode
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -44,6 +44,11 @@ test: $(VENV)/.installed-test bytecode
 # environment (pytest -m oracle: left out of make test, which stays quick).
 test-oracles: $(VENV)/.installed-test bytecode
 	$(BIN)/python -m pytest -m oracle
+
+# llmplan report's pages opened in Debian's chromium (tests marked browser, which make test
+# leaves out so that a machine without Chromium still runs everything else).
+test-browser: $(VENV)/.installed-test bytecode
+	$(BIN)/python -m pytest -m browser tests/report
 
 # Speed against the physical bounds, and the long reliability runs; each
 # prints every figure with its goal (see README, "Performance and reliability").

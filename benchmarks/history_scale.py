@@ -38,7 +38,7 @@ from typing import Any, Iterator
 
 from benchmarks._common import ApplyProject, cli_environ, configure_live, finish, llmplan_command, sandbox_process  # noqa: E402
 from planner.adapters.records.chain import GENESIS_HASH  # noqa: E402
-from planner.adapters.records.local_audit import LocalAuditStore  # noqa: E402
+from planner.adapters.records.local_audit import LocalAuditTrail  # noqa: E402
 from planner.model.catalog import generated_model_id  # noqa: E402
 from planner.model.configuration import canonical_json, sha256_hex  # noqa: E402
 
@@ -96,7 +96,7 @@ def history_entries(count: int, previous: str, environment: str) -> Iterator[tup
 
 def grow_trail(path: Path, count: int, environment: str) -> None:
     """Append ``count`` chained lines in one buffered write, then checkpoint as apply does."""
-    audit = LocalAuditStore(path)
+    audit = LocalAuditTrail(path, environment=environment)
     last = GENESIS_HASH
     if path.exists() and path.stat().st_size:
         last = json.loads(path.read_bytes().rstrip(b"\n").rsplit(b"\n", 1)[-1])["entry_hash"]

@@ -5,16 +5,18 @@ Read-only: no lock, no prompt; safe beside a running apply and made for cron.
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 from typing import Mapping
 
 from planner import __version__
 from planner.adapters.gateway.live import LiveSnapshot, fetch_all
-from planner.app.connections import gateway_client, read_state
+from planner.adapters.records.interfaces import DriftMemory
+from planner.app.connections import gateway_client, open_records, read_state
 from planner.app.environments import load_environment
 from planner.core.drift import DriftReport, detect_drift
 from planner.model.clock import utc_now
-from planner.model.errors import Problem, ValidationFailed
+from planner.model.errors import Problem, StateError, ValidationFailed
 from planner.model.settings import Environment
 
 
@@ -26,7 +28,24 @@ def drift(root: Path, env_name: str, *, parallelism: int | None = None, environ:
     with gateway_client(environment, parallelism=workers, environ=environ, timeout=gateway_timeout) as client:
         snapshot = fetch_all(client)
     _check_known(environment, snapshot)
-    return detect_drift(environment, snapshot.configurations, snapshot.names, state, created_at=utc_now(), tool_version=__version__)
+    report = detect_drift(environment, snapshot.configurations, snapshot.names, state, created_at=utc_now(), tool_version=__version__)
+    remember_drift(environment, report, environ)
+    return report
+
+
+def remember_drift(environment: Environment, report: DriftReport, environ: Mapping[str, str] | None) -> None:
+    """Keep the result for ``llmplan report --offline``. A drift check never fails for it
+    (a read-only role, a read-only checkout): a warning says it was not kept."""
+    try:
+        records = open_records(environment, environ)
+        try:
+            if isinstance(records, DriftMemory):
+                records.remember_drift(report.remembered())
+        finally:
+            records.close()
+    except (StateError, OSError) as error:
+        reason = error.message if isinstance(error, StateError) else (error.strerror or str(error))
+        logging.getLogger("llmplan.records").warning("the drift result was not remembered for `llmplan report --offline`: %s", reason)
 
 
 def _check_known(environment: Environment, snapshot: LiveSnapshot) -> None:

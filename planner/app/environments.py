@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Iterator, Mapping, Sequence
 
 from planner.adapters.gateway.endpoints import GATEWAY_URL_VARIABLE, resolve_endpoint
-from planner.adapters.project import read_environment
+from planner.adapters.project import environment_directory, list_environments, read_environment
 from planner.core.environment import build_environment
 from planner.core.validation import check_environment
 from planner.model.errors import ConfigurationError, Problem, ValidationFailed
@@ -25,6 +25,20 @@ from planner.model.settings import Environment, EnvironmentSource
 def load_environment(root: Path, name: str) -> Environment:
     """Read and validate an environment offline; every problem at once."""
     return build_environment(_valid_source(root, name))
+
+
+def select_environments(root: Path, names: Sequence[str], every: bool) -> list[str]:
+    """The environments a command acts on: those named (each must exist, in the order given), or with ``every`` all of them."""
+    if every:
+        found = list_environments(root)
+        if not found:
+            raise ConfigurationError(f"there are no environments in {root.resolve() / 'environments'}", hint="run llmplan in the project folder (the one holding environments/), or pass --root")
+        return found
+    if not names:
+        raise ConfigurationError("name the environments with --env (repeatable), or pass --all")
+    for name in names:
+        environment_directory(root, name)  # EnvironmentNotFound lists the available ones
+    return list(dict.fromkeys(names))
 
 
 def validate_environment(root: Path, name: str, environ: Mapping[str, str] | None = None) -> tuple[Environment, tuple[Problem, ...]]:

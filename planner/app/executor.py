@@ -137,6 +137,8 @@ class Executor:
             "plan_checksum": self._plan_checksum,
             **audit_fields(change.classification, self.approval),
         }
+        if status != PENDING:  # the outcome says what changed, field by field (a report's per-model history)
+            fields["changes"] = [field.to_dict() for field in change.changes]
         if version is not None:
             fields["version"] = version
         if error is not None:

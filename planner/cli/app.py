@@ -42,6 +42,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "force-unlock": ("planner.cli.records:force_unlock", "Remove a stale lock left by a process that no longer runs."),
     "audit": ("planner.cli.records:audit", "Check and read the hash-chained audit trail of an environment."),
     "governance": ("planner.cli.records:governance", "Governance webhook deliveries (signed events after each applied change)."),
+    "report": ("planner.cli.report:report", "Write a static HTML site: fleet status, safety posture, history."),
     "fmt": ("planner.cli.project:fmt", "Rewrite environment files in the canonical YAML layout, comments kept."),
     "version": ("planner.cli.project:version", "Show the version of llmplan, Python and the platform (also: llmplan --version)."),
     "sandbox": ("planner.cli.sandbox:sandbox", "Run the built-in sandbox gateway (a local stand-in for the real API)."),

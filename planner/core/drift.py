@@ -99,6 +99,28 @@ class DriftReport:
         """The drifted models whose safety was weakened outside llmplan."""
         return tuple(item for item in self.drifted if item.weakened_outside)
 
+    def remembered(self) -> dict[str, Any]:
+        """What the records keep of this check for ``llmplan report --offline``: plain JSON,
+        field changes read live → YAML as in the report."""
+        return {
+            "format_version": 1,
+            "environment": self.environment,
+            "checked_at": self.created_at,
+            "tool_version": self.tool_version,
+            "models": self.total,
+            "unmanaged": len(self.unmanaged),
+            "drifted": [
+                {
+                    "address": item.address,
+                    "model_id": item.model_id,
+                    "kind": item.kind,
+                    "changes": [change.to_dict() for change in item.changes],
+                    "weakened_outside": [finding.to_dict() for finding in item.outside.weakenings],
+                }
+                for item in self.drifted
+            ],
+        }
+
 
 def detect_drift(
     environment: Environment,

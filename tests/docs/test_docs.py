@@ -176,10 +176,10 @@ def state_files() -> dict[str, str]:
 
 
 def test_state_doc_names_every_file_llmplan_keeps_in_the_state_folder() -> None:
-    from planner.adapters.records import local_audit, local_lock, local_outbox, local_state
+    from planner.adapters.records import local, local_audit, local_lock, local_outbox, local_state
 
     written = {
-        local_state.STATE_FILE, local_state.BACKUP_FILE, local_state.JOURNAL_FILE, local_lock.LOCK_FILE, local_lock.LOCK_METADATA_FILE,
+        local_state.STATE_FILE, local_state.BACKUP_FILE, local_state.JOURNAL_FILE, local_lock.LOCK_FILE, local_lock.LOCK_METADATA_FILE, local_lock.FENCE_FILE, local.DRIFT_FILE,
         local_audit.AUDIT_FILE, local_audit.AUDIT_FILE + ".head", local_audit.AUDIT_FILE + ".torn",
         local_outbox.OUTBOX_FILE, local_outbox.OUTBOX_FILE + ".delivered",
         "metrics.prom", "sandbox.json",  # named in planner.app.apply and planner.app.connections

@@ -21,8 +21,9 @@ PACKAGE = REPO_ROOT / "planner"
 
 
 def all_modules() -> list[str]:
+    """planner's modules, and the benchmarks (run only by ``make bench``, so nothing else would see one break)."""
     names = []
-    for path in sorted(PACKAGE.rglob("*.py")):
+    for path in sorted([*PACKAGE.rglob("*.py"), *(REPO_ROOT / "benchmarks").glob("*.py")]):
         parts = path.relative_to(REPO_ROOT).with_suffix("").parts
         names.append(".".join(parts[:-1] if parts[-1] == "__init__" else parts))
     return names
@@ -34,7 +35,7 @@ def run_python(code: str) -> subprocess.Popen[str]:
 
 def test_every_module_imports_alone_in_a_fresh_interpreter() -> None:
     modules = all_modules()
-    assert "planner.cli" in modules and "planner.core.validation" in modules
+    assert "planner.cli" in modules and "planner.core.validation" in modules and "benchmarks.history_scale" in modules
     # started together, waited for together: 2 cores, not one interpreter start-up after another
     processes = {name: run_python(f"import importlib; importlib.import_module({name!r})") for name in modules}
     failures = {}

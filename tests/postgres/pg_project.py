@@ -5,10 +5,24 @@ from __future__ import annotations
 import json
 from pathlib import Path
 from typing import Any, Mapping
+from urllib.parse import urlsplit, urlunsplit
 
 from tests.apply.project import ApplyProject  # noqa: E402
 
 DSN_VARIABLE = "LLMPLAN_PG_DSN"
+READER_PASSWORD = "reader-canary-Kp4-secret"
+
+
+def reader_dsn(postgres: Any, schema: str) -> tuple[str, str]:
+    """A login role with USAGE on the schema and SELECT on its tables, as the examples' README grants it."""
+    role = f"reader_{schema}"
+    postgres.psql(
+        f"CREATE ROLE {role} LOGIN PASSWORD '{READER_PASSWORD}'; "
+        f"GRANT USAGE ON SCHEMA {schema} TO {role}; GRANT SELECT ON ALL TABLES IN SCHEMA {schema} TO {role}; "
+        f"REVOKE CREATE ON DATABASE llmplan FROM PUBLIC"
+    )
+    parts = urlsplit(postgres.dsn)
+    return role, urlunsplit(parts._replace(netloc=f"{role}:{READER_PASSWORD}@{parts.hostname}:{parts.port}"))
 
 
 class PgProject(ApplyProject):

@@ -11,21 +11,7 @@ from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
 from tests.pg_server import PASSWORD
-from tests.postgres.pg_project import PgProject
-
-READER_PASSWORD = "reader-canary-Kp4-secret"
-
-
-def reader_dsn(postgres: Any, schema: str) -> tuple[str, str]:
-    """A login role with USAGE on the schema and SELECT on its tables, as the examples' README grants it."""
-    role = f"reader_{schema}"
-    postgres.psql(
-        f"CREATE ROLE {role} LOGIN PASSWORD '{READER_PASSWORD}'; "
-        f"GRANT USAGE ON SCHEMA {schema} TO {role}; GRANT SELECT ON ALL TABLES IN SCHEMA {schema} TO {role}; "
-        f"REVOKE CREATE ON DATABASE llmplan FROM PUBLIC"
-    )
-    parts = urlsplit(postgres.dsn)
-    return role, urlunsplit(parts._replace(netloc=f"{role}:{READER_PASSWORD}@{parts.hostname}:{parts.port}"))
+from tests.postgres.pg_project import READER_PASSWORD, PgProject, reader_dsn
 
 
 def test_a_read_only_role_plans_and_checks_drift_but_cannot_apply(first: PgProject, postgres: Any, schema: str) -> None:

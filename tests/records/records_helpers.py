@@ -68,6 +68,12 @@ def append(records: Records, *all_fields: dict[str, Any]) -> list[dict[str, Any]
         return [recorded.entry for recorded in records.record(lease, [Change(audit_fields=fields) for fields in all_fields]) if recorded.entry is not None]
 
 
+def checkpoint(records: Records) -> None:
+    """What the end of every command does: commit, which moves the checkpoint."""
+    with holding(records) as lease:
+        records.commit(lease)
+
+
 def local_records(directory: Path, environment: str = "dev") -> LocalRecords:
     return LocalRecords(directory, environment=environment)
 

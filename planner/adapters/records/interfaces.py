@@ -105,6 +105,12 @@ class AuditReader(Protocol):
 
     def entry_at(self, position: int) -> dict[str, Any] | None: ...
 
+    def entries_since(self, since: str) -> Iterator[dict[str, Any]]:
+        """Entries whose ``timestamp`` is at or after ``since`` (RFC 3339 text as llmplan writes
+        it, ``2026-11-25T14:20:14.374Z``), oldest first, streamed. Finding where they start
+        costs no read of the history before them (a report of the last N days)."""
+        ...
+
     def checkpointed(self) -> dict[str, Any] | None:
         """The entry the last checkpoint ends at, or None."""
         ...
@@ -274,6 +280,19 @@ class RepairResult:
     fragment_sha256: str | None = None
     torn_path: str | None = None
     entry: Mapping[str, Any] | None = None
+
+
+@runtime_checkable
+class DriftMemory(Protocol):
+    """The last drift check's result per environment (plain JSON), for ``llmplan report --offline``.
+
+    An observation, not a record: drift takes no lock and no fencing token, and
+    each result replaces the one before whole.
+    """
+
+    def remember_drift(self, result: Mapping[str, Any]) -> None: ...
+
+    def last_drift(self) -> dict[str, Any] | None: ...
 
 
 @runtime_checkable

@@ -19,6 +19,7 @@ outbox durable, moves the checkpoint, and removes the journal.
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 import threading
@@ -43,6 +44,7 @@ from planner.model.state import ResourceState, State
 
 Batch = tuple[Lease, tuple[Change, ...]]
 log = logging.getLogger("llmplan.records")
+DRIFT_FILE = "drift.json"  # the last drift check's result (DriftMemory)
 _DISK_HINT = "free space on that disk (or make the folder writable) and run the command again: what landed is settled then"
 
 
@@ -307,6 +309,19 @@ class LocalRecords:
             self.state.lineage = None
             self._known = None
             return str(aside)
+
+    def remember_drift(self, result: Mapping[str, Any]) -> None:
+        """``drift.json``, replaced atomically: a reader sees the last result or the one before, never half."""
+        atomic_write_text(self.directory / DRIFT_FILE, canonical_json(dict(result)) + "\n")
+
+    def last_drift(self) -> dict[str, Any] | None:
+        try:
+            result = json.loads((self.directory / DRIFT_FILE).read_text(encoding="utf-8"))
+        except FileNotFoundError:
+            return None
+        except (OSError, ValueError) as error:
+            raise StateError(f"{self.directory / DRIFT_FILE} is unreadable: {error}", hint="run `llmplan drift` again to replace it") from None
+        return result if isinstance(result, dict) else None
 
     def close(self) -> None:
         """Nothing to release: every write is already durable."""

@@ -19,6 +19,7 @@ checking it reads one line.
 from __future__ import annotations
 
 import json
+import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Iterable, Iterator
@@ -253,6 +254,18 @@ class LocalAuditTrail:
             if wanted is None or str(entry.get("model_id", "")).lower() == wanted:
                 yield entry
 
+    def entries_since(self, since: str) -> Iterator[dict[str, Any]]:
+        """Entries stamped at or after ``since``, streamed from where a binary search over the
+        file's byte offsets finds the first of them: entries are appended in time order, so
+        the history before the window is never read (about 20 probes for a million lines)."""
+        offset = _first_at_or_after(self.path, since)
+        for scanned in _scan(self.path, offset):
+            if scanned.bad is not None:
+                raise AuditError(f"{self.path} at byte {scanned.line.offset}: {scanned.bad}", hint="run `llmplan audit verify`")
+            entry = scanned.entry
+            if isinstance(entry, dict) and str(entry.get("timestamp", "")) >= since:
+                yield entry
+
     def verify(self) -> AuditReport:
         """The whole chain, line by line in constant memory; names the first bad line."""
         head = self._head()
@@ -352,6 +365,56 @@ class LocalAuditTrail:
                 break
             offset = line.end
         return Head(entries, entry_hash, offset, 0, 0)
+
+
+_LINEAR_BELOW = 1 << 16  # bytes: below this the binary search reads the rest line by line
+
+
+def _first_at_or_after(path: Path, since: str) -> int:
+    """The byte offset of the first line stamped at or after ``since`` (the file's size if none).
+
+    A binary search over byte offsets: a probe lands inside some line, skips
+    to the next line start and reads that one line. A line that does not
+    parse (a torn tail) counts as earlier than ``since``. Invariant: every
+    line starting before ``low`` is earlier; ``high`` is a line start that
+    is not (or the end of the file).
+    """
+    try:
+        handle = open(path, "rb")
+    except FileNotFoundError:
+        return 0
+    with handle:
+        low, high = 0, os.fstat(handle.fileno()).st_size
+        while high - low > _LINEAR_BELOW:
+            middle = (low + high) // 2
+            handle.seek(middle - 1)
+            handle.readline()  # the rest of the line holding byte middle - 1
+            start = handle.tell()
+            if start >= high:  # one long line spans [middle, high): read the rest in order
+                break
+            line = handle.readline()
+            if _stamp(line) >= since:
+                high = start
+            else:
+                low = start + len(line)
+        handle.seek(low)
+        position = low
+        while position < high:
+            line = handle.readline()
+            if not line or _stamp(line) >= since:
+                return position if line else high
+            position += len(line)
+        return high
+
+
+def _stamp(raw: bytes) -> str:
+    """The ``timestamp`` of one audit line; "" when it has none (a torn or bad line)."""
+    try:
+        entry = json.loads(raw)
+    except ValueError:
+        return ""
+    stamp = entry.get("timestamp") if isinstance(entry, dict) else None
+    return stamp if isinstance(stamp, str) else ""
 
 
 def _last_line(path: Path, end: int, block: int = 8192) -> bytes:

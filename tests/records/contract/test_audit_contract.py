@@ -14,7 +14,7 @@ from planner.adapters.records.interfaces import Change, Lease, Records
 from planner.adapters.records.vouching import state_problems
 from planner.model.errors import AuditError
 from tests.records.contract.contract_backends import OPEN_IN_CHILD, Backend, make_resource, update_fields
-from tests.records.records_helpers import append, holding
+from tests.records.records_helpers import append, checkpoint, holding
 
 
 def sha256_of_entry(entry: dict[str, Any]) -> str:
@@ -25,12 +25,6 @@ def sha256_of_entry(entry: dict[str, Any]) -> str:
 
 def filled(records: Records, count: int = 6) -> list[dict[str, Any]]:
     return append(records, *(update_fields(index, status="failure" if index == 2 else "success") for index in range(count)))
-
-
-def checkpoint(records: Records) -> None:
-    """What the end of every command does: commit, which moves the checkpoint."""
-    with holding(records) as lease:
-        records.commit(lease)
 
 
 def test_entries_chain_from_64_zeros_and_read_back_in_order(backend: Backend, records: Records) -> None:

@@ -11,6 +11,7 @@ one (group commit). Needs ``pip install 'llmplan[postgres]'`` (psycopg 3).
 
 from __future__ import annotations
 
+import json
 import os
 from typing import Any, Iterable, Mapping, Sequence
 
@@ -28,6 +29,7 @@ from planner.adapters.records.pg.outbox import PostgresOutbox
 from planner.adapters.records.pg.state import PostgresStateReader
 from planner.adapters.records.vouching import commit_entry, head_of, placed
 from planner.model.clock import utc_now
+from planner.model.configuration import canonical_json
 from planner.model.errors import AuditError, LockLost, StateError
 from planner.model.settings import StateSettings
 from planner.model.state import ResourceState, State
@@ -180,6 +182,20 @@ class PostgresRecords:
                 cursor.execute(sql.SQL("UPDATE {} SET environment = %s WHERE environment = %s").format(self.db.table(table)), (kept, self.environment))
         self.state.adopt_none()
         return f"the rows of environment {kept!r} in {self.db.target.describe()}"
+
+    def remember_drift(self, result: Mapping[str, Any]) -> None:
+        with self.db.transaction() as cursor:
+            cursor.execute(
+                sql.SQL("INSERT INTO {} (environment, result) VALUES (%s, %s) ON CONFLICT (environment) DO UPDATE SET result = EXCLUDED.result").format(self.db.table("drift_results")),
+                (self.environment, canonical_json(dict(result))),
+            )
+
+    def last_drift(self) -> dict[str, Any] | None:
+        with self.db.transaction() as cursor:
+            cursor.execute(sql.SQL("SELECT result FROM {} WHERE environment = %s").format(self.db.table("drift_results")), (self.environment,))
+            row = cursor.fetchone()
+        result = json.loads(row[0]) if row else None
+        return result if isinstance(result, dict) else None
 
     def close(self) -> None:
         self.db.close()

@@ -21,7 +21,7 @@ from psycopg import sql
 
 from planner.adapters.records.chain import GENESIS_HASH, ChainCheck, chained_entry, hash_holds, track_unsettled
 from planner.adapters.records.interfaces import AuditReport, RecentEntries
-from planner.adapters.records.pg.database import Database
+from planner.adapters.records.pg.database import TIMESTAMP_OF_ENTRY, Database
 from planner.model.clock import utc_now
 from planner.model.configuration import canonical_json
 from planner.model.errors import AuditError
@@ -152,6 +152,14 @@ class PostgresAuditTrail:
         else:
             query, params = sql.SQL("SELECT entry FROM {} WHERE environment = %s AND model_id = %s AND seq > %s ORDER BY seq").format(audit), (self.environment, model_id.lower(), after)
         with self.db.streaming(query, params) as rows:
+            for (text,) in rows:
+                yield json.loads(text)
+
+    def entries_since(self, since: str) -> Iterator[dict[str, Any]]:
+        """Entries stamped at or after ``since``, in chain order, through the ``audit_by_time``
+        index (migration 3): the history before the window is never read."""
+        query = sql.SQL("SELECT entry FROM {} WHERE environment = %s AND {} >= %s ORDER BY seq").format(self.db.table("audit"), sql.SQL(TIMESTAMP_OF_ENTRY))
+        with self.db.streaming(query, (self.environment, since)) as rows:
             for (text,) in rows:
                 yield json.loads(text)
 

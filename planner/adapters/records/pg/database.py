@@ -21,7 +21,11 @@ from planner import __version__
 from planner.model.errors import ConfigurationError, RecordsUnavailable, StateError
 
 CONNECT_TIMEOUT_SECONDS = 10
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 4
+
+# An audit row's timestamp, compared byte by byte (the "C" collation): the expression the
+# audit_by_time index is built on, which a query must repeat exactly to use it.
+TIMESTAMP_OF_ENTRY = """((entry::jsonb ->> 'timestamp') COLLATE "C")"""
 
 # Each migration: the statements that bring the schema from the version before to this one.
 MIGRATIONS: tuple[tuple[int, tuple[str, ...]], ...] = (
@@ -95,6 +99,10 @@ MIGRATIONS: tuple[tuple[int, tuple[str, ...]], ...] = (
             END $$""",
         ),
     ),
+    # AuditReader.entries_since (a report of the last N days) reads from a time on without the history before it
+    (3, ("CREATE INDEX audit_by_time ON {schema}.audit (environment, " + TIMESTAMP_OF_ENTRY + ")",)),
+    # the last drift check's result per environment (DriftMemory), for `llmplan report --offline`
+    (4, ("CREATE TABLE {schema}.drift_results (environment text PRIMARY KEY, result text NOT NULL)",)),
 )
 FENCE_REFUSED = "LP001"  # the SQLSTATE llmplan_fence raises
 
@@ -281,7 +289,7 @@ class Database:
         self._migrated = True
 
     def require_writable(self) -> None:
-        """Writing needs the current schema (fencing came with version 2)."""
+        """Writing needs the current schema (fencing came with version 2, the drift memory with 4)."""
         self.migrate()
         if self.version < SCHEMA_VERSION:
             raise StateError(
