@@ -26,6 +26,8 @@ from __future__ import annotations
 
 import json
 import logging
+import queue
+import threading
 import time
 from dataclasses import dataclass
 from typing import Any, Callable, Mapping
@@ -198,16 +200,19 @@ class GovernanceNotifier:
             return False
         return self._send(event)
 
-    def flush(self) -> FlushResult:
-        """Resend every pending event once, in order; stops early if the receiver is unreachable.
+    def flush(self, budget: float | None = None) -> FlushResult:
+        """Resend every pending event once, in order; stops early if the receiver is unreachable,
+        or once ``budget`` seconds have passed (a delivery in flight then is cut at the budget's end).
 
         Compacts the outbox afterwards: delivered events are dropped from it.
         """
         delivered = failed = 0
+        ends = self._clock() + budget if budget is not None else float("inf")
         for event in self.pending():
-            if self.cancellation.cancelled:
+            left = ends - self._clock()
+            if self.cancellation.cancelled or left <= 0:
                 break
-            if self._send(event):
+            if self._send(event, min(self.timeout, left)):
                 delivered += 1
                 continue
             failed += 1
@@ -216,7 +221,8 @@ class GovernanceNotifier:
         self.outbox.compact()
         return FlushResult(delivered=delivered, failed=failed, remaining=len(self.pending()))
 
-    def _send(self, event: Mapping[str, Any]) -> bool:
+    def _send(self, event: Mapping[str, Any], timeout: float | None = None) -> bool:
+        timeout = self.timeout if timeout is None else timeout
         event_id = str(event.get("event_id") or "")
         if not event_id:
             self._warn("a governance event without an event_id cannot be sent (receivers deduplicate by it)")
@@ -231,10 +237,10 @@ class GovernanceNotifier:
         where = _display_url(self.webhook_url)
         failure: requests.RequestException | None = None
         try:
-            with Exchange(self.timeout, cancellation=self.cancellation) as exchange:
+            with Exchange(timeout, cancellation=self.cancellation) as exchange:
                 try:
                     with self._session.post(
-                        self.webhook_url, data=body, headers=headers, timeout=(min(CONNECT_SECONDS, self.timeout), self.timeout), allow_redirects=False,
+                        self.webhook_url, data=body, headers=headers, timeout=(min(CONNECT_SECONDS, timeout), timeout), allow_redirects=False,
                     ) as response:
                         status = response.status_code
                 except requests.RequestException as error:
@@ -259,3 +265,62 @@ class GovernanceNotifier:
         self._paused_until = float("-inf")
         self.outbox.mark_delivered(event_id)
         return True
+
+
+class Courier:
+    """Delivers an apply's events on a thread of its own, so that no PUT waits for the receiver.
+
+    Each event is already durable in the outbox when it is handed over
+    (:meth:`submit` only queues it). :meth:`finish` then gives the deliveries
+    still queued, and a flush of what earlier runs left, a bounded time;
+    whatever is not delivered by then stays in the outbox for the next apply
+    or ``llmplan governance flush``.
+    """
+
+    def __init__(self, notifier: GovernanceNotifier) -> None:
+        self.notifier = notifier
+        self._queue: queue.SimpleQueue[Mapping[str, Any] | None] = queue.SimpleQueue()
+        self._thread = threading.Thread(target=self._deliver_all, name="llmplan-governance", daemon=True)
+        self._budget_ends = float("inf")
+        self._thread.start()
+
+    def submit(self, event: Mapping[str, Any]) -> None:
+        self._queue.put(event)
+
+    def cancel(self, reason: str) -> None:
+        """Cut the delivery in flight and send nothing more (the events stay in the outbox)."""
+        self.notifier.cancel(reason)
+
+    def close(self) -> None:
+        """Stop the thread, whatever it was doing (after :meth:`finish`, or when the command failed)."""
+        self.cancel("the command is done")
+        self._queue.put(None)
+
+    def _deliver_all(self) -> None:
+        try:
+            while (event := self._queue.get()) is not None:
+                self.notifier.deliver(event)
+            left = self._budget_ends - time.monotonic()
+            if left > 0 and not self.notifier.cancellation.cancelled:
+                self.notifier.flush(budget=left)
+        except (LlmplanError, OSError) as failure:  # the outbox cannot be written (its records failed): the command reports that
+            message = failure.message if isinstance(failure, LlmplanError) else str(failure)
+            log.warning("governance delivery stopped: %s; the events wait in the outbox", message)
+            self.notifier.cancel("the outbox cannot be written")
+            while self._queue.get() is not None:  # until finish() or close()
+                pass
+
+    def finish(self, budget: float) -> int:
+        """Deliver what is queued and what earlier runs left, for at most ``budget`` seconds; how many events still wait."""
+        self._budget_ends = time.monotonic() + budget
+        self._queue.put(None)
+        try:
+            self._thread.join(max(budget, 0.0))
+        except BaseException:  # Ctrl-C or SIGTERM while waiting: stop now
+            self.cancel("the command is stopping")
+            raise
+        if self._thread.is_alive():
+            self.cancel(f"apply ends {budget:g} s after its last change; the rest wait in the outbox")
+            self._thread.join()
+        return len(self.notifier.pending())
+

@@ -15,7 +15,7 @@ from typing import Mapping
 
 from planner import __version__
 from planner.adapters.gateway.live import fetch_live
-from planner.adapters.governance import build_event
+from planner.adapters.governance import Courier, build_event
 from planner.adapters.identity import actor
 from planner.adapters.metrics import ApplyMetrics, MetricsSummary, prometheus_text, write_textfile
 from planner.adapters.outputs import read_plan_file
@@ -85,13 +85,17 @@ class ApplyResult:
             raise self.interrupted
         if not self.failures and not self.skipped and not self.unknown:
             return
-        listing = "; ".join(f"{o.address}: {o.error_message or o.status}" for o in [*self.failures, *self.unknown, *self.skipped])
+        incomplete = [*self.failures, *self.unknown, *self.skipped]
+        # each change's first line in the listing; what messages say on lines of their own (a missing scope) once each, below it
+        listing = "; ".join(f"{o.address}: {(o.error_message or o.status).splitlines()[0].rstrip(':')}" for o in incomplete)
+        apart = dict.fromkeys(line.strip() for o in incomplete for line in (o.error_message or "").splitlines()[1:])
         unknown = f", {len(self.unknown)} outcome(s) unknown" if self.unknown else ""
         settle = " (it reads back the changes whose outcome is unknown and records what happened)" if self.unknown else ""
         finish = f"run `llmplan apply --env {self.plan.environment}` again to finish" if not self.from_file else f"finish with a new plan of what is left: {self.finish_command}"
+        done = "the successful changes are applied and recorded" if self.succeeded else "nothing was applied"
         raise ApplyFailed(
-            f"{len(self.failures)} change(s) failed{unknown} and {len(self.skipped)} were not attempted ({listing})",
-            hint=f"the successful changes are applied and recorded; fix the cause and {finish}{settle}",
+            f"{len(self.failures)} change(s) failed{unknown} and {len(self.skipped)} were not attempted ({listing})" + "".join(f"\n  {line}" for line in apart),
+            hint=f"{done}; fix the cause and {finish}{settle}",
         )
 
 
@@ -120,8 +124,10 @@ def apply(
     environment = load_environment(root, name)
     records = open_records(environment, environ)
     sender = notifier(environment, records.outbox, environ)
+    courier = Courier(sender) if sender is not None else None
     metrics = ApplyMetrics()
     executor = None
+    undelivered = 0
     try:
         with RecordsSession(records, operation="apply", lock_timeout=lock_timeout) as session:
             workers = parallelism or environment.apply.parallelism
@@ -147,7 +153,7 @@ def apply(
                 if saved is None and plan.has_changes and not hooks.approve(plan):
                     raise Aborted("apply cancelled; nothing was changed")
                 approval = gate.approve(hooks.approve_weakenings, actor(environ))
-                recorder = Recorder(session, metrics, sender)
+                recorder = Recorder(session, metrics, courier)
                 refreshed = refresh_unchanged(plan, session.state, recorder, snapshot.configurations, snapshot.capabilities)
                 executor = Executor(
                     plan,
@@ -160,11 +166,14 @@ def apply(
                     approval=approval,
                 )
                 outcomes = executor.run()
-        interrupted = executor.interrupted if executor is not None else None
-        # interrupted: the events stay in the outbox (durable) for the next run or `governance flush`; exit now
-        undelivered = (len(sender.pending()) if interrupted else sender.flush().remaining) if sender is not None else 0
+            executor.raise_if_records_failed()
+            interrupted = executor.interrupted
+            if courier is not None and environment.governance is not None:  # under the lock: one process compacts the outbox
+                undelivered = courier.finish(0 if interrupted else environment.governance.deliver_after_apply_seconds)  # interrupted: exit now, the events wait
         warnings = tuple(session.warnings)
     finally:
+        if courier is not None:
+            courier.close()
         records.close()
     summary = metrics.summary()
     metrics_file = None

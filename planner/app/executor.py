@@ -26,7 +26,7 @@ from dataclasses import dataclass, replace
 from typing import Any, Callable, Mapping
 
 from planner.adapters.gateway.client import GatewayClient
-from planner.adapters.governance import GovernanceNotifier, build_event
+from planner.adapters.governance import Courier, build_event
 from planner.adapters.metrics import ApplyMetrics
 from planner.adapters.records.interfaces import AuditReader, Change
 from planner.adapters.waiting import INTERRUPT_GRACE_SECONDS
@@ -38,7 +38,7 @@ from planner.core.safety import audit_fields
 from planner.model.audit import FAILURE, FORGET_ACTION, MOVE_ACTION, PENDING, READ_BACK, SUCCESS, UPDATE_ACTION
 from planner.model.clock import utc_now
 from planner.model.configuration import Capabilities, payload_hash
-from planner.model.errors import Cancelled, GatewayError, OutcomeUnknown, PlanAlreadyApplied, TerminationRequested, VersionConflict
+from planner.model.errors import Cancelled, GatewayError, LockLost, OutcomeUnknown, PlanAlreadyApplied, StateError, TerminationRequested, VersionConflict
 from planner.model.outcome import MOVE, SKIPPED, UNKNOWN, Outcome
 from planner.model.plan import CREATE, FORGET, WRITE_ACTIONS, Plan, ResourceChange
 from planner.model.safety import Approval
@@ -51,7 +51,7 @@ class Recorder:
 
     session: RecordsSession
     metrics: ApplyMetrics
-    notifier: GovernanceNotifier | None = None
+    courier: Courier | None = None
     clock: Callable[[], str] = utc_now
 
     @property
@@ -60,7 +60,7 @@ class Recorder:
 
     def event_for(self, configuration: Mapping[str, Any]) -> Callable[[Mapping[str, Any]], dict[str, Any]] | None:
         """The governance event of a success entry, if a webhook is configured."""
-        if self.notifier is None:
+        if self.courier is None:
             return None
         return lambda entry: build_event(entry, configuration)
 
@@ -87,8 +87,9 @@ def resource_state(change: ResourceChange, applied: Mapping[str, Any], capabilit
 class Executor:
     """Runs the write changes of a plan with bounded concurrency.
 
-    Stopping (Ctrl-C, ``fail_fast``) stops *scheduling*: requests in flight
-    finish and are recorded, so nothing is left half-known.  After an
+    Stopping (Ctrl-C, ``fail_fast``, a lost lock or records that refuse a
+    write) stops *scheduling*: requests in flight finish and are recorded
+    where the records still take them, so nothing is left half-known.  After an
     interrupt they get :data:`~planner.waiting.INTERRUPT_GRACE_SECONDS` to
     do so; then the gateway client and the governance notifier are
     cancelled, and a PUT cut off keeps its ``pending`` entry (outcome
@@ -119,6 +120,7 @@ class Executor:
         self.approval = approval  # who allowed the plan's weakenings, for their audit entries
         self.stop = threading.Event()
         self.interrupted: KeyboardInterrupt | None = None
+        self.records_failure: StateError | None = None  # a write the records refused: raised once the workers are done
         self._metrics_lock = threading.Lock()
         # A plan applied without a file was still shown and approved: its checksum ties the audit entries to it.
         self._plan_checksum = plan.checksum or plan_checksum(plan)
@@ -150,10 +152,20 @@ class Executor:
         with self._metrics_lock:
             self.recorder.metrics.observe(success, latency, create=change.action == CREATE)
 
+    def _records_failed(self, failure: StateError) -> None:
+        """The records refused a write (the lock was lost, the disk is full): nothing more is sent."""
+        with self._metrics_lock:
+            self.records_failure = self.records_failure or failure
+        self.stop.set()
+
     def _put(self, change: ResourceChange) -> Outcome:
         session = self.recorder.session
         operation_id = str(uuid.uuid4())
-        session.record_one(Change(audit_fields=self._fields(change, PENDING, operation_id)))
+        try:
+            session.record_one(Change(audit_fields=self._fields(change, PENDING, operation_id)))
+        except StateError as failure:  # no intent recorded, so nothing is sent
+            self._records_failed(failure)
+            return Outcome(change.address, change.model_id, change.action, SKIPPED, error_code=_refusal(failure), error_message="not sent")
         started = self.monotonic()
         # the version the plan was computed against; 0 guards a first configuration the same way
         guard = change.live_version if change.live_version is not None else 0
@@ -175,8 +187,12 @@ class Executor:
                     context_id=error.context_id,
                 )
             fields = self._fields(change, FAILURE, operation_id, latency_ms=latency, error=error)
-            recorded = session.record_one(Change(fields, event_for=self.recorder.event_for(change.after or {})))
             self._observe(change, False, latency)
+            try:
+                recorded = session.record_one(Change(fields, event_for=self.recorder.event_for(change.after or {})))
+            except StateError as failure:  # its pending entry stays open: the next apply settles it as not applied
+                self._records_failed(failure)
+                return Outcome(change.address, change.model_id, change.action, FAILURE, latency, None, error.code, f"{error.message} (not recorded: {_refusal(failure).replace('_', ' ')})")
             self._deliver(recorded.event)
             return Outcome(change.address, change.model_id, change.action, FAILURE, latency, None, error.code, error.message)
         latency = (self.monotonic() - started) * 1000
@@ -184,15 +200,20 @@ class Executor:
         fields = self._fields(change, SUCCESS, operation_id, latency_ms=latency, version=resource.version)
         if applied.read_back:
             fields["resolved"] = READ_BACK
-        recorded = session.record_one(Change(fields, resource=resource, event_for=self.recorder.event_for(resource.configuration)))
         self._observe(change, True, latency)
+        try:
+            recorded = session.record_one(Change(fields, resource=resource, event_for=self.recorder.event_for(resource.configuration)))
+        except StateError as failure:  # landed, yet unknown to the records: its pending entry leads the next apply to it
+            self._records_failed(failure)
+            message = f"applied (version {resource.version}), not recorded; the next apply reads it back and records it"
+            return Outcome(change.address, change.model_id, change.action, UNKNOWN, latency, resource.version, _refusal(failure), message)
         self._deliver(recorded.event)
         return Outcome(change.address, change.model_id, change.action, SUCCESS, latency, resource.version)
 
     def _deliver(self, event: dict[str, Any] | None) -> None:
-        """Send an event already durable in the outbox; outside any lock, so a slow receiver stalls no one."""
-        if event is not None and self.recorder.notifier is not None:
-            self.recorder.notifier.deliver(event)
+        """Hand an event already durable in the outbox to the courier's thread: no PUT worker waits for a receiver."""
+        if event is not None and self.recorder.courier is not None:
+            self.recorder.courier.submit(event)
 
     def _forget(self, change: ResourceChange) -> Outcome:
         fields = {
@@ -259,6 +280,9 @@ class Executor:
             try:
                 while pending or in_flight:
                     while pending and len(in_flight) < self.parallelism and not self.stop.is_set():
+                        if self.recorder.session.lost is not None:  # the watchdog saw the lock go: send nothing more
+                            self._records_failed(LockLost(self.recorder.session.lost))
+                            break
                         change = pending.pop(0)
                         in_flight[pool.submit(self._put, change)] = change
                     if not in_flight:
@@ -280,8 +304,8 @@ class Executor:
                 if late:
                     reason = f"apply was interrupted ({'SIGTERM' if isinstance(interrupt, TerminationRequested) else 'Ctrl-C'})"
                     self.client.cancel(reason)
-                    if self.recorder.notifier is not None:
-                        self.recorder.notifier.cancel(reason)
+                    if self.recorder.courier is not None:
+                        self.recorder.courier.cancel(reason)
                 for future in list(in_flight):
                     outcome = future.result()
                     outcomes.append(outcome)
@@ -290,6 +314,16 @@ class Executor:
                 for change in pending:
                     outcomes.append(Outcome(change.address, change.model_id, change.action, SKIPPED))
         return sorted(outcomes, key=lambda outcome: outcome.address)
+
+    def raise_if_records_failed(self) -> None:
+        """The records' refusal that stopped the run (LockLost names who holds the lock now), after every outcome was reported."""
+        if self.records_failure is not None:
+            raise self.records_failure
+
+
+def _refusal(failure: StateError) -> str:
+    """The records' refusal as an outcome's error code; the error after the outcomes says it whole."""
+    return "lock_lost" if isinstance(failure, LockLost) else "records_refused"
 
 
 def raise_if_applied_before(plan: Plan, audit: AuditReader) -> None:

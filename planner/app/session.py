@@ -19,8 +19,8 @@ from types import TracebackType
 from typing import Sequence
 
 from planner.adapters.records.interfaces import Change, Lease, Recorded, Records, Repairable
-from planner.adapters.records.vouching import state_problems
-from planner.model.errors import AuditError, LockLost, StateError
+from planner.adapters.records.vouching import ANOTHER_ENVIRONMENT, state_problems
+from planner.model.errors import AuditError, LockLost, RecordsMismatch, StateError
 from planner.model.state import State
 
 log = logging.getLogger("llmplan.records")
@@ -151,6 +151,12 @@ def refuse_or_warn(records: Records, trust: str) -> list[str]:
     problems = state_problems(records.state.read(), records.audit, environment=records.environment, where=records.name)
     for problem in problems if trust != "refuse" else ():
         log.warning("%s", problem)
+    if any(ANOTHER_ENVIRONMENT in problem for problem in problems):  # not a state to refresh: someone else's records
+        raise RecordsMismatch(
+            "; ".join(problems),
+            hint=f"put them back where they belong; to start the records of {records.environment} afresh, move them aside "
+            f"and run `llmplan refresh --env {records.environment}`; nothing was changed",
+        )
     if problems and trust == "refuse":
         raise StateError(
             "; ".join(problems),

@@ -117,22 +117,31 @@ def state_show(env: str, root: Path, output_format: str) -> None:
 @env_option
 @root_option
 @click.option("--from", "source", type=click.Choice(["local", "postgres"]), help="Where the records are now (default: the backend environment.yaml does not name).")
+@click.option(
+    "--discard-target",
+    metavar="LINEAGE",
+    help="The target holds records of another lineage (a fresh start made before migrating) to throw away: "
+    "name that lineage, as the refusal printed it. They are kept aside (a discarded-… folder, or rows under another name), not deleted.",
+)
 @lock_timeout_option
-def state_migrate(env: str, root: Path, source: str | None, lock_timeout: float) -> None:
+def state_migrate(env: str, root: Path, source: str | None, discard_target: str | None, lock_timeout: float) -> None:
     """Move an environment's records to the backend environment.yaml now names.
 
     Copies the state (lineage and serial kept), the audit trail (every entry
     unchanged, the chain verified before and after) and the governance
-    events still waiting. Refuses a target holding another lineage or a
-    newer state; a second run finds nothing to copy. The source is left as
-    it was. Set state.backend first, then run this; --from moves back.
+    events still waiting. Refuses a target holding another lineage (unless
+    --discard-target names it) or a newer state; a second run finds nothing
+    to copy. The source is left as it was. Set state.backend first, then
+    run this; --from moves back.
 
     \b
     Examples:
       llmplan state migrate --env prod                 # local files → PostgreSQL
       llmplan state migrate --env prod --from postgres # after setting backend: local again
+      llmplan state migrate --env prod --discard-target 8ca3dbef-…  # the target's fresh start set aside
     """
-    for line in migration_listing(migrate_state(root, env, source_backend=source, lock_timeout=lock_timeout)):
+    result = migrate_state(root, env, source_backend=source, lock_timeout=lock_timeout, discard_target=discard_target)
+    for line in migration_listing(result):
         emit(line)
 
 

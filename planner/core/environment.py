@@ -14,6 +14,7 @@ from typing import Any, Mapping
 
 from planner.model.safety import DEFAULT_WEAKENING_POLICY, rules_for
 from planner.model.settings import (
+    DEFAULT_DELIVER_AFTER_APPLY,
     DEFAULT_DSN_ENV,
     DEFAULT_MAX_CHANGE_PERCENT,
     DEFAULT_PARALLELISM,
@@ -89,6 +90,7 @@ def build_environment(source: EnvironmentSource) -> Environment:
             webhook_url=governance["webhook_url"],
             secret_env=governance.get("secret_env"),
             timeout_seconds=float(governance.get("timeout_seconds", DEFAULT_WEBHOOK_TIMEOUT)),
+            deliver_after_apply_seconds=float(governance.get("deliver_after_apply_seconds", DEFAULT_DELIVER_AFTER_APPLY)),
         )
         if governance
         else None,

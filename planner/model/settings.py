@@ -30,6 +30,7 @@ NOT_INHERITED = frozenset({"model_id"})
 DEFAULT_PARALLELISM = 10
 DEFAULT_MAX_CHANGE_PERCENT = 100.0
 DEFAULT_WEBHOOK_TIMEOUT = 5.0
+DEFAULT_DELIVER_AFTER_APPLY = 20.0  # seconds an apply goes on delivering events after its last change
 DEFAULT_DSN_ENV = "LLMPLAN_PG_DSN"
 DEFAULT_PG_SCHEMA = "llmplan"
 
@@ -104,6 +105,7 @@ class GovernanceSettings:
     webhook_url: str
     secret_env: str | None = None
     timeout_seconds: float = DEFAULT_WEBHOOK_TIMEOUT
+    deliver_after_apply_seconds: float = DEFAULT_DELIVER_AFTER_APPLY
 
 
 @dataclass(frozen=True)

@@ -24,11 +24,12 @@ from planner.render.common import value_text
 
 
 def outcome_line(outcome: Outcome) -> str:
-    """One model's outcome, for a CI log."""
-    detail = f" ({outcome.error_code or 'error'}: {outcome.error_message})" if outcome.error_message else ""
+    """One model's outcome, for a CI log; what an error says on lines of its own (a missing scope) stays on lines of its own."""
+    first, *more = outcome.error_message.splitlines() if outcome.error_message else [""]
+    detail = f" ({outcome.error_code or 'error'}: {first.rstrip(':') if more else first})" if first else ""
     moved = f" (from {outcome.previous_address})" if outcome.previous_address is not None else ""
     version = f" → version {outcome.version}" if outcome.version is not None and outcome.action != "move" else ""
-    return f"  {outcome.status:8} {outcome.action} {outcome.address}{moved}{version}{detail}"
+    return "\n".join([f"  {outcome.status:8} {outcome.action} {outcome.address}{moved}{version}{detail}", *(f"      {line.strip()}" for line in more)])
 
 
 @dataclass(frozen=True)
@@ -58,7 +59,10 @@ def apply_report(result: ApplyResult) -> ApplyReport:
     counts = f"{len(succeeded)} succeeded, {len(result.failures)} failed{unknown}, {len(result.skipped)} not attempted{also}"
     lines = [f"\nApply interrupted: {counts}." if result.interrupted is not None else f"\nApply complete: {counts}."]
     if result.interrupted is not None or result.failures or result.unknown or result.skipped:
-        lines.append(f"Partly applied: {len(result.succeeded)} of {len(result.outcomes)} changes are applied and recorded. To finish the job: {result.finish_command}.")
+        if result.succeeded:
+            lines.append(f"Partly applied: {len(result.succeeded)} of {len(result.outcomes)} changes are applied and recorded. To finish the job: {result.finish_command}.")
+        else:
+            lines.append(f"Nothing was applied. Once the cause is fixed: {result.finish_command}.")
     if result.summary is not None and result.summary.updates:
         lines.append(metrics_text(result.summary))
     if result.undelivered:
@@ -143,8 +147,10 @@ def render_audit_entries(entries: Iterable[Mapping[str, Any]], out: TextIO, outp
 def migration_listing(result: MigrationResult) -> list[str]:
     if result.nothing_to_do:
         return [f"Nothing to migrate: {result.target} already holds serial {result.serial} of lineage {result.lineage} and all {result.entries} audit entries."]
+    aside = [f"  the target's records of another lineage were set aside in {result.discarded}"] if result.discarded else []
     return [
         f"Migrated from {result.source} to {result.target}:",
+        *aside,
         f"  state: lineage {result.lineage}, serial {result.serial}" + (" (copied)" if result.state_copied else " (already there)"),
         f"  audit trail: {result.entries_copied} entr{'y' if result.entries_copied == 1 else 'ies'} copied, {result.entries} in all, chain verified",
         f"  governance outbox: {result.events_copied} waiting event(s) copied",

@@ -17,6 +17,7 @@ import signal
 import socket
 import threading
 import time
+from collections import Counter
 
 import pytest
 
@@ -140,3 +141,28 @@ def test_force_unlock_clears_a_lock_whose_holder_is_gone(project: ApplyProject, 
     assert f"Lock {stale['id']} of environment dev removed." in removed.stdout
     assert not (project.state_dir / "lock.json").exists()
     assert project.run("apply", "--env", "dev", "--auto-approve").code == 0
+
+
+def test_a_lock_file_removed_mid_apply_stops_that_apply_and_each_landing_is_recorded_once(project: ApplyProject, admin: SandboxAdmin) -> None:
+    """Someone deletes state/dev/.lock while an apply runs and starts another: the fencing token
+    stops the first one's writes; what it landed is settled once by the second."""
+    project.add_generated(24)
+    admin.faults(latency_ms=150)  # so that the first apply is mid-way when its lock goes
+    running = project.start("apply", "--env", "dev", "--auto-approve")
+    running.wait_for_progress(6)
+    (project.state_dir / ".lock").unlink()
+    second = project.run("apply", "--env", "dev", "--auto-approve")
+    lost = running.finish()
+
+    assert lost.code == 1, str(lost)
+    # whichever came first: its watchdog saw the lock file go, or its next write met the new holder's token
+    assert re.search(r"Error: (\S+/state/dev/\.lock was removed or replaced while apply held it|the lock of environment dev was taken over by (apply \(id |another holder))", lost.stderr), str(lost)
+    assert second.code == 0, str(second)
+    landed = Counter(admin.model_of(put) for put in admin.puts(status=200))
+    assert sum(landed.values()) == 24 and set(landed.values()) == {1}
+    successes = [entry for entry in project.audit() if entry["action"] == "configuration_update" and entry["status"] == "success"]
+    assert Counter(entry["model_id"] for entry in successes) == landed  # each landing recorded exactly once
+    events = {SandboxAdmin.verified_event(delivery)["event_id"] for delivery in admin.deliveries()}
+    assert events == {entry["audit_id"] for entry in successes}  # one event id per landing
+    assert project.run("audit", "verify", "--env", "dev").code == 0
+    assert project.run("plan", "--env", "dev", "--detailed-exitcode").code == 0

@@ -113,3 +113,24 @@ def test_sigterm_ends_an_apply_whose_workers_wait_on_a_trickling_receiver_within
     accepted = Counter(admin.model_of(request) for request in admin.puts(status=200))
     successes = Counter(entry["model_id"] for entry in project.audit() if entry["status"] == "success")
     assert successes == accepted and sum(accepted.values()) > 0
+
+
+def test_a_receiver_that_trickles_holds_no_put_and_apply_ends_after_its_delivery_time(tmp_path: Path, sandbox: Any, admin: SandboxAdmin) -> None:
+    """Events go out on a thread of their own: every PUT lands while the first delivery is still
+    trickling (a 30 s delivery deadline), and apply ends after deliver_after_apply_seconds, not 30 s."""
+    with peers.trickling() as receiver:
+        project = ApplyProject(tmp_path / "project", sandbox.url, webhook_url=receiver.url, signed=False)
+        receiver_deadline(project, 30)
+        with open(project.env_dir / "environment.yaml", "a", encoding="utf-8") as settings:
+            settings.write("  deliver_after_apply_seconds: 2\n")  # appended to the governance block, the file's last
+        project.add_generated(12)
+        started = time.monotonic()
+        done = project.start("apply", "--env", "dev", "--auto-approve").finish()
+        elapsed = time.monotonic() - started
+        delivered_to = len(receiver.requests)
+    assert done.code == 0, str(done)
+    assert "Apply complete: 12 succeeded, 0 failed, 0 not attempted." in done.stdout, str(done)
+    assert "Governance: 12 event(s) not delivered yet, kept in the outbox; run `llmplan governance flush --env dev`." in done.stdout + done.stderr
+    assert len(admin.puts(status=200)) == 12
+    assert delivered_to == 1  # one delivery at a time, and none started after the first was cut
+    assert elapsed < 30, elapsed  # the receiver's deadline was never waited out

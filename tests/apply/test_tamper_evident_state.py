@@ -88,3 +88,25 @@ def test_refresh_is_the_way_out_and_vouches_for_the_state_again(applied: ApplyPr
     assert all(resource["configuration"]["max_tokens"] == 1024 for resource in state["resources"].values())
     commits = [entry for entry in applied.audit(commits=True) if entry["action"] == "state_commit"]
     assert [entry["serial"] for entry in commits] == [1, 2] and state["audit_head"]["entry_hash"] == commits[-1]["entry_hash"]
+
+
+@pytest.mark.parametrize("how", ["copied", "linked"])
+def test_another_environments_records_copied_or_linked_are_refused_naming_whose_they_are(applied: ApplyProject, how: str) -> None:
+    """state/dev/ copied (or symlinked) to state/beta/ for an environment beta with the same models:
+    plan, apply and import refuse it, and audit verify fails, naming environment dev."""
+    shutil.copytree(applied.env_dir, applied.root / "environments" / "beta")
+    beta = applied.root / "state" / "beta"
+    if how == "copied":
+        shutil.copytree(applied.state_dir, beta)
+    else:
+        beta.symlink_to(applied.state_dir, target_is_directory=True)
+    before = applied.audit_lines()
+    for args in (("plan", "--env", "beta"), ("apply", "--env", "beta", "--auto-approve"), ("import", "--env", "beta", "--all")):
+        done = applied.run(*args)
+        assert done.code == 1, str(done)
+        assert "belongs to environment dev, not beta" in done.stderr, str(done)
+        assert "Traceback" not in done.stderr
+    verify = applied.run("audit", "verify", "--env", "beta")
+    assert verify.code == 1 and "belongs to environment dev, not beta" in verify.stdout + verify.stderr, str(verify)
+    assert applied.audit_lines() == before  # dev's records untouched through the link
+    assert applied.run("plan", "--env", "dev", "--detailed-exitcode").code == 0

@@ -43,15 +43,27 @@ def test_state_migrate_moves_state_trail_and_outbox_to_postgres_and_back(first: 
     assert first.run("plan", "--env", "dev", "--detailed-exitcode").code == 0
 
 
-def test_state_migrate_refuses_a_target_holding_another_lineage(first: PgProject, second: PgProject) -> None:
-    second.apply()  # the database holds one lineage already
+def test_state_migrate_refuses_a_target_holding_another_lineage_and_names_the_way_out(first: PgProject, second: PgProject, pg_admin: Any) -> None:
+    second.apply()  # the database holds one lineage already (a fresh start, made before migrating)
+    fresh = second.state_view()["state"]["lineage"]
     first.write_environment(backend="local")
-    first.apply()  # this checkout's local files hold another
+    first.apply()  # this checkout's local files hold the real history
+    kept = json.loads((first.state_dir / "state.json").read_text())["lineage"]
     first.write_environment(backend="postgres")
     refused = first.run("state", "migrate", "--env", "dev")
     assert refused.code == 1
     assert "already holds a state of environment dev with another lineage" in refused.stderr
+    assert f"`llmplan state migrate --env dev --discard-target {fresh}` keeps a copy of it aside, removes it, and migrates" in refused.stderr
     assert second.state_view()["state"]["serial"] == 1  # untouched
+
+    wrong = first.run("state", "migrate", "--env", "dev", "--discard-target", kept)  # only the lineage the refusal named
+    assert wrong.code == 1 and "another lineage" in wrong.stderr
+    done = first.run("state", "migrate", "--env", "dev", "--discard-target", fresh)
+    assert done.code == 0, str(done)
+    assert "  the target's records of another lineage were set aside in " in done.stdout, str(done)
+    assert second.state_view()["state"]["lineage"] == kept
+    assert pg_admin("SELECT count(*) FROM {s}.states WHERE environment LIKE %s", f"dev@discarded-{fresh}-%") == [(1,)]  # kept, not deleted
+    assert first.run("audit", "verify", "--env", "dev").code == 0
 
 
 def test_state_migrate_to_the_backend_already_in_use_is_refused_clearly(first: PgProject) -> None:
@@ -89,6 +101,7 @@ def test_a_database_restart_mid_apply_stops_it_cleanly_and_the_next_apply_conver
     stopped = running.finish()
     assert stopped.code == 1, str(stopped)
     assert "cannot be reached" in stopped.stderr and "Traceback" not in stopped.stderr
+    assert "error ignored" not in stopped.stderr  # the driver's own warnings do not reach the user
     assert PASSWORD not in stopped.stdout + stopped.stderr
     gateway.clear_faults()
     again = first.run("apply", "--env", "dev", "--auto-approve")
@@ -98,4 +111,21 @@ def test_a_database_restart_mid_apply_stops_it_cleanly_and_the_next_apply_conver
     entries = first.audit()
     successes = Counter(e["model_id"] for e in entries if e["status"] == "success" and e["action"] == "configuration_update")
     assert successes == landed  # nothing recorded twice, nothing landed unrecorded
+    assert first.run("audit", "verify", "--env", "dev").code == 0
+
+
+def test_a_backend_switched_without_migrate_is_refused_before_any_request(first: PgProject, gateway: SandboxAdmin) -> None:
+    first.write_environment(backend="local")
+    first.apply()  # the records are in state/dev/
+    first.edit_model("bench-00001", "max_tokens: 1024", "max_tokens: 1111")
+    first.write_environment(backend="postgres")  # switched, not migrated
+    requests_before = len(gateway.requests())
+    for args in (("plan", "--env", "dev"), ("apply", "--env", "dev", "--auto-approve"), ("drift", "--env", "dev")):
+        refused = first.run(*args)
+        assert refused.code == 1, str(refused)
+        assert "environment.yaml of dev keeps its records in PostgreSQL" in refused.stderr and "which holds nothing for it, while local files" in refused.stderr, str(refused)
+        assert "Hint: move them first: `llmplan state migrate --env dev` (state.backend was switched without it); nothing was sent" in refused.stderr
+    assert len(gateway.requests()) == requests_before  # refused before any request
+    assert first.run("state", "migrate", "--env", "dev").code == 0
+    assert first.run("apply", "--env", "dev", "--auto-approve").code == 0
     assert first.run("audit", "verify", "--env", "dev").code == 0

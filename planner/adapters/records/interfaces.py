@@ -17,7 +17,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Callable, Iterable, Iterator, Mapping, Protocol, Sequence, runtime_checkable
 
-from planner.model.errors import AuditError
+from planner.model.errors import AuditError, LockLost
 from planner.model.state import LockInfo, ResourceState, State
 
 # --- reading ---------------------------------------------------------------
@@ -139,6 +139,11 @@ class Lease:
 
     info: LockInfo
     token: int
+
+    def taken_over(self, environment: str, current: int | None, holder: LockInfo | None) -> LockLost:
+        """The refusal of this lease's writes once another holder took token ``current``, naming that holder while it holds the lock."""
+        now = f" by {holder.describe()}" if holder is not None and holder.fence in (current, None) else " by another holder (which has released it since)"
+        return LockLost(f"the lock of environment {environment} was taken over{now} (fencing token {current}; this {self.info.operation} holds {self.token})")
 
 
 class Locker(Protocol):

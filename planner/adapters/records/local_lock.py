@@ -178,9 +178,7 @@ class LocalLocker:
         return None
 
     def _taken_over(self, lease: Lease, current: int) -> LockLost:
-        holder = self._read_lock_metadata()
-        now = f" by {holder.describe()}" if holder is not None and holder.fence == current else ""
-        return LockLost(f"the lock of environment {self.environment} was taken over{now} (fencing token {current}; this {lease.info.operation} holds {lease.token})")
+        return lease.taken_over(self.environment, current, self._read_lock_metadata())
 
     def _try_flock(self) -> int | None:
         """An open descriptor holding the OS lock, or None if someone else holds it."""

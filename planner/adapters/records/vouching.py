@@ -47,6 +47,9 @@ def placed(state: State, position_of: Callable[[str], int | None]) -> State:
     return state.vouched_by(AuditHead(state.audit_head.audit_id, state.audit_head.entry_hash, position_of(state.audit_head.entry_hash)))
 
 
+ANOTHER_ENVIRONMENT = "copied, moved or linked here from another environment"  # how a problem says the records are not this environment's
+
+
 def state_problems(snapshot: StateSnapshot, audit: AuditReader, *, environment: str, where: str) -> list[str]:
     """What is wrong between the committed state, its environment and the audit trail; empty when they vouch for each other.
 
@@ -60,7 +63,7 @@ def state_problems(snapshot: StateSnapshot, audit: AuditReader, *, environment: 
     if state is None:
         return problems
     if state.environment is not None and state.environment != environment:
-        problems.append(f"the state in {where} belongs to environment {state.environment}, not {environment}: it was copied, moved or linked here from another environment")
+        problems.append(f"the state in {where} belongs to environment {state.environment}, not {environment}: it was {ANOTHER_ENVIRONMENT}")
         return problems
     if state.audit_head is None:
         latest = _latest_commit(audit)
@@ -73,7 +76,7 @@ def state_problems(snapshot: StateSnapshot, audit: AuditReader, *, environment: 
         return problems
     owner = entry.get("environment")
     if isinstance(owner, str) and owner != environment:
-        problems.append(f"the state in {where} is vouched for by an entry of environment {owner}, not {environment}: the records were copied, moved or linked from another environment")
+        problems.append(f"the state in {where} is vouched for by an entry of environment {owner}, not {environment}: the records were {ANOTHER_ENVIRONMENT}")
         return problems
     expected = {"lineage": state.lineage, "serial": state.serial, "state_checksum": state.content_checksum()}
     differing = [name for name, value in expected.items() if entry.get(name) != value]

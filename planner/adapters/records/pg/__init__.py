@@ -229,10 +229,8 @@ class _FencedTransaction:
         return suppressed
 
     def _refused(self) -> LockLost:
-        current = self.records.locker._quietly(self.records.locker._current_token)
-        holder = self.records.locker._quietly(self.records.locker.holder)
-        now = f" by {holder.describe()}" if holder is not None else ""
-        return LockLost(f"the lock of environment {self.records.environment} was taken over{now} (fencing token {current}; this {self.lease.info.operation} holds {self.lease.token})")
+        locker = self.records.locker
+        return self.lease.taken_over(self.records.environment, locker._quietly(locker._current_token), locker._quietly(locker.holder))
 
 
 def _fence_refused(error: BaseException) -> bool:

@@ -9,6 +9,7 @@ fast as before.
 
 from __future__ import annotations
 
+import logging
 import threading
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -19,6 +20,10 @@ from psycopg import sql
 
 from planner import __version__
 from planner.model.errors import ConfigurationError, RecordsUnavailable, StateError
+
+# psycopg warns on stderr ("error ignored terminating <psycopg.Pipeline …>") when a connection
+# dies mid-pipeline; the error llmplan raises then says the same, naming the database.
+logging.getLogger("psycopg").addHandler(logging.NullHandler())
 
 CONNECT_TIMEOUT_SECONDS = 10
 SCHEMA_VERSION = 4

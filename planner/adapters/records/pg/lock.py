@@ -131,7 +131,7 @@ class PostgresLocker:
             return f"the database session holding the lock of environment {self.environment} ended (ended by an administrator, a timeout or a failover){now}"
         current = self._quietly(self._current_token)
         if current is not None and current != lease.token:
-            return f"the lock of environment {self.environment} was taken over (fencing token {current}; this {lease.info.operation} holds {lease.token})"
+            return lease.taken_over(self.environment, current, self._quietly(self.holder)).message
         return None
 
     def _holds(self, connection: psycopg.Connection[Any]) -> bool:
