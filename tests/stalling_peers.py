@@ -235,3 +235,57 @@ def trickling_proxy(upstream: str, slow: Callable[[str, str], bool], *, interval
 
     with running(handle) as peer:
         yield peer
+
+
+class TcpProxy:
+    """Forwards bytes both ways between each client and ``upstream`` until :meth:`stall`: from then on
+    it forwards nothing and answers nothing, yet keeps every connection open (a proxy or a network
+    path that stops, while the kernel on this side still acknowledges every packet)."""
+
+    def __init__(self, upstream: tuple[str, int]) -> None:
+        self.upstream = upstream
+        self.stalled = threading.Event()
+
+    def stall(self) -> None:
+        self.stalled.set()
+
+    def handle(self, connection: socket.socket, stop: threading.Event, peer: Peer) -> None:
+        server = socket.create_connection(self.upstream, timeout=5)
+        server.settimeout(POLL)
+        try:
+            back = threading.Thread(target=self._pump, args=(server, connection, stop), name="tcp-proxy-back", daemon=True)
+            back.start()
+            self._pump(connection, server, stop)
+            back.join(timeout=5)
+        finally:
+            server.close()
+
+    def _pump(self, source: socket.socket, target: socket.socket, stop: threading.Event) -> None:
+        while not stop.is_set():
+            if self.stalled.is_set():
+                stop.wait(POLL)
+                continue
+            try:
+                data = source.recv(65536)
+            except (TimeoutError, socket.timeout):
+                continue
+            except OSError:
+                return
+            if not data:
+                try:
+                    target.shutdown(socket.SHUT_WR)
+                except OSError:
+                    pass
+                return
+            try:
+                target.sendall(data)
+            except OSError:
+                return
+
+
+@contextmanager
+def tcp_proxy(host: str, port: int) -> Iterator[tuple[Peer, TcpProxy]]:
+    """A TCP proxy on 127.0.0.1 in front of ``host:port`` that a test can :meth:`~TcpProxy.stall`."""
+    proxy = TcpProxy((host, port))
+    with running(proxy.handle) as peer:
+        yield peer, proxy

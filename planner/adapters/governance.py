@@ -305,7 +305,7 @@ class Courier:
                 self.notifier.flush(budget=left)
         except (LlmplanError, OSError) as failure:  # the outbox cannot be written (its records failed): the command reports that
             message = failure.message if isinstance(failure, LlmplanError) else str(failure)
-            log.warning("governance delivery stopped: %s; the events wait in the outbox", message)
+            log.info("governance delivery stopped: %s; the events wait in the outbox", message)  # the command reports the failure itself
             self.notifier.cancel("the outbox cannot be written")
             while self._queue.get() is not None:  # until finish() or close()
                 pass

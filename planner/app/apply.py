@@ -8,10 +8,12 @@ whichever command meets it next.
 
 from __future__ import annotations
 
+import logging
 import os
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Mapping
+from typing import Callable, Iterator, Mapping
 
 from planner import __version__
 from planner.adapters.gateway.live import fetch_live
@@ -30,9 +32,23 @@ from planner.core.planning import build_plan
 from planner.core.safety import weakening_gate
 from planner.model.audit import FAILURE, SUCCESS
 from planner.model.clock import utc_now
-from planner.model.errors import Aborted, ApplyFailed, ConfigurationError, StalePlan
+from planner.model.errors import Aborted, ApplyFailed, ConfigurationError, StalePlan, StateError
 from planner.model.outcome import SKIPPED, UNKNOWN, Outcome
 from planner.model.plan import FORGET, Plan
+
+log = logging.getLogger("llmplan.records")
+
+
+@contextmanager
+def _interrupt_first(interrupted: Callable[[], KeyboardInterrupt | None]) -> Iterator[None]:
+    """Around the records session: once Ctrl-C or SIGTERM stopped the apply, a state that could not be
+    committed (the database was cut with everything else) is a warning, and the interrupt is what the user hears."""
+    try:
+        yield
+    except StateError as failure:
+        if interrupted() is None:
+            raise
+        log.warning("the state was not committed (%s); what was recorded is kept, and the next apply folds it in", failure.message)
 
 
 @dataclass(frozen=True)
@@ -128,8 +144,9 @@ def apply(
     metrics = ApplyMetrics()
     executor = None
     undelivered = 0
+    interrupted: KeyboardInterrupt | None = None
     try:
-        with RecordsSession(records, operation="apply", lock_timeout=lock_timeout) as session:
+        with _interrupt_first(lambda: interrupted), RecordsSession(records, operation="apply", lock_timeout=lock_timeout) as session:
             workers = parallelism or environment.apply.parallelism
             with gateway_client(environment, parallelism=workers, environ=environ, timeout=gateway_timeout) as client:
                 if saved is not None:
@@ -166,8 +183,9 @@ def apply(
                     approval=approval,
                 )
                 outcomes = executor.run()
-            executor.raise_if_records_failed()
             interrupted = executor.interrupted
+            if interrupted is None:  # interrupted, the signal is the news (exit 130 or 143), whatever else went wrong
+                executor.raise_if_records_failed()
             if courier is not None and environment.governance is not None:  # under the lock: one process compacts the outbox
                 undelivered = courier.finish(0 if interrupted else environment.governance.deliver_after_apply_seconds)  # interrupted: exit now, the events wait
         warnings = tuple(session.warnings)

@@ -19,6 +19,7 @@ from planner.model.settings import (
     DEFAULT_MAX_CHANGE_PERCENT,
     DEFAULT_PARALLELISM,
     DEFAULT_PG_SCHEMA,
+    DEFAULT_RECORDS_TIMEOUT,
     DEFAULT_WEBHOOK_TIMEOUT,
     NOT_INHERITED,
     ApplySettings,
@@ -114,4 +115,5 @@ def state_settings(block: Any) -> StateSettings:
         backend=str(block.get("backend", "local")),
         dsn_env=str(block.get("dsn_env", DEFAULT_DSN_ENV)),
         schema=str(block.get("schema", DEFAULT_PG_SCHEMA)),
+        timeout_seconds=float(block.get("timeout_seconds", DEFAULT_RECORDS_TIMEOUT)),
     )

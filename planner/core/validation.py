@@ -33,6 +33,7 @@ _PATTERN_MEANINGS = {
     "login_url": "is not an https:// URL (http:// only on 127.0.0.1, localhost or [::1])",
     "webhook_url": "is not an https:// URL (http:// only on 127.0.0.1, localhost or [::1])",
     "secret_env": "is not an environment variable name (letters, digits and _, not starting with a digit)",
+    "schema": "is not a schema name llmplan may use (lower-case letters, digits and _, at most 63 characters, not starting with pg_: PostgreSQL reserves those)",
 }
 
 

@@ -33,6 +33,7 @@ DEFAULT_WEBHOOK_TIMEOUT = 5.0
 DEFAULT_DELIVER_AFTER_APPLY = 20.0  # seconds an apply goes on delivering events after its last change
 DEFAULT_DSN_ENV = "LLMPLAN_PG_DSN"
 DEFAULT_PG_SCHEMA = "llmplan"
+DEFAULT_RECORDS_TIMEOUT = 30.0  # seconds: one exchange with the records database
 
 
 @dataclass(frozen=True)
@@ -122,6 +123,7 @@ class StateSettings:
     backend: str = "local"
     dsn_env: str = DEFAULT_DSN_ENV
     schema: str = DEFAULT_PG_SCHEMA
+    timeout_seconds: float = DEFAULT_RECORDS_TIMEOUT  # postgres: the deadline of one exchange with the database
 
 
 @dataclass(frozen=True)

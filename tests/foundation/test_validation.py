@@ -96,6 +96,17 @@ def test_messages_never_show_schema_internals(project: Project) -> None:
             assert internal not in message, message
 
 
+@pytest.mark.parametrize("name", ["pg_temp", "pg_catalog", "pg_llmplan"])
+def test_a_schema_name_postgresql_reserves_is_refused_by_validate(project: Project, name: str) -> None:
+    """pg_temp would put the records in a schema that vanishes with the session; PostgreSQL refuses the rest."""
+    project.environment(settings=f"gateway: {{sandbox: true}}\nstate: {{backend: postgres, schema: {name}}}\n", models={"m": VALID_MODEL})
+
+    (problem,) = problems_of(project)
+
+    assert (problem.path, problem.line) == ("state.schema", 2)
+    assert problem.message == f'"{name}" is not a schema name llmplan may use (lower-case letters, digits and _, at most 63 characters, not starting with pg_: PostgreSQL reserves those)'
+
+
 # --- rules a schema cannot say, and the duplicates ------------------------------------
 
 

@@ -240,7 +240,7 @@ def _fence_refused(error: BaseException) -> bool:
 def open_postgres_records(environment: str, settings: StateSettings, *, environ: Mapping[str, str] | None = None) -> PostgresRecords:
     """Connect (naming host and port, never the password, if that fails), migrate, and open."""
     dsn = dsn_from(os.environ if environ is None else environ, settings.dsn_env)
-    database = Database(dsn, target_of(dsn, settings.schema))
+    database = Database(dsn, target_of(dsn, settings.schema), timeout=settings.timeout_seconds)
     try:
         database.migrate()
     except BaseException:

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import logging
 import threading
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager, suppress
 from dataclasses import dataclass
 from typing import Any, Iterator, Mapping
 
@@ -19,13 +19,17 @@ import psycopg
 from psycopg import sql
 
 from planner import __version__
+from planner.adapters.records.pg.watch import ConnectionWatch, server_limits
+from planner.adapters.waiting import ANNOUNCE_AFTER_SECONDS, Cancellation, announce
 from planner.model.errors import ConfigurationError, RecordsUnavailable, StateError
+from planner.model.settings import DEFAULT_RECORDS_TIMEOUT
 
 # psycopg warns on stderr ("error ignored terminating <psycopg.Pipeline …>") when a connection
 # dies mid-pipeline; the error llmplan raises then says the same, naming the database.
 logging.getLogger("psycopg").addHandler(logging.NullHandler())
 
 CONNECT_TIMEOUT_SECONDS = 10
+STREAM_BATCH = 5000  # rows per round trip when a long read streams
 SCHEMA_VERSION = 4
 
 # An audit row's timestamp, compared byte by byte (the "C" collation): the expression the
@@ -162,15 +166,43 @@ def scrub(text: str, dsn: str) -> str:
     return text
 
 
-def connect(dsn: str, target: Target, *, autocommit: bool = False) -> psycopg.Connection[Any]:
-    """A connection, or RecordsUnavailable naming host and port (within the connect timeout)."""
+# TCP keepalives and tcp_user_timeout: a peer that is gone (a host down, a dropped route) is noticed
+# within about 25 s even while no exchange is waiting; a peer that is there and silent is the watch's (watch.py).
+KEEPALIVES = {"keepalives": 1, "keepalives_idle": 10, "keepalives_interval": 5, "keepalives_count": 3, "tcp_user_timeout": 25_000}
+
+
+def connect(dsn: str, target: Target, *, autocommit: bool = False, timeout: float = DEFAULT_RECORDS_TIMEOUT) -> psycopg.Connection[Any]:
+    """A connection with llmplan's timeouts, or RecordsUnavailable naming host and port (within the connect timeout).
+
+    The server's own limits are set for the session (not as a startup
+    ``options`` parameter, which a pooler may refuse): a statement ends
+    before the exchange's deadline, a wait for a row another session holds
+    sooner (:func:`~planner.adapters.records.pg.watch.server_limits`).
+    """
+    parts = psycopg.conninfo.conninfo_to_dict(dsn)
+    parts.setdefault("connect_timeout", CONNECT_TIMEOUT_SECONDS)
+    parts.setdefault("application_name", "llmplan")
+    for name, value in KEEPALIVES.items():
+        parts.setdefault(name, value)
+    slow = threading.Timer(ANNOUNCE_AFTER_SECONDS, announce, args=(f"waiting for {target.describe()} to accept the connection (at most {CONNECT_TIMEOUT_SECONDS} s)",))
+    slow.daemon = True
+    slow.start()
     try:
-        parts = psycopg.conninfo.conninfo_to_dict(dsn)
-        parts.setdefault("connect_timeout", CONNECT_TIMEOUT_SECONDS)
-        parts.setdefault("application_name", "llmplan")
-        return psycopg.connect(psycopg.conninfo.make_conninfo("", **parts), autocommit=autocommit)
+        connection = psycopg.connect(psycopg.conninfo.make_conninfo("", **parts), autocommit=autocommit)
+        statement, lock = server_limits(timeout)
+        # the server's keepalives too: a session whose client machine is gone (and the lock it holds) ends in about 25 s, not 2 hours
+        connection.execute(
+            "SELECT set_config('statement_timeout', %s, false), set_config('lock_timeout', %s, false), set_config('tcp_keepalives_idle', '10', false), "
+            "set_config('tcp_keepalives_interval', '5', false), set_config('tcp_keepalives_count', '3', false)",
+            (str(statement), str(lock)),
+        )
+        if not autocommit:
+            connection.commit()
+        return connection
     except psycopg.Error as error:
         raise unavailable(error, dsn, target) from None
+    finally:
+        slow.cancel()
 
 
 # A read-only role (GRANT USAGE on the schema, SELECT on its tables) is enough for
@@ -183,13 +215,30 @@ READ_ONLY_HINT = (
 
 
 def unavailable(error: BaseException, dsn: str, target: Target) -> StateError:
-    """What the database said, as an error of ours; a refused privilege is not an outage."""
-    reason = scrub(str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__, dsn)
+    """What the database said, as an error of ours: a refused login, privilege or lock wait is not an outage."""
+    text = str(error).strip()
+    reason = scrub(text.splitlines()[0] if text else type(error).__name__, dsn)
+    variable_hint = "the connection string (state.dsn_env, LLMPLAN_PG_DSN by default) names the role and its password"
     if isinstance(error, psycopg.errors.InsufficientPrivilege):
+        return StateError(f"the role {target.user} may not do this in {target.describe()}: {reason}", hint=READ_ONLY_HINT)
+    if "password authentication failed" in text:  # PostgreSQL says the same for a role that does not exist
         return StateError(
-            f"the role {target.user} may not do this in {target.describe()}: {reason}",
-            hint=READ_ONLY_HINT,
+            f"{target.describe()} refused the login of role {target.user}: password authentication failed (a wrong password, or no such role: PostgreSQL does not say which)",
+            hint=f"check the role and its password: {variable_hint}",
         )
+    if "authentication failed" in text:
+        return StateError(f"{target.describe()} refused the login of role {target.user}: {reason}", hint=f"check the role and how it may log in (pg_hba.conf): {variable_hint}")
+    if f'role "{target.user}" does not exist' in text:
+        return StateError(f"{target.describe()} has no role {target.user}", hint=f"create the role (see docs/state.md, Permissions), or fix the user name: {variable_hint}")
+    if f'database "{target.database}" does not exist' in text:
+        return StateError(f"{target.describe()}: the database {target.database} does not exist", hint=f"create it, or fix the database name: {variable_hint}")
+    if isinstance(error, psycopg.errors.LockNotAvailable):
+        return StateError(
+            f"the records in {target.describe()} are locked by another database session (a row it holds, for longer than lock_timeout): {reason}",
+            hint="find it in pg_stat_activity (a transaction left open by hand?) and end it; nothing more was recorded, and the next run settles what this one left open",
+        )
+    if isinstance(error, psycopg.errors.QueryCanceled):
+        return RecordsUnavailable(f"the records database {target.describe()} did not finish a statement in time (statement_timeout): {reason}")
     return RecordsUnavailable(f"the records database {target.describe()} cannot be reached: {reason}")
 
 
@@ -200,15 +249,22 @@ class Database:
     transaction under this object's lock, so they never interleave.
     """
 
-    def __init__(self, dsn: str, target: Target) -> None:
+    def __init__(self, dsn: str, target: Target, *, timeout: float = DEFAULT_RECORDS_TIMEOUT) -> None:
         self.dsn = dsn
         self.target = target
+        self.timeout = timeout
         self.schema = sql.Identifier(target.schema)
         self._mutex = threading.RLock()
-        self._connection = connect(dsn, target)
+        self._connection = connect(dsn, target, timeout=timeout)
+        self.cancellation = Cancellation()  # cut by Ctrl-C or SIGTERM (planner.adapters.waiting.cancel_everything)
+        self.watch = self.watch_of(self._connection, "")
         self._migrated = False
         self.version = 0  # the schema's version, once migrate() has looked
         self.depth = 0  # transactions open on this thread: more than one is a savepoint inside a caller's
+
+    def watch_of(self, connection: psycopg.Connection[Any], which: str) -> ConnectionWatch:
+        """The deadline and waiting line of ``connection``'s exchanges, cut with this database's cancellation."""
+        return ConnectionWatch(connection, f"the records database {self.target.describe()}{which}", self.cancellation, self.timeout)
 
     def table(self, name: str) -> sql.Composed:
         return sql.SQL("{}.{}").format(self.schema, sql.Identifier(name))
@@ -224,12 +280,17 @@ class Database:
         with self._mutex:
             self.depth += 1
             try:
-                if pipeline and self.depth == 1:
-                    with self._connection.pipeline(), self._connection.transaction(), self._connection.cursor() as cursor:
+                if self.depth > 1:  # a savepoint inside the caller's transaction, bounded with it
+                    with self._connection.transaction(), self._connection.cursor() as cursor:
                         yield cursor
                     return
-                with self._connection.transaction(), self._connection.cursor() as cursor:
-                    yield cursor
+                with self.watch.exchange():
+                    if pipeline:
+                        with self._connection.pipeline(), self._connection.transaction(), self._connection.cursor() as cursor:
+                            yield cursor
+                        return
+                    with self._connection.transaction(), self._connection.cursor() as cursor:
+                        yield cursor
             except psycopg.errors.DeadlockDetected:
                 raise  # the caller retries its transaction
             except psycopg.OperationalError as error:
@@ -243,15 +304,39 @@ class Database:
 
     @contextmanager
     def streaming(self, query: sql.Composed, params: tuple[Any, ...]) -> Iterator[Iterator[tuple[Any, ...]]]:
-        """Rows of ``query`` fetched in batches by a server-side cursor: constant memory for any length."""
+        """Rows of ``query`` fetched in batches by a server-side cursor: constant memory for any length.
+
+        Each step (opening, every batch, closing) is one exchange with its own
+        deadline: reading a long trail takes as long as it takes, a stalled
+        database does not.
+        """
         with self._mutex:
+            steps = ExitStack()
             try:
-                with self._connection.transaction(), self._connection.cursor(name="llmplan_stream") as cursor:
-                    cursor.itersize = 5000
+                with self.watch.exchange():
+                    steps.enter_context(self._connection.transaction())
+                    cursor = steps.enter_context(self._connection.cursor(name="llmplan_stream"))
                     cursor.execute(query, params)
-                    yield iter(cursor)
-            except (psycopg.OperationalError, psycopg.errors.InsufficientPrivilege) as error:
+                yield self._batches(cursor)
+            except BaseException as error:
+                with suppress(StateError, psycopg.Error), self.watch.exchange():
+                    steps.__exit__(type(error), error, error.__traceback__)  # rolled back
+                if isinstance(error, (psycopg.OperationalError, psycopg.InterfaceError, psycopg.errors.InsufficientPrivilege)):
+                    raise unavailable(error, self.dsn, self.target) from None
+                raise
+            try:
+                with self.watch.exchange():
+                    steps.close()
+            except (psycopg.OperationalError, psycopg.InterfaceError) as error:
                 raise unavailable(error, self.dsn, self.target) from None
+
+    def _batches(self, cursor: psycopg.Cursor[Any]) -> Iterator[tuple[Any, ...]]:
+        while True:
+            with self.watch.exchange():
+                rows = cursor.fetchmany(STREAM_BATCH)
+            if not rows:
+                return
+            yield from rows
 
     def migrate(self) -> None:
         """Create or upgrade the schema, once; refuse one written by a newer llmplan.
@@ -320,6 +405,7 @@ class Database:
 
     def close(self) -> None:
         with self._mutex:
+            self.watch.close()
             try:
                 self._connection.close()
             except psycopg.Error:

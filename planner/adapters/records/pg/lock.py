@@ -24,6 +24,7 @@ import hashlib
 import json
 import threading
 import time
+from dataclasses import dataclass
 from typing import Any, Callable
 
 import psycopg
@@ -32,6 +33,7 @@ from psycopg import sql
 from planner.adapters.identity import new_lock_info
 from planner.adapters.records.interfaces import Lease
 from planner.adapters.records.pg.database import Database, connect, unavailable
+from planner.adapters.records.pg.watch import ConnectionWatch
 from planner.adapters.waiting import announce_wait
 from planner.model.clock import utc_now
 from planner.model.errors import LockHeld, StateError
@@ -42,6 +44,21 @@ def advisory_key(schema: str, environment: str) -> int:
     """A stable signed 64-bit key for one environment of one schema."""
     digest = hashlib.sha256(f"llmplan lock {schema} {environment}".encode()).digest()
     return int.from_bytes(digest[:8], "big", signed=True)
+
+
+@dataclass(frozen=True)
+class _Held:
+    """A held lock's own session, and the watch that bounds its exchanges."""
+
+    connection: psycopg.Connection[Any]
+    watch: ConnectionWatch
+
+    def close(self) -> None:
+        self.watch.close()
+        try:
+            self.connection.close()
+        except psycopg.Error:
+            pass
 
 
 class PostgresLocker:
@@ -60,7 +77,7 @@ class PostgresLocker:
         self._poll_interval = poll_interval
         self._clock = clock
         self._sleep = sleep
-        self._held: dict[str, psycopg.Connection[Any]] = {}
+        self._held: dict[str, _Held] = {}
         self._mutex = threading.Lock()
 
     @property
@@ -69,11 +86,13 @@ class PostgresLocker:
 
     def lock(self, operation: str, *, timeout: float = 0.0) -> Lease:
         self.db.require_writable()
-        connection = connect(self.db.dsn, self.db.target, autocommit=True)
+        connection = connect(self.db.dsn, self.db.target, autocommit=True, timeout=self.db.timeout)
+        watch = self.db.watch_of(connection, " (the lock's session)")
+        held = _Held(connection, watch)
         try:
             deadline = self._clock() + max(timeout, 0.0)
             announced = False
-            while not self._try(connection):
+            while not self._try(held):
                 remaining = deadline - self._clock()
                 if remaining <= 0:
                     raise self._lock_held()
@@ -83,46 +102,53 @@ class PostgresLocker:
                     announced = True
                 self._sleep(min(self._poll_interval, remaining))
             # the next token; the UPDATE waits for a write of the previous holder that passed its check to commit
-            row = connection.execute(
-                sql.SQL("INSERT INTO {} (environment, token) VALUES (%s, 1) ON CONFLICT (environment) DO UPDATE SET token = {}.token + 1 RETURNING token").format(
-                    self.db.table("fences"), self.db.table("fences")
-                ),
-                (self.environment,),
-            ).fetchone()
-            assert row is not None
-            info = dataclasses.replace(new_lock_info(operation, where=self.where, now=utc_now()), fence=int(row[0]))
-            connection.execute(
-                sql.SQL(
-                    "INSERT INTO {} (environment, lock_id, backend_pid, info) VALUES (%s, %s, pg_backend_pid(), %s) "
-                    "ON CONFLICT (environment) DO UPDATE SET lock_id = EXCLUDED.lock_id, backend_pid = EXCLUDED.backend_pid, info = EXCLUDED.info"
-                ).format(self.db.table("locks")),
-                (self.environment, info.id, json.dumps(info.to_dict())),
-            )
-            if not self._holds(connection):
+            with watch.exchange():
+                row, holds = self._take_token(connection, operation)
+            if not holds:
                 raise StateError(
                     f"the lock of environment {self.environment} was taken on a connection that no longer holds it: "
                     "is the database behind a connection pooler in transaction mode?",
                     hint="connect llmplan to PostgreSQL directly, or through a pooler in session mode: a session lock needs its session",
                 )
         except psycopg.Error as error:
-            connection.close()
+            held.close()
             raise unavailable(error, self.db.dsn, self.db.target) from None
         except BaseException:
-            connection.close()
+            held.close()
             raise
+        token, info = row
         with self._mutex:
-            self._held[info.id] = connection
-        return Lease(info, int(row[0]))
+            self._held[info.id] = held
+        return Lease(info, token)
+
+    def _take_token(self, connection: psycopg.Connection[Any], operation: str) -> tuple[tuple[int, LockInfo], bool]:
+        """The next fencing token and the row naming this holder; and whether this session holds the advisory lock."""
+        row = connection.execute(
+            sql.SQL("INSERT INTO {} (environment, token) VALUES (%s, 1) ON CONFLICT (environment) DO UPDATE SET token = {}.token + 1 RETURNING token").format(
+                self.db.table("fences"), self.db.table("fences")
+            ),
+            (self.environment,),
+        ).fetchone()
+        assert row is not None
+        info = dataclasses.replace(new_lock_info(operation, where=self.where, now=utc_now()), fence=int(row[0]))
+        connection.execute(
+            sql.SQL(
+                "INSERT INTO {} (environment, lock_id, backend_pid, info) VALUES (%s, %s, pg_backend_pid(), %s) "
+                "ON CONFLICT (environment) DO UPDATE SET lock_id = EXCLUDED.lock_id, backend_pid = EXCLUDED.backend_pid, info = EXCLUDED.info"
+            ).format(self.db.table("locks")),
+            (self.environment, info.id, json.dumps(info.to_dict())),
+        )
+        return (int(row[0]), info), self._holds(connection)
 
     def lost(self, lease: Lease) -> str | None:
         """Why ``lease`` no longer holds the lock (its session ended, another holder took the next token), or None."""
         with self._mutex:
-            connection = self._held.get(lease.info.id)
-        if connection is None:
+            held = self._held.get(lease.info.id)
+        if held is None:
             return f"lock {lease.info.id} of environment {self.environment} is not held by this process"
         try:
-            with self._mutex:
-                holds = self._holds(connection)
+            with self._mutex, held.watch.exchange():
+                holds = self._holds(held.connection)
         except psycopg.Error:
             holds = False
         if not holds:
@@ -156,8 +182,9 @@ class PostgresLocker:
         except StateError:
             return None
 
-    def _try(self, connection: psycopg.Connection[Any]) -> bool:
-        row = connection.execute("SELECT pg_try_advisory_lock(%s)", (self.key,)).fetchone()
+    def _try(self, held: _Held) -> bool:
+        with held.watch.exchange():
+            row = held.connection.execute("SELECT pg_try_advisory_lock(%s)", (self.key,)).fetchone()
         return bool(row and row[0])
 
     def _lock_held(self) -> LockHeld:
@@ -195,16 +222,17 @@ class PostgresLocker:
     def unlock(self, lease: Lease) -> None:
         lock = lease.info
         with self._mutex:
-            connection = self._held.pop(lock.id, None)
-        if connection is None:
+            held = self._held.pop(lock.id, None)
+        if held is None:
             raise StateError(f"lock {lock.id} on environment {self.environment} is not held by this process")
         try:
-            connection.execute(sql.SQL("DELETE FROM {} WHERE environment = %s AND lock_id = %s").format(self.db.table("locks")), (self.environment, lock.id))
-            connection.execute("SELECT pg_advisory_unlock(%s)", (self.key,))
-        except psycopg.Error:
-            pass  # the session is gone, and its lock with it
+            with held.watch.exchange():
+                held.connection.execute(sql.SQL("DELETE FROM {} WHERE environment = %s AND lock_id = %s").format(self.db.table("locks")), (self.environment, lock.id))
+                held.connection.execute("SELECT pg_advisory_unlock(%s)", (self.key,))
+        except (psycopg.Error, StateError):
+            pass  # the session is gone (or cut), and its lock with it
         finally:
-            connection.close()
+            held.close()
 
     def force_unlock(self, lock_id: str) -> None:
         """Remove the description of a lock whose session is gone; refused while it lives or for a wrong id."""
