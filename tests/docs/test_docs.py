@@ -92,7 +92,10 @@ def test_environment_doc_lists_exactly_the_keys_of_the_schema() -> None:
 def test_environment_doc_states_the_schema_defaults() -> None:
     documented = documented_keys()
     with_default = {key: spec["default"] for key, spec in schema_keys(schema("environment.schema.json")).items() if "default" in spec}
-    assert set(with_default) == {"gateway.timeout_seconds", "governance.timeout_seconds", "governance.deliver_after_apply_seconds", "apply.parallelism", "apply.max_change_percent", "apply.weakening", "state.backend", "state.dsn_env", "state.schema", "state.timeout_seconds"}
+    assert set(with_default) == {
+        "gateway.timeout_seconds", "governance.timeout_seconds", "governance.deliver_after_apply_seconds", "apply.parallelism", "apply.max_change_percent",
+        "apply.weakening", "state.backend", "state.dsn_env", "state.schema", "state.timeout_seconds",
+    }
     for key, default in with_default.items():
         assert documented[key][2] == str(default), key
 
