@@ -92,6 +92,7 @@ class SandboxApp(AdminEndpoints):
         defaults: FaultSettings,
         clock: Callable[[], float],
         webhook: WebhookVerifier = WebhookVerifier(),
+        wall_clock: Callable[[], float] = time.time,
     ) -> None:
         self.store = store
         self.issuer = issuer
@@ -101,6 +102,7 @@ class SandboxApp(AdminEndpoints):
         self.requests = Journal(REQUEST_LOG_SIZE)
         self.deliveries = Journal(WEBHOOK_LOG_SIZE)
         self.webhook = webhook
+        self.wall_clock = wall_clock
         self.base_url = ""
 
     # --- the pipeline -------------------------------------------------------------
