@@ -258,7 +258,10 @@ class Executor:
         Ctrl-C or SIGTERM (a KeyboardInterrupt in this, the main thread)
         stops scheduling; the requests in flight finish and are recorded, the
         rest are ``skipped``, and the interrupt is kept in :attr:`interrupted`
-        for the caller to re-raise once the records are committed.
+        for the caller to re-raise once the records are committed.  The
+        interrupt may land between any two statements here, so each PUT's
+        outcome is kept by the thread that made it, and the result is read
+        from those once the pool has finished every request it started.
         """
         outcomes: list[Outcome] = []
         for change in self.plan.actionable:
@@ -267,34 +270,44 @@ class Executor:
                 outcomes.append(outcome)
                 self.on_outcome(outcome)
         pending = [change for change in self.plan.actionable if change.action in WRITE_ACTIONS]
-        in_flight: dict[Future[Outcome], ResourceChange] = {}
+        finished: list[Outcome] = []  # every PUT's outcome, appended by its own thread
+        shown: set[int] = set()  # the outcomes already passed to on_outcome
+
+        def put(change: ResourceChange) -> Outcome:
+            outcome = self._put(change)
+            finished.append(outcome)
+            return outcome
+
+        def show(outcome: Outcome) -> None:
+            if id(outcome) not in shown:
+                shown.add(id(outcome))
+                self.on_outcome(outcome)
+
+        in_flight: set[Future[Outcome]] = set()
         with ThreadPoolExecutor(max_workers=max(1, self.parallelism), thread_name_prefix="llmplan-apply") as pool:
             try:
                 while pending or in_flight:
                     while pending and len(in_flight) < self.parallelism and not self.stop.is_set():
-                        change = pending.pop(0)
-                        in_flight[pool.submit(self._put, change)] = change
+                        in_flight.add(pool.submit(put, pending[0]))
+                        pending.pop(0)  # after the submit: an interrupt between the two leaves it pending and started
                     if not in_flight:
                         break
-                    done, _ = wait(list(in_flight), return_when=FIRST_COMPLETED)
+                    done, in_flight = wait(in_flight, return_when=FIRST_COMPLETED)
                     for future in done:
-                        in_flight.pop(future)
                         outcome = future.result()
-                        outcomes.append(outcome)
-                        self.on_outcome(outcome)
+                        show(outcome)
                         if outcome.status in (FAILURE, UNKNOWN) and self.fail_fast:
                             self.stop.set()
             except KeyboardInterrupt as interrupt:
-                # stop scheduling; let the requests in flight finish and be recorded
+                # stop scheduling; leaving the pool lets the requests in flight finish and be recorded
                 self.stop.set()
                 self.interrupted = interrupt
-                for future in list(in_flight):
-                    outcome = future.result()
-                    outcomes.append(outcome)
-                    self.on_outcome(outcome)
-            finally:
-                for change in pending:
-                    outcomes.append(Outcome(change.address, change.model_id, change.action, SKIPPED))
+        started = set()
+        for outcome in finished:
+            show(outcome)
+            started.add((outcome.address, outcome.action))
+        outcomes.extend(finished)
+        outcomes.extend(Outcome(change.address, change.model_id, change.action, SKIPPED) for change in pending if (change.address, change.action) not in started)
         return sorted(outcomes, key=lambda outcome: outcome.address)
 
 
