@@ -217,6 +217,12 @@ class Child:
         self._wait(lambda: wanted in self._output["stdout"], timeout, f"no {text!r} on stdout")
         assert wanted in self._output["stdout"], f"the process ended without printing {text!r}\n{self.text('stdout')}{self.text('stderr')}"
 
+    def wait_for_stderr(self, text: str, *, timeout: float = 30.0) -> None:
+        """Block until stderr contains ``text`` (a waiting line, a note)."""
+        wanted = text.encode()
+        self._wait(lambda: wanted in self._output["stderr"], timeout, f"no {text!r} on stderr")
+        assert wanted in self._output["stderr"], f"the process ended without printing {text!r}\n{self.text('stdout')}{self.text('stderr')}"
+
     def type(self, line: str) -> None:
         """Type a line on the child's terminal."""
         assert self._controller is not None, "start the child with terminal=True"
