@@ -6,7 +6,7 @@ PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: demo test bench reliability clean bytecode
+.PHONY: demo test typecheck tests bench reliability clean bytecode
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -30,10 +30,29 @@ bytecode: $(BIN)/python
 demo: $(VENV)/.installed bytecode
 	$(BIN)/python examples/demo.py
 
-# mypy first ([tool.mypy] in pyproject.toml: 0 errors), then every test.
-test: $(VENV)/.installed-test bytecode
+# pytest rewrites the asserts of each test module before importing it and
+# caches the result beside it, unless PYTHONDONTWRITEBYTECODE is set (many CI
+# images, and this machine): then every worker of every run rewrote them all
+# again (5 s of CPU each). Written once here, read by every worker; redone
+# only when a test file changes.
+$(VENV)/.tests-compiled: $(VENV)/.installed-test $(shell find tests -name '*.py')
+	@PYTHONDONTWRITEBYTECODE= $(BIN)/python -m pytest --collect-only -q > /dev/null || true
+	@touch $@
+
+# Test workers (pytest-xdist). `-n auto` is twice the cores, at most 8
+# (tests/conftest.py): much of the suite waits on child processes and sockets.
+# Measured on 2 cores, quiet: see the README, "Running the tests".
+WORKERS ?= auto
+
+# mypy first ([tool.mypy] in pyproject.toml: 0 errors), then every test,
+# ending with the 15 slowest and every test over 10 s with its reason.
+test: typecheck tests
+
+typecheck: $(VENV)/.installed-test
 	$(BIN)/python -m mypy
-	$(BIN)/python -m pytest
+
+tests: $(VENV)/.installed-test bytecode $(VENV)/.tests-compiled
+	$(BIN)/python -m pytest -n $(WORKERS) --durations=15
 
 # Speed against the physical bounds, and the long reliability runs; each
 # prints every figure with its goal (see README, "Performance and reliability").

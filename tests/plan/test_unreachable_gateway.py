@@ -74,6 +74,7 @@ def test_a_name_that_does_not_resolve_fails_within_10_s(tmp_path: Path) -> None:
     assert seconds < 10, seconds
 
 
+@pytest.mark.slow(reason='waits out its 5 s gateway deadline, as the user would')
 def test_a_gateway_that_never_answers_fails_at_the_gateway_timeout_and_says_it_is_waiting(tmp_path: Path, silent_gateway: str) -> None:
     seconds, done = timed(project_at(tmp_path, silent_gateway), "plan", "--env", "dev", "--gateway-timeout", "5")
     assert done.code == 1, str(done)
@@ -82,6 +83,7 @@ def test_a_gateway_that_never_answers_fails_at_the_gateway_timeout_and_says_it_i
     assert 4 < seconds < 5 + 15, seconds  # the deadline, not 9 attempts of 15 s
 
 
+@pytest.mark.slow(reason='waits out its 4 s gateway deadline, as the user would')
 def test_gateway_timeout_seconds_in_the_environment_sets_the_deadline(tmp_path: Path, silent_gateway: str) -> None:
     seconds, done = timed(project_at(tmp_path, silent_gateway, timeout_seconds=4), "drift", "--env", "dev")
     assert done.code == 1 and "(read timeout) in " in done.stderr, str(done)
