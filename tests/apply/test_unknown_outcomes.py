@@ -17,7 +17,7 @@ from collections import Counter
 from pathlib import Path
 from typing import Any, Callable
 
-from crash_checks import check_records_converge, start_project
+from crash_checks import check_records_converge, slower_after, start_project
 from project import CONFIG_PATH, ApplyProject, SandboxAdmin
 
 
@@ -152,6 +152,7 @@ def test_a_partly_applied_saved_plan_says_how_to_finish_and_is_not_applied_twice
 def test_sigterm_finishes_and_records_what_is_in_flight_commits_unlocks_and_exits_143(tmp_path: Path, make_sandbox: Callable[..., Any]) -> None:
     models = 40
     project, admin, written = start_project(tmp_path / "project", make_sandbox, models=models, applied_before=False, latency_ms=30)
+    slower_after(admin, models // 4 + 2 * 4, latency_ms=30, then_ms=300)
     child = project.start("apply", "--env", "dev", "--auto-approve", "--parallelism", "4")
 
     child.wait_for_progress(models // 4)
