@@ -10,6 +10,7 @@ from collections import Counter
 from pathlib import Path
 from typing import Any, Callable
 
+from crash_checks import slower_after
 from pg_project import PgProject
 from project import SandboxAdmin
 
@@ -85,7 +86,7 @@ def test_an_apply_killed_in_one_checkout_is_finished_from_the_other(first: PgPro
     for project in (first, second):
         for index in range(1, 7):
             project.edit_model(f"bench-{index:05d}", "max_tokens: 1024", "max_tokens: 1500")
-    gateway.faults(latency_ms=150)
+    slower_after(gateway, 5, latency_ms=150, then_ms=600_000)  # the last answer never comes: the kill finds it running
     running = first.start("apply", "--env", "dev", "--auto-approve", "--parallelism", "1")
     running.wait_for_progress(2)
     running.kill(signal.SIGKILL)
