@@ -15,8 +15,9 @@ when a test asks for it, so the core tests never load it.
 
 Durations: a test that takes more than ``SLOW_SECONDS`` on a quiet machine
 carries ``@pytest.mark.slow(reason="...")``, one line saying why it cannot be
-shorter.  Slow tests are collected first, so that with ``-n`` (``make test``)
-they start at once rather than finishing last.  The end of the run lists every
+shorter (a few shorter scenarios carry it too, to start early).  Slow tests
+are collected first, so that with ``-n`` (``make test``) they start at once
+rather than finishing last.  The end of the run lists every
 test over the limit with its reason: a report, never a failure, because a
 busy machine makes any test slow (the load average is printed beside it).
 """
@@ -40,11 +41,15 @@ if TYPE_CHECKING:
 SLOW_SECONDS = 10.0
 
 
+def cores() -> int:
+    """The cores this process may run on."""
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+
+
 def pytest_xdist_auto_num_workers(config: pytest.Config) -> int:
-    """``-n auto``: twice the cores this process may use (at most 8).  Much of
-    the suite waits on child processes and sockets; on 2 cores, 4 workers ran
-    it fastest (the measurements are in the Makefile)."""
-    return min(2 * len(os.sched_getaffinity(0)), 8)
+    """``-n auto``: twice the cores (at most 8).  Much of the suite waits on child
+    processes and sockets; on 2 cores, 4 workers ran it fastest (README, "Development")."""
+    return min(2 * cores(), 8)
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -96,11 +101,11 @@ def pytest_terminal_summary(terminalreporter: Any) -> None:
     if not over:
         return
     load = ", ".join(f"{figure:.1f}" for figure in os.getloadavg())
-    terminalreporter.write_sep("=", f"tests over {SLOW_SECONDS:g} s (load average {load} on {len(os.sched_getaffinity(0))} cores)")
+    terminalreporter.write_sep("=", f"tests over {SLOW_SECONDS:g} s (load average {load} on {cores()} cores)")
     for took, nodeid in over:
         why = reasons.get(nodeid)
         terminalreporter.write_line(f"{took:6.1f}s {nodeid}")
-        terminalreporter.write_line(f"        slow: {why}" if why else f"        no reason given: mark it @pytest.mark.slow(reason=...) or make it faster (on a busy machine, compare a quiet run)")
+        terminalreporter.write_line(f"        slow: {why}" if why else "        no reason given: mark it @pytest.mark.slow(reason=...) or make it faster (if the machine was busy, compare a quiet run)")
 
 
 class FakeClock:
