@@ -17,8 +17,14 @@ $(VENV)/.installed: $(BIN)/python pyproject.toml
 	$(BIN)/python -m pip install --quiet -e .
 	touch $@
 
+# Not compiled at install: the test extra's libraries hold 15,000 Python files
+# (30 s to compile, most never imported). Collecting the tests compiles what
+# pytest and the test modules import (TESTS_COMPILED); the test processes
+# write the bytecode of the rest as they import it, once (tests/conftest.py).
+TESTS_COMPILED = PYTHONDONTWRITEBYTECODE= $(BIN)/python -m pytest --collect-only -q > /dev/null || true
 $(VENV)/.installed-test: $(BIN)/python pyproject.toml
-	$(BIN)/python -m pip install --quiet -e '.[test]'
+	$(BIN)/python -m pip install --quiet --no-compile -e '.[test]'
+	@$(TESTS_COMPILED)
 	touch $@ $(VENV)/.installed
 
 # The editable install runs planner/ from source: compiled once here, each
@@ -33,15 +39,16 @@ demo: $(VENV)/.installed bytecode
 # pytest rewrites the asserts of each test module before importing it and
 # caches the result beside it, unless PYTHONDONTWRITEBYTECODE is set (many CI
 # images, and this machine): then every worker of every run rewrote them all
-# again (5 s of CPU each). Written once here, read by every worker; redone
-# only when a test file changes.
+# again (5 s of CPU each). Written once here, with the bytecode of everything
+# collecting imports (pytest, hypothesis, planner and its libraries), read by
+# every worker; redone only when a test file changes.
 $(VENV)/.tests-compiled: $(VENV)/.installed-test $(shell find tests -name '*.py')
-	@PYTHONDONTWRITEBYTECODE= $(BIN)/python -m pytest --collect-only -q > /dev/null || true
+	@$(TESTS_COMPILED)
 	@touch $@
 
 # Test workers (pytest-xdist). `-n auto` is twice the cores, at most 8
 # (tests/conftest.py): much of the suite waits on child processes and sockets.
-# Measured on 2 cores, quiet: see the README, "Running the tests".
+# Measured on 2 cores: see the README, "Development".
 WORKERS ?= auto
 
 # mypy first ([tool.mypy] in pyproject.toml: 0 errors), then every test,

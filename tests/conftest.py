@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import logging
 import os
+import sys
 import threading
 from collections import defaultdict
 from typing import TYPE_CHECKING, Any, Callable, Iterator
@@ -39,6 +40,14 @@ if TYPE_CHECKING:
 
 
 SLOW_SECONDS = 10.0
+
+# The test processes, and every process they start (llmplan, checkov,
+# schemathesis…), write the bytecode of what they import, into .venv and the
+# __pycache__ folders Git ignores: `make test` installs the test extra without
+# compiling its 15,000 files, and with PYTHONDONTWRITEBYTECODE set (many CI
+# images) each process would compile the same modules again.
+os.environ.pop("PYTHONDONTWRITEBYTECODE", None)
+sys.dont_write_bytecode = False
 
 
 def cores() -> int:
