@@ -6,7 +6,7 @@ PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: demo test test-oracles test-browser bench reliability clean bytecode
+.PHONY: demo test typecheck lint tests test-oracles test-browser bench reliability clean bytecode
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -17,8 +17,14 @@ $(VENV)/.installed: $(BIN)/python pyproject.toml
 	$(BIN)/python -m pip install --quiet -e .
 	touch $@
 
+# Not compiled at install: the test extra's libraries hold 15,000 Python files
+# (30 s to compile, most never imported). Collecting the tests compiles what
+# pytest and the test modules import (TESTS_COMPILED); the test processes
+# write the bytecode of the rest as they import it, once (tests/conftest.py).
+TESTS_COMPILED = PYTHONDONTWRITEBYTECODE= $(BIN)/python -m pytest --collect-only -q > /dev/null || true
 $(VENV)/.installed-test: $(BIN)/python pyproject.toml
-	$(BIN)/python -m pip install --quiet -e '.[test]'
+	$(BIN)/python -m pip install --quiet --no-compile -e '.[test]'
+	@$(TESTS_COMPILED)
 	touch $@ $(VENV)/.installed
 
 # The editable install runs planner/ from source: compiled once here, each
@@ -30,13 +36,35 @@ bytecode: $(BIN)/python
 demo: $(VENV)/.installed bytecode
 	$(BIN)/python examples/demo.py
 
-# Types, lint and layers first (pyproject.toml: [tool.mypy], [tool.ruff], [tool.importlinter];
-# each must report nothing), then every test.
-test: $(VENV)/.installed-test bytecode
+# pytest rewrites the asserts of each test module before importing it and
+# caches the result beside it, unless PYTHONDONTWRITEBYTECODE is set (many CI
+# images, and this machine): then every worker of every run rewrote them all
+# again (5 s of CPU each). Written once here, with the bytecode of everything
+# collecting imports (pytest, hypothesis, planner and its libraries), read by
+# every worker; redone only when a test file changes.
+$(VENV)/.tests-compiled: $(VENV)/.installed-test $(shell find tests -name '*.py')
+	@$(TESTS_COMPILED)
+	@touch $@
+
+# Test workers (pytest-xdist). `-n auto` is twice the cores, at most 8
+# (tests/conftest.py): much of the suite waits on child processes and sockets.
+# Measured on 2 cores: see the README, "Development".
+WORKERS ?= auto
+
+# Types, lint and layers first (pyproject.toml: [tool.mypy], [tool.ruff],
+# [tool.importlinter]; each must report nothing), then every test, ending
+# with the 15 slowest and every test over 10 s with its reason.
+test: typecheck lint tests
+
+typecheck: $(VENV)/.installed-test
 	$(BIN)/python -m mypy
+
+lint: $(VENV)/.installed-test
 	$(BIN)/ruff check --quiet .
 	$(BIN)/lint-imports --no-cache
-	$(BIN)/python -m pytest
+
+tests: $(VENV)/.installed-test bytecode $(VENV)/.tests-compiled
+	$(BIN)/python -m pytest -n $(WORKERS) --durations=15
 
 # What a configuration repository adopts, tried as it adopts it: pre-commit
 # try-repo of .pre-commit-hooks.yaml and the GitHub Action's own install (by

@@ -90,7 +90,7 @@ class Executor:
     Stopping (Ctrl-C, ``fail_fast``, a lost lock or records that refuse a
     write) stops *scheduling*: requests in flight finish and are recorded
     where the records still take them, so nothing is left half-known.  After an
-    interrupt they get :data:`~planner.waiting.INTERRUPT_GRACE_SECONDS` to
+    interrupt they get :data:`~planner.adapters.waiting.INTERRUPT_GRACE_SECONDS` to
     do so; then the gateway client and the governance notifier are
     cancelled, and a PUT cut off keeps its ``pending`` entry (outcome
     unknown) for the next run to settle.
@@ -266,7 +266,10 @@ class Executor:
         stops scheduling; the requests in flight get a short grace to finish
         and be recorded, then are cut off (outcome unknown), the rest are
         ``skipped``, and the interrupt is kept in :attr:`interrupted` for the
-        caller to re-raise once the records are committed.
+        caller to re-raise once the records are committed. The interrupt may
+        land between any two statements here, so each PUT's outcome is kept
+        by the thread that made it, and the result is read from those once
+        the pool has finished every request it started.
         """
         outcomes: list[Outcome] = []
         for change in self.plan.actionable:
@@ -275,7 +278,20 @@ class Executor:
                 outcomes.append(outcome)
                 self.hooks.outcome(outcome)
         pending = [change for change in self.plan.actionable if change.action in WRITE_ACTIONS]
-        in_flight: dict[Future[Outcome], ResourceChange] = {}
+        finished: list[Outcome] = []  # every PUT's outcome, appended by its own thread
+        shown: set[int] = set()  # the outcomes already passed to hooks.outcome
+
+        def put(change: ResourceChange) -> Outcome:
+            outcome = self._put(change)
+            finished.append(outcome)
+            return outcome
+
+        def show(outcome: Outcome) -> None:
+            if id(outcome) not in shown:
+                shown.add(id(outcome))
+                self.hooks.outcome(outcome)
+
+        in_flight: set[Future[Outcome]] = set()
         with ThreadPoolExecutor(max_workers=max(1, self.parallelism), thread_name_prefix="llmplan-apply") as pool:
             try:
                 while pending or in_flight:
@@ -283,36 +299,33 @@ class Executor:
                         if self.recorder.session.lost is not None:  # the watchdog saw the lock go: send nothing more
                             self._records_failed(LockLost(self.recorder.session.lost))
                             break
-                        change = pending.pop(0)
-                        in_flight[pool.submit(self._put, change)] = change
+                        in_flight.add(pool.submit(put, pending[0]))
+                        pending.pop(0)  # after the submit: an interrupt between the two leaves it pending and started
                     if not in_flight:
                         break
-                    done, _ = wait(list(in_flight), return_when=FIRST_COMPLETED)
+                    done, in_flight = wait(in_flight, return_when=FIRST_COMPLETED)
                     for future in done:
-                        in_flight.pop(future)
                         outcome = future.result()
-                        outcomes.append(outcome)
-                        self.hooks.outcome(outcome)
+                        show(outcome)
                         if outcome.status in (FAILURE, UNKNOWN) and self.fail_fast:
                             self.stop.set()
             except KeyboardInterrupt as interrupt:
-                # stop scheduling; let the requests in flight finish and be recorded, for a short grace:
+                # stop scheduling; the requests in flight get a short grace to finish and be recorded:
                 # a gateway or receiver that trickles must not hold a cancelled CI job
                 self.stop.set()
                 self.interrupted = interrupt
-                _, late = wait(list(in_flight), timeout=INTERRUPT_GRACE_SECONDS)
+                _, late = wait(in_flight, timeout=INTERRUPT_GRACE_SECONDS)
                 if late:
                     reason = f"apply was interrupted ({'SIGTERM' if isinstance(interrupt, TerminationRequested) else 'Ctrl-C'})"
                     self.client.cancel(reason)
                     if self.recorder.courier is not None:
                         self.recorder.courier.cancel(reason)
-                for future in list(in_flight):
-                    outcome = future.result()
-                    outcomes.append(outcome)
-                    self.hooks.outcome(outcome)
-            finally:
-                for change in pending:
-                    outcomes.append(Outcome(change.address, change.model_id, change.action, SKIPPED))
+        started = set()
+        for outcome in finished:
+            show(outcome)
+            started.add((outcome.address, outcome.action))
+        outcomes.extend(finished)
+        outcomes.extend(Outcome(change.address, change.model_id, change.action, SKIPPED) for change in pending if (change.address, change.action) not in started)
         return sorted(outcomes, key=lambda outcome: outcome.address)
 
     def raise_if_records_failed(self) -> None:

@@ -11,9 +11,8 @@ from __future__ import annotations
 
 import json
 import threading
-import time
 from collections import deque
-from typing import Any
+from typing import Any, Callable
 
 from planner.sandbox.answers import ApiError, FieldProblem, Response, dumps, json_response, problems_message
 from planner.sandbox.faults import FaultInjector, FaultSettings, InvalidFaults, RateLimiter
@@ -60,6 +59,7 @@ class AdminEndpoints:
     requests: Journal
     deliveries: Journal
     webhook: WebhookVerifier
+    wall_clock: Callable[[], float]
 
     def health(self, request: Request, params: dict[str, str], ctx: Context) -> Response:
         return json_response({"status": "ok", "models": self.store.count()})
@@ -117,7 +117,7 @@ class AdminEndpoints:
                 dumps(body)
             except (ValueError, RecursionError):
                 body = raw
-        verdict = self.webhook.verdict(request.headers, request.body, now=time.time())
+        verdict = self.webhook.verdict(request.headers, request.body, now=self.wall_clock())
         self.deliveries.add(
             {"headers": dict(request.headers), "body": body, "raw": raw, "query": request.query, "time": utc_timestamp(), **verdict}
         )

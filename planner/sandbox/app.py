@@ -81,6 +81,7 @@ class SandboxApp(AdminEndpoints):
         defaults: FaultSettings,
         clock: Callable[[], float],
         webhook: WebhookVerifier | None = None,
+        wall_clock: Callable[[], float] = time.time,
     ) -> None:
         self.store = store
         self.issuer = issuer
@@ -90,6 +91,7 @@ class SandboxApp(AdminEndpoints):
         self.requests = Journal(REQUEST_LOG_SIZE)
         self.deliveries = Journal(WEBHOOK_LOG_SIZE)
         self.webhook = webhook or WebhookVerifier()  # none given: deliveries are recorded unchecked
+        self.wall_clock = wall_clock
         self.base_url = ""
 
     # --- the pipeline -------------------------------------------------------------

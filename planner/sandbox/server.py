@@ -319,6 +319,7 @@ def start_sandbox(
     latency_jitter_ms: float = 0.0,
     faults: Mapping[str, Any] | None = None,
     clock: Callable[[], float] | None = None,
+    wall_clock: Callable[[], float] | None = None,
     allow_remote: bool = False,
     verbose: bool = False,
     webhook_secret: str | None = None,
@@ -332,7 +333,8 @@ def start_sandbox(
     lifetime and seed are the fault settings' start values, which
     ``DELETE /__sandbox/faults`` returns to; ``faults`` (the body of
     ``POST /__sandbox/faults``) adds start-up rules.  ``clock`` (monotonic
-    seconds) drives token expiry and rate windows, for tests that move time.
+    seconds) drives token expiry and rate windows, and ``wall_clock`` (POSIX
+    seconds) the age of a webhook delivery's timestamp, for tests that set time.
     A non-loopback ``host`` is refused unless ``allow_remote``.
     ``webhook_secret`` (as ``governance.secret_env`` holds it) makes the
     webhook receiver verify each delivery's signature (``planner.sandbox.webhook``).
@@ -373,6 +375,7 @@ def start_sandbox(
         defaults=defaults,
         clock=tick,
         webhook=webhook,
+        wall_clock=wall_clock or time.time,
     )
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
     try:

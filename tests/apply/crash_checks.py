@@ -113,11 +113,21 @@ def start_project(
     return project, admin, written
 
 
+def slower_after(admin: SandboxAdmin, puts: int, *, latency_ms: float, then_ms: float) -> None:
+    """The first ``puts`` PUT answers come ``latency_ms`` after the gateway applied them, the
+    rest ``then_ms``: a test that signals the apply after a few outcomes still finds it running
+    however late a busy machine lets it act (with every answer at 30 ms, the rest took 0.2 s)."""
+    put = {"match": {"method": "PUT"}, "effect": "slow_body"}
+    admin.faults(rules=[{**put, "delay_ms": latency_ms, "count": puts}, {**put, "delay_ms": then_ms}])
+
+
 def sigkill_trial(seed: int, root: Path, make_sandbox: Callable[..., Any], *, models: int, parallelism: int, latency_ms: float) -> TrialResult:
     """Kill an apply at a random instant, then check everything; raises AssertionError on any broken promise."""
     rng = random.Random(seed)
     applied_before = seed % 2 == 1
     project, admin, written = start_project(root, make_sandbox, models=models, applied_before=applied_before, latency_ms=latency_ms, parallelism=parallelism)
+    # the last PUT's answer never comes: however late the kill lands, it lands in a running apply
+    slower_after(admin, models - 1, latency_ms=latency_ms, then_ms=600_000)
     child = project.start("apply", "--env", project.env, "--auto-approve", "--parallelism", str(parallelism))
 
     seen = child.wait_for_progress(rng.randint(1, models - 2 * parallelism))  # at least two rounds of PUTs left to interrupt

@@ -17,7 +17,7 @@ from typing import Any, Callable
 
 import pytest
 
-from tests.apply.crash_checks import check_records_converge, sigkill_trial, start_project
+from tests.apply.crash_checks import check_records_converge, sigkill_trial, slower_after, start_project
 from tests.apply.project import ApplyProject, SandboxAdmin
 
 # More trials for a reliability run: LLMPLAN_CRASH_TRIALS=200 pytest tests/apply/test_crash_safety.py
@@ -34,6 +34,7 @@ def test_sigkill_at_a_random_moment_leaves_records_that_converge(seed: int, tmp_
 
 def test_ctrl_c_finishes_and_records_what_is_in_flight_then_exits_130(tmp_path: Path, make_sandbox: Callable[..., Any]) -> None:
     project, admin, models = start_project(tmp_path / "project", make_sandbox, models=MODELS, applied_before=False, latency_ms=LATENCY_MS)
+    slower_after(admin, MODELS // 4 + 2 * PARALLELISM, latency_ms=LATENCY_MS, then_ms=300)
     child = project.start("apply", "--env", "dev", "--auto-approve", "--parallelism", str(PARALLELISM))
 
     child.wait_for_progress(MODELS // 4)

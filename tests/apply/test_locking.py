@@ -21,6 +21,7 @@ from collections import Counter
 
 import pytest
 
+from tests.apply.crash_checks import slower_after
 from tests.apply.project import ApplyProject, Child, Run, SandboxAdmin
 
 MODELS = 6
@@ -114,9 +115,9 @@ def test_two_applies_started_together_exactly_one_runs(project: ApplyProject, ad
 
 
 def test_a_killed_holder_leaves_the_environment_unlocked(project: ApplyProject, admin: SandboxAdmin, models: dict[str, str]) -> None:
-    admin.faults(rules=[{"match": {"method": "PUT"}, "effect": "slow_body", "delay_ms": 100}])
+    slower_after(admin, MODELS - 1, latency_ms=100, then_ms=600_000)  # the last answer never comes: the kill finds it running
     holder = project.start("apply", "--env", "dev", "--auto-approve", "--parallelism", "1")
-    holder.wait_for_progress(2)  # four PUTs of 100 ms each still to go
+    holder.wait_for_progress(2)  # four PUTs still to go
     holder.kill(signal.SIGKILL)
     assert holder.finish().code == -signal.SIGKILL
     assert (project.state_dir / "lock.json").exists()  # the metadata stays; the OS lock went with the process

@@ -7,9 +7,12 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 REPO = Path(__file__).resolve().parents[2]
 
 
+@pytest.mark.slow(reason="the README's demo end to end: a dozen llmplan runs and the sandbox as child processes")
 def test_the_demo_runs_the_whole_loop_and_exits_0(tmp_path: Path) -> None:
     shutil.copytree(REPO / "environments", tmp_path / "environments")
     result = subprocess.run(

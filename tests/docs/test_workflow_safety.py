@@ -31,7 +31,7 @@ def llmplan(run: Runner, *args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(["llmplan", *args], cwd=run.root, env=run.environ, capture_output=True, text=True, timeout=120)
 
 
-@pytest.mark.slow
+@pytest.mark.slow(reason="the workflow's steps one after another, each a bash script running llmplan as a child process")
 @pytest.mark.parametrize("weakening", ["refuse", "confirm"])  # prod's and staging's settings
 def test_a_weakening_is_applied_only_in_a_run_started_by_hand_with_allow_weakening(tmp_path: Path, weakening: str) -> None:
     run = project(tmp_path, weakening)
@@ -67,7 +67,7 @@ def test_a_weakening_is_applied_only_in_a_run_started_by_hand_with_allow_weakeni
     assert allowed == {("octocat (GITHUB_ACTOR)", "--allow-weakening")}
 
 
-@pytest.mark.slow
+@pytest.mark.slow(reason="the workflow's steps one after another, each a bash script running llmplan as a child process")
 def test_a_plan_without_weakenings_gets_no_note(tmp_path: Path) -> None:
     run = project(tmp_path, "refuse")
     model = run.root / "environments" / "dev" / "models" / "support-bot.yaml"
@@ -80,7 +80,7 @@ def test_a_plan_without_weakenings_gets_no_note(tmp_path: Path) -> None:
     assert result.returncode == 0, result.stdout + result.stderr
 
 
-@pytest.mark.slow
+@pytest.mark.slow(reason="the workflow's steps one after another, each a bash script running llmplan as a child process")
 def test_drift_pages_separately_for_a_weakening_made_outside_llmplan(tmp_path: Path) -> None:
     run = project(tmp_path, "refuse")
     support_bot = "a1b2c3d4-e5f6-7890-abcd-ef1234567890"

@@ -232,7 +232,7 @@ def test_the_extractor_reads_shell_as_bash_does() -> None:
 # --- the scripts, run against the sandbox -----------------------------------
 
 
-@pytest.mark.slow
+@pytest.mark.slow(reason="every step of three workflows against the sandbox and a Git remote, each a bash script running llmplan as a child process")
 def test_the_workflow_steps_handle_each_exit_code_against_the_sandbox(tmp_path: Path) -> None:
     root = tmp_path / "llm-config"
     shutil.copytree(REPO / "environments", root / "environments")

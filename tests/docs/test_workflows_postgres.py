@@ -131,7 +131,7 @@ def wait_for(lines: "queue.Queue[str | None]", text: str, seen: list[str]) -> st
             return line
 
 
-@pytest.mark.slow
+@pytest.mark.slow(reason="the whole move to PostgreSQL as the workflows run it: about 25 steps, each a bash script running llmplan against a real server")
 def test_moving_to_postgresql_then_applying_while_another_holds_the_lock(tmp_path: Path, postgres: Any, monkeypatch: pytest.MonkeyPatch) -> None:
     schema = f"ci_{uuid.uuid4().hex[:12]}"
     root = tmp_path / "llm-config"

@@ -107,6 +107,7 @@ def test_the_workflow_gate_runs_the_documented_checkov_command() -> None:
     ]
 
 
+@pytest.mark.slow(reason='checkov twice, as the plan workflow runs it: it takes 3 s of CPU just to start')
 def test_checkov_fails_the_models_that_are_not_strict_then_passes_the_fixed_plan(project: Project, admin: Admin) -> None:
     project.write_models(THREE_MODELS)  # support-bot strict; summarizer and intent-router standard
     plan_file(project)
@@ -268,6 +269,7 @@ def test_the_policies_shown_in_the_docs_are_the_shipped_and_tested_ones() -> Non
     assert yaml.safe_load(gate_job) == {"policy": yaml.safe_load(PLAN_WORKFLOW.read_text(encoding="utf-8"))["jobs"]["policy"]}
 
 
+@pytest.mark.slow(reason='checkov as the docs run it: 3 s of CPU just to start')
 def test_the_checkov_run_of_the_docs_prints_what_they_show(project: Project) -> None:
     (session,) = [body for body in doc_blocks("console") if "checkov --file plan.json" in body]
     plan_line, checkov_line, *shown = session.splitlines(keepends=True)

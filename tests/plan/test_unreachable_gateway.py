@@ -61,7 +61,7 @@ def timed(project: Project, *args: str, env: dict[str, str | None] | None = None
     return time.monotonic() - started, done
 
 
-@pytest.mark.slow
+@pytest.mark.slow(reason="4 runs of each command against a refused port: the promise is 'on every run'")
 @pytest.mark.parametrize("command", [("plan", "--env", "dev"), ("drift", "--env", "dev"), ("apply", "--env", "dev", "--auto-approve")])
 def test_a_refused_gateway_fails_within_10_s_on_every_run_naming_the_url_and_where_it_came_from(tmp_path: Path, command: tuple[str, ...]) -> None:
     url = f"http://127.0.0.1:{closed_port()}"
@@ -81,7 +81,7 @@ def test_the_error_names_llmplan_gateway_url_when_that_is_where_the_address_came
     assert seconds < 10, seconds  # --gateway-timeout 1 caps the 5 s for a connection that fails outright
 
 
-@pytest.mark.slow
+@pytest.mark.slow(reason="4 runs against a name that does not resolve: the promise is 'on every run'")
 def test_a_name_that_does_not_resolve_fails_within_10_s_on_every_run(tmp_path: Path) -> None:
     project = project_at(tmp_path, "https://llmplan-test.invalid", models=15)
     for run in range(RUNS):
@@ -104,6 +104,7 @@ def test_https_to_a_plain_http_gateway_says_so_and_suggests_http_on_loopback(tmp
     assert seconds < 10, seconds
 
 
+@pytest.mark.slow(reason='waits out its 5 s gateway deadline, as the user would')
 def test_a_gateway_that_never_answers_fails_at_the_gateway_timeout_and_says_it_is_waiting(tmp_path: Path, silent_gateway: str) -> None:
     seconds, done = timed(project_at(tmp_path, silent_gateway), "plan", "--env", "dev", "--gateway-timeout", "5")
     assert done.code == 1, str(done)
@@ -112,6 +113,7 @@ def test_a_gateway_that_never_answers_fails_at_the_gateway_timeout_and_says_it_i
     assert 4 < seconds < 5 + 15, seconds  # the deadline, not 9 attempts of 15 s
 
 
+@pytest.mark.slow(reason='waits out its 4 s gateway deadline, as the user would')
 def test_gateway_timeout_seconds_in_the_environment_sets_the_deadline(tmp_path: Path, silent_gateway: str) -> None:
     seconds, done = timed(project_at(tmp_path, silent_gateway, timeout_seconds=4), "drift", "--env", "dev")
     assert done.code == 1 and "(no complete answer within 4.0 s) in 4.0 s" in done.stderr, str(done)

@@ -54,7 +54,7 @@ class TlsFront:
         while not self._stop.is_set():
             try:
                 connection, _ = self._listener.accept()
-            except TimeoutError:
+            except OSError:  # the poll's timeout, or stop() shutting the listener down
                 continue
             self.connections += 1
             self._start(self._serve, connection)
@@ -72,6 +72,10 @@ class TlsFront:
 
     def stop(self) -> None:
         self._stop.set()
+        try:
+            self._listener.shutdown(socket.SHUT_RDWR)  # wakes the accepting thread at once on Linux
+        except OSError:
+            pass
         self._threads[0].join(timeout=15)  # the accepting thread, which polls the flag
         self._listener.close()
         for thread in self._threads[1:]:
@@ -79,7 +83,11 @@ class TlsFront:
 
 
 def _pump(source: socket.socket, target: socket.socket) -> None:
-    """Copy until either side closes or stays silent for the timeout, then close both."""
+    """Copy until either side closes or stays silent for the timeout, then close both.
+
+    Both are shut down before they are closed: that wakes the other direction's
+    thread, blocked in ``recv`` on one of them (a close alone would leave it
+    there until its 10 s timeout, and stop() waiting for it)."""
     try:
         while chunk := source.recv(65536):
             target.sendall(chunk)
@@ -87,6 +95,10 @@ def _pump(source: socket.socket, target: socket.socket) -> None:
         pass
     finally:
         for side in (source, target):
+            try:
+                side.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
             try:
                 side.close()
             except OSError:

@@ -7,6 +7,7 @@ import time
 from collections import Counter
 from typing import Any, Callable
 
+from tests.apply.crash_checks import slower_after
 from tests.apply.project import SandboxAdmin
 from tests.pg_server import PASSWORD, free_port
 from tests.postgres.pg_project import PgProject
@@ -94,7 +95,8 @@ def test_a_database_restart_mid_apply_stops_it_cleanly_and_the_next_apply_conver
     first.apply()
     for index in range(1, 7):
         first.edit_model(f"bench-{index:05d}", "max_tokens: 1024", "max_tokens: 1800")
-    gateway.faults(latency_ms=200)
+    # answers after the third take 3 s: the restart lands mid-apply however slow the machine is
+    slower_after(gateway, 3, latency_ms=200, then_ms=3000)
     running = first.start("apply", "--env", "dev", "--auto-approve", "--parallelism", "1")
     running.wait_for_progress(2)
     postgres.restart()

@@ -9,8 +9,13 @@ from collections import Counter
 from typing import Any, Callable
 
 from planner.model.catalog import generated_model_id
+from tests.apply.crash_checks import slower_after
 from tests.apply.project import SandboxAdmin
 from tests.postgres.pg_project import PgProject
+
+# An interactive apply holds the lock at its prompt until the test answers: a
+# holder that holds as long as the test needs, however slow the machine.
+PROMPT = "Only 'yes' will be accepted"
 
 
 def test_an_apply_records_everything_in_the_database_and_nothing_under_state(first: PgProject, second: PgProject) -> None:
@@ -45,9 +50,8 @@ def test_exactly_one_apply_runs_at_a_time_and_the_refusal_names_the_holder(first
     first.apply()
     for project in (first, second):
         project.edit_model("bench-00003", "max_tokens: 1024", "max_tokens: 3000")
-    gateway.faults(latency_ms=400)  # slow enough that the first apply still holds the lock when the second starts
-    running = first.start("apply", "--env", "dev", "--auto-approve", env={"GITHUB_RUN_ID": "4242", "GITHUB_REPOSITORY": "acme/llm-config"})
-    running.wait_for_output("llmplan will perform the following actions")
+    running = first.start("apply", "--env", "dev", env={"GITHUB_RUN_ID": "4242", "GITHUB_REPOSITORY": "acme/llm-config"}, terminal=True)
+    running.wait_for_output(PROMPT)
     refused = second.run("apply", "--env", "dev", "--auto-approve")
     assert refused.code == 1, str(refused)
     assert "is locked by apply (id " in refused.stderr and f"@{socket.gethostname()}" in refused.stderr
@@ -55,8 +59,8 @@ def test_exactly_one_apply_runs_at_a_time_and_the_refusal_names_the_holder(first
     lock_id = refused.stderr.split("(id ", 1)[1].split(",", 1)[0]
     blocked = second.run("force-unlock", "--env", "dev", lock_id)
     assert blocked.code == 1 and "live database session" in blocked.stderr
+    running.type("yes")
     assert running.finish().code == 0
-    gateway.clear_faults()
     assert second.run("apply", "--env", "dev", "--auto-approve").code == 0  # free again: nothing to do
     assert second.state_view()["lock"] is None
 
@@ -64,10 +68,12 @@ def test_exactly_one_apply_runs_at_a_time_and_the_refusal_names_the_holder(first
 def test_lock_timeout_waits_for_the_other_checkout(first: PgProject, second: PgProject, gateway: SandboxAdmin) -> None:
     first.apply()
     first.edit_model("bench-00004", "max_tokens: 1024", "max_tokens: 4000")
-    gateway.faults(latency_ms=300)
-    running = first.start("apply", "--env", "dev", "--auto-approve")
-    running.wait_for_output("llmplan will perform the following actions")
-    waited = second.subprocess("refresh", "--env", "dev", "--lock-timeout", "60")
+    running = first.start("apply", "--env", "dev", terminal=True)
+    running.wait_for_output(PROMPT)
+    waiting = second.start("refresh", "--env", "dev", "--lock-timeout", "60")
+    waiting.wait_for_stderr("s for the lock of environment dev")  # it waits, and says so
+    running.type("yes")
+    waited = waiting.finish()
     assert waited.code == 0, str(waited)
     assert running.finish().code == 0
 
@@ -77,7 +83,7 @@ def test_an_apply_killed_in_one_checkout_is_finished_from_the_other(first: PgPro
     for project in (first, second):
         for index in range(1, 7):
             project.edit_model(f"bench-{index:05d}", "max_tokens: 1024", "max_tokens: 1500")
-    gateway.faults(latency_ms=150)
+    slower_after(gateway, 5, latency_ms=150, then_ms=600_000)  # the last answer never comes: the kill finds it running
     running = first.start("apply", "--env", "dev", "--auto-approve", "--parallelism", "1")
     running.wait_for_progress(2)
     running.kill(signal.SIGKILL)

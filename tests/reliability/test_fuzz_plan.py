@@ -5,9 +5,12 @@ The full run (10,000 environments) is ``benchmarks/fuzz_inputs.py``."""
 
 from __future__ import annotations
 
+import pytest
+
 from benchmarks.fuzz_inputs import fuzz
 
 
+@pytest.mark.slow(reason='80 generated environments and the corpus through validate and plan')
 def test_generated_and_corpus_environments_through_validate_and_plan() -> None:
     result = fuzz(80, workers=1, first_seed=7)
 

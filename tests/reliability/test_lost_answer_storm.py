@@ -9,9 +9,12 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
+
 from benchmarks.lost_answer_storm import storm
 
 
+@pytest.mark.slow(reason='200 models through lost answers, each read back')
 def test_a_200_model_lost_answer_storm_converges_in_one_run_and_lands_each_change_once(tmp_path: Path) -> None:
     # Retry-After 0 for the injected 429s keeps the test short; seed 3 loses some answers of both kinds of change
     result = storm(200, retry_after=0, seed=3, workdir=tmp_path)

@@ -12,6 +12,7 @@ import sys
 from pathlib import Path
 from typing import Any, Callable
 
+import pytest
 import requests
 
 SCRIPT = r'''
@@ -43,6 +44,7 @@ print(json.dumps({"token": bool(client.access_token), "pages": pages, "refused":
 '''
 
 
+@pytest.mark.slow(reason='the official Genesys SDK in a child process: importing it takes 2 s of CPU')
 def test_the_genesys_sdk_logs_in_pages_the_models_and_is_refused_a_wrong_secret(make_sandbox: Callable[..., Any], tmp_path: Path) -> None:
     sandbox = make_sandbox(extra_models=5)  # 11 models: three pages of 4
     result = subprocess.run(
