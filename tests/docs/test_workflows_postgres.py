@@ -206,7 +206,8 @@ def test_moving_to_postgresql_then_applying_while_another_holds_the_lock(tmp_pat
     assert result.returncode == 0 and "0 to create, 1 to update" in result.stdout, result.stdout + result.stderr
 
     # another CI run holds the lock: this apply waits for it, naming it, then applies
-    from planner.adapters.records.pg.database import Database, target_of
+    from planner.adapters.records.pg.connection import target_of
+    from planner.adapters.records.pg.database import Database
     from planner.adapters.records.pg.lock import PostgresLocker
 
     for variable, value in {"GITHUB_SERVER_URL": "https://github.com", "GITHUB_REPOSITORY": "team/llm-config", "GITHUB_RUN_ID": "41"}.items():

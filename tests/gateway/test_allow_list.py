@@ -32,7 +32,9 @@ def test_every_region_names_two_hosts_and_both_are_allowed_unlisted() -> None:
     ],
 )
 def test_the_region_map_and_loopback_need_no_listing(base_url: str, login_url: str | None) -> None:
-    resolve_endpoint(base_url=base_url, login_url=login_url, environ={})
+    endpoint = resolve_endpoint(base_url=base_url, login_url=login_url, environ={})  # not refused
+    assert endpoint.api_url.rstrip(".").lower() == base_url.rstrip("/.").lower()
+    assert endpoint.login_url.startswith(("https://login.", "http://"))
 
 
 @pytest.mark.parametrize(

@@ -10,13 +10,13 @@ several times what the runs take, so a busy machine cannot make them flake.
 from __future__ import annotations
 
 import socket
-import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
+import tests.stalling_peers as peers
 from planner.app.connections import address_source
 from planner.app.environments import load_environment
 from tests.plan.e2e_project import SUPPORT, SUPPORT_BOT, Project
@@ -24,9 +24,6 @@ from tests.plan.e2e_project import SUPPORT, SUPPORT_BOT, Project
 SOURCE = "from gateway.base_url in environments/dev/environment.yaml"
 RUNS = 3  # the breaker's wait once made 3 of 4 runs slow: every run must be fast
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
-import stalling_peers as peers  # noqa: E402
 
 
 def closed_port() -> int:

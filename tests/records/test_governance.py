@@ -102,7 +102,8 @@ def test_an_insecure_or_invalid_webhook_url_is_refused(tmp_path: Path, url: str)
 
 @pytest.mark.parametrize("url", ["https://governance.example.com/hooks/llm", "http://127.0.0.1:9/hook", "http://localhost/hook", "http://[::1]:9/hook"])
 def test_https_or_loopback_webhooks_are_accepted(tmp_path: Path, url: str) -> None:
-    GovernanceNotifier(url, LocalOutbox(tmp_path / "outbox.jsonl"))
+    notifier = GovernanceNotifier(url, LocalOutbox(tmp_path / "outbox.jsonl"))  # not refused
+    assert notifier.webhook_url == url and notifier.pending() == []
 
 
 def test_a_token_in_the_webhook_path_never_reaches_an_error_or_repr(tmp_path: Path) -> None:

@@ -19,7 +19,6 @@ checking it reads one line.
 from __future__ import annotations
 
 import json
-import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Iterable, Iterator
@@ -27,6 +26,7 @@ from typing import Any, Callable, Iterable, Iterator
 from planner.adapters.files import Line, append_bytes, append_bytes_durably, atomic_write_text, fsync_file, iter_lines, truncate_durably
 from planner.adapters.records.chain import GENESIS_HASH, ChainCheck, hash_holds, track_unsettled
 from planner.adapters.records.interfaces import AuditReport, RecentEntries
+from planner.adapters.records.trail_file import Scanned, first_at_or_after, last_line, scan
 from planner.model.configuration import canonical_json
 from planner.model.errors import AuditError
 
@@ -47,55 +47,6 @@ class Head:
 
     def to_json(self) -> str:
         return canonical_json(self.__dict__) + "\n"
-
-
-@dataclass(frozen=True)
-class Scanned:
-    """One line met by :func:`_scan`: a parsed entry, a torn tail, or a bad (unparsable, not last) line."""
-
-    line: Line
-    entry: Any = None
-    torn: bool = False
-    bad: str | None = None
-
-
-def _scan(path: Path, offset: int = 0) -> Iterator[Scanned]:
-    """Lines from ``offset``, parsed, stopping after the first torn or bad one.
-
-    An unparsable *last* line is a torn write (a crash); an unparsable line
-    with more after it cannot come from a crash and is reported as bad.
-    """
-    held: Line | None = None
-    for line in iter_lines(path, offset):
-        if held is not None:
-            scanned = _parsed(held, last=False)
-            yield scanned
-            if scanned.bad is not None:
-                return
-        held = line
-    if held is not None:
-        yield _parsed(held, last=True)
-
-
-_NOT_JSON = object()
-
-
-def _parse(line: Line) -> Any:
-    if not line.complete or not line.raw:
-        return _NOT_JSON
-    try:
-        return json.loads(line.raw)
-    except ValueError:  # UnicodeDecodeError is a ValueError
-        return _NOT_JSON
-
-
-def _parsed(line: Line, *, last: bool) -> Scanned:
-    entry = _parse(line)
-    if entry is not _NOT_JSON:
-        return Scanned(line, entry)
-    if last:
-        return Scanned(line, torn=True)
-    return Scanned(line, bad="empty line" if not line.raw else "not valid JSON")
 
 
 class LocalAuditTrail:
@@ -122,12 +73,12 @@ class LocalAuditTrail:
     def tail(self) -> tuple[str, int, Line | None]:
         """The last complete entry's hash, the byte offset where complete lines end, and a torn last line if there is one."""
         size = self.path.stat().st_size if self.path.exists() else 0
-        last = _last_line(self.path, size)
+        last = last_line(self.path, size)
         torn = None
         if last and not last.endswith(b"\n"):
             torn = Line(size - len(last), last, False)
             size -= len(last)
-            last = _last_line(self.path, size)
+            last = last_line(self.path, size)
         if not last:
             return GENESIS_HASH, size, torn
         try:
@@ -165,7 +116,7 @@ class LocalAuditTrail:
         check = ChainCheck(previous=start.entry_hash, number=start.entries)
         number, end, last_hash = start.unsettled_entries, start.unsettled_offset, start.entry_hash
         unsettled: dict[str, tuple[int, int]] = {}
-        for scanned in _scan(self.path, start.unsettled_offset):
+        for scanned in scan(self.path, start.unsettled_offset):
             if scanned.entry is None or not isinstance(scanned.entry, dict):
                 break  # torn or bad: anchor nothing past it
             number += 1
@@ -187,7 +138,7 @@ class LocalAuditTrail:
         start = head or Head(0, GENESIS_HASH, 0, 0, 0)
         entries: list[dict[str, Any]] = []
         last_hash = start.entry_hash if start.unsettled_offset == start.offset else GENESIS_HASH
-        for scanned in _scan(self.path, start.unsettled_offset):
+        for scanned in scan(self.path, start.unsettled_offset):
             if scanned.bad is not None:
                 raise AuditError(f"{self.path} line {start.unsettled_entries + len(entries) + 1}: {scanned.bad}", hint="run `llmplan audit verify`")
             if isinstance(scanned.entry, dict):
@@ -220,7 +171,7 @@ class LocalAuditTrail:
 
     def position_of(self, entry_hash: str) -> int | None:
         """Where the entry hashed ``entry_hash`` starts (a scan: for ``state migrate``, which places a state copied from elsewhere)."""
-        for scanned in _scan(self.path):
+        for scanned in scan(self.path):
             if isinstance(scanned.entry, dict) and scanned.entry.get("entry_hash") == entry_hash:
                 return scanned.line.offset
         return None
@@ -231,7 +182,7 @@ class LocalAuditTrail:
         if not isinstance(head, Head):
             return None
         try:
-            anchored = json.loads(_last_line(self.path, head.offset))
+            anchored = json.loads(last_line(self.path, head.offset))
         except ValueError:
             return None
         return anchored if isinstance(anchored, dict) else None
@@ -240,7 +191,7 @@ class LocalAuditTrail:
         """Complete entries in order (a torn last line is skipped), optionally of one model, from ``position`` on; streamed."""
         wanted = model_id.lower() if model_id is not None else None
         last_hash = GENESIS_HASH
-        for number, scanned in enumerate(_scan(self.path, position or 0), start=1):
+        for number, scanned in enumerate(scan(self.path, position or 0), start=1):
             if scanned.bad is not None:
                 raise AuditError(f"{self.path} line {number}: {scanned.bad}", hint="run `llmplan audit verify`")
             entry = scanned.entry
@@ -258,8 +209,8 @@ class LocalAuditTrail:
         """Entries stamped at or after ``since``, streamed from where a binary search over the
         file's byte offsets finds the first of them: entries are appended in time order, so
         the history before the window is never read (about 20 probes for a million lines)."""
-        offset = _first_at_or_after(self.path, since)
-        for scanned in _scan(self.path, offset):
+        offset = first_at_or_after(self.path, since)
+        for scanned in scan(self.path, offset):
             if scanned.bad is not None:
                 raise AuditError(f"{self.path} at byte {scanned.line.offset}: {scanned.bad}", hint="run `llmplan audit verify`")
             entry = scanned.entry
@@ -270,7 +221,7 @@ class LocalAuditTrail:
         """The whole chain, line by line in constant memory; names the first bad line."""
         head = self._head()
         check = ChainCheck(environment=self.environment)
-        report = self._check(check, _scan(self.path), head) or self._check_unwritten(check)
+        report = self._check(check, scan(self.path), head) or self._check_unwritten(check)
         if report is not None:
             return report
         if isinstance(head, str):
@@ -290,12 +241,12 @@ class LocalAuditTrail:
         if head is None:
             check = ChainCheck(environment=self.environment)
             torn: list[Line] = []
-            report = self._check(check, _scan(self.path), None, torn) or self._check_unwritten(check)
+            report = self._check(check, scan(self.path), None, torn) or self._check_unwritten(check)
             return report or AuditReport(True, check.number), (torn[0] if torn else None)
         size = self.path.stat().st_size if self.path.exists() else 0
         if size < head.offset:
             return self._missing(head, None), None
-        last = _last_line(self.path, head.offset)
+        last = last_line(self.path, head.offset)
         try:
             entry = json.loads(last)
             anchored = isinstance(entry, dict) and entry.get("entry_hash") == head.entry_hash and hash_holds(entry, last[:-1])
@@ -306,7 +257,7 @@ class LocalAuditTrail:
             return AuditReport(False, head.entries, head.entries, problem), None
         check = ChainCheck(previous=head.entry_hash, number=head.entries, environment=self.environment)
         torn = []
-        report = self._check(check, _scan(self.path, head.offset), None, torn) or self._check_unwritten(check)
+        report = self._check(check, scan(self.path, head.offset), None, torn) or self._check_unwritten(check)
         return report or AuditReport(True, check.number), (torn[0] if torn else None)
 
     def _check_unwritten(self, check: ChainCheck) -> AuditReport | None:
@@ -365,73 +316,3 @@ class LocalAuditTrail:
                 break
             offset = line.end
         return Head(entries, entry_hash, offset, 0, 0)
-
-
-_LINEAR_BELOW = 1 << 16  # bytes: below this the binary search reads the rest line by line
-
-
-def _first_at_or_after(path: Path, since: str) -> int:
-    """The byte offset of the first line stamped at or after ``since`` (the file's size if none).
-
-    A binary search over byte offsets: a probe lands inside some line, skips
-    to the next line start and reads that one line. A line that does not
-    parse (a torn tail) counts as earlier than ``since``. Invariant: every
-    line starting before ``low`` is earlier; ``high`` is a line start that
-    is not (or the end of the file).
-    """
-    try:
-        handle = open(path, "rb")
-    except FileNotFoundError:
-        return 0
-    with handle:
-        low, high = 0, os.fstat(handle.fileno()).st_size
-        while high - low > _LINEAR_BELOW:
-            middle = (low + high) // 2
-            handle.seek(middle - 1)
-            handle.readline()  # the rest of the line holding byte middle - 1
-            start = handle.tell()
-            if start >= high:  # one long line spans [middle, high): read the rest in order
-                break
-            line = handle.readline()
-            if _stamp(line) >= since:
-                high = start
-            else:
-                low = start + len(line)
-        handle.seek(low)
-        position = low
-        while position < high:
-            line = handle.readline()
-            if not line or _stamp(line) >= since:
-                return position if line else high
-            position += len(line)
-        return high
-
-
-def _stamp(raw: bytes) -> str:
-    """The ``timestamp`` of one audit line; "" when it has none (a torn or bad line)."""
-    try:
-        entry = json.loads(raw)
-    except ValueError:
-        return ""
-    stamp = entry.get("timestamp") if isinstance(entry, dict) else None
-    return stamp if isinstance(stamp, str) else ""
-
-
-def _last_line(path: Path, end: int, block: int = 8192) -> bytes:
-    """The line that ends at byte ``end`` of ``path`` (with its newline, or the torn fragment); b"" if none."""
-    try:
-        handle = open(path, "rb")
-    except FileNotFoundError:
-        return b""
-    with handle:
-        position = end
-        buffer = b""
-        while position > 0:
-            step = min(block, position)
-            position -= step
-            handle.seek(position)
-            buffer = handle.read(step) + buffer
-            start = buffer.rfind(b"\n", 0, len(buffer) - 1)
-            if start != -1:
-                return buffer[start + 1 :]
-        return buffer

@@ -23,7 +23,8 @@ from planner.adapters.records.group_commit import GroupCommit
 from planner.adapters.records.interfaces import Change, Lease, Recorded, StateSnapshot
 from planner.adapters.records.journal import JournalChange, fold
 from planner.adapters.records.pg.audit import PostgresAuditTrail, Tail
-from planner.adapters.records.pg.database import FENCE_REFUSED, Database, dsn_from, target_of
+from planner.adapters.records.pg.connection import dsn_from, target_of
+from planner.adapters.records.pg.database import FENCE_REFUSED, Database
 from planner.adapters.records.pg.lock import PostgresLocker
 from planner.adapters.records.pg.outbox import PostgresOutbox
 from planner.adapters.records.pg.state import PostgresStateReader

@@ -32,7 +32,8 @@ from psycopg import sql
 
 from planner.adapters.identity import new_lock_info
 from planner.adapters.records.interfaces import Lease
-from planner.adapters.records.pg.database import Database, connect, unavailable
+from planner.adapters.records.pg.connection import connect, unavailable
+from planner.adapters.records.pg.database import Database
 from planner.adapters.records.pg.watch import ConnectionWatch
 from planner.adapters.waiting import announce_wait
 from planner.model.clock import utc_now
