@@ -1,7 +1,7 @@
 """`make bench` and `make reliability`: run each script, then every figure with its goal.
 
     .venv/bin/python -m benchmarks.run bench          # startup, noop_plan_10k, plan_1000, apply_1000, apply_1000_postgres, history_scale, report_10k, sandbox_throughput
-    .venv/bin/python -m benchmarks.run reliability    # crash_trials, fault_storm, lost_answer_storm, fuzz_inputs, deadlines, secret_canary, stall_trials
+    .venv/bin/python -m benchmarks.run reliability    # crash_trials, fault_storm, lost_answer_storm, fuzz_inputs, deadlines, secret_canary, stall_trials, lock_loss_trials
 
 Each script runs as its own process and ends with ``<name>: <figure> (goal
 <goal>) PASS|MISS``; those lines are repeated at the end.  Benchmarks run one
@@ -24,7 +24,7 @@ HERE = Path(__file__).resolve().parent
 # Stages run one after the other; the scripts of a stage side by side (the first one's output live).
 SUITES: dict[str, tuple[tuple[str, ...], ...]] = {
     "bench": (("startup",), ("noop_plan_10k",), ("plan_1000",), ("apply_1000",), ("apply_1000_postgres",), ("history_scale",), ("report_10k",), ("sandbox_throughput",)),
-    "reliability": (("crash_trials", "fault_storm"), ("lost_answer_storm",), ("fuzz_inputs", "deadlines"), ("secret_canary", "stall_trials")),
+    "reliability": (("crash_trials", "fault_storm"), ("lost_answer_storm",), ("fuzz_inputs", "deadlines"), ("secret_canary", "stall_trials"), ("lock_loss_trials",)),
 }
 
 

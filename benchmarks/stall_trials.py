@@ -2,7 +2,7 @@
 
 Run from the repository root (about 2 minutes):
 
-    .venv/bin/python benchmarks/stall_trials.py [--trials 1]
+    .venv/bin/python -m benchmarks.stall_trials [--trials 1]
 
 The peers are small socket servers on 127.0.0.1 (``tests/stalling_peers.py``):
 *silent* accepts and never answers; *trickling* answers ``200`` with
@@ -23,8 +23,15 @@ The real CLI runs as a CI job runs it (a child process, no terminal).
 - Signals: the same stalls with the default deadlines (30 s; 5 s for the
   receiver), SIGTERM once the peer is reached: exit 143 within 5 s.
 
-Results go to ``benchmarks/results/stall_trials.json``.  The records
-database's stalls are measured elsewhere.
+- Records database (a real PostgreSQL behind a TCP proxy that stops
+  forwarding, or trickles its answers one byte every 0.2 s), silent and
+  trickling: ``plan``, ``drift`` and ``apply`` while connecting exit 1
+  within the 10 s connect timeout plus 3 s; ``apply`` (8 models) when the
+  database stalls mid-apply exits 1 within ``state.timeout_seconds: 5``
+  plus 5 s; with the default deadline (30 s), SIGTERM once it waits on the
+  database: exit 143 within 5 s.
+
+Results go to ``benchmarks/results/stall_trials.json``.
 """
 
 from __future__ import annotations
@@ -41,10 +48,18 @@ from typing import Any, Callable
 
 import tests.stalling_peers as peers
 from benchmarks._common import CREDENTIALS, ApplyProject, cli_environ, finish, llmplan_command, parse_time, sandbox_process, timed
+from tests.apply.project import Child
+from tests.pg_server import DATABASE as PG_DATABASE
+from tests.pg_server import PASSWORD as PG_PASSWORD
+from tests.pg_server import USER as PG_USER
+from tests.pg_server import PostgresServer, running_postgres
+from tests.postgres.pg_project import PgProject
 
 NAME = "stall_trials"
 GATEWAY_DEADLINE = 5.0
 RECEIVER_DEADLINE = 2.0
+DATABASE_DEADLINE = 5.0  # state.timeout_seconds of the database trials (SIGTERM rows: the default, 30)
+CONNECT_SECONDS = 10.0  # connecting to the database
 SIGNAL_WITHIN = 5.0
 PARALLELISM = 4
 PUT_MODELS = 8
@@ -144,6 +159,55 @@ def receiver_trials(workdir: Path, sandbox: Any) -> list[dict[str, Any]]:
     return rows
 
 
+def database_project(root: Path, sandbox_url: str, server: PostgresServer, proxy: peers.Peer, schema: str, *, deadline: float | None) -> tuple[PgProject, dict[str, str]]:
+    """A project keeping its records in PostgreSQL, reached through ``proxy``; the environment to run it with."""
+    project = PgProject(root, sandbox_url, dsn=server.dsn, schema=schema)
+    project.write_environment(parallelism=1)
+    if deadline is not None:
+        with open(project.env_dir / "environment.yaml", "a", encoding="utf-8") as settings:
+            settings.write(f"  timeout_seconds: {deadline:g}\n")
+    project.add_generated(PUT_MODELS, max_tokens=next(_MAX_TOKENS))
+    return project, cli_environ({**CREDENTIALS, "LLMPLAN_PG_DSN": f"postgresql://{PG_USER}:{PG_PASSWORD}@127.0.0.1:{proxy.port}/{PG_DATABASE}"})
+
+
+def database_trials(workdir: Path, sandbox: Any, server: PostgresServer) -> list[dict[str, Any]]:
+    """The records database behind a TCP proxy that stalls or trickles: from the start (connecting), or mid-apply."""
+    rows = []
+    schemas = itertools.count()
+    for kind in ("silent", "trickling"):
+        for name, command in COMMANDS.items():
+            with peers.tcp_proxy("127.0.0.1", server.port) as (peer, tcp):
+                (tcp.stall if kind == "silent" else tcp.trickle)()
+                project, environ = database_project(workdir / f"database-{kind}-{name}", sandbox.url, server, peer, f"stall_{next(schemas)}", deadline=DATABASE_DEADLINE)
+                done = timed([*llmplan_command(), *command, "--root", str(project.root)], environ=environ, timeout=300)
+            rows.append(row(f"database {kind}", f"{name} (connecting)", done.code, done.seconds, CONNECT_SECONDS + 3, 1, error=last_error(done.stderr)))
+        with peers.tcp_proxy("127.0.0.1", server.port) as (peer, tcp):
+            project, environ = database_project(workdir / f"database-{kind}-mid-apply", sandbox.url, server, peer, f"stall_{next(schemas)}", deadline=DATABASE_DEADLINE)
+            sandbox.admin.faults(latency_ms=150)  # the apply is under way when the database stops answering
+            child = Child([*llmplan_command(), *COMMANDS["apply"], "--root", str(project.root)], environ)
+            child.wait_for_progress(2, timeout=120)
+            (tcp.stall if kind == "silent" else tcp.trickle)()
+            stalled = time.monotonic()
+            ended = child.finish(timeout=300)
+            seconds = time.monotonic() - stalled
+            sandbox.admin.clear_faults()
+        rows.append(row(f"database {kind}", "apply (mid-apply)", ended.code, seconds, DATABASE_DEADLINE + 5, 1, error=last_error(ended.stderr)))
+        with peers.tcp_proxy("127.0.0.1", server.port) as (peer, tcp):
+            project, environ = database_project(workdir / f"database-{kind}-sigterm", sandbox.url, server, peer, f"stall_{next(schemas)}", deadline=None)
+            sandbox.admin.faults(latency_ms=150)
+            child = Child([*llmplan_command(), *COMMANDS["apply"], "--root", str(project.root)], environ)
+            child.wait_for_progress(2, timeout=120)
+            (tcp.stall if kind == "silent" else tcp.trickle)()
+            child.wait_for_stderr("to answer (3 s so far", timeout=120)
+            signalled_at = time.monotonic()
+            child.kill(signal.SIGTERM)
+            ended = child.finish(timeout=120)
+            seconds = time.monotonic() - signalled_at
+            sandbox.admin.clear_faults()
+        rows.append(row(f"database {kind}", "apply, SIGTERM", ended.code, seconds, SIGNAL_WITHIN, 143, error=last_error(ended.stderr)))
+    return rows
+
+
 def last_error(stderr: str) -> str:
     return next((line for line in reversed(stderr.splitlines()) if line.startswith(("Error: ", "Terminated."))), "")[:300]
 
@@ -153,11 +217,16 @@ def main() -> int:
     parser.add_argument("--trials", type=int, default=1, help="how many times to run every row (default 1)")
     arguments = parser.parse_args()
     rows: list[dict[str, Any]] = []
-    with tempfile.TemporaryDirectory(prefix="llmplan-stalls-") as directory, sandbox_process("--no-catalog", "--models", str(RECEIVER_MODELS), "--rate-limit", "100000000") as sandbox:
+    with (
+        tempfile.TemporaryDirectory(prefix="llmplan-stalls-") as directory,
+        sandbox_process("--no-catalog", "--models", str(RECEIVER_MODELS), "--rate-limit", "100000000") as sandbox,
+        running_postgres() as server,
+    ):
         for trial in range(arguments.trials):
             workdir = Path(directory) / f"trial-{trial}"
             rows += gateway_trials(workdir, sandbox.url)
             rows += receiver_trials(workdir, sandbox)
+            rows += database_trials(workdir, sandbox, server)
     for entry in rows:
         verdict = "" if entry["ok"] else f"  MISS: exit {entry['exit_code']} (expected {entry['expected_exit']}) {entry.get('error', '')}"
         print(f"  {entry['stall']:30} {entry['run']:28} exit {entry['exit_code']:3} in {entry['seconds']:5.1f} s (goal < {entry['goal_seconds']:g} s){verdict}", flush=True)

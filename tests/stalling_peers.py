@@ -245,22 +245,27 @@ class TcpProxy:
     def __init__(self, upstream: tuple[str, int]) -> None:
         self.upstream = upstream
         self.stalled = threading.Event()
+        self.trickling: float | None = None  # seconds between the bytes of every answer, once set
 
     def stall(self) -> None:
         self.stalled.set()
+
+    def trickle(self, interval: float = 0.2) -> None:
+        """From now on, send the server's answers one byte every ``interval`` seconds (no read ever times out)."""
+        self.trickling = interval
 
     def handle(self, connection: socket.socket, stop: threading.Event, peer: Peer) -> None:
         server = socket.create_connection(self.upstream, timeout=5)
         server.settimeout(POLL)
         try:
-            back = threading.Thread(target=self._pump, args=(server, connection, stop), name="tcp-proxy-back", daemon=True)
+            back = threading.Thread(target=self._pump, args=(server, connection, stop, True), name="tcp-proxy-back", daemon=True)
             back.start()
-            self._pump(connection, server, stop)
+            self._pump(connection, server, stop, False)
             back.join(timeout=5)
         finally:
             server.close()
 
-    def _pump(self, source: socket.socket, target: socket.socket, stop: threading.Event) -> None:
+    def _pump(self, source: socket.socket, target: socket.socket, stop: threading.Event, answers: bool) -> None:
         while not stop.is_set():
             if self.stalled.is_set():
                 stop.wait(POLL)
@@ -278,7 +283,10 @@ class TcpProxy:
                     pass
                 return
             try:
-                target.sendall(data)
+                if answers and self.trickling is not None:
+                    _trickle(target, data, self.trickling, stop)
+                else:
+                    target.sendall(data)
             except OSError:
                 return
 

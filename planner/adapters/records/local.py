@@ -199,6 +199,14 @@ class LocalRecords:
         known = self._known
         if known is not None and known.token == lease.token and known.files == self._identities():
             return known  # nothing changed on disk since this holding of the lock last wrote
+        try:
+            return self._caught_up(lease)
+        except OSError as error:  # a full disk, a read-only folder: the journal keeps what was recorded
+            self._known = None
+            where = error.filename or self.directory
+            raise StateError(f"cannot write the records in {where}: {error.strerror or error}; the journal keeps what was recorded", hint=_DISK_HINT) from None
+
+    def _caught_up(self, lease: Lease) -> "_Known":
         committed, _tampered, lines, recoveries = self.state.load()
         if recoveries:  # a torn last journal line was never promised as recorded: cut before anything follows it
             content = read_json_lines(self.journal_path)
