@@ -42,7 +42,7 @@ from planner.adapters.gateway.failures import describe_exception
 from planner.adapters.gateway.guard import GuardedAdapter
 from planner.adapters.records.interfaces import Outbox
 from planner.adapters.signing import parse_secrets, webhook_headers
-from planner.adapters.waiting import Cancellation
+from planner.adapters.waiting import ANNOUNCE_AFTER_SECONDS, Cancellation, announce
 from planner.model.addresses import url_refusal
 from planner.model.configuration import canonical_json, with_defaults
 from planner.model.errors import ConfigurationError, DestinationNotAllowed, LlmplanError
@@ -315,7 +315,11 @@ class Courier:
         self._budget_ends = time.monotonic() + budget
         self._queue.put(None)
         try:
-            self._thread.join(max(budget, 0.0))
+            self._thread.join(max(min(budget, ANNOUNCE_AFTER_SECONDS), 0.0))
+            left = self._budget_ends - time.monotonic()
+            if self._thread.is_alive() and left > 0:
+                announce(f"waiting up to {left:.1f} s more for the governance receiver at {_display_url(self.notifier.webhook_url)} (events still being delivered)")
+                self._thread.join(left)
         except BaseException:  # Ctrl-C or SIGTERM while waiting: stop now
             self.cancel("the command is stopping")
             raise

@@ -15,6 +15,7 @@ generous slack, never a measured time.
 
 from __future__ import annotations
 
+import re
 import signal
 import time
 from collections import Counter
@@ -122,7 +123,7 @@ def test_a_receiver_that_trickles_holds_no_put_and_apply_ends_after_its_delivery
         project = ApplyProject(tmp_path / "project", sandbox.url, webhook_url=receiver.url, signed=False)
         receiver_deadline(project, 30)
         with open(project.env_dir / "environment.yaml", "a", encoding="utf-8") as settings:
-            settings.write("  deliver_after_apply_seconds: 2\n")  # appended to the governance block, the file's last
+            settings.write("  deliver_after_apply_seconds: 5\n")  # appended to the governance block, the file's last
         project.add_generated(12)
         started = time.monotonic()
         done = project.start("apply", "--env", "dev", "--auto-approve").finish()
@@ -133,4 +134,6 @@ def test_a_receiver_that_trickles_holds_no_put_and_apply_ends_after_its_delivery
     assert "Governance: 12 event(s) not delivered yet, kept in the outbox; run `llmplan governance flush --env dev`." in done.stdout + done.stderr
     assert len(admin.puts(status=200)) == 12
     assert delivered_to == 1  # one delivery at a time, and none started after the first was cut
+    said = re.search(rf"waiting up to ([\d.]+) s more for the governance receiver at {re.escape(receiver.url)} \(events still being delivered\)", done.stderr)
+    assert said is not None and float(said.group(1)) <= 2.0, str(done)  # said once 3 of its 5 s had passed
     assert elapsed < 30, elapsed  # the receiver's deadline was never waited out
