@@ -147,10 +147,14 @@ def apply_before_and_after(workdir: Path, history: int) -> dict[str, Any]:
         after = one_model_applies(project, RUNS, 100)
         verify = subprocess.run([*llmplan_command(), "audit", "verify", "--env", project.env, "--root", str(project.root)], env=project.child_environ(), capture_output=True, text=True, check=False)
         assert verify.returncode == 0, verify.stderr
+    return {"models": MODELS, **compared(before, after, before_lines, after_lines)}
+
+
+def compared(before: list[tuple[float, float]], after: list[tuple[float, float]], before_lines: int, after_lines: int) -> dict[str, Any]:
+    """Runs (seconds, peak MB) at a short and a long history, side by side, with the ratio of their medians."""
     before_seconds = statistics.median(seconds for seconds, _ in before)
     after_seconds = statistics.median(seconds for seconds, _ in after)
     return {
-        "models": MODELS,
         "lines_before": before_lines,
         "lines_after": after_lines,
         "before_seconds": [round(seconds, 3) for seconds, _ in before],
@@ -194,17 +198,7 @@ def plan_before_and_after(workdir: Path, history: int) -> dict[str, Any]:
         grow_trail(project.state_dir / "audit.jsonl", history, project.env)
         after = plans_after_a_failed_apply(project, admin, RUNS, 1222)
         after_lines = sum(1 for _ in open(project.state_dir / "audit.jsonl", "rb"))
-    before_seconds = statistics.median(seconds for seconds, _ in before)
-    after_seconds = statistics.median(seconds for seconds, _ in after)
-    return {
-        "lines_before": before_lines,
-        "lines_after": after_lines,
-        "before_seconds": [round(seconds, 3) for seconds, _ in before],
-        "after_seconds": [round(seconds, 3) for seconds, _ in after],
-        "before_peak_mb": round(max(peak for _, peak in before), 1),
-        "after_peak_mb": round(max(peak for _, peak in after), 1),
-        "ratio": round(after_seconds / before_seconds, 3),
-    }
+    return compared(before, after, before_lines, after_lines)
 
 
 def verify_million(workdir: Path, entries: int) -> dict[str, Any]:
