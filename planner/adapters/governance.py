@@ -36,7 +36,7 @@ from urllib.parse import urlsplit
 import requests
 
 from planner import __version__
-from planner.adapters.gateway.deadline import CANCELLED, Exchange
+from planner.adapters.gateway.deadline import CANCELLED, READ_TIMEOUT_MARGIN, Exchange
 from planner.adapters.gateway.endpoints import is_loopback_url
 from planner.adapters.gateway.failures import describe_exception
 from planner.adapters.gateway.guard import GuardedAdapter
@@ -240,7 +240,7 @@ class GovernanceNotifier:
             with Exchange(timeout, cancellation=self.cancellation) as exchange:
                 try:
                     with self._session.post(
-                        self.webhook_url, data=body, headers=headers, timeout=(min(CONNECT_SECONDS, timeout), timeout), allow_redirects=False,
+                        self.webhook_url, data=body, headers=headers, timeout=(min(CONNECT_SECONDS, timeout), timeout + READ_TIMEOUT_MARGIN), allow_redirects=False,
                     ) as response:
                         status = response.status_code
                 except requests.RequestException as error:

@@ -50,6 +50,9 @@ from planner.adapters.waiting import CANCEL_POLL_SECONDS, Cancellation
 
 DEADLINE = "deadline"
 CANCELLED = "cancelled"
+# requests' per-read timeout, given with an exchange, comes this long after the exchange's deadline:
+# only a fallback, so that on a slow machine it never fires first and calls the deadline a read timeout
+READ_TIMEOUT_MARGIN = 1.0
 
 
 class ConnectDeadline(requests.ConnectTimeout):

@@ -22,7 +22,7 @@ import requests
 
 from planner import __version__
 from planner.adapters.gateway.breaker import CircuitBreaker
-from planner.adapters.gateway.deadline import CANCELLED, DEADLINE, Exchange
+from planner.adapters.gateway.deadline import CANCELLED, DEADLINE, READ_TIMEOUT_MARGIN, Exchange
 from planner.adapters.gateway.endpoints import Credentials
 from planner.adapters.gateway.failures import describe_exception
 from planner.adapters.gateway.guard import GuardedAdapter
@@ -111,7 +111,7 @@ class Transport:
                     try:
                         response = self._session.request(
                             method, url, data=data if data is not None else form, headers=headers, auth=auth,
-                            timeout=(min(connect, budget), budget), allow_redirects=False,
+                            timeout=(min(connect, budget), budget + READ_TIMEOUT_MARGIN), allow_redirects=False,
                         )
                         _ = response.content  # the whole body, inside the exchange's deadline and the in-flight bound
                     except requests.RequestException as error:
