@@ -223,7 +223,7 @@ def main(argv: list[str] | None = None) -> None:
     previous_int = _handle(signal.SIGINT, _interrupt) if signal.getsignal(signal.SIGINT) is signal.default_int_handler else None
     try:
         found = cli.main(args=argv, prog_name="llmplan", standalone_mode=False)
-        code = EXIT_CHANGES if found is Found.CHANGES else EXIT_OK
+        code = EXIT_ERROR if found is Found.ERRORS else EXIT_CHANGES if found is Found.CHANGES else EXIT_OK
     except LlmplanError as error:
         if debug:
             traceback.print_exc()
