@@ -9,12 +9,13 @@ whichever command meets it next.
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Mapping
 
 from planner import __version__
 from planner.adapters.gateway.live import fetch_live
+from planner.adapters.git import checkout_commit
 from planner.adapters.governance import Courier, build_event
 from planner.adapters.identity import actor
 from planner.adapters.metrics import ApplyMetrics, MetricsSummary, prometheus_text, write_textfile
@@ -147,6 +148,7 @@ def apply(
                     settled = settle(session, snapshot.configurations, event_for=build_event if sender is not None else None)
                     with collector_paused():
                         plan = build_plan(environment, snapshot.configurations, session.state, created_at=utc_now(), tool_version=__version__)
+                    plan = replace(plan, source_commit=checkout_commit(root))  # recorded with each model applied
                 plan.raise_if_unsafe(force=force)
                 hooks.plan_ready(plan)
                 gate = weakening_gate(plan.changes, environment.apply.weakening, environment=environment.name, allowed=allow_weakening)
