@@ -24,7 +24,7 @@ def outside_legend(report: DriftReport) -> str:
     applied = {item.last_applied is not None for item in report.weakened_outside}
     if applied == {False}:
         return LIVE_TO_YAML
-    return LIVE_TO_APPLIED if applied == {True} else f"{LIVE_TO_APPLIED} (for a model llmplan never applied, {LIVE_TO_YAML})"
+    return LIVE_TO_APPLIED if applied == {True} else f"{LIVE_TO_APPLIED}; for a model llmplan never applied, {LIVE_TO_YAML}"
 
 
 def render_drift(report: DriftReport, out: TextIO, output_format: str, *, color: bool = False) -> None:
