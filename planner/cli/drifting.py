@@ -17,7 +17,7 @@ from planner.cli.selection import environments_options, report_failures, select
 from planner.core.drift import DriftReport
 from planner.model.fleet import finished
 from planner.render.drift import render_drift
-from planner.render.fleet_drift import render_drifts
+from planner.render.fleet_drift import WEAKENED, Focus, render_drifts
 from planner.render.records import import_listing, refresh_listing, refresh_warnings
 
 
@@ -75,14 +75,13 @@ def drift(
     if not chosen.single:
         results = drift_environments(root, chosen.names, parallelism=parallelism, gateway_timeout=gateway_timeout)
 
-        def noteworthy(report: DriftReport) -> bool:
-            return report.has_drift or (fail_on_unmanaged and bool(report.unmanaged))
-
+        # the summary names the environments the exit code counts
+        focus = WEAKENED if fail_on_weakening else Focus(lambda report: report.has_drift or (fail_on_unmanaged and bool(report.unmanaged)))
         if out_file is not None:
             buffer = io.StringIO()
-            render_drifts(results, buffer, output_format, noteworthy=noteworthy)
+            render_drifts(results, buffer, output_format, focus=focus)
             write_output_file(out_file, buffer.getvalue(), what="drift report")
-        render_drifts(results, output(), output_format, noteworthy=noteworthy, color=use_color(no_color))
+        render_drifts(results, output(), output_format, focus=focus, color=use_color(no_color))
         if report_failures(results, output_format):
             return Found.ERRORS
         return Found.CHANGES if any(found(report) for _, report in finished(results)) else Found.NOTHING

@@ -10,6 +10,7 @@ environment.
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass
 from typing import Any, Callable, Sequence, TextIO
 
 from planner.core.drift import DriftReport
@@ -33,16 +34,30 @@ from planner.render.fleet import (
 HEADER = ("environment", "drifted", "weakened outside", "unmanaged", "status")
 NUMBERS = (1, 2, 3)
 
-Noteworthy = Callable[[DriftReport], bool]
 
 
-def has_drift(report: DriftReport) -> bool:
-    return report.has_drift
+@dataclass(frozen=True)
+class Focus:
+    """What the summary names an environment for (as the exit code counts it), and the words for it."""
+
+    noteworthy: Callable[[DriftReport], bool]
+    found: str = "drifted"  # "1 drifted"
+    none: str = "no drift"
+    quiet: str = "without drift"  # "3 environments without drift"
 
 
-def _named(results: Sequence[EnvironmentResult[DriftReport]], noteworthy: Noteworthy) -> list[EnvironmentResult[DriftReport]]:
-    """The environments the summary names: drifted (as the exit code counts drift) or failed."""
-    return [result for result in results if result.result is None or noteworthy(result.result)]
+DRIFT = Focus(lambda report: report.has_drift)
+WEAKENED = Focus(
+    lambda report: bool(report.weakened_outside),
+    "with safety weakened outside llmplan",
+    "no safety weakened outside llmplan",
+    "without safety weakened outside llmplan",
+)
+
+
+def _named(results: Sequence[EnvironmentResult[DriftReport]], focus: Focus) -> list[EnvironmentResult[DriftReport]]:
+    """The environments the summary names: those in focus (drifted, say) or failed."""
+    return [result for result in results if result.result is None or focus.noteworthy(result.result)]
 
 
 def _status(report: DriftReport) -> str:
@@ -62,32 +77,32 @@ def _row(result: EnvironmentResult[DriftReport], *, failed_mark: str = "") -> li
     return [result.environment, f"{len(report.drifted)} of {report.total}", str(len(report.weakened_outside)), str(len(report.unmanaged)), _status(report)]
 
 
-def _counts(results: Sequence[EnvironmentResult[DriftReport]], noteworthy: Noteworthy) -> str:
-    drifted = sum(1 for result in results if result.result is not None and noteworthy(result.result))
+def _counts(results: Sequence[EnvironmentResult[DriftReport]], focus: Focus) -> str:
+    found = sum(1 for result in results if result.result is not None and focus.noteworthy(result.result))
     failed = sum(1 for result in results if result.failed)
-    parts = [f"{drifted} drifted" if drifted else "no drift", *([f"{failed} failed"] if failed else [])]
+    parts = [f"{found} {focus.found}" if found else focus.none, *([f"{failed} failed"] if failed else [])]
     return ", ".join(parts)
 
 
-def _quiet_line(results: Sequence[EnvironmentResult[DriftReport]], noteworthy: Noteworthy) -> str:
+def _quiet_line(results: Sequence[EnvironmentResult[DriftReport]], focus: Focus) -> str:
     """The environments not named, counted; unmanaged configurations among them said by environment."""
-    quiet = [result.result for result in results if result.result is not None and not noteworthy(result.result)]
+    quiet = [result.result for result in results if result.result is not None and not focus.noteworthy(result.result)]
     if not quiet:
         return ""
-    line = f"{count(len(quiet), 'environment')} without drift"
+    line = f"{count(len(quiet), 'environment')} {focus.quiet}"
     unmanaged = [f"{report.environment} ({len(report.unmanaged)})" for report in quiet if report.unmanaged]
     if unmanaged:
         line += f"; unmanaged configurations (in no YAML file) in {', '.join(unmanaged)}"
     return line + "."
 
 
-def render_drifts_text(results: Sequence[EnvironmentResult[DriftReport]], out: TextIO, noteworthy: Noteworthy, *, color: bool = False) -> None:
+def render_drifts_text(results: Sequence[EnvironmentResult[DriftReport]], out: TextIO, focus: Focus, *, color: bool = False) -> None:
     bold = (lambda text: f"{COLORS['bold']}{text}{RESET}") if color else (lambda text: text)
-    named = _named(results, noteworthy)
-    out.write(bold(f"Drift check of {count(len(results), 'environment')}: {_counts(results, noteworthy)}.") + "\n\n")
+    named = _named(results, focus)
+    out.write(bold(f"Drift check of {count(len(results), 'environment')}: {_counts(results, focus)}.") + "\n\n")
     if named:
         text_table(out, HEADER, [_row(result) for result in named], right=NUMBERS)
-    quiet = _quiet_line(results, noteworthy)
+    quiet = _quiet_line(results, focus)
     if quiet:
         out.write(quiet + "\n")
     for result in named:
@@ -99,13 +114,13 @@ def render_drifts_text(results: Sequence[EnvironmentResult[DriftReport]], out: T
             error_text(out, result.error)
 
 
-def render_drifts_markdown(results: Sequence[EnvironmentResult[DriftReport]], out: TextIO, noteworthy: Noteworthy) -> None:
+def render_drifts_markdown(results: Sequence[EnvironmentResult[DriftReport]], out: TextIO, focus: Focus) -> None:
     """An issue body: the title, the named environments' table, the others counted, then a section per named environment."""
-    named = _named(results, noteworthy)
-    out.write(f"### llmplan drift · {count(len(results), 'environment')} · {_counts(results, noteworthy)}\n\n")
+    named = _named(results, focus)
+    out.write(f"### llmplan drift · {count(len(results), 'environment')} · {_counts(results, focus)}\n\n")
     if named:
         markdown_table(out, HEADER, [_markdown_row(result) for result in named], right=NUMBERS)
-    quiet = _quiet_line(results, noteworthy)
+    quiet = _quiet_line(results, focus)
     if quiet:
         out.write(printable(quiet) + "\n")
     for result in named:
@@ -122,7 +137,7 @@ def _markdown_row(result: EnvironmentResult[DriftReport]) -> list[str]:
     return row
 
 
-def drifts_document(results: Sequence[EnvironmentResult[DriftReport]], noteworthy: Noteworthy) -> dict[str, Any]:
+def drifts_document(results: Sequence[EnvironmentResult[DriftReport]]) -> dict[str, Any]:
     members: dict[str, dict[str, Any]] = {}
     for result in results:
         if result.result is not None:
@@ -131,18 +146,19 @@ def drifts_document(results: Sequence[EnvironmentResult[DriftReport]], noteworth
             members[result.environment] = error_member(result.error, command="drift", environment=result.environment)
     summary = {
         "environments": len(results),
-        "drifted": [result.environment for result in results if result.result is not None and noteworthy(result.result)],
+        "drifted": [result.environment for result in results if result.result is not None and result.result.has_drift],
+        "weakened_outside": [result.environment for result in results if result.result is not None and result.result.weakened_outside],
         "failed": [result.environment for result in results if result.failed],
-        "without_drift": sum(1 for result in results if result.result is not None and not noteworthy(result.result)),
+        "without_drift": sum(1 for result in results if result.result is not None and not result.result.has_drift),
     }
     return fleet_document("drift", members, summary)
 
 
-def render_drifts(results: Sequence[EnvironmentResult[DriftReport]], out: TextIO, output_format: str, *, noteworthy: Noteworthy = has_drift, color: bool = False) -> None:
-    """``noteworthy``: what counts as drift for the summary, as for the exit code (--fail-on-weakening, --fail-on-unmanaged)."""
+def render_drifts(results: Sequence[EnvironmentResult[DriftReport]], out: TextIO, output_format: str, *, focus: Focus = DRIFT, color: bool = False) -> None:
+    """``focus``: what the summary names an environment for, as the exit code counts it (--fail-on-weakening, --fail-on-unmanaged)."""
     if output_format == "json":
-        out.write(json.dumps(drifts_document(results, noteworthy), ensure_ascii=False, separators=(",", ":")) + "\n")
+        out.write(json.dumps(drifts_document(results), ensure_ascii=False, separators=(",", ":")) + "\n")
     elif output_format == "markdown":
-        render_drifts_markdown(results, out, noteworthy)
+        render_drifts_markdown(results, out, focus)
     else:
-        render_drifts_text(results, out, noteworthy, color=color)
+        render_drifts_text(results, out, focus, color=color)

@@ -92,7 +92,7 @@ def test_json_holds_every_environment_and_lists_the_drifted(fleet: Fleet, tmp_pa
     document = json.loads(done.stdout)
     assert json.loads(out.read_text(encoding="utf-8")) == document  # --out: the same report
     assert (document["command"], document["errored"]) == ("drift", False)
-    assert document["summary"] == {"environments": 4, "drifted": ["us-east"], "failed": [], "without_drift": 3}
+    assert document["summary"] == {"environments": 4, "drifted": ["us-east"], "weakened_outside": ["us-east"], "failed": [], "without_drift": 3}
     assert sorted(document["environments"]) == list(REGIONS)
     us_east = document["environments"]["us-east"]
     assert (us_east["llmplan"]["environment"], us_east["summary"]["drifted"], us_east["llmplan"]["weakened_outside"]) == ("us-east", 1, 1)
@@ -101,11 +101,18 @@ def test_json_holds_every_environment_and_lists_the_drifted(fleet: Fleet, tmp_pa
 
 def test_fail_on_weakening_adds_up_over_the_environments(fleet: Fleet) -> None:
     fleet.admin("eu-west").patch(ROUTER, max_tokens=256)  # drift, not a weakening
-    assert fleet.run("drift", "--all", "--fail-on-weakening").code == 0
+    calm = fleet.run("drift", "--all", "--fail-on-weakening")
+    assert calm.code == 0 and calm.stdout.startswith("Drift check of 4 environments: no safety weakened outside llmplan.\n"), calm
     fleet.admin("us-west").patch(SUPPORT, compliance_mode="permissive")
     paged = fleet.run("drift", "--all", "--fail-on-weakening")
     assert paged.code == 2, paged
-    assert "  us-west       1 of 3                 1          0  drift, safety weakened outside llmplan\n" in paged.stdout
+    # the summary names what pages: the weakening, not eu-west's other drift
+    assert paged.stdout.startswith(
+        "Drift check of 4 environments: 1 with safety weakened outside llmplan.\n\n"
+        "  environment  drifted  weakened outside  unmanaged  status\n"
+        "  us-west       1 of 3                 1          0  drift, safety weakened outside llmplan\n\n"
+        "3 environments without safety weakened outside llmplan.\n"
+    ), paged
 
 
 def test_drift_env_repeated_checks_those_only(fleet: Fleet) -> None:
