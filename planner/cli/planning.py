@@ -23,7 +23,7 @@ from planner.render.plan import render, targeting_text
 @format_option("text", "markdown", "json")
 @click.option(
     "--out",
-    "out_path",
+    "out_file",
     type=click.Path(path_type=Path),
     help=f"Save the plan to FILE for `llmplan apply FILE`; with several environments a folder, one plan each (DIR/<env>{PLAN_SUFFIX}).",
 )
@@ -38,7 +38,7 @@ def plan(
     changed_from: str | None,
     root: Path,
     output_format: str,
-    out_path: Path | None,
+    out_file: Path | None,
     detailed_exitcode: bool,
     targets: tuple[str, ...],
     parallelism: int | None,
@@ -66,17 +66,17 @@ def plan(
     if not chosen.single:
         if targets:
             raise click.UsageError("--target names addresses of one environment: give a single --env")
-        return _plan_several(chosen.names, root, output_format, out_path, detailed_exitcode, parallelism, gateway_timeout, no_color, changed_from)
+        return _plan_several(chosen.names, root, output_format, out_file, detailed_exitcode, parallelism, gateway_timeout, no_color, changed_from)
     outcome = make_plan(root, chosen.names[0], targets=targets, parallelism=parallelism, gateway_timeout=gateway_timeout)
     warn(outcome.environment.warnings)
     warn(outcome.warnings)
-    if out_path is not None:
-        write_plan_file(outcome.plan, out_path)
+    if out_file is not None:
+        write_plan_file(outcome.plan, out_file)
     if targets and output_format == "json":  # text and markdown carry the warning in the plan itself
         emit(targeting_text(outcome.plan), err=True)
     render(outcome.plan, output(), output_format, color=use_color(no_color))
-    if out_path is not None:
-        emit(f"Saved the plan to {out_path}; apply exactly this plan with: llmplan apply {out_path}", err=True)
+    if out_file is not None:
+        emit(f"Saved the plan to {out_file}; apply exactly this plan with: llmplan apply {out_file}", err=True)
     return Found.CHANGES if detailed_exitcode and outcome.plan.has_changes else Found.NOTHING
 
 
