@@ -72,6 +72,7 @@ def test_audit_verify_json_is_one_document_whether_the_chain_holds_or_not(applie
     assert broken.code == 1, str(broken)
     document = json.loads(broken.stdout)  # one document, not an error document beside it
     assert (document["ok"], document["first_bad_line"], document["problem"]) == (False, 5, "line 5: entry_hash does not match its content (edited?)")
+    assert document["entries"] == 5  # read up to the first bad line
     assert document["error"] == "audit trail of dev does not verify: line 5: entry_hash does not match its content (edited?)"
     assert document["hint"] == "restore the trail from a backup (or Git history); do not edit it by hand"
     assert "Error: audit trail of dev does not verify: line 5" in broken.stderr
