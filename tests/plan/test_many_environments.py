@@ -11,11 +11,15 @@ was planned and shown), else 2 with --detailed-exitcode if any has changes.
 from __future__ import annotations
 
 import json
+import signal
+import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Callable
 
 import pytest
 
+import tests.stalling_peers as peers
+from tests.apply.project import ApplyProject
 from tests.plan.e2e_project import RATE_LIMIT, SUPPORT
 from tests.plan.fleet import REFUSED_URL, Fleet, git, git_repository
 
@@ -227,3 +231,18 @@ def test_show_renders_the_saved_plans_of_a_folder_as_one_report(fleet: Fleet, tm
     assert alone.stdout.startswith("Model actions are indicated")  # one file: the plan as it always was shown
     missing = fleet.run("show", str(plans), "--env", "qa", root=False)
     assert missing.code == 1 and "no saved plan of environment qa" in missing.stderr
+
+
+@pytest.mark.parametrize(("sig", "code", "said"), [(signal.SIGTERM, 143, "Terminated."), (signal.SIGINT, 130, "Interrupted.")])
+def test_a_signal_ends_plan_all_within_5_s_while_one_gateway_trickles(tmp_path: Path, make_sandbox: Callable[..., "RunningSandbox"], sig: int, code: int, said: str) -> None:
+    with peers.trickling() as gateway:
+        fleet = Fleet(tmp_path / "config", {"dev": make_sandbox(rate_limit=RATE_LIMIT).url, "prod": gateway.url})
+        child = ApplyProject(fleet.root, gateway.url, env="prod").start("plan", "--all")  # a child process, real signals
+        assert gateway.reached.wait(60), "plan never reached the trickling gateway"
+        signalled = time.monotonic()
+        child.kill(sig)
+        done = child.finish()
+        elapsed = time.monotonic() - signalled
+    assert done.code == code, str(done)
+    assert done.stderr.rstrip().endswith(said) and "Traceback" not in done.stderr, str(done)
+    assert elapsed < 5.0, elapsed  # the promise: a signal ends any command within 5 s
