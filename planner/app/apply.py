@@ -9,13 +9,12 @@ whichever command meets it next.
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Mapping
 
 from planner import __version__
 from planner.adapters.gateway.live import fetch_live
-from planner.adapters.git import checkout_commit
 from planner.adapters.governance import Courier, build_event
 from planner.adapters.identity import actor
 from planner.adapters.metrics import ApplyMetrics, MetricsSummary, prometheus_text, write_textfile
@@ -24,6 +23,7 @@ from planner.app.connections import fetch_and_check, gateway_client, notifier, o
 from planner.app.environments import collector_paused, load_environment
 from planner.app.executor import Executor, Recorder, raise_if_applied_before
 from planner.app.hooks import ApplyHooks
+from planner.app.plan import from_checkout
 from planner.app.refreshing import refresh_unchanged
 from planner.app.session import RecordsSession
 from planner.app.settling import settle
@@ -148,7 +148,7 @@ def apply(
                     settled = settle(session, snapshot.configurations, event_for=build_event if sender is not None else None)
                     with collector_paused():
                         plan = build_plan(environment, snapshot.configurations, session.state, created_at=utc_now(), tool_version=__version__)
-                    plan = replace(plan, source_commit=checkout_commit(root))  # recorded with each model applied
+                    plan = from_checkout(plan, root)  # its commit is recorded with each model applied
                 plan.raise_if_unsafe(force=force)
                 hooks.plan_ready(plan)
                 gate = weakening_gate(plan.changes, environment.apply.weakening, environment=environment.name, allowed=allow_weakening)
