@@ -16,6 +16,7 @@ from planner.core.plan_file import dumps, loads
 from planner.model.errors import ConfigurationError, PlanFileError
 from planner.model.plan import Plan
 
+PLAN_SUFFIX = ".plan.json"  # plan --out DIR: DIR/<env>.plan.json, one per environment
 SITE_MANIFEST = "llmplan-report.json"  # the files the last report wrote there, so the next one removes only its own
 
 
@@ -32,6 +33,31 @@ def read_plan_file(path: Path) -> Plan:
 
 def write_plan_file(plan: Plan, path: Path) -> None:
     write_output_file(path, dumps(plan), what="plan file")
+
+
+def plan_folder(out: Path) -> Path:
+    """The folder ``plan --out DIR`` saves one plan per environment in, made if missing, before anything is planned."""
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except FileExistsError:
+        raise ConfigurationError(f"cannot save the plans in {out}: it is a file, not a folder", hint="with several environments, --out names a folder (made if missing): one plan per environment") from None
+    except OSError as error:
+        raise ConfigurationError(f"cannot save the plans in {out}: {error.strerror or error}", hint="pass --out a folder you may write to") from None
+    return out
+
+
+def saved_plans(paths: Iterable[Path]) -> list[Path]:
+    """The plan files named, a folder standing for the plans ``plan --out DIR`` saved in it (``*.plan.json``)."""
+    found: list[Path] = []
+    for path in paths:
+        if path.is_dir():
+            inside = sorted(path.glob(f"*{PLAN_SUFFIX}"))
+            if not inside:
+                raise PlanFileError(f"{path} holds no saved plan (*{PLAN_SUFFIX})", hint="save plans there with `llmplan plan --all --out DIR`, or name a plan file")
+            found.extend(inside)
+        else:
+            found.append(path)
+    return list(dict.fromkeys(found))
 
 
 def write_output_file(path: Path, text: str, *, what: str) -> None:

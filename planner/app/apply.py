@@ -25,6 +25,7 @@ from planner.app.connections import fetch_and_check, gateway_client, notifier, o
 from planner.app.environments import collector_paused, load_environment
 from planner.app.executor import Executor, Recorder, raise_if_applied_before
 from planner.app.hooks import ApplyHooks
+from planner.app.plan import from_checkout
 from planner.app.refreshing import refresh_unchanged
 from planner.app.session import RecordsSession
 from planner.app.settling import settle
@@ -164,6 +165,7 @@ def apply(
                     settled = settle(session, snapshot.configurations, event_for=build_event if sender is not None else None)
                     with collector_paused():
                         plan = build_plan(environment, snapshot.configurations, session.state, created_at=utc_now(), tool_version=__version__)
+                    plan = from_checkout(plan, root)  # its commit is recorded with each model applied
                 plan.raise_if_unsafe(force=force)
                 hooks.plan_ready(plan)
                 gate = weakening_gate(plan.changes, environment.apply.weakening, environment=environment.name, allowed=allow_weakening)

@@ -7,16 +7,18 @@ from __future__ import annotations
 
 import logging
 from pathlib import Path
-from typing import Mapping
+from typing import Mapping, Sequence
 
 from planner import __version__
 from planner.adapters.gateway.live import LiveSnapshot, fetch_all
 from planner.adapters.records.interfaces import DriftMemory
 from planner.app.connections import gateway_client, open_records, read_state
 from planner.app.environments import load_environment
+from planner.app.fleet import run_each
 from planner.core.drift import DriftReport, detect_drift
 from planner.model.clock import utc_now
 from planner.model.errors import Problem, StateError, ValidationFailed
+from planner.model.fleet import EnvironmentResult
 from planner.model.settings import Environment
 
 
@@ -31,6 +33,18 @@ def drift(root: Path, env_name: str, *, parallelism: int | None = None, environ:
     report = detect_drift(environment, snapshot.configurations, snapshot.names, state, created_at=utc_now(), tool_version=__version__)
     remember_drift(environment, report, environ)
     return report
+
+
+def drift_environments(
+    root: Path, names: Sequence[str], *, parallelism: int | None = None, environ: Mapping[str, str] | None = None, gateway_timeout: float | None = None
+) -> list[EnvironmentResult[DriftReport]]:
+    """The drift report of every environment of ``names``, side by side (the one cron job of a fleet);
+    one that fails (a gateway down) leaves the others checked."""
+
+    def one(name: str) -> EnvironmentResult[DriftReport]:
+        return EnvironmentResult(name, drift(root, name, parallelism=parallelism, environ=environ, gateway_timeout=gateway_timeout))
+
+    return run_each(names, one)
 
 
 def remember_drift(environment: Environment, report: DriftReport, environ: Mapping[str, str] | None) -> None:

@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Iterator, Mapping, Sequence
 
 from planner.adapters.gateway.endpoints import GATEWAY_URL_VARIABLE, resolve_endpoint
+from planner.adapters.git import changed_environments
 from planner.adapters.project import environment_directory, list_environments, read_environment
 from planner.core.environment import build_environment
 from planner.core.validation import check_environment
@@ -27,18 +28,22 @@ def load_environment(root: Path, name: str) -> Environment:
     return build_environment(_valid_source(root, name))
 
 
-def select_environments(root: Path, names: Sequence[str], every: bool) -> list[str]:
-    """The environments a command acts on: those named (each must exist, in the order given), or with ``every`` all of them."""
+def select_environments(root: Path, names: Sequence[str], every: bool, changed_from: str | None = None) -> list[str]:
+    """The environments a command acts on: those named (each must exist, in the order given), or with ``every`` all of them;
+    with ``changed_from`` (a Git ref) also those whose files differ from it, as a pull request touches them.
+
+    ``changed_from`` alone may select none (a pull request that changes no environment): an empty list."""
     if every:
         found = list_environments(root)
         if not found:
             raise ConfigurationError(f"there are no environments in {root.resolve() / 'environments'}", hint="run llmplan in the project folder (the one holding environments/), or pass --root")
         return found
-    if not names:
+    if not names and changed_from is None:
         raise ConfigurationError("name the environments with --env (repeatable), or pass --all")
     for name in names:
         environment_directory(root, name)  # EnvironmentNotFound lists the available ones
-    return list(dict.fromkeys(names))
+    changed = changed_environments(root, changed_from, list_environments(root)) if changed_from is not None else []
+    return list(dict.fromkeys([*names, *changed]))
 
 
 def validate_environment(root: Path, name: str, environ: Mapping[str, str] | None = None) -> tuple[Environment, tuple[Problem, ...]]:
@@ -65,6 +70,7 @@ class Validation:
 
     valid: tuple[Validated, ...]
     failure: ValidationFailed | None
+    failed: tuple[tuple[str, ValidationFailed], ...] = ()  # each broken environment's own error
 
 
 def validate_environments(root: Path, names: Sequence[str], environ: Mapping[str, str] | None = None) -> Validation:
@@ -79,8 +85,9 @@ def validate_environments(root: Path, names: Sequence[str], environ: Mapping[str
             continue
         valid.append(Validated(name, len(environment.models), warnings))
     if len(failed) > 1:
-        return Validation(tuple(valid), ValidationFailed([problem for invalid in failed.values() for problem in invalid.problems], what=f"environments {', '.join(failed)} are not valid"))
-    return Validation(tuple(valid), next(iter(failed.values()), None))
+        everything = ValidationFailed([problem for invalid in failed.values() for problem in invalid.problems], what=f"environments {', '.join(failed)} are not valid")
+        return Validation(tuple(valid), everything, tuple(failed.items()))
+    return Validation(tuple(valid), next(iter(failed.values()), None), tuple(failed.items()))
 
 
 def _valid_source(root: Path, name: str) -> EnvironmentSource:

@@ -70,8 +70,8 @@ def plan_checksum(plan: Plan) -> str:
     return str(to_document(plan)["llmplan"]["checksum"])
 
 
-def resource_state(change: ResourceChange, applied: Mapping[str, Any], capabilities: Capabilities | None, applied_at: str) -> ResourceState:
-    """What state keeps of a model: the configuration the gateway answered with."""
+def resource_state(change: ResourceChange, applied: Mapping[str, Any], capabilities: Capabilities | None, applied_at: str, *, source_commit: str | None = None) -> ResourceState:
+    """What state keeps of a model: the configuration the gateway answered with (and the commit its plan came from)."""
     configuration = to_payload(applied)
     return ResourceState(
         address=change.address,
@@ -81,6 +81,7 @@ def resource_state(change: ResourceChange, applied: Mapping[str, Any], capabilit
         payload_hash=payload_hash(configuration),
         applied_at=applied_at,
         capabilities=capabilities.to_api() if capabilities is not None else None,
+        source_commit=source_commit,
     )
 
 
@@ -196,7 +197,7 @@ class Executor:
             self._deliver(recorded.event)
             return Outcome(change.address, change.model_id, change.action, FAILURE, latency, None, error.code, error.message)
         latency = (self.monotonic() - started) * 1000
-        resource = resource_state(change, applied.configuration, self.capabilities.get(change.model_id), self.recorder.clock())
+        resource = resource_state(change, applied.configuration, self.capabilities.get(change.model_id), self.recorder.clock(), source_commit=self.plan.source_commit)
         fields = self._fields(change, SUCCESS, operation_id, latency_ms=latency, version=resource.version)
         if applied.read_back:
             fields["resolved"] = READ_BACK

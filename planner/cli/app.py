@@ -31,9 +31,9 @@ from planner.render.errors import render_error
 # module is imported only when the command runs: ``--help`` and ``--version`` load none of
 # them, and ``validate`` does not load the HTTP client.
 COMMANDS: dict[str, tuple[str, str]] = {
-    "validate": ("planner.cli.validating:validate", "Check an environment's YAML offline: syntax, schema, policy, duplicates."),
+    "validate": ("planner.cli.validating:validate", "Check environments' YAML offline: syntax, schema, policy, duplicates."),
     "plan": ("planner.cli.planning:plan", "Show what apply would change: desired YAML against the live gateway."),
-    "show": ("planner.cli.planning:show", "Render a saved plan file (checked against its checksum first)."),
+    "show": ("planner.cli.planning:show", "Render saved plan files (each checked against its checksum first)."),
     "apply": ("planner.cli.applying:apply", "Make the live gateway match the YAML, recording every outcome."),
     "drift": ("planner.cli.drifting:drift", "Report where the live gateway differs from the YAML (for cron)."),
     "refresh": ("planner.cli.drifting:refresh", "Record the live configuration of managed models in state."),
@@ -223,7 +223,7 @@ def main(argv: list[str] | None = None) -> None:
     previous_int = _handle(signal.SIGINT, _interrupt) if signal.getsignal(signal.SIGINT) is signal.default_int_handler else None
     try:
         found = cli.main(args=argv, prog_name="llmplan", standalone_mode=False)
-        code = EXIT_CHANGES if found is Found.CHANGES else EXIT_OK
+        code = EXIT_ERROR if found is Found.ERRORS else EXIT_CHANGES if found is Found.CHANGES else EXIT_OK
     except LlmplanError as error:
         if debug:
             traceback.print_exc()

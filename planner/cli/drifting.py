@@ -9,15 +9,20 @@ import click
 
 from planner.adapters.outputs import write_output_file
 from planner.app.drift import drift as detect
+from planner.app.drift import drift_environments
 from planner.app.importing import import_models
 from planner.app.refresh import refresh as refresh_state
 from planner.cli.options import CONTEXT, Found, emit, env_option, format_option, gateway_timeout_option, lock_timeout_option, no_color_option, output, parallelism_option, root_option, use_color
+from planner.cli.selection import environments_options, report_failures, select
+from planner.core.drift import DriftReport
+from planner.model.fleet import finished
 from planner.render.drift import render_drift
+from planner.render.fleet_drift import WEAKENED, Focus, render_drifts
 from planner.render.records import import_listing, refresh_listing, refresh_warnings
 
 
 @click.command(context_settings=CONTEXT)
-@env_option
+@environments_options
 @root_option
 @format_option("text", "markdown", "json")
 @click.option("--out", "out_file", type=click.Path(dir_okay=False, path_type=Path), help="Also write the report to FILE (same format).")
@@ -26,7 +31,19 @@ from planner.render.records import import_listing, refresh_listing, refresh_warn
 @parallelism_option
 @gateway_timeout_option
 @no_color_option
-def drift(env: str, root: Path, output_format: str, out_file: Path | None, fail_on_weakening: bool, fail_on_unmanaged: bool, parallelism: int | None, gateway_timeout: float | None, no_color: bool) -> Found:
+def drift(
+    envs: tuple[str, ...],
+    every: bool,
+    changed_from: str | None,
+    root: Path,
+    output_format: str,
+    out_file: Path | None,
+    fail_on_weakening: bool,
+    fail_on_unmanaged: bool,
+    parallelism: int | None,
+    gateway_timeout: float | None,
+    no_color: bool,
+) -> Found:
     """Report where the live gateway differs from the YAML (for cron).
 
     Tells apart "live changed outside llmplan" from "YAML changed but not
@@ -38,20 +55,43 @@ def drift(env: str, root: Path, output_format: str, out_file: Path | None, fail_
     weakening; with --fail-on-unmanaged: 2 for an unmanaged configuration
     too), 1 error (an unreachable gateway is an error, never "no drift").
 
+    Several environments (--all: the one cron job of a fleet) are checked
+    side by side into one report whose summary names only the environments
+    that drifted or failed; exit 1 if any failed, after every other one was
+    checked and shown.
+
     \b
     Examples:
       llmplan drift --env prod --format json --out drift.json
       llmplan drift --env prod --fail-on-weakening
       llmplan drift --env prod --fail-on-unmanaged
+      llmplan drift --all --format markdown
     """
-    report = detect(root, env, parallelism=parallelism, gateway_timeout=gateway_timeout)
+    chosen = select(root, envs, every, changed_from)
+
+    def found(report: DriftReport) -> bool:
+        return bool(report.weakened_outside if fail_on_weakening else report.has_drift) or (fail_on_unmanaged and bool(report.unmanaged))
+
+    if not chosen.single:
+        results = drift_environments(root, chosen.names, parallelism=parallelism, gateway_timeout=gateway_timeout)
+
+        # the summary names the environments the exit code counts
+        focus = WEAKENED if fail_on_weakening else Focus(lambda report: report.has_drift or (fail_on_unmanaged and bool(report.unmanaged)))
+        if out_file is not None:
+            buffer = io.StringIO()
+            render_drifts(results, buffer, output_format, focus=focus)
+            write_output_file(out_file, buffer.getvalue(), what="drift report")
+        render_drifts(results, output(), output_format, focus=focus, color=use_color(no_color))
+        if report_failures(results, output_format):
+            return Found.ERRORS
+        return Found.CHANGES if any(found(report) for _, report in finished(results)) else Found.NOTHING
+    report = detect(root, chosen.names[0], parallelism=parallelism, gateway_timeout=gateway_timeout)
     if out_file is not None:  # first, so a path that cannot be written fails before any report is shown
         buffer = io.StringIO()
         render_drift(report, buffer, output_format)
         write_output_file(out_file, buffer.getvalue(), what="drift report")
     render_drift(report, output(), output_format, color=use_color(no_color))
-    found = bool(report.weakened_outside if fail_on_weakening else report.has_drift) or (fail_on_unmanaged and bool(report.unmanaged))
-    return Found.CHANGES if found else Found.NOTHING
+    return Found.CHANGES if found(report) else Found.NOTHING
 
 
 @click.command(context_settings=CONTEXT)

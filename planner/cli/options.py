@@ -54,7 +54,7 @@ def root_option(func: Callable[..., Any]) -> Callable[..., Any]:
     )(func)
 
 
-def _complete_environments(ctx: click.Context, param: click.Parameter, incomplete: str) -> list[str]:
+def complete_environments(ctx: click.Context, param: click.Parameter, incomplete: str) -> list[str]:
     """Shell completion of --env: the environments of the project."""
     given = ctx.params.get("root")
     root = Path(given) if given else find_root(Path.cwd())
@@ -72,7 +72,7 @@ def env_option(func: Callable[..., Any] | None = None, *, required: bool = True)
             required=required,
             metavar="ENV",
             callback=_remember("env"),
-            shell_complete=_complete_environments,
+            shell_complete=complete_environments,
             help="Environment name: a folder under environments/." if required else "Environment name: a folder under environments/ (or give PATHs).",
         )(func)
 
@@ -169,3 +169,4 @@ class Found(enum.Enum):
 
     NOTHING = "nothing to report"
     CHANGES = "changes or drift present"
+    ERRORS = "an error, already reported"  # several environments, one failed: every one was shown, then exit 1

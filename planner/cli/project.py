@@ -9,17 +9,21 @@ from pathlib import Path
 import click
 
 from planner import __version__
+from planner.app.environments import select_environments
 from planner.app.fmt import format_environments
 from planner.cli.options import CONTEXT, Found, emit, format_option, paths_argument, root_option
+from planner.cli.selection import refuse_all_with_others
 
 
 @click.command(context_settings=CONTEXT)
 @click.option("--env", "-e", "envs", multiple=True, metavar="ENV", help="Format only this environment (repeatable; default: all of them, or the PATHs given).")
+@click.option("--all", "every", is_flag=True, help="Every environment under environments/ (what fmt does when nothing else is named).")
+@click.option("--changed-from", metavar="GIT_REF", help="Also every environment with a file that differs from GIT_REF (committed since the merge base, uncommitted or untracked).")
 @root_option
 @click.option("--check", is_flag=True, help="Change nothing; list the files that are not formatted and exit 2 if there are any (for CI).")
 @click.option("--diff", "show_diff", is_flag=True, help="Show the changes as a unified diff.")
 @paths_argument
-def fmt(envs: tuple[str, ...], root: Path, check: bool, show_diff: bool, paths: tuple[Path, ...]) -> Found:
+def fmt(envs: tuple[str, ...], every: bool, changed_from: str | None, root: Path, check: bool, show_diff: bool, paths: tuple[Path, ...]) -> Found:
     """Rewrite environment files in the canonical YAML layout, comments kept.
 
     Two-space indentation; model fields, temperatures and filter keys in the
@@ -36,7 +40,15 @@ def fmt(envs: tuple[str, ...], root: Path, check: bool, show_diff: bool, paths: 
       llmplan fmt
       llmplan fmt --check --diff
       llmplan fmt --check environments/prod/models/support-bot.yaml
+      llmplan fmt --check --changed-from origin/main
     """
+    refuse_all_with_others(envs, every, changed_from)
+    if every:
+        envs = tuple(select_environments(root, envs, every))
+    elif changed_from is not None:
+        envs = tuple(select_environments(root, envs, False, changed_from))
+        if not envs and not paths:
+            return Found.NOTHING  # no environment changed: nothing to format (not every environment)
     changed = format_environments(root, envs, check=check, paths=paths)
     for result in changed:
         emit(result.display)

@@ -11,8 +11,9 @@ import click
 from planner.app import records as records_app
 from planner.app import state_edits
 from planner.app.migrate import migrate_state
-from planner.cli.options import CONTEXT, display, emit, env_option, format_option, lock_timeout_option, root_option
-from planner.render.records import migration_listing, render_audit_entries, state_listing
+from planner.cli.options import CONTEXT, Found, display, emit, env_option, format_option, lock_timeout_option, root_option
+from planner.model.errors import AuditError
+from planner.render.records import audit_verify_document, migration_listing, render_audit_entries, state_listing
 
 
 @click.group(context_settings=CONTEXT)
@@ -179,21 +180,38 @@ def audit() -> None:
 @root_option
 @click.option("--repair", is_flag=True, help="Set aside a torn last line (from a crash) and record the repair.")
 @lock_timeout_option
-def audit_verify(env: str, root: Path, repair: bool, lock_timeout: float) -> None:
+@format_option("text", "json")
+def audit_verify(env: str, root: Path, repair: bool, lock_timeout: float, output_format: str) -> Found:
     """Check that no audit line was edited, removed, reordered or inserted.
 
     Reads the whole trail once, in constant memory. Exit 0 when the chain
-    verifies, 1 naming the first bad line otherwise.
+    verifies, 1 naming the first bad line otherwise. With --format json, one
+    document either way: ok, entries, first_bad_line, problem, repaired.
 
     \b
-    Example:
+    Examples:
       llmplan audit verify --env prod
+      llmplan audit verify --env prod --format json
     """
     report, repaired = records_app.verify_audit(root, env, repair=repair, lock_timeout=lock_timeout)
     if repaired is not None:
         emit(f"Repaired: moved a torn last line ({repaired.fragment_bytes} bytes) to {repaired.torn_path} and recorded the repair in the trail", err=True)
+    if output_format == "json":
+        try:
+            report.raise_if_broken(env)
+            broken = None
+        except AuditError as error:
+            broken = error
+        emit(audit_verify_document(env, report, repaired, broken))
+        if broken is None:
+            return Found.NOTHING
+        emit(f"Error: {broken.message}", err=True)
+        if broken.hint:
+            emit(f"Hint: {broken.hint}", err=True)
+        return Found.ERRORS
     report.raise_if_broken(env)
     emit(f"audit trail of {env} verifies: {report.entries} entr{'y' if report.entries == 1 else 'ies'}, chain intact")
+    return Found.NOTHING
 
 
 @audit.command("show", context_settings=CONTEXT)

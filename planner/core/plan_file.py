@@ -110,6 +110,8 @@ def to_document(plan: Plan) -> dict[str, Any]:
     }
     if document["prior_state"] is None:  # Terraform leaves it out when there is no state
         del document["prior_state"]
+    if plan.source_commit is not None:
+        document["llmplan"]["source"] = {"commit": plan.source_commit}
     document["llmplan"]["checksum"] = document_checksum(document)
     return document
 
@@ -190,6 +192,7 @@ def from_document(document: Mapping[str, Any], *, source: str = "plan file") -> 
         configuration=read_configuration(document),
         prior_state=read_prior_state(document),
         checksum=block["checksum"],
+        source_commit=(block.get("source") or {}).get("commit"),
     )
 
 

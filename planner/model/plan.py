@@ -158,6 +158,7 @@ class Plan:
     checksum: str | None = field(default=None, compare=False)
     # where the entry vouching for that state is in the audit trail: what happened since starts there
     state_audit_position: int | None = None
+    source_commit: str | None = None  # the Git commit checked out where the plan was made (None outside Git)
 
     def count(self, action: str) -> int:
         return sum(1 for change in self.changes if change.action == action)

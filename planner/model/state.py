@@ -80,6 +80,7 @@ class ResourceState:
     payload_hash: str
     applied_at: str
     capabilities: Mapping[str, Any] | None = None
+    source_commit: str | None = None  # the Git commit the applied plan was made from (None outside Git, after refresh or import)
 
     def __post_init__(self) -> None:
         if not isinstance(self.configuration, MappingProxyType):
@@ -92,7 +93,7 @@ class ResourceState:
 
     def _json_view(self) -> dict[str, Any]:
         """A shallow JSON-ready view sharing our (read-only) data: for serializing, never for handing out."""
-        return {
+        view = {
             "address": self.address,
             "model_id": self.model_id,
             "configuration": dict(self.configuration),
@@ -101,6 +102,9 @@ class ResourceState:
             "applied_at": self.applied_at,
             "capabilities": None if self.capabilities is None else dict(self.capabilities),
         }
+        if self.source_commit is not None:  # left out otherwise: a state written before it was recorded keeps its checksum
+            view["source_commit"] = self.source_commit
+        return view
 
     @functools.cached_property
     def content_key(self) -> str:
@@ -139,6 +143,7 @@ class ResourceState:
             payload_hash=data["payload_hash"],
             applied_at=data["applied_at"],
             capabilities=None if capabilities is None else wrap(capabilities),
+            source_commit=data.get("source_commit"),
         )
 
 

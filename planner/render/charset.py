@@ -1,7 +1,8 @@
 """Text for an output that cannot show every character.
 
 Plans print ``→`` between a live value and the YAML's, ``…`` in shortened
-values, ``—`` in tables. On an output that is not UTF-8 — a stream in
+values, ``—`` in tables, ``─`` in the rule that heads each environment of a
+report over several. On an output that is not UTF-8 — a stream in
 another encoding, or a process whose locale is ``C``/``POSIX``
 (``LC_ALL=C``: Python then writes UTF-8 anyway, and the terminal shows
 mojibake) — they become ``->``, ``...`` and ``-``. Everything the CLI prints
@@ -21,6 +22,7 @@ ASCII_FORMS = {
     "…": "...",
     "—": "-",
     "–": "-",
+    "─": "-",
     "⚠️": "!",
     "⚠": "!",
     "·": "-",

@@ -6,6 +6,7 @@ Each renderer (plan, drift, records) reads plain data and writes text; none deci
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from typing import Any, Iterable, TextIO
 
 from planner.core.safety import old_new
@@ -23,26 +24,43 @@ def value_text(value: Any) -> str:
 
 
 
-def weakening_rows(items: Iterable[tuple[str, Classification]]) -> list[tuple[str, Finding]]:
-    """(model, finding) for every weakening of the given classifications."""
-    return [(model, finding) for model, classification in items for finding in classification.weakenings]
+# Every arrow llmplan prints starts at the live value: live → YAML (what apply would change),
+# live → last applied (what was changed outside llmplan). Each section says which, in its legend.
+LIVE_TO_YAML = "live → YAML"
+LIVE_TO_APPLIED = "live → last applied"
+
+
+def weakening_rows(items: Iterable[tuple[str, Classification]], *, to_live: bool = False) -> list[tuple[str, Finding]]:
+    """(model, finding) for every weakening of the given classifications. ``to_live``: the
+    classification is of a change *to* live (made outside llmplan), shown turned around so that
+    it too reads from the live value."""
+    rows = [(model, finding) for model, classification in items for finding in classification.weakenings]
+    return [(model, replace(finding, before=finding.after, after=finding.before)) for model, finding in rows] if to_live else rows
 
 
 
-def safety_text(out: TextIO, heading: str, rows: list[tuple[str, Finding]], paint: Any) -> None:
+def safety_text(out: TextIO, heading: str, rows: list[tuple[str, Finding]], paint: Any, *, legend: str | None = None) -> None:
     out.write(paint("!", heading) + "\n\n")
+    if legend:
+        out.write(f"  (each line reads {legend})\n\n")
     for model, finding in rows:
         out.write(f"  {paint('!', '!')} {printable(f'{model}: {finding.path}: {old_new(finding)}')}\n      {printable(finding.reason)}\n")
     out.write("\n")
 
 
 
-def safety_markdown(out: TextIO, heading: str, rows: list[tuple[str, Finding]]) -> None:
-    out.write(f"#### ⚠️ {heading}\n\n| model | field | before → after | why |\n|---|---|---|---|\n")
+def safety_markdown(out: TextIO, heading: str, rows: list[tuple[str, Finding]], *, legend: str = LIVE_TO_YAML) -> None:
+    out.write(f"#### ⚠️ {heading}\n\n| model | field | {legend} | why |\n|---|---|---|---|\n")
     for model, finding in rows:
         cells = (f"`{model}`", f"`{finding.path}`", f"`{old_new(finding)}`", finding.reason)
         out.write("| " + " | ".join(printable(cell).replace("|", "\\|") for cell in cells) + " |\n")
     out.write("\n")
+
+
+
+def from_live(changes: Iterable[FieldChange]) -> tuple[FieldChange, ...]:
+    """Field changes made *to* live (last applied → live), turned to read from live like every other arrow."""
+    return tuple(FieldChange(change.path, change.after, change.before) for change in changes)
 
 
 

@@ -1,8 +1,9 @@
 """Showing drift reports: text for cron logs, markdown for an issue, JSON for machines.
 
 Differences read as a plan reads them, from live to the YAML (what apply
-would change back), and every rendering says so. The summary counts
-unmanaged configurations too.
+would change back); safety weakened outside llmplan reads from live too, to
+what llmplan last applied (to the YAML for a model it never applied). Every
+section says which. The summary counts unmanaged configurations too.
 """
 
 from __future__ import annotations
@@ -13,9 +14,17 @@ from planner.core.drift import KIND_TEXT, DriftedModel, DriftReport
 from planner.core.plan_file import field_changes_json
 from planner.core.tfjson import FORMAT_VERSION, TERRAFORM_VERSION, change_entry, configuration, document_text, plain_json, prior_state
 from planner.model.printable import printable
-from planner.render.common import COLORS, RESET, count, diff_details, field_lines, safety_markdown, safety_text, weakening_rows
+from planner.render.common import COLORS, LIVE_TO_APPLIED, LIVE_TO_YAML, RESET, count, diff_details, field_lines, safety_markdown, safety_text, weakening_rows
 
-LEGEND = "each line reads live → YAML: what apply would change back"
+LEGEND = f"each line reads {LIVE_TO_YAML}: what apply would change back"
+
+
+def outside_legend(report: DriftReport) -> str:
+    """What the arrows of the safety section compare: live with what llmplan last applied, or with the YAML for a model it never applied."""
+    applied = {item.last_applied is not None for item in report.weakened_outside}
+    if applied == {False}:
+        return LIVE_TO_YAML
+    return LIVE_TO_APPLIED if applied == {True} else f"{LIVE_TO_APPLIED}; for a model llmplan never applied, {LIVE_TO_YAML}"
 
 
 def render_drift(report: DriftReport, out: TextIO, output_format: str, *, color: bool = False) -> None:
@@ -50,9 +59,10 @@ def render_drift_text(report: DriftReport, out: TextIO, *, color: bool = False) 
     def paint(symbol: str, text: str) -> str:
         return f"{COLORS[symbol]}{text}{RESET}" if color and symbol in COLORS else text
 
-    outside = weakening_rows((f"{item.address} ({item.model_id})", item.outside) for item in report.weakened_outside)
+    outside = weakening_rows(((f"{item.address} ({item.model_id})", item.outside) for item in report.weakened_outside), to_live=True)
     if outside:
-        safety_text(out, f"Safety weakened outside llmplan: {count(len(report.weakened_outside), 'model')}, {count(len(outside), 'setting')}.", outside, paint)
+        heading = f"Safety weakened outside llmplan: {count(len(report.weakened_outside), 'model')}, {count(len(outside), 'setting')}."
+        safety_text(out, heading, outside, paint, legend=outside_legend(report))
     out.write(paint("bold", drift_summary(report)) + "\n")
     if report.drifted:
         out.write(f"\n  ({LEGEND})\n")
@@ -75,9 +85,9 @@ def render_drift_text(report: DriftReport, out: TextIO, *, color: bool = False) 
 def render_drift_markdown(report: DriftReport, out: TextIO) -> None:
     unmanaged = f", {len(report.unmanaged)} unmanaged" if report.unmanaged else ""
     out.write(f"### llmplan drift · `{report.environment}` · {len(report.drifted)} of {report.total} models drifted{unmanaged}\n\n")
-    outside = weakening_rows((item.address, item.outside) for item in report.weakened_outside)
+    outside = weakening_rows(((item.address, item.outside) for item in report.weakened_outside), to_live=True)
     if outside:
-        safety_markdown(out, f"Safety weakened outside llmplan: {count(len(report.weakened_outside), 'model')}", outside)
+        safety_markdown(out, f"Safety weakened outside llmplan: {count(len(report.weakened_outside), 'model')}", outside, legend=outside_legend(report))
     out.write(drift_summary(report) + "\n\n")
     if report.drifted:
         out.write("| model | what moved | since | fields |\n|---|---|---|---|\n")

@@ -1,7 +1,9 @@
 """A plan for people and machines: text for a terminal, markdown for a pull request, Terraform's JSON.
 
-The plan knows nothing of how it is shown; these read it and write. Field
-lines read live → YAML, the symbols of the legend name the actions.
+The plan knows nothing of how it is shown; these read it and write. Every
+arrow starts at the live value: field lines read live → YAML, what changed
+outside llmplan reads live → last applied, and each section says which. The
+symbols of the legend name the actions.
 """
 
 from __future__ import annotations
@@ -12,7 +14,7 @@ from planner.core.diff import unchanged_fields
 from planner.core.plan_file import dumps
 from planner.model.plan import CREATE, FORGET, NO_OP, UPDATE, DriftedResource, Plan, ResourceChange
 from planner.model.printable import printable
-from planner.render.common import COLORS, RESET, count, diff_details, field_lines, safety_markdown, safety_text, weakening_rows
+from planner.render.common import COLORS, LIVE_TO_APPLIED, LIVE_TO_YAML, RESET, count, diff_details, field_lines, from_live, safety_markdown, safety_text, weakening_rows
 
 SYMBOLS = {CREATE: "+", UPDATE: "~", FORGET: "-", NO_OP: " "}
 # Terraform's legend: what each symbol of a plan stands for (only the ones a plan uses are shown)
@@ -84,9 +86,9 @@ def render_text(plan: Plan, out: TextIO, *, color: bool = False, forced: bool = 
         out.write(paint("bold", "Changed outside llmplan since the last apply:") + "\n\n")
         for item in plan.drift:
             out.write(f"  {paint('~', '~')} {printable(item.address)} ({printable(_outside_text(item))})\n")
-            for symbol, text in field_lines(item.changes):
+            for symbol, text in field_lines(from_live(item.changes)):
                 out.write(f"      {paint(symbol, symbol)} {text}\n")
-        out.write("\n  (each line reads last applied → live)\n\n")
+        out.write(f"\n  (each line reads {LIVE_TO_APPLIED})\n\n")
     if plan.targets:
         out.write(paint("!", targeting_text(plan)) + "\n\n")
     if plan.safety.exceeded:
@@ -98,7 +100,7 @@ def render_text(plan: Plan, out: TextIO, *, color: bool = False, forced: bool = 
     if used:
         out.write("Model actions are indicated with the following symbols:\n")
         out.write("".join(f"  {paint(SYMBOLS[action], SYMBOLS[action])} {LEGEND[action]}\n" for action in used))
-        out.write("Field lines read live → YAML.\n\n")
+        out.write(f"Field lines read {LIVE_TO_YAML}.\n\n")
     out.write(f"llmplan will perform the following actions in environment {printable(plan.environment)}:\n\n")
     for change in plan.actionable:
         out.write(f"  # {_headline(change)}\n")
@@ -118,9 +120,9 @@ def render_text(plan: Plan, out: TextIO, *, color: bool = False, forced: bool = 
     weakened = weakening_rows((change.address, change.classification) for change in plan.weakening)
     if weakened:
         safety_text(out, f"Safety: this plan weakens {count(len(weakened), 'setting')} of {count(len(plan.weakening), 'model')}:", weakened, paint)
-    outside = weakening_rows((item.address, item.classification) for item in plan.drift)
+    outside = weakening_rows(((item.address, item.classification) for item in plan.drift), to_live=True)
     if outside:
-        safety_text(out, "Safety weakened outside llmplan since the last apply:", outside, paint)
+        safety_text(out, "Safety weakened outside llmplan since the last apply:", outside, paint, legend=LIVE_TO_APPLIED)
     out.write(paint("bold", summary_line(plan)) + "\n")
 
 
@@ -131,9 +133,9 @@ def render_markdown(plan: Plan, out: TextIO) -> None:
     weakened = weakening_rows((change.address, change.classification) for change in plan.weakening)
     if weakened:
         safety_markdown(out, f"This plan weakens safety: {count(len(weakened), 'setting')} of {count(len(plan.weakening), 'model')}", weakened)
-    outside = weakening_rows((item.address, item.classification) for item in plan.drift)
+    outside = weakening_rows(((item.address, item.classification) for item in plan.drift), to_live=True)
     if outside:
-        safety_markdown(out, "Safety weakened outside llmplan since the last apply", outside)
+        safety_markdown(out, "Safety weakened outside llmplan since the last apply", outside, legend=LIVE_TO_APPLIED)
     if plan.targets:
         out.write(f"> [!WARNING]\n> {targeting_text(plan).removeprefix('Warning: ')}\n\n")
     if plan.safety.exceeded:
@@ -146,11 +148,11 @@ def render_markdown(plan: Plan, out: TextIO) -> None:
         for change in plan.actionable:
             fields = ", ".join(f"`{printable(c.path)}`" for c in change.changes) if change.action == UPDATE else "—"
             out.write(f"| {SYMBOLS[change.action]} | `{printable(change.address)}` | {_markdown_action(change)} | {fields} |\n")
-        diff_details(out, "Field-level changes (live → YAML)", ((_markdown_heading(c), c.changes) for c in plan.actionable))
+        diff_details(out, f"Field-level changes ({LIVE_TO_YAML})", ((_markdown_heading(c), c.changes) for c in plan.actionable))
     else:
         out.write(f"The live configuration matches the YAML ({len(plan.changes)} models).\n")
     if plan.drift:
-        diff_details(out, "Changed outside llmplan (last applied → live)", ((f"~ {i.address} ({_outside_text(i)})", i.changes) for i in plan.drift))
+        diff_details(out, f"Changed outside llmplan ({LIVE_TO_APPLIED})", ((f"~ {i.address} ({_outside_text(i)})", from_live(i.changes)) for i in plan.drift))
 
 
 

@@ -12,11 +12,13 @@ from pathlib import Path
 from typing import Any, Iterable, Mapping, TextIO
 
 from planner.adapters.metrics import MetricsSummary
+from planner.adapters.records.interfaces import AuditReport, RepairResult
 from planner.app.apply import ApplyResult
 from planner.app.importing import ImportResult
 from planner.app.migrate import MigrationResult
 from planner.app.records import StateView
 from planner.app.refresh import RecordedModel
+from planner.model.errors import LlmplanError
 from planner.model.outcome import Outcome
 from planner.model.printable import printable
 from planner.model.settings import display_path
@@ -142,6 +144,22 @@ def render_audit_entries(entries: Iterable[Mapping[str, Any]], out: TextIO, outp
         out.write(printable(f"{entry.get('timestamp')}  {entry.get('action') or '-':20} {entry.get('status') or '-':8} {subject}{moved}{error}") + "\n")
     if not count:
         out.write("no audit entries\n")
+
+
+def audit_verify_document(environment: str, report: AuditReport, repaired: RepairResult | None, broken: LlmplanError | None) -> str:
+    """``audit verify --format json``: one document, whether the chain verifies or not."""
+    document = {
+        "environment": environment,
+        "ok": report.ok,
+        "entries": report.entries,
+        "first_bad_line": report.first_bad_line,
+        "problem": report.problem,
+        "torn_tail": report.torn_tail,
+        "repaired": {"torn_path": repaired.torn_path, "fragment_bytes": repaired.fragment_bytes, "fragment_sha256": repaired.fragment_sha256} if repaired is not None else None,
+        "error": broken.message if broken is not None else None,
+        "hint": broken.hint if broken is not None else None,
+    }
+    return json.dumps(document, indent=2, ensure_ascii=False)
 
 
 def migration_listing(result: MigrationResult) -> list[str]:

@@ -59,6 +59,25 @@ def test_tampering_with_the_trail_is_detected_naming_the_line(applied: ApplyProj
     assert repair.code == 1, "tampering is not a torn line: --repair must not paper over it"
 
 
+def test_audit_verify_json_is_one_document_whether_the_chain_holds_or_not(applied: ApplyProject) -> None:
+    verified = applied.run("audit", "verify", "--env", "dev", "--format", "json")
+    assert verified.code == 0, str(verified)
+    assert json.loads(verified.stdout) == {
+        "environment": "dev", "ok": True, "entries": 14, "first_bad_line": None, "problem": None, "torn_tail": False, "repaired": None, "error": None, "hint": None,
+    }
+
+    rewrite(applied, edit_line(applied.audit_lines()))
+    broken = applied.run("audit", "verify", "--env", "dev", "--format", "json")
+
+    assert broken.code == 1, str(broken)
+    document = json.loads(broken.stdout)  # one document, not an error document beside it
+    assert (document["ok"], document["first_bad_line"], document["problem"]) == (False, 5, "line 5: entry_hash does not match its content (edited?)")
+    assert document["entries"] == 5  # read up to the first bad line
+    assert document["error"] == "audit trail of dev does not verify: line 5: entry_hash does not match its content (edited?)"
+    assert document["hint"] == "restore the trail from a backup (or Git history); do not edit it by hand"
+    assert "Error: audit trail of dev does not verify: line 5" in broken.stderr
+
+
 def test_an_apply_refuses_to_chain_onto_a_tampered_end_of_the_trail(applied: ApplyProject, admin: SandboxAdmin) -> None:
     lines = applied.audit_lines()
     rewrite(applied, [*lines[:13], *edit_line([b"", b"", b"", b"", lines[13]])[4:]])  # the checkpointed last entry

@@ -72,9 +72,9 @@ EXPECTED_TEXT = """\
 Changed outside llmplan since the last apply:
 
   ~ support-bot (applied 2026-11-24T09:00:00.000Z, state version 3, live version 4)
-      ~ max_tokens: 2048 → 1024
+      ~ max_tokens: 1024 → 2048
 
-  (each line reads last applied → live)
+  (each line reads live → last applied)
 
 Warning: 2 of 3 models would change (67 %), over the 30 % limit of this environment; review the plan and re-run with --force.
 
@@ -148,12 +148,12 @@ EXPECTED_MARKDOWN = """\
 
 </details>
 
-<details><summary>Changed outside llmplan (last applied → live)</summary>
+<details><summary>Changed outside llmplan (live → last applied)</summary>
 
 ```diff
 @@ ~ support-bot (applied 2026-11-24T09:00:00.000Z, state version 3, live version 4) @@
--   max_tokens: 2048
-+   max_tokens: 1024
+-   max_tokens: 1024
++   max_tokens: 2048
 ```
 
 </details>

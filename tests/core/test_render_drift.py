@@ -4,10 +4,13 @@ from __future__ import annotations
 
 import io
 import json
+from dataclasses import replace
 from types import MappingProxyType
 
 from planner.core.drift import BOTH, CHANGED_OUTSIDE, NEVER_APPLIED, REMOVED, DriftedModel, DriftReport, UnmanagedModel
+from planner.core.safety import classify
 from planner.model.plan import ConfiguredModel, FieldChange, RecordedModel
+from planner.model.safety import default_rules
 from planner.render.drift import render_drift
 
 SUPPORT = "a1b2c3d4-e5f6-7890-abcd-ef1234567890"
@@ -185,3 +188,28 @@ def test_a_configuration_removed_on_the_gateway_is_named_as_such_with_the_state_
     assert (entry["drift_kind"], entry["state_version"], entry["live_version"], entry["change"]["before"]) == ("removed", 7, None, None)
     for output in (text, markdown):
         assert "None" not in output and "never configured" not in output
+
+
+def test_every_section_reads_from_live_and_says_to_what() -> None:
+    """The safety section turns the weakening made outside llmplan (last applied → live) around, so that
+    a setting reads the same in it and in the drift section below: live first."""
+    weakened = replace(
+        SUPPORT_DRIFT,
+        changes=(FieldChange("compliance_mode", "permissive", "strict"),),  # live → YAML
+        outside=classify((FieldChange("compliance_mode", "strict", "permissive"),), default_rules()),  # last applied → live
+    )
+    text = rendered(report((weakened,)), "text")
+    assert text.startswith(
+        "Safety weakened outside llmplan: 1 model, 1 setting.\n\n"
+        "  (each line reads live → last applied)\n\n"
+        f'  ! support-bot ({SUPPORT}): compliance_mode: "permissive" → "strict"\n'
+    ), text
+    assert '      ~ compliance_mode: "permissive" → "strict"\n' in text  # the drift section: the same two values, the same order
+    assert "  (each line reads live → YAML: what apply would change back)\n" in text
+    markdown = rendered(report((weakened,)), "markdown")
+    assert "| model | field | live → last applied | why |" in markdown and '`"permissive" → "strict"`' in markdown
+
+    never = replace(ROUTER_NEVER, live={"compliance_mode": "permissive"}, outside=weakened.outside)
+    assert "  (each line reads live → YAML)\n" in rendered(report((never,)), "text")  # no last apply: compared with the YAML
+    both = rendered(report((never, weakened)), "text")
+    assert "  (each line reads live → last applied; for a model llmplan never applied, live → YAML)\n" in both

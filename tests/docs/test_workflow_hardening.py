@@ -226,7 +226,7 @@ def test_the_plan_job_installs_the_base_branch_before_the_pull_request_is_on_dis
         "Validate",
         "Plan",
         "Comment on the pull request",
-        "Upload the plan",
+        "Upload the plans",
     ]
     base, pull_request = job["steps"][0]["with"], job["steps"][2]["with"]
     assert base["ref"] == "${{ github.event.pull_request.base.sha }}" and "path" not in base
@@ -273,7 +273,7 @@ def test_a_pull_request_with_a_symbolic_link_is_refused_before_llmplan_reads_it(
             theirs.symlink_to(tmp_path)
     result, _ = run.step("plan.yml", "plan", "Take the pull request's environments/")
     assert result.returncode == 1
-    assert "::error title=llmplan (dev)::" in result.stdout and expected in result.stdout
+    assert "::error title=llmplan::" in result.stdout and expected in result.stdout
     assert sorted(path.name for path in (root / "environments").iterdir()) == sorted(path.name for path in (REPO / "environments").iterdir())
     assert not (root / "environments" / "dev" / "models" / "environ.yaml").exists()
 

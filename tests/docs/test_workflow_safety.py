@@ -16,9 +16,10 @@ from tests.docs.docs_helpers import REPO, Runner, find_step, workflow
 
 
 def project(tmp_path: Path, weakening: str) -> Runner:
-    """A copy of the example environments whose dev environment has ``apply.weakening: WEAKENING``, applied once."""
+    """A copy of the example dev environment (on the built-in sandbox; drift --all checks every environment
+    there is, and staging and prod need their real gateways) with ``apply.weakening: WEAKENING``, applied once."""
     root = tmp_path / "llm-config"
-    shutil.copytree(REPO / "environments", root / "environments")
+    shutil.copytree(REPO / "environments" / "dev", root / "environments" / "dev")
     settings = root / "environments" / "dev" / "environment.yaml"
     settings.write_text(settings.read_text(encoding="utf-8").replace("weakening: allow", f"weakening: {weakening}"), encoding="utf-8")
     run = Runner(root)
@@ -98,15 +99,16 @@ def test_drift_pages_separately_for_a_weakening_made_outside_llmplan(tmp_path: P
     assert llmplan(run, "sandbox", "edit", "--env", "dev", support_bot, "compliance_mode=permissive").returncode == 0
     result, outputs = run.step("drift.yml", "drift", "Detect safety weakened")
     assert (result.returncode, outputs) == (0, {"weakened": "true"}), result.stderr
-    report = (run.root / "weakened-dev.md").read_text(encoding="utf-8")
-    assert "#### ⚠️ Safety weakened outside llmplan: 1 model" in report and '`"strict" → "permissive"`' in report
+    report = (run.root / "weakened.md").read_text(encoding="utf-8")
+    assert report.startswith("### llmplan drift · 1 environment · 1 with safety weakened outside llmplan\n")
+    assert "#### ⚠️ Safety weakened outside llmplan: 1 model" in report and '`"permissive" → "strict"`' in report  # live → last applied
     result, _ = run.step("drift.yml", "drift", "Fail the run when safety was weakened")
     assert result.returncode == 1
-    assert "::error title=llmplan safety (dev)::safety was weakened outside llmplan" in result.stdout
+    assert "::error title=llmplan safety::safety was weakened outside llmplan" in result.stdout
 
     # an error is never "not weakened"
     model = run.root / "environments" / "dev" / "models" / "support-bot.yaml"
     model.write_text(model.read_text(encoding="utf-8").replace("max_tokens: 2048", "max_tokens: lots"), encoding="utf-8")
     result, outputs = run.step("drift.yml", "drift", "Detect safety weakened")
     assert result.returncode == 1 and outputs == {}
-    assert "::error title=llmplan drift (dev)::weakenings could not be checked (exit code 1)" in result.stdout
+    assert "::error title=llmplan drift::weakenings could not be checked in every environment (exit code 1)" in result.stdout

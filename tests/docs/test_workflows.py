@@ -63,19 +63,24 @@ def test_each_workflow_is_a_mapping_of_triggers_and_jobs_of_steps(name: str) -> 
             assert ("run" in step) != ("uses" in step), f"{job_id}: a step runs a script or uses an action, not both: {step}"
 
 
-def test_plan_runs_on_pull_requests_touching_environments_and_comments_once_per_environment() -> None:
+def test_plan_runs_on_pull_requests_touching_environments_and_comments_once() -> None:
     document = workflow("plan.yml")
     assert document["on"] == {"pull_request": {"paths": ["environments/**"]}}
-    _, job = job_running(document, "plan")
+    job_id, job = job_running(document, "plan")
+    assert "strategy" not in job, "one job plans every environment the pull request touches"
     assert job["permissions"] == {"contents": "read", "pull-requests": "write"}
-    comment = find_step(document, "plan", "Comment")
+    assert job["env"]["BASE_SHA"] == "${{ github.event.pull_request.base.sha }}" == job["steps"][0]["with"]["ref"], "compared with the base branch checked out"
+    comment = find_step(document, job_id, "Comment")
     script = comment["with"]["script"]
-    assert "<!-- llmplan:${env} -->" in script, "one comment per environment, found again by its marker"
+    assert "const marker = '<!-- llmplan -->';" in script, "ONE comment for every environment, found again by its marker"
     assert "updateComment" in script and "createComment" in script
     assert comment["if"] == "always()", "a failed validate or plan must still be reported on the pull request"
-    upload = find_step(document, "plan", "Upload the plan")
-    assert upload["with"]["name"] == "llmplan-plan-${{ matrix.environment }}"
-    assert "plan-${{ matrix.environment }}.json" in upload["with"]["path"]
+    upload = find_step(document, job_id, "Upload the plans")
+    assert upload["with"]["name"] == "llmplan-plans"
+    assert upload["with"]["path"].split() == ["plans/", "plan.md"]
+    policy = document["jobs"]["policy"]
+    assert policy["needs"] == "plan" and "strategy" not in policy
+    assert [step["with"]["name"] for step in policy["steps"] if step.get("uses", "").startswith("actions/download-artifact@")] == ["llmplan-plans"]
 
 
 def test_apply_runs_after_merge_in_a_protected_environment_one_at_a_time() -> None:
@@ -112,7 +117,8 @@ def test_apply_applies_only_its_own_plan_and_compares_the_reviewed_one() -> None
     assert planned < fetched < compared, "the reviewed plan is compared with a plan of main"
     (plan_args,) = [args for args in llmplan_commands(job["steps"][planned]["run"]) if args[:1] == ["plan"]]
     assert str(parse_cli(plan_args).params["out_file"]) == "plan-prod.json"
-    assert "--dir reviewed" in job["steps"][fetched]["run"], "the pull request's artifact is kept in a folder of its own"
+    assert "--name llmplan-plans --dir reviewed" in job["steps"][fetched]["run"], "the pull request's artifact is kept in a folder of its own"
+    assert '"reviewed/plans/$ENV.plan.json"' in job["steps"][compared]["run"], "compared with the reviewed plan of this environment"
     scripts = [step["run"] for step in job["steps"] if "run" in step]
     assert not any(re.search(r"\b(cp|mv|ln)\b", script) for script in scripts), "nothing replaces main's plan-<env>.json"
 
@@ -130,20 +136,21 @@ def test_drift_runs_hourly_and_may_write_issues_only() -> None:
 
 
 def test_the_workflows_target_real_environments_not_the_sandbox() -> None:
-    matrices = [
-        workflow(name)["jobs"][job]["strategy"]["matrix"]["environment"]
-        for name, job in (("plan.yml", "plan"), ("drift.yml", "drift"), ("postgres/drift.yml", "drift"))
-    ]
     choices = [workflow(name)["on"]["workflow_dispatch"]["inputs"]["environment"]["options"] for name in ("apply.yml", "postgres/apply.yml", "postgres/migrate.yml")]
     selected = []
     for name in ("apply.yml", "postgres/apply.yml"):
         select = find_step(workflow(name), "select", "Environments changed")["run"]
         (managed,) = re.findall(r'^\s*managed="([^"]+)"', select, re.MULTILINE)
         selected.append(managed.split())
-    for environments in (*matrices, *choices, *selected):
+    for environments in (*choices, *selected):
         assert environments == ["staging", "prod"]
     for environment in ("staging", "prod"):
         assert "sandbox" not in environment_settings(environment)["gateway"]
+    # plan and drift name no environment: what the pull request touches, and every one
+    for name, selection in (("plan.yml", "changed_from"), ("drift.yml", "every"), ("postgres/drift.yml", "every")):
+        contexts = [parse_cli(args) for args in workflow_commands(workflow(name)) if args[:1] in (["validate"], ["plan"], ["drift"])]
+        assert contexts and all(context.params[selection] and not context.params["envs"] for context in contexts), name
+        assert all("matrix" not in json.dumps(job) for job in workflow(name)["jobs"].values()), name
 
 
 # --- the command lines ------------------------------------------------------
@@ -168,13 +175,15 @@ def test_the_commands_use_the_documented_output_options() -> None:
     def params(name: str, subcommand: str) -> list[dict[str, Any]]:
         return [c.params for c in map(parse_cli, workflow_commands(workflow(name))) if command_path(c) == subcommand]
 
+    (validate,) = params("plan.yml", "validate")
     (plan,) = params("plan.yml", "plan")
-    assert (plan["output_format"], str(plan["out_file"]), plan["detailed_exitcode"]) == ("markdown", "plan-prod.json", True)
+    assert validate["changed_from"] == plan["changed_from"] == "value"  # "$BASE_SHA", as the extractor substitutes it
+    assert (plan["output_format"], str(plan["out_file"]), plan["detailed_exitcode"]) == ("markdown", "plans", True)  # one plan per environment
     for name in ("drift.yml", "postgres/drift.yml"):
         drift, weakening = params(name, "drift")
-        assert (drift["output_format"], str(drift["out_file"]), drift["fail_on_weakening"]) == ("markdown", "drift-prod.md", False)
+        assert (drift["every"], drift["output_format"], str(drift["out_file"]), drift["fail_on_weakening"]) == (True, "markdown", "drift.md", False)
         # a second report whose exit 2 means only "safety weakened outside llmplan": it pages
-        assert (weakening["output_format"], str(weakening["out_file"]), weakening["fail_on_weakening"]) == ("markdown", "weakened-prod.md", True)
+        assert (weakening["every"], weakening["output_format"], str(weakening["out_file"]), weakening["fail_on_weakening"]) == (True, "markdown", "weakened.md", True)
 
 
 def test_weakenings_are_allowed_only_in_a_run_started_by_hand_with_allow_weakening() -> None:
@@ -197,8 +206,9 @@ def test_weakenings_are_allowed_only_in_a_run_started_by_hand_with_allow_weakeni
         ("plan.yml", "--format markdown", "--format html"),  # not a choice
         ("apply.yml", "--auto-approve", "--auto-aprove"),
         ("apply.yml", "governance flush", "governance flsh"),  # unknown subcommand
-        ("drift.yml", 'drift --env "$ENV"', "drift"),  # --env is required
-        ("drift.yml", '--out "drift-$ENV.md"', '--out "drift-$ENV.md" extra'),  # unexpected argument
+        ("drift.yml", "drift --all", "drift --every"),  # unknown option
+        ("drift.yml", "--out drift.md", "--out drift.md extra"),  # unexpected argument
+        ("plan.yml", '--changed-from "$BASE_SHA"', "--changed-from"),  # an option without its value
         ("drift.yml", "--fail-on-weakening", "--fail-on-weakenings"),
         ("postgres/apply.yml", "--lock-timeout 600 --allow-weakening", "--lock-timeout --allow-weakening"),  # not a number
         ("postgres/migrate.yml", 'state migrate --env "$ENV" --lock-timeout 600', 'state migrate --env "$ENV" --from git'),  # not a choice
@@ -234,8 +244,10 @@ def test_the_extractor_reads_shell_as_bash_does() -> None:
 
 @pytest.mark.slow(reason="every step of three workflows against the sandbox and a Git remote, each a bash script running llmplan as a child process")
 def test_the_workflow_steps_handle_each_exit_code_against_the_sandbox(tmp_path: Path) -> None:
+    # a configuration repository whose one environment is on the built-in sandbox (staging and
+    # prod need their real gateways, and drift --all checks every environment there is)
     root = tmp_path / "llm-config"
-    shutil.copytree(REPO / "environments", root / "environments")
+    shutil.copytree(REPO / "environments" / "dev", root / "environments" / "dev")
     shutil.copy(REPO / ".gitignore", root / ".gitignore")  # ignores state/*/: the commit step must add with --force
     run = Runner(root)
     remote = tmp_path / "remote.git"
@@ -245,19 +257,28 @@ def test_the_workflow_steps_handle_each_exit_code_against_the_sandbox(tmp_path: 
     run.git("-c", "user.name=t", "-c", "user.email=t@example.com", "commit", "--quiet", "-m", "environments")
     run.git("remote", "add", "origin", str(remote))
     run.git("push", "--quiet", "origin", "main")
+    base = run.git("rev-parse", "HEAD").strip()
+    model = root / "environments" / "dev" / "models" / "support-bot.yaml"
 
-    # pull request: validate, then plan with changes (exit 2 is success for the job)
-    result, _ = run.step("plan.yml", "plan", "Validate")
+    # pull request: its environments/ laid over the base branch, validated, then planned with changes (exit 2 is success for the job)
+    model.write_text(model.read_text(encoding="utf-8").replace("max_tokens: 2048", "max_tokens: 1024"), encoding="utf-8")
+    result, _ = run.step("plan.yml", "plan", "Validate", BASE_SHA=base)
     assert result.returncode == 0, result.stderr
-    assert "5 models valid in environment dev" in result.stdout
-    result, outputs = run.step("plan.yml", "plan", "Plan")
+    assert result.stdout == "5 models valid in environment dev\n"
+    result, outputs = run.step("plan.yml", "plan", "Plan", BASE_SHA=base)
     assert result.returncode == 0, result.stderr
-    assert "quiet" not in outputs
-    assert (root / "plan-dev.json").is_file()
-    assert "### llmplan · `dev` · Plan: 5 to create, 0 to update, 0 to forget." in run.summary.read_text(encoding="utf-8")
+    assert outputs == {"exitcode": "2"}
+    assert sorted(path.name for path in (root / "plans").iterdir()) == ["dev.plan.json"]
+    report = (root / "plan.md").read_text(encoding="utf-8")
+    assert report.startswith("### llmplan plan · 1 environment · 1 with changes, 0 without\n")
+    assert "### llmplan · `dev` · Plan: 5 to create, 0 to update, 0 to forget." in report and report in run.summary.read_text(encoding="utf-8")
 
     # merge: main is planned again and compared with the plan the pull request showed
-    reviewed = json.loads((root / "plan-dev.json").read_text(encoding="utf-8"))
+    run.git("-c", "user.name=t", "-c", "user.email=t@example.com", "commit", "--quiet", "--all", "-m", "merge the pull request")
+    run.git("push", "--quiet", "origin", "main")
+    reviewed = json.loads((root / "plans" / "dev.plan.json").read_text(encoding="utf-8"))
+    assert reviewed["llmplan"]["source"] == {"commit": base}  # planned on the base branch, with the pull request's files
+    shutil.rmtree(root / "plans")
     result, _ = run.step("apply.yml", "plan", "Plan main")
     assert result.returncode == 0, result.stderr
     main_plan = (root / "plan-dev.json").read_bytes()
@@ -265,14 +286,14 @@ def test_the_workflow_steps_handle_each_exit_code_against_the_sandbox(tmp_path: 
     tampered = json.loads(json.dumps(reviewed))
     tampered["resource_changes"][0]["change"]["after"]["max_tokens"] += 1
     for text in (json.dumps(tampered), "not a plan"):
-        (root / "reviewed").mkdir()  # where `gh run download --dir reviewed` puts the artifact
-        (root / "reviewed" / "plan-dev.json").write_text(text, encoding="utf-8")
+        (root / "reviewed" / "plans").mkdir(parents=True)  # where `gh run download --dir reviewed` puts the artifact
+        (root / "reviewed" / "plans" / "dev.plan.json").write_text(text, encoding="utf-8")
         result, outputs = run.step("apply.yml", "plan", "Compare with the plan reviewed", NUMBER="7")
         assert result.returncode == 0 and "source" not in outputs, result.stderr
         assert "::warning title=llmplan plan (dev)::the plan of main differs from the one reviewed in #7" in result.stdout
         assert not (root / "reviewed").exists() and (root / "plan-dev.json").read_bytes() == main_plan
-    (root / "reviewed").mkdir()
-    (root / "reviewed" / "plan-dev.json").write_text(json.dumps(reviewed), encoding="utf-8")
+    (root / "reviewed" / "plans").mkdir(parents=True)
+    (root / "reviewed" / "plans" / "dev.plan.json").write_text(json.dumps(reviewed), encoding="utf-8")
     result, outputs = run.step("apply.yml", "plan", "Compare with the plan reviewed", NUMBER="7")
     assert result.returncode == 0 and "::warning" not in result.stdout, result.stdout + result.stderr
     assert outputs == {"source": "the plan reviewed in pull request #7 (planned again on main: the same changes)"}
@@ -295,32 +316,39 @@ def test_the_workflow_steps_handle_each_exit_code_against_the_sandbox(tmp_path: 
     result, _ = run.step("apply.yml", "apply", "Commit state/")
     assert result.returncode == 0 and "state/dev unchanged" in result.stdout
 
-    # the next plan has nothing to say (the check needs jq, as on GitHub's runners)
-    result, outputs = run.step("plan.yml", "plan", "Plan")
+    # the next plan of that pull request has nothing to say (the check needs jq, as on GitHub's runners)
+    result, outputs = run.step("plan.yml", "plan", "Plan", BASE_SHA=base)
     assert result.returncode == 0, result.stderr
     if shutil.which("jq"):
         assert outputs.get("quiet") == "true"
+    # a pull request that touches no environment plans none, and says so
+    result, outputs = run.step("plan.yml", "plan", "Plan", BASE_SHA=run.git("rev-parse", "HEAD").strip())
+    assert (result.returncode, outputs["exitcode"]) == (0, "0"), result.stderr
+    assert "No environment has a file that differs from" in (root / "plan.md").read_text(encoding="utf-8")
 
     # cron: no drift (0), then a console edit (2), then broken YAML (1)
     result, outputs = run.step("drift.yml", "drift", "Detect drift")
     assert (result.returncode, outputs) == (0, {"drift": "false"}), result.stderr
     edit = subprocess.run(
-        ["llmplan", "sandbox", "edit", "--env", "dev", "a1b2c3d4-e5f6-7890-abcd-ef1234567890", "max_tokens=1024"],
+        ["llmplan", "sandbox", "edit", "--env", "dev", "a1b2c3d4-e5f6-7890-abcd-ef1234567890", "max_tokens=2048"],
         cwd=root, env=run.environ, capture_output=True, text=True, timeout=60,
     )
     assert edit.returncode == 0, edit.stderr
     result, outputs = run.step("drift.yml", "drift", "Detect drift")
     assert (result.returncode, outputs) == (0, {"drift": "true"}), result.stderr
-    report = (root / "drift-dev.md").read_text(encoding="utf-8")
+    report = (root / "drift.md").read_text(encoding="utf-8")
+    assert report.startswith("### llmplan drift · 1 environment · 1 drifted\n")
     assert "| `support-bot` | live changed outside llmplan |" in report
     assert report in run.summary.read_text(encoding="utf-8")
 
-    model = root / "environments" / "dev" / "models" / "support-bot.yaml"
-    model.write_text(model.read_text(encoding="utf-8").replace("max_tokens: 2048", "max_tokens: lots"), encoding="utf-8")
+    model.write_text(model.read_text(encoding="utf-8").replace("max_tokens: 1024", "max_tokens: lots"), encoding="utf-8")
     result, outputs = run.step("drift.yml", "drift", "Detect drift")
     assert result.returncode == 1 and outputs == {}
-    assert "::error title=llmplan drift (dev)::drift could not be checked (exit code 1)" in result.stdout
-    result, _ = run.step("plan.yml", "plan", "Plan")
+    assert "::error title=llmplan drift::drift could not be checked in every environment (exit code 1)" in result.stdout
+    result, _ = run.step("plan.yml", "plan", "Plan", BASE_SHA=base)
     assert result.returncode == 1
-    assert "::error title=llmplan plan (dev)::" in result.stdout
-    assert 'support-bot.yaml:8 max_tokens: "lots" is not an integer' in (root / "llmplan-dev.log").read_text(encoding="utf-8")
+    assert "::error title=llmplan plan::" in result.stdout
+    assert 'support-bot.yaml:8 max_tokens: "lots" is not an integer' in (root / "llmplan.log").read_text(encoding="utf-8")
+    report = (root / "plan.md").read_text(encoding="utf-8")  # what the pull-request comment shows
+    assert "| `dev` | — | — | — | — | ❌ failed: environment dev is not valid: 1 problem |" in report
+    assert "| `environments/dev/models/support-bot.yaml` | 8 | `max_tokens` |" in report

@@ -135,7 +135,8 @@ def wait_for(lines: "queue.Queue[str | None]", text: str, seen: list[str]) -> st
 def test_moving_to_postgresql_then_applying_while_another_holds_the_lock(tmp_path: Path, postgres: Any, monkeypatch: pytest.MonkeyPatch) -> None:
     schema = f"ci_{uuid.uuid4().hex[:12]}"
     root = tmp_path / "llm-config"
-    shutil.copytree(REPO / "environments", root / "environments")
+    # dev alone, on the built-in sandbox: drift --all checks every environment there is, and staging and prod need their real gateways
+    shutil.copytree(REPO / "environments" / "dev", root / "environments" / "dev")
     run = Runner(root)
     shared = {"LLMPLAN_PG_DSN": postgres.dsn}
 
@@ -244,12 +245,18 @@ def test_a_pull_request_naming_another_secret_as_the_connection_string_gets_no_s
     """The pull request's environment.yaml picks dsn_env; the plan step holds the gateway client's secret."""
     root = tmp_path / "llm-config"
     shutil.copytree(REPO / "environments", root / "environments")
-    with open(root / "environments" / "dev" / "environment.yaml", "a", encoding="utf-8") as handle:
-        handle.write("state:\n  backend: postgres\n  dsn_env: GENESYSCLOUD_OAUTHCLIENT_SECRET\n")
     run = Runner(root)
-    result, _ = run.step("plan.yml", "plan", "Plan", GENESYSCLOUD_OAUTHCLIENT_SECRET=secret, LLMPLAN_PG_DSN="")
+    run.git("init", "--quiet", "--initial-branch=main")
+    run.git("add", ".")
+    run.git("-c", "user.name=t", "-c", "user.email=t@example.com", "commit", "--quiet", "-m", "environments")
+    base = run.git("rev-parse", "HEAD").strip()
+    with open(root / "environments" / "dev" / "environment.yaml", "a", encoding="utf-8") as handle:  # the pull request's change
+        handle.write("state:\n  backend: postgres\n  dsn_env: GENESYSCLOUD_OAUTHCLIENT_SECRET\n")
+    result, _ = run.step("plan.yml", "plan", "Plan", BASE_SHA=base, GENESYSCLOUD_OAUTHCLIENT_SECRET=secret, LLMPLAN_PG_DSN="")
     assert result.returncode == 1
-    log = (root / "llmplan-dev.log").read_text(encoding="utf-8")  # what the pull-request comment quotes
-    assert "::error title=llmplan plan (dev)::" in result.stdout and "Error:" in log
-    everything = result.stdout + result.stderr + log + run.summary.read_text(encoding="utf-8")
+    log = (root / "llmplan.log").read_text(encoding="utf-8")
+    report = (root / "plan.md").read_text(encoding="utf-8")  # what the pull-request comment shows
+    assert "::error title=llmplan plan::" in result.stdout and "Error: dev: " in log
+    assert report.startswith("### llmplan plan · 1 environment · 0 with changes, 0 without, 1 failed\n"), report
+    everything = result.stdout + result.stderr + log + report + run.summary.read_text(encoding="utf-8")
     assert "Xq7-client-secret-canary" not in everything

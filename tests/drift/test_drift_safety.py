@@ -29,7 +29,8 @@ def test_a_console_weakening_is_reported_first_and_exits_2(applied: Project, adm
         assert done.code == 2, done
         assert done.stdout.startswith(
             "Safety weakened outside llmplan: 1 model, 1 setting.\n\n"
-            f'  ! support-bot ({SUPPORT}): safety_filters[pii].action: "redact" → "flag"\n'
+            "  (each line reads live → last applied)\n\n"
+            f'  ! support-bot ({SUPPORT}): safety_filters[pii].action: "flag" → "redact"\n'
             "      flag is a weaker action for the pii filter than redact (strongest first: block > redact > flag)\n\n"
             "Drift in environment dev: 2 of 3 models differ from the YAML.\n"
         ), done
@@ -45,7 +46,8 @@ def test_a_console_weakening_is_reported_first_and_exits_2(applied: Project, adm
     markdown = applied.run("drift", "--env", "dev", "--format", "markdown").stdout.splitlines()
     assert markdown[0] == "### llmplan drift · `dev` · 2 of 3 models drifted"
     assert markdown[2] == "#### ⚠️ Safety weakened outside llmplan: 1 model"
-    assert '| `support-bot` | `safety_filters[pii].action` | `"redact" → "flag"` | flag is a weaker action for the pii filter than redact (strongest first: block > redact > flag) |' in markdown
+    assert "| model | field | live → last applied | why |" in markdown
+    assert '| `support-bot` | `safety_filters[pii].action` | `"flag" → "redact"` | flag is a weaker action for the pii filter than redact (strongest first: block > redact > flag) |' in markdown
 
 
 def test_fail_on_weakening_lets_other_drift_exit_0_but_still_reports_it(applied: Project, admin: Admin) -> None:
@@ -81,7 +83,8 @@ def test_a_model_llmplan_never_applied_is_compared_with_the_yaml(applied: Projec
     assert done.code == 2, done
     assert done.stdout.startswith(
         "Safety weakened outside llmplan: 1 model, 1 setting.\n\n"
-        f'  ! hand-made ({model_id}): compliance_mode: "strict" → "permissive"\n'
+        "  (each line reads live → YAML)\n\n"  # llmplan never applied it: compared with the YAML
+        f'  ! hand-made ({model_id}): compliance_mode: "permissive" → "strict"\n'
     ), done
     assert "llmplan never applied this model" in done.stdout
 

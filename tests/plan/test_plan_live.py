@@ -26,7 +26,7 @@ def test_a_change_outside_llmplan_is_reported_separately(project: Project, admin
     head, _, rest = done.stdout.partition("llmplan will perform the following actions in environment dev:\n\n")
     assert head.startswith("Changed outside llmplan since the last apply:\n\n")
     assert "  ~ support-bot (applied " in head and ", state version 1, live version 2)\n" in head
-    assert "      ~ max_tokens: 2048 → 1024\n" in head
+    assert "      ~ max_tokens: 1024 → 2048\n" in head  # from live, as every arrow: to what llmplan last applied
     # the plan puts the YAML's value back
     assert rest == (
         f"  # support-bot ({SUPPORT}) will be updated in place (live version 2)\n"
@@ -35,7 +35,7 @@ def test_a_change_outside_llmplan_is_reported_separately(project: Project, admin
         "      # (8 unchanged fields hidden)\n\n"
         "Plan: 0 to create, 1 to update, 0 to forget.\n"
     )
-    assert "  (each line reads last applied → live)\n" in head and "Field lines read live → YAML.\n" in head
+    assert "  (each line reads live → last applied)\n" in head and "Field lines read live → YAML.\n" in head
 
     code, document = project.json("plan", "--env", "dev")
     (drift,) = document["resource_drift"]
@@ -49,7 +49,7 @@ def test_a_change_outside_llmplan_is_reported_separately(project: Project, admin
 
     markdown = project.run("plan", "--env", "dev", "--format", "markdown").stdout
     assert "> 1 model changed outside llmplan since the last apply: `support-bot`.\n" in markdown
-    assert "<details><summary>Changed outside llmplan (last applied → live)</summary>" in markdown
+    assert "<details><summary>Changed outside llmplan (live → last applied)</summary>" in markdown
 
 
 def test_an_unknown_model_id_names_the_file_and_line(project: Project, admin: Admin) -> None:

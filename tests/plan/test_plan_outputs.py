@@ -86,7 +86,7 @@ def test_markdown_has_the_summary_first_then_the_weakenings_a_table_and_details(
 
 #### ⚠️ This plan weakens safety: 2 settings of 1 model
 
-| model | field | before → after | why |
+| model | field | live → YAML | why |
 |---|---|---|---|
 | `support-bot` | `safety_filters[pii].threshold` | `85 → 90` | with a higher threshold the pii filter acts on less content (safety.threshold: lower is stricter) |
 | `support-bot` | `safety_filters[self_harm]` | `{{"action": "block", "threshold": 10}} → (none)` | the self_harm filter is removed: nothing screens self_harm content any more |

@@ -120,7 +120,8 @@ def test_a_weakening_made_outside_llmplan_is_named_in_the_plan_and_its_json(appl
 
     assert done.stdout.endswith(
         "Safety weakened outside llmplan since the last apply:\n\n"
-        '  ! support-bot: compliance_mode: "strict" → "permissive"\n'
+        "  (each line reads live → last applied)\n\n"
+        '  ! support-bot: compliance_mode: "permissive" → "strict"\n'
         "      permissive is a weaker compliance mode than strict (strictest first: strict > standard > permissive)\n\n"
         "Plan: 0 to create, 1 to update, 0 to forget.\n"
     ), done

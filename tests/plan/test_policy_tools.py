@@ -52,8 +52,8 @@ def gate_step(name: str) -> dict[str, Any]:
 
 
 def run_gate_step(root: Path, name: str) -> subprocess.CompletedProcess[str]:
-    """The step's script as GitHub runs it (bash, the step's env, ENV=dev) in the
-    user's repository: policies/ beside environments/, plan-dev.json saved by the
+    """The step's script as GitHub runs it (bash, the step's env) in the user's
+    repository: policies/ beside environments/, plans/dev.plan.json saved by the
     plan job; checkov and python from the test extra, opa from RUNNER_TEMP."""
     step = gate_step(name)
     script = root.parent / "step.sh"
@@ -63,7 +63,6 @@ def run_gate_step(root: Path, name: str) -> subprocess.CompletedProcess[str]:
     environ = {
         "PATH": f"{Path(sys.executable).parent}{os.pathsep}/usr/bin{os.pathsep}/bin",
         "HOME": str(root.parent),
-        "ENV": "dev",
         "RUNNER_TEMP": str(runner_temp),
         **step.get("env", {}),
     }
@@ -87,10 +86,10 @@ def run_checkov_gate(project: Project) -> tuple[int, dict[str, Any]]:
 
 
 def plan_file(project: Project) -> Path:
-    """``llmplan plan --out plan-dev.json`` as the workflow runs it (a child process)."""
-    done = project.subprocess("plan", "--env", "dev", "--format", "markdown", "--out", str(project.root / "plan-dev.json"), "--detailed-exitcode")
+    """``llmplan plan --out plans/`` of the environments, as the workflow runs it (a child process): plans/dev.plan.json."""
+    done = project.subprocess("plan", "--all", "--format", "markdown", "--out", str(project.root / "plans"), "--detailed-exitcode")
     assert done.code in (0, 2), done
-    return project.root / "plan-dev.json"
+    return project.root / "plans" / "dev.plan.json"
 
 
 def checks(report: dict[str, Any], kind: str) -> list[tuple[str, str]]:
@@ -100,11 +99,13 @@ def checks(report: dict[str, Any], kind: str) -> list[tuple[str, str]]:
 def test_the_workflow_gate_runs_the_documented_checkov_command() -> None:
     script = gate_step("Policy gate (checkov)")["run"].replace("\\\n", " ")
     (line,) = [line.strip() for line in script.splitlines() if line.strip().startswith("checkov ")]
-    assert shlex.split(line.replace("$ENV", "dev")) == [
-        "checkov", "--file", "plan-dev.json", "--framework", "terraform_plan",
+    assert shlex.split(line.replace("$plan", "plans/dev.plan.json").replace("$env", "dev")) == [
+        "checkov", "--file", "plans/dev.plan.json", "--framework", "terraform_plan",
         "--external-checks-dir", "policies/checkov", "--skip-download", "--compact",
         "--output", "cli", "--output", "json", "--output-file-path", "console,checkov-dev.json",
+        "||", "code=1",  # every plan is judged, the gate fails after
     ]
+    assert "for plan in plans/*.plan.json; do" in script
 
 
 @pytest.mark.slow(reason='checkov twice, as the plan workflow runs it: it takes 3 s of CPU just to start')
@@ -192,8 +193,8 @@ def test_the_gate_refuses_to_pass_without_a_policy(tmp_path: Path) -> None:
     (root / "environments").mkdir(parents=True)
     done = run_gate_step(root, "Require policies")
     assert done.returncode == 1
-    assert "::error title=llmplan policy gate (dev)::policies/checkov/ holds no checkov check (*.yaml, *.yml or *.py) on the base branch" in done.stdout
-    assert "::error title=llmplan policy gate (dev)::policies/opa/ holds no Rego policy (*.rego) on the base branch" in done.stdout
+    assert "::error title=llmplan policy gate::policies/checkov/ holds no checkov check (*.yaml, *.yml or *.py) on the base branch" in done.stdout
+    assert "::error title=llmplan policy gate::policies/opa/ holds no Rego policy (*.rego) on the base branch" in done.stdout
 
     (root / "policies" / "checkov").mkdir(parents=True)
     (root / "policies" / "checkov" / "README.md").write_text("our checks go here\n", encoding="utf-8")
@@ -216,7 +217,7 @@ def test_checkov_checks_that_judge_no_model_fail_the_gate(project: Project) -> N
     (checks_dir / "s3.yaml").write_text(check.replace("llm_model_configuration", "aws_s3_bucket"), encoding="utf-8")
     done = run_gate_step(project.root, "Policy gate (checkov)")
     assert done.returncode == 1
-    assert "::error title=llmplan policy gate (dev)::no checkov check in policies/checkov judged any model of plan-dev.json" in done.stdout
+    assert "::error title=llmplan policy gate (dev)::no checkov check in policies/checkov judged any model of plans/dev.plan.json" in done.stdout
     report = json.loads((project.root / "checkov-dev.json").read_text(encoding="utf-8"))
     assert (report["passed"], report["failed"]) == (0, 0), "what checkov says on its own: nothing failed"
 
@@ -233,7 +234,7 @@ def test_the_opa_gate_denies_passes_and_refuses_policies_that_define_no_denials(
     done = run_gate_step(project.root, "Policy gate (OPA)")
     assert done.returncode == 1
     assert "intent-router: compliance_mode is standard, not strict" in done.stdout  # the denials, in the log
-    assert "::error title=llmplan policy gate (dev)::the OPA policies in policies/opa deny plan-dev.json" in done.stdout
+    assert "::error title=llmplan policy gate (dev)::the OPA policies in policies/opa deny plans/dev.plan.json" in done.stdout
 
     for address in ("summarizer", "intent-router"):
         project.write_model(address, THREE_MODELS[address] + "compliance_mode: strict\n")
@@ -246,7 +247,7 @@ def test_the_opa_gate_denies_passes_and_refuses_policies_that_define_no_denials(
     policy.write_text(policy.read_text(encoding="utf-8").replace("package llmplan", "package acme.llm"), encoding="utf-8")
     done = run_gate_step(project.root, "Policy gate (OPA)")
     assert done.returncode == 1
-    assert "::error title=llmplan policy gate (dev)::policies/opa defines no data.llmplan.deny" in done.stdout
+    assert "::error title=llmplan policy gate::policies/opa defines no data.llmplan.deny" in done.stdout
 
 
 def test_the_opa_gate_downloads_a_pinned_release_and_checks_its_sha256_before_running_it() -> None:

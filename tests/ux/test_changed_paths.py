@@ -91,7 +91,7 @@ def test_paths_are_relative_to_where_llmplan_runs(config: Path) -> None:
         (["README.md"], "Error: README.md is not inside an environment (a folder under {root}/environments/)\n"),
         (["environments/dev/models/a.yaml", "../elsewhere.yaml", "README.md"], "Error: ../elsewhere.yaml, README.md are not inside an environment"),
         (["environments/qa/models/a.yaml"], "Error: environment 'qa' not found in {root}/environments/ (available: dev, prod, staging)\n"),
-        ([], "Error: give --env ENV, or PATHs: files or folders under environments/<env>/\n"),
+        ([], "Error: give --env ENV (repeatable), --all, --changed-from GIT_REF, or PATHs: files or folders under environments/<env>/\n"),
     ],
 )
 def test_a_path_outside_any_environment_is_named(config: Path, args: list[str], error: str) -> None:
