@@ -158,9 +158,9 @@ def test_the_workflows_target_real_environments_not_the_sandbox() -> None:
 EXPECTED_COMMANDS = {
     "plan.yml": ["validate", "plan"],
     "apply.yml": ["plan", "show", "show", "apply", "apply", "governance flush"],
-    "drift.yml": ["drift", "drift"],
+    "drift.yml": ["drift", "drift", "report"],
     "postgres/apply.yml": ["state show", "plan", "show", "show", "apply", "apply", "governance flush"],
-    "postgres/drift.yml": ["drift", "drift"],
+    "postgres/drift.yml": ["drift", "drift", "report"],
     "postgres/migrate.yml": ["state migrate", "state migrate", "state show", "audit verify", "state migrate", "audit verify", "state show"],
 }
 

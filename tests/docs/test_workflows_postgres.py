@@ -32,7 +32,7 @@ def by_name(job: dict[str, Any]) -> dict[str, dict[str, Any]]:
 
 
 def runs_records_command(step: dict[str, Any]) -> bool:
-    return any(args[:1] in (["plan"], ["apply"], ["drift"], ["state"], ["audit"], ["governance"]) for args in llmplan_commands(step.get("run", "")))
+    return any(args[:1] in (["plan"], ["apply"], ["drift"], ["state"], ["audit"], ["governance"], ["report"]) for args in llmplan_commands(step.get("run", "")))
 
 
 # --- what differs from the Git variant ---------------------------------------
