@@ -15,7 +15,7 @@ checked from its checkpoint (``llmplan audit verify`` checks all of it).
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any, Iterable, Iterator, Mapping, Sequence
@@ -184,8 +184,12 @@ def _from_records(
         if result is not None and result.checked_at >= since:
             events.extend(_drift_events(result))
     events.sort(key=lambda event: event.at)
-    if last_apply is None and reading.state is not None and reading.state.resources:
-        last_apply = LastApply(max(resource.applied_at for resource in reading.state.resources.values()))
+    if reading.state is not None and reading.state.resources:
+        newest = max(reading.state.resources.values(), key=lambda resource: resource.applied_at)
+        if last_apply is None:
+            last_apply = LastApply(newest.applied_at)
+        if last_apply.commit is None and newest.source_commit:  # the commit the last applied plan was made from
+            last_apply = replace(last_apply, commit=newest.source_commit)
     posture, source = _postures(reading, live, rules, drift)
     return EnvironmentStatus(
         name=reading.name,

@@ -13,6 +13,7 @@ from planner.adapters.records import open_records
 from planner.model.catalog import generated_model_id
 from planner.model.report import DEFAULT_DAYS
 from planner.model.settings import StateSettings
+from tests.plan.fleet import git_repository
 from tests.records.records_helpers import append, holding
 from tests.report.fleet import MODELS, Fleet, text_of
 
@@ -187,3 +188,13 @@ def test_no_secret_reaches_the_site(fleet: Fleet, tmp_path: Path) -> None:
     assert "sandbox-secret" not in everything  # the client secret the CLI ran with
     assert "Authorization" not in everything and "Bearer" not in everything
     assert re.search(r"(src|href)=\"(https?:)?//", everything) is None  # nothing to load from anywhere
+
+
+def test_the_last_apply_names_the_commit_its_plan_came_from(fleet: Fleet, tmp_path: Path) -> None:
+    fleet.staging.edit_model("bench-00003", "max_tokens: 1024", "max_tokens: 1500")
+    commit = git_repository(fleet.root)
+    done = fleet.staging.run("apply", "--env", "staging", "--auto-approve")
+    assert done.code == 0, str(done)
+    site = tmp_path / "site"
+    assert fleet.report(site, "--env", "staging").code == 0
+    assert f"commit {commit}" in page(site, "index.html")
