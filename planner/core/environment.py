@@ -37,14 +37,14 @@ from planner.model.source import JsonPath, SourceDocument
 def merge_defaults(address: str, document: SourceDocument, defaults_doc: SourceDocument | None) -> ModelFile:
     """Merge ``defaults`` under a model: mappings key by key, lists and values replaced."""
     if defaults_doc is None:
-        return ModelFile(address, document.file, document.data, document.lines, text=document.text)
+        return ModelFile(address, document.file, document.data, document.lines, written=document.written)
     inherited: dict[JsonPath, Origin] = {}
     for path, line in defaults_doc.lines.items():
         if path[:1] == ("defaults",) and len(path) > 1 and path[1] not in NOT_INHERITED:
             inherited[path[1:]] = Origin(defaults_doc.file, line)
     config = {key: _copy(value) for key, value in defaults_doc.data["defaults"].items() if key not in NOT_INHERITED}
     _merge_into(config, document.data, (), inherited)
-    return ModelFile(address, document.file, config, document.lines, inherited, document.text)
+    return ModelFile(address, document.file, config, document.lines, inherited, document.written)
 
 
 def _merge_into(base: dict[str, Any], overlay: dict[str, Any], path: JsonPath, inherited: dict[JsonPath, Origin]) -> None:

@@ -198,16 +198,16 @@ def _problems(violations: Iterable[Violation], locate: Any, suffix: str = "", *,
     return result
 
 
-def _reading_explainer(text: str, file: str, data: Any, path_in_file: Any = lambda path: path) -> Any:
-    """``explain`` for :func:`_problems`: says how YAML read an unquoted value of ``file``, and where (from its ``text``)."""
+def _reading_explainer(written_map: Mapping[JsonPath, tuple[int, str]], file: str, data: Any) -> Any:
+    """``explain`` for :func:`_problems`: says how YAML read an unquoted value of ``file``, and where (from what loading kept of it)."""
 
     def explain(violation: Violation, origin: Origin) -> tuple[int, str] | None:
-        if origin.file != file or not text:
+        if origin.file != file or not written_map:
             return None  # inherited from defaults: explained where it is written
         value = _value_at(data, violation.path)
         if isinstance(value, str) or value is None:
             return None
-        written = written_at(text, path_in_file(violation.path))
+        written = written_at(written_map, violation.path)
         note = reading_note(written, value) if written is not None else None
         return (written.column, note) if written is not None and note is not None else None
 
@@ -234,7 +234,7 @@ def check_environment(source: EnvironmentSource) -> list[Problem]:
         env_violations = schema_violations(schemas.validator(schemas.ENVIRONMENT), settings.data)
         env_violations.extend(Violation(("defaults",) + v.path, v.message) for v in _duplicate_filter_violations(settings.data.get("defaults")))
         env_violations.extend(_destination_violations(settings.data))
-        problems.extend(_problems(env_violations, lambda path: Origin(settings.file, settings.line_of(path)), explain=_reading_explainer(settings.text, settings.file, settings.data)))
+        problems.extend(_problems(env_violations, lambda path: Origin(settings.file, settings.line_of(path)), explain=_reading_explainer(settings.written, settings.file, settings.data)))
         policy = settings.data.get("policy")
         if isinstance(policy, dict):
             policy_validator, policy_problems = _compile_policy(policy, settings.file, settings.line_of(("policy",)))
@@ -246,7 +246,7 @@ def check_environment(source: EnvironmentSource) -> list[Problem]:
 
     owners: dict[str, ModelFile] = {}
     for model in source.models:
-        for problem in _problems(configuration_violations(model.config), model.origin, explain=_reading_explainer(model.text, model.file, model.config)):
+        for problem in _problems(configuration_violations(model.config), model.origin, explain=_reading_explainer(model.written, model.file, model.config)):
             if settings is not None and problem.file == settings.file and (problem.line, f"defaults.{problem.path}") in reported_defaults:
                 continue
             problems.append(problem)

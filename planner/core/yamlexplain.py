@@ -2,20 +2,16 @@
 
 A value where text is expected may be text only in the eyes of its author:
 YAML 1.1 reads an unquoted ``yes`` as the boolean true and ``0x1F`` as the
-number 31. These helpers find the value as written (its line, column and
-text) and say what YAML made of it. They parse the file again, and only
-when a problem needs them, so loading keeps no column for every value of
-every file.
+number 31. Loading (:mod:`planner.core.yamlsource`) keeps, for every
+unquoted value it did not read as text, its column and its text as written;
+these helpers say what YAML made of it, without reading the file again.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Mapping
 
-import yaml
-
-from planner.core.yamlsource import _Loader
 from planner.model.printable import shorten
 from planner.model.source import JsonPath
 
@@ -25,35 +21,21 @@ _YAML11_BOOLEAN_WORDS = frozenset("yes Yes YES no No NO on On ON off Off OFF".sp
 
 @dataclass(frozen=True)
 class Written:
-    """A scalar as it stands in the file: where, and its text as written."""
+    """An unquoted scalar as it stands in the file: its column and its text as written."""
 
-    line: int
     column: int
     text: str
-    plain: bool  # unquoted
 
 
-def written_at(text: str, path: JsonPath) -> Written | None:
-    """The scalar at ``path`` of a YAML text, or None (not a scalar, not found, unreadable)."""
-    try:
-        node: Any = yaml.compose(text, Loader=_Loader)
-    except yaml.YAMLError:
-        return None
-    for part in path:
-        if isinstance(node, yaml.MappingNode):
-            node = next((value for key, value in node.value if isinstance(key, yaml.ScalarNode) and key.value == part), None)
-        elif isinstance(node, yaml.SequenceNode) and isinstance(part, int) and 0 <= part < len(node.value):
-            node = node.value[part]
-        else:
-            return None
-    if not isinstance(node, yaml.ScalarNode):
-        return None
-    return Written(node.start_mark.line + 1, node.start_mark.column + 1, node.value, not node.style)  # plain: no style (libyaml says "")
+def written_at(written: Mapping[JsonPath, tuple[int, str]], path: JsonPath) -> Written | None:
+    """The unquoted non-text scalar at ``path``, from a document's ``written`` map, or None."""
+    found = written.get(path)
+    return Written(*found) if found is not None else None
 
 
 def reading_note(written: Written, value: Any) -> str | None:
     """Why an unquoted value is not text, for a place that expects text: what YAML read it as, and the fix."""
-    if not written.plain or isinstance(value, str) or value is None:
+    if isinstance(value, str) or value is None:
         return None
     shown = shorten(written.text)
     if isinstance(value, bool):

@@ -4,8 +4,10 @@ PyYAML's constructors throw line numbers away and silently accept duplicate
 keys, NaN and alias bombs.  We compose the node graph with the C loader (fast,
 no object construction) and build plain JSON-compatible data ourselves, so we
 can refuse what a configuration file should never contain and keep a line for
-every JSON path.  Nothing here raises for bad input: problems are returned, so
-a caller can report every broken file at once.
+every JSON path.  Each file is composed once: the YAML pitfalls a message
+explains (a tab in the indentation, an unquoted ``yes`` read as a boolean)
+are found in that one pass.  Nothing here raises for bad input: problems are
+returned, so a caller can report every broken file at once.
 """
 
 from __future__ import annotations
@@ -29,26 +31,59 @@ except ImportError:  # pragma: no cover - depends on the PyYAML build
 
     _READER_OFFSETS_IN_BYTES = False
 
+_STR = "tag:yaml.org,2002:str"
+_INT = "tag:yaml.org,2002:int"
+_FLOAT = "tag:yaml.org,2002:float"
+_BOOL = "tag:yaml.org,2002:bool"
+_NULL = "tag:yaml.org,2002:null"
+_MERGE = "tag:yaml.org,2002:merge"
+_MAP = "tag:yaml.org,2002:map"
+_SEQ = "tag:yaml.org,2002:seq"
+_SCALAR_NODE, _MAPPING_NODE = yaml.ScalarNode, yaml.MappingNode
+
 # Tags of plain scalars, remembered across files.  A safe loader's tag for a
-# scalar depends only on its text and style (it has no path resolvers), and
-# thousands of model files repeat the same keys and values: resolving each
-# with PyYAML's regular expressions was a tenth of loading 10,000 files.
-_SCALAR_TAGS: dict[tuple[str, Any], str] = {}
+# plain scalar depends only on its text (it has no path resolvers; a quoted
+# one is always text), and thousands of model files repeat the same keys and
+# values: resolving each with PyYAML's regular expressions was a tenth of
+# loading 10,000 files.
+_SCALAR_TAGS: dict[str, str] = {}
 _SCALAR_TAGS_MAX = 50_000
 _SCALAR_TAG_CHARS = 64  # longer texts are rarely repeated; not worth the memory
 
 
 class _Loader(_SafeLoader):
+    """libyaml's composer with PyYAML's safe resolver, answered from a cache.
+
+    libyaml calls ``resolve`` and the two path-resolver hooks from C for every
+    node; the safe loader has no path resolvers, so the hooks do nothing and a
+    collection's tag is its kind's default.
+    """
+
     def resolve(self, kind: Any, value: Any, implicit: Any) -> Any:
-        if kind is not yaml.ScalarNode or len(value) > _SCALAR_TAG_CHARS or self.yaml_path_resolvers:
-            return super().resolve(kind, value, implicit)
-        key = (value, implicit)
-        tag = _SCALAR_TAGS.get(key)
+        if kind is not _SCALAR_NODE:
+            return _MAP if kind is _MAPPING_NODE else _SEQ
+        if not implicit[0]:
+            return _STR  # quoted, or a non-specific tag: text
+        tag = _SCALAR_TAGS.get(value)
         if tag is None:
             tag = super().resolve(kind, value, implicit)
-            if len(_SCALAR_TAGS) < _SCALAR_TAGS_MAX:
-                _SCALAR_TAGS[key] = tag
+            if len(value) <= _SCALAR_TAG_CHARS and len(_SCALAR_TAGS) < _SCALAR_TAGS_MAX:
+                _SCALAR_TAGS[value] = tag
         return tag
+
+    if _READER_OFFSETS_IN_BYTES:  # libyaml: composing needs the C parser alone, not the constructor's or resolver's state
+
+        def __init__(self, stream: Any) -> None:
+            yaml.cyaml.CParser.__init__(self, stream)
+
+    def descend_resolver(self, current_node: Any, current_index: Any) -> None:
+        pass
+
+    def ascend_resolver(self) -> None:
+        pass
+
+
+assert not _Loader.yaml_path_resolvers, "the resolver shortcuts above assume a loader without path resolvers"
 
 MAX_FILE_BYTES = 1024 * 1024
 # A configuration file has tens of nodes; 100k is far beyond any honest file
@@ -65,15 +100,6 @@ MAX_DEPTH = 50
 # What YAML counts as a line break (and so libyaml's line numbers).
 _LINE_BREAK = re.compile("\r\n|[\n\r\x85\u2028\u2029]")
 
-
-_STR = "tag:yaml.org,2002:str"
-_INT = "tag:yaml.org,2002:int"
-_FLOAT = "tag:yaml.org,2002:float"
-_BOOL = "tag:yaml.org,2002:bool"
-_NULL = "tag:yaml.org,2002:null"
-_MERGE = "tag:yaml.org,2002:merge"
-_MAP = "tag:yaml.org,2002:map"
-_SEQ = "tag:yaml.org,2002:seq"
 
 _constructor = yaml.constructor.SafeConstructor()
 # tag -> (what the user should have written, PyYAML's constructor)
@@ -111,7 +137,7 @@ def parse_yaml(raw: bytes | str, display: str) -> tuple[SourceDocument | None, l
         return None, [Problem(display, line, format_path(path), message, column)]
 
     try:
-        documents = list(yaml.compose_all(text, Loader=_Loader))
+        documents = compose(text)
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         if mark is None:
@@ -145,7 +171,20 @@ def parse_yaml(raw: bytes | str, display: str) -> tuple[SourceDocument | None, l
     except _Invalid as exc:
         return problem(exc.line, exc.path, exc.message, exc.column)
     builder.lines.setdefault((), root.start_mark.line + 1)
-    return SourceDocument(display, data, builder.lines, text), []
+    return SourceDocument(display, data, builder.lines, builder.written), []
+
+
+def compose(text: str) -> list[yaml.Node]:
+    """Every document of a YAML text as a node graph: the one place llmplan
+    composes YAML (with libyaml where PyYAML has it), once per file read."""
+    loader = _Loader(text)
+    try:
+        documents = []
+        while loader.check_node():
+            documents.append(loader.get_node())
+        return documents
+    finally:
+        loader.dispose()
 
 
 TAB_MESSAGE = "a tab is used for indentation here; YAML indents with spaces only (replace the tab with spaces)"
@@ -193,71 +232,92 @@ def _plain_number(tag: str, text: str) -> int | float | None:
     return None
 
 
+def _line(node: yaml.Node) -> int:
+    return int(node.start_mark.line) + 1
+
+
 class _Builder:
+    """Plain data from the composed nodes, in the one pass over them: the line
+    of every JSON path, and for every unquoted value YAML did not read as text
+    (``yes``, ``0x1F``) its column and text as written, so a message can
+    explain it without the file being composed again."""
+
     def __init__(self) -> None:
         self.lines: dict[JsonPath, int] = {}
+        self.written: dict[JsonPath, tuple[int, str]] = {}
         self.visited = 0
         self.expanded_chars = 0
 
     def build(self, node: yaml.Node, path: JsonPath) -> Any:
         self.visited += 1
-        line = node.start_mark.line + 1
         if self.visited > MAX_NODES:
-            raise _Invalid(line, path, f"document expands to more than {MAX_NODES} values (alias/anchor expansion?)")
+            raise _Invalid(_line(node), path, f"document expands to more than {MAX_NODES} values (alias/anchor expansion?)")
         if len(path) > MAX_DEPTH:
             # the top-level field is enough to find it; the full path is 50 steps long
-            raise _Invalid(line, path[:1], f"values are nested more than {MAX_DEPTH} levels deep (a recursive alias?)")
-        if isinstance(node, yaml.ScalarNode):
-            self.expanded_chars += len(node.value)
+            raise _Invalid(_line(node), path[:1], f"values are nested more than {MAX_DEPTH} levels deep (a recursive alias?)")
+        kind = type(node)
+        if kind is _SCALAR_NODE:
+            value = node.value
+            self.expanded_chars += len(value)
             if self.expanded_chars > MAX_EXPANDED_CHARS:
-                raise _Invalid(line, path, f"document expands to more than {MAX_EXPANDED_CHARS} characters of values (alias/anchor expansion?)")
-        if isinstance(node, yaml.MappingNode):
+                raise _Invalid(_line(node), path, f"document expands to more than {MAX_EXPANDED_CHARS} characters of values (alias/anchor expansion?)")
+            return value if node.tag == _STR else self._scalar(node, path)
+        if kind is _MAPPING_NODE:
             return self._mapping(node, path)
-        if isinstance(node, yaml.SequenceNode):
-            if node.tag != _SEQ:
-                raise _Invalid(line, path, f"unsupported YAML tag {shorten(node.tag)}")
-            items = []
-            for index, item in enumerate(node.value):
-                self.lines[path + (index,)] = item.start_mark.line + 1
-                items.append(self.build(item, path + (index,)))
-            return items
-        return self._scalar(node, path)
+        if node.tag != _SEQ:
+            raise _Invalid(_line(node), path, f"unsupported YAML tag {shorten(node.tag)}")
+        items = []
+        lines = self.lines
+        for index, item in enumerate(node.value):
+            child = path + (index,)
+            lines[child] = item.start_mark.line + 1
+            items.append(self.build(item, child))
+        return items
 
     def _mapping(self, node: yaml.MappingNode, path: JsonPath) -> dict[str, Any]:
         if node.tag != _MAP:
-            raise _Invalid(node.start_mark.line + 1, path, f"unsupported YAML tag {shorten(node.tag)}")
+            raise _Invalid(_line(node), path, f"unsupported YAML tag {shorten(node.tag)}")
         result: dict[str, Any] = {}
+        lines = self.lines
         for key_node, value_node in node.value:
-            key_line = key_node.start_mark.line + 1
-            if key_node.tag == _MERGE:
-                raise _Invalid(key_line, path, "merge keys (<<) are not supported; use the environment's defaults instead")
-            if not isinstance(key_node, yaml.ScalarNode) or key_node.tag != _STR:
-                if isinstance(key_node, yaml.ScalarNode) and not key_node.style and key_node.tag in _TYPED_SCALARS:
-                    kind = "boolean" if key_node.tag == _BOOL else "number"
-                    shown = shorten(key_node.value)
-                    message = f"keys must be text, got {shown!r}: YAML reads the unquoted key {shown} as a {kind}; put it in quotes (\"{shown}\") if you meant text"
-                    raise _Invalid(key_line, path, message, key_node.start_mark.column + 1)
-                shown = shorten(key_node.value) if isinstance(key_node, yaml.ScalarNode) else _kind(key_node)
-                raise _Invalid(key_line, path, f"keys must be text, got {shown!r}")
+            if key_node.tag != _STR or type(key_node) is not _SCALAR_NODE:
+                self._refuse_key(key_node, path)
             key = key_node.value
             child = path + (key,)
             if key in result:
-                first = self.lines.get(child)
-                raise _Invalid(key_line, child, f"duplicate key {shorten(key)!r} (first defined on line {first})")
-            self.lines[child] = key_line
+                raise _Invalid(_line(key_node), child, f"duplicate key {shorten(key)!r} (first defined on line {lines.get(child)})")
+            lines[child] = key_node.start_mark.line + 1
             result[key] = self.build(value_node, child)
         return result
 
+    @staticmethod
+    def _refuse_key(key_node: yaml.Node, path: JsonPath) -> None:
+        key_line = _line(key_node)
+        if key_node.tag == _MERGE:
+            raise _Invalid(key_line, path, "merge keys (<<) are not supported; use the environment's defaults instead")
+        if isinstance(key_node, yaml.ScalarNode) and not key_node.style and key_node.tag in _TYPED_SCALARS:
+            kind = "boolean" if key_node.tag == _BOOL else "number"
+            shown = shorten(key_node.value)
+            message = f"keys must be text, got {shown!r}: YAML reads the unquoted key {shown} as a {kind}; put it in quotes (\"{shown}\") if you meant text"
+            raise _Invalid(key_line, path, message, key_node.start_mark.column + 1)
+        shown = shorten(key_node.value) if isinstance(key_node, yaml.ScalarNode) else _kind(key_node)
+        raise _Invalid(key_line, path, f"keys must be text, got {shown!r}")
+
     def _scalar(self, node: yaml.ScalarNode, path: JsonPath) -> Any:
-        line = node.start_mark.line + 1
+        """A scalar YAML did not read as text."""
         tag = node.tag
-        if tag == _STR:
-            return node.value
         if tag == _NULL:
             return None
-        fast = _plain_number(tag, node.value)
-        if fast is not None:
-            return fast
+        value = _plain_number(tag, node.value)
+        if value is None:
+            value = self._typed(node, path)
+        if not node.style and type(value) is not str:  # unquoted: the author may have meant text
+            self.written[path] = (node.start_mark.column + 1, node.value)
+        return value
+
+    @staticmethod
+    def _typed(node: yaml.ScalarNode, path: JsonPath) -> Any:
+        tag = node.tag
         if tag in _TYPED_SCALARS:
             expected, construct = _TYPED_SCALARS[tag]
             try:
@@ -265,11 +325,10 @@ class _Builder:
             except (ValueError, LookupError, TypeError, yaml.YAMLError):
                 # an explicit tag on text that is not of that type (``!!int twelve``),
                 # or an integer over Python's 4300-digit conversion limit
-                raise _Invalid(line, path, f"{shorten(node.value)!r} cannot be read as {expected}") from None
+                raise _Invalid(_line(node), path, f"{shorten(node.value)!r} cannot be read as {expected}") from None
             if isinstance(value, float) and (math.isnan(value) or math.isinf(value)):
-                raise _Invalid(line, path, f"{shorten(node.value)!r} is not a finite number")
+                raise _Invalid(_line(node), path, f"{shorten(node.value)!r} is not a finite number")
             return value
         if tag == "tag:yaml.org,2002:timestamp":
             return node.value  # a date-looking value is kept as text; the schema judges it
-        raise _Invalid(line, path, f"unsupported YAML tag {shorten(tag)}")
-
+        raise _Invalid(_line(node), path, f"unsupported YAML tag {shorten(tag)}")

@@ -60,7 +60,7 @@ class ModelFile:
     config: dict[str, Any]
     lines: Mapping[JsonPath, int] = field(default_factory=dict, repr=False, compare=False)
     inherited: Mapping[JsonPath, Origin] = field(default_factory=dict, repr=False, compare=False)
-    text: str = field(default="", repr=False, compare=False)  # as read: explains how YAML read a value
+    written: Mapping[JsonPath, tuple[int, str]] = field(default_factory=dict, repr=False, compare=False)  # SourceDocument.written: explains how YAML read a value
 
     @property
     def model_id(self) -> str:

@@ -14,16 +14,18 @@ JsonPath = tuple[str | int, ...]
 
 @dataclass(frozen=True)
 class SourceDocument:
-    """A parsed file: plain data plus the 1-based line of every JSON path, and the text it was read from.
+    """A parsed file: plain data plus the 1-based line of every JSON path.
 
-    ``text`` lets a message explain how YAML read a value (where it is
-    written, and as what) without reading the file again.
+    ``written`` holds, for each unquoted value YAML did not read as text
+    (``yes`` read as true, ``0x1F`` as 31), its 1-based column and its text
+    as written: a message explains how YAML read such a value without the
+    file being read or composed again.
     """
 
     file: str
     data: Any
     lines: Mapping[JsonPath, int] = field(default_factory=dict)
-    text: str = field(default="", repr=False, compare=False)
+    written: Mapping[JsonPath, tuple[int, str]] = field(default_factory=dict, repr=False, compare=False)
 
     def line_of(self, path: JsonPath) -> int | None:
         """Line of ``path`` or of its nearest ancestor that has one."""
