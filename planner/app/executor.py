@@ -8,6 +8,10 @@ For every change, in this order, each step durable before the next:
      (:meth:`~planner.adapters.gateway.client.GatewayClient.apply_configuration`),
   3. one unit of work: on success state, audit outcome and governance event;
      on failure the audit outcome and a ``failed`` governance event.
+Each of ``parallelism`` lanes takes one change after another, and writes the
+outcome (3) of the change it just sent together with the intent (1) of the
+next one it takes: one durable write per change on a lane's path instead of
+two, in the same order, and an outcome is reported only once it is durable.
 A crash between 1 and 3 leaves a ``pending`` entry without an outcome; the
 next run's :meth:`~planner.app.session.RecordsSession.settle` closes it
 by looking at the live configuration, so no update is ever applied without
@@ -18,18 +22,21 @@ The only module that runs PUTs; it renders nothing.
 
 from __future__ import annotations
 
+import queue
 import threading
 import time
 import uuid
-from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from collections import deque
+from concurrent.futures import Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, replace
 from typing import Any, Callable, Mapping
 
 from planner.adapters.gateway.client import GatewayClient
 from planner.adapters.governance import Courier, build_event
 from planner.adapters.metrics import ApplyMetrics
-from planner.adapters.records.interfaces import AuditReader, Change
+from planner.adapters.records.interfaces import Change
 from planner.adapters.waiting import INTERRUPT_GRACE_SECONDS
+from planner.app.applied import raise_if_applied_before as raise_if_applied_before  # apply imports it from here
 from planner.app.hooks import ApplyHooks
 from planner.app.session import RecordsSession
 from planner.core.diff import to_payload
@@ -38,7 +45,7 @@ from planner.core.safety import audit_fields
 from planner.model.audit import FAILURE, FORGET_ACTION, MOVE_ACTION, PENDING, READ_BACK, SUCCESS, UPDATE_ACTION
 from planner.model.clock import utc_now
 from planner.model.configuration import Capabilities, payload_hash
-from planner.model.errors import Cancelled, GatewayError, LockLost, OutcomeUnknown, PlanAlreadyApplied, StateError, TerminationRequested, VersionConflict
+from planner.model.errors import Cancelled, GatewayError, LockLost, OutcomeUnknown, StateError, TerminationRequested, VersionConflict
 from planner.model.outcome import MOVE, SKIPPED, UNKNOWN, Outcome
 from planner.model.plan import CREATE, FORGET, WRITE_ACTIONS, Plan, ResourceChange
 from planner.model.safety import Approval
@@ -63,6 +70,19 @@ class Recorder:
         if self.courier is None:
             return None
         return lambda entry: build_event(entry, configuration)
+
+
+@dataclass(frozen=True)
+class _Sent:
+    """A change a lane has sent: the unit of work recording its outcome (None: nothing to record, its pending
+    entry stays open), the outcome reported once that unit is durable, and the one if the records refuse it."""
+
+    unit: Change | None
+    outcome: Outcome
+    unrecorded: Callable[[str], Outcome] | None = None  # given the refusal's code
+
+    def refused(self, failure: StateError) -> Outcome:
+        return self.unrecorded(_refusal(failure)) if self.unrecorded is not None else self.outcome
 
 
 def plan_checksum(plan: Plan) -> str:
@@ -123,6 +143,8 @@ class Executor:
         self.interrupted: KeyboardInterrupt | None = None
         self.records_failure: StateError | None = None  # a write the records refused: raised once the workers are done
         self._metrics_lock = threading.Lock()
+        self._take_lock = threading.Lock()
+        self._pending: deque[ResourceChange] = deque()  # write changes not yet taken by a lane
         # A plan applied without a file was still shown and approved: its checksum ties the audit entries to it.
         self._plan_checksum = plan.checksum or plan_checksum(plan)
 
@@ -159,14 +181,8 @@ class Executor:
             self.records_failure = self.records_failure or failure
         self.stop.set()
 
-    def _put(self, change: ResourceChange) -> Outcome:
-        session = self.recorder.session
-        operation_id = str(uuid.uuid4())
-        try:
-            session.record_one(Change(audit_fields=self._fields(change, PENDING, operation_id)))
-        except StateError as failure:  # no intent recorded, so nothing is sent
-            self._records_failed(failure)
-            return Outcome(change.address, change.model_id, change.action, SKIPPED, error_code=_refusal(failure), error_message="not sent")
+    def _send(self, change: ResourceChange, operation_id: str) -> "_Sent":
+        """The PUT of a change whose intent is durable; the unit of work recording its outcome, not yet written."""
         started = self.monotonic()
         # the version the plan was computed against; 0 guards a first configuration the same way
         guard = change.live_version if change.live_version is not None else 0
@@ -176,7 +192,7 @@ class Executor:
             # neither success nor failure (a cancelled PUT may have landed): the pending entry stays open for the next run to settle
             latency = (self.monotonic() - started) * 1000
             self._observe(change, False, latency)
-            return Outcome(change.address, change.model_id, change.action, UNKNOWN, latency, None, "outcome.unknown", error.message)
+            return _Sent(None, Outcome(change.address, change.model_id, change.action, UNKNOWN, latency, None, "outcome.unknown", error.message))
         except GatewayError as error:
             latency = (self.monotonic() - started) * 1000
             if isinstance(error, VersionConflict):
@@ -189,27 +205,62 @@ class Executor:
                 )
             fields = self._fields(change, FAILURE, operation_id, latency_ms=latency, error=error)
             self._observe(change, False, latency)
-            try:
-                recorded = session.record_one(Change(fields, event_for=self.recorder.event_for(change.after or {})))
-            except StateError as failure:  # its pending entry stays open: the next apply settles it as not applied
-                self._records_failed(failure)
-                return Outcome(change.address, change.model_id, change.action, FAILURE, latency, None, error.code, f"{error.message} (not recorded: {_refusal(failure).replace('_', ' ')})")
-            self._deliver(recorded.event)
-            return Outcome(change.address, change.model_id, change.action, FAILURE, latency, None, error.code, error.message)
+            failed = Outcome(change.address, change.model_id, change.action, FAILURE, latency, None, error.code, error.message)
+            # refused by the records, its pending entry stays open: the next apply settles it as not applied
+            message = error.message
+            unrecorded = lambda code: replace(failed, error_message=f"{message} (not recorded: {code.replace('_', ' ')})")  # noqa: E731
+            return _Sent(Change(fields, event_for=self.recorder.event_for(change.after or {})), failed, unrecorded)
         latency = (self.monotonic() - started) * 1000
         resource = resource_state(change, applied.configuration, self.capabilities.get(change.model_id), self.recorder.clock(), source_commit=self.plan.source_commit)
         fields = self._fields(change, SUCCESS, operation_id, latency_ms=latency, version=resource.version)
         if applied.read_back:
             fields["resolved"] = READ_BACK
         self._observe(change, True, latency)
-        try:
-            recorded = session.record_one(Change(fields, resource=resource, event_for=self.recorder.event_for(resource.configuration)))
-        except StateError as failure:  # landed, yet unknown to the records: its pending entry leads the next apply to it
-            self._records_failed(failure)
-            message = f"applied (version {resource.version}), not recorded; the next apply reads it back and records it"
-            return Outcome(change.address, change.model_id, change.action, UNKNOWN, latency, resource.version, _refusal(failure), message)
-        self._deliver(recorded.event)
-        return Outcome(change.address, change.model_id, change.action, SUCCESS, latency, resource.version)
+        # landed, yet unknown to the records if they refuse it: its pending entry leads the next apply to it
+        message = f"applied (version {resource.version}), not recorded; the next apply reads it back and records it"
+        succeeded = Outcome(change.address, change.model_id, change.action, SUCCESS, latency, resource.version)
+        unknown = lambda code: replace(succeeded, status=UNKNOWN, error_code=code, error_message=message)  # noqa: E731
+        return _Sent(Change(fields, resource=resource, event_for=self.recorder.event_for(resource.configuration)), succeeded, unknown)
+
+    def _take(self) -> ResourceChange | None:
+        """The next change to send, or None: none left, or scheduling stopped (Ctrl-C, ``fail_fast``, a lost lock)."""
+        with self._take_lock:
+            if self.stop.is_set() or not self._pending:
+                return None
+            if self.recorder.session.lost is not None:  # the watchdog saw the lock go: send nothing more
+                self._records_failed(LockLost(self.recorder.session.lost))
+                return None
+            return self._pending.popleft()
+
+    def _lane(self, report: Callable[[Outcome], None]) -> None:
+        """Send changes one after another; each write holds the outcome of the change just sent and the intent of the next."""
+        session = self.recorder.session
+        sent: _Sent | None = None
+        change = self._take()
+        while change is not None or sent is not None:
+            units = [sent.unit] if sent is not None and sent.unit is not None else []
+            operation_id = str(uuid.uuid4()) if change is not None else ""
+            if change is not None:
+                units.append(Change(audit_fields=self._fields(change, PENDING, operation_id)))
+            try:
+                recorded = session.record(units) if units else []
+            except StateError as failure:  # nothing of the write is recorded: the change just sent is not, the next is not sent
+                self._records_failed(failure)
+                if sent is not None:
+                    report(sent.refused(failure))
+                if change is not None:
+                    report(Outcome(change.address, change.model_id, change.action, SKIPPED, error_code=_refusal(failure), error_message="not sent"))
+                return
+            if sent is not None:
+                if sent.unit is not None:
+                    self._deliver(recorded[0].event)
+                report(sent.outcome)
+            if change is None:
+                return
+            sent = self._send(change, operation_id)
+            if self.fail_fast and sent.outcome.status in (FAILURE, UNKNOWN):
+                self.stop.set()
+            change = self._take()
 
     def _deliver(self, event: dict[str, Any] | None) -> None:
         """Hand an event already durable in the outbox to the courier's thread: no PUT worker waits for a receiver."""
@@ -278,55 +329,55 @@ class Executor:
                 outcome = self._forget(change) if change.action == FORGET else self._move(change)
                 outcomes.append(outcome)
                 self.hooks.outcome(outcome)
-        pending = [change for change in self.plan.actionable if change.action in WRITE_ACTIONS]
-        finished: list[Outcome] = []  # every PUT's outcome, appended by its own thread
+        self._pending = deque(change for change in self.plan.actionable if change.action in WRITE_ACTIONS)
+        finished: list[Outcome] = []  # every PUT's outcome, appended by the lane that made it
         shown: set[int] = set()  # the outcomes already passed to hooks.outcome
+        reports: queue.Queue[Outcome | None] = queue.Queue()  # each outcome as it comes, for the progress shown; None: a lane has ended
 
-        def put(change: ResourceChange) -> Outcome:
-            outcome = self._put(change)
+        def report(outcome: Outcome) -> None:
             finished.append(outcome)
-            return outcome
+            reports.put(outcome)
+
+        def lane() -> None:
+            try:
+                self._lane(report)
+            finally:
+                reports.put(None)
 
         def show(outcome: Outcome) -> None:
             if id(outcome) not in shown:
                 shown.add(id(outcome))
                 self.hooks.outcome(outcome)
 
-        in_flight: set[Future[Outcome]] = set()
-        with ThreadPoolExecutor(max_workers=max(1, self.parallelism), thread_name_prefix="llmplan-apply") as pool:
+        lanes: list[Future[None]] = []
+        with ThreadPoolExecutor(max_workers=max(1, min(self.parallelism, len(self._pending))), thread_name_prefix="llmplan-apply") as pool:
             try:
-                while pending or in_flight:
-                    while pending and len(in_flight) < self.parallelism and not self.stop.is_set():
-                        if self.recorder.session.lost is not None:  # the watchdog saw the lock go: send nothing more
-                            self._records_failed(LockLost(self.recorder.session.lost))
-                            break
-                        in_flight.add(pool.submit(put, pending[0]))
-                        pending.pop(0)  # after the submit: an interrupt between the two leaves it pending and started
-                    if not in_flight:
-                        break
-                    done, in_flight = wait(in_flight, return_when=FIRST_COMPLETED)
-                    for future in done:
-                        outcome = future.result()
-                        show(outcome)
-                        if outcome.status in (FAILURE, UNKNOWN) and self.fail_fast:
-                            self.stop.set()
+                for _ in range(min(self.parallelism, len(self._pending))):
+                    lanes.append(pool.submit(lane))
+                ended = 0
+                while ended < len(lanes):
+                    reported = reports.get()
+                    if reported is None:
+                        ended += 1
+                    else:
+                        show(reported)
             except KeyboardInterrupt as interrupt:
                 # stop scheduling; the requests in flight get a short grace to finish and be recorded:
                 # a gateway or receiver that trickles must not hold a cancelled CI job
                 self.stop.set()
                 self.interrupted = interrupt
-                _, late = wait(in_flight, timeout=INTERRUPT_GRACE_SECONDS)
+                _, late = wait(lanes, timeout=INTERRUPT_GRACE_SECONDS)
                 if late:
                     reason = f"apply was interrupted ({'SIGTERM' if isinstance(interrupt, TerminationRequested) else 'Ctrl-C'})"
                     self.client.cancel(reason)
                     if self.recorder.courier is not None:
                         self.recorder.courier.cancel(reason)
-        started = set()
-        for outcome in finished:
+        for outcome in finished:  # the pool has finished every lane: nothing is added any more
             show(outcome)
-            started.add((outcome.address, outcome.action))
         outcomes.extend(finished)
-        outcomes.extend(Outcome(change.address, change.model_id, change.action, SKIPPED) for change in pending if (change.address, change.action) not in started)
+        outcomes.extend(Outcome(change.address, change.model_id, change.action, SKIPPED) for change in self._pending)
+        for ended_lane in lanes:
+            ended_lane.result()  # a lane's bug is raised, not lost
         return sorted(outcomes, key=lambda outcome: outcome.address)
 
     def raise_if_records_failed(self) -> None:
@@ -338,42 +389,3 @@ class Executor:
 def _refusal(failure: StateError) -> str:
     """The records' refusal as an outcome's error code; the error after the outcomes says it whole."""
     return "lock_lost" if isinstance(failure, LockLost) else "records_refused"
-
-
-def raise_if_applied_before(plan: Plan, audit: AuditReader) -> None:
-    """PlanAlreadyApplied if the audit trail holds outcomes of this saved plan (by its checksum).
-
-    Called when a saved plan turned out stale: if it is stale because it was
-    applied already, in whole or in part, saying so (and what finishes the
-    job) is more useful than "another apply ran". Reads the trail only from
-    the entry that vouched for the state the plan was made against: what
-    happened since, never the whole history.
-    """
-    checksum = plan.checksum
-    if not checksum or (plan.state_audit_position is None and plan.state_serial > 0):
-        return
-    entries = audit.entries(position=plan.state_audit_position)
-    applied: set[str] = set()
-    when = ""
-    for entry in entries:
-        if entry.get("plan_checksum") != checksum or entry.get("action") != UPDATE_ACTION:
-            continue
-        if entry.get("status") == SUCCESS:
-            applied.add(str(entry.get("address")))
-            when = when or str(entry.get("timestamp", ""))
-    if not applied:
-        return
-    writes = [change.address for change in plan.actionable if change.action in WRITE_ACTIONS]
-    left = [address for address in writes if address not in applied]
-    on = f" on {when[:10]}" if when else ""
-    if not left:
-        raise PlanAlreadyApplied(
-            f"this plan was already applied{on}: all {len(writes)} of its changes are in the audit trail; a saved plan is applied once",
-            hint=f"nothing is left to do; `llmplan plan --env {plan.environment}` shows whether anything changed since",
-        )
-    shown = ", ".join(left[:5]) + (f" and {len(left) - 5} more" if len(left) > 5 else "")
-    raise PlanAlreadyApplied(
-        f"this plan was already partly applied{on}: {len(writes) - len(left)} of its {len(writes)} changes were applied, "
-        f"{len(left)} not ({shown}); a saved plan is applied once",
-        hint=f"plan what is left and review it: `llmplan plan --env {plan.environment} --out plan.json`, then `llmplan apply plan.json`",
-    )
