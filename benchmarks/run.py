@@ -1,10 +1,11 @@
 """`make bench` and `make reliability`: run each script, then every figure with its goal.
 
-    .venv/bin/python -m benchmarks.run bench          # startup, noop_plan_10k, plan_1000, plan_10_envs, apply_1000, apply_1000_postgres, history_scale, report_10k, sandbox_throughput
+    .venv/bin/python -m benchmarks.run bench          # startup, validate_10k, plan_10k, plan_1000, plan_10_envs, apply_1000, apply_1000_postgres, history_scale, report_10k, sandbox_throughput
     .venv/bin/python -m benchmarks.run reliability    # crash_trials, fault_storm, lost_answer_storm, fuzz_inputs, deadlines, secret_canary, stall_trials, lock_loss_trials
 
 Each script runs as its own process and ends with ``<name>: <figure> (goal
-<goal>) PASS|MISS``; those lines are repeated at the end.  Benchmarks run one
+<goal>; load L) PASS|MISS``, the figure beside its bound and ratio where the
+script computes one; those lines are repeated at the end.  Benchmarks run one
 at a time, so none disturbs another's timing.  In the reliability suite the
 fault storm (which spends most of its minute waiting out backoffs) runs
 beside the crash trials, the deadlines (which wait for gateways that
@@ -23,7 +24,7 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 # Stages run one after the other; the scripts of a stage side by side (the first one's output live).
 SUITES: dict[str, tuple[tuple[str, ...], ...]] = {
-    "bench": (("startup",), ("noop_plan_10k",), ("plan_1000",), ("plan_10_envs",), ("apply_1000",), ("apply_1000_postgres",), ("history_scale",), ("report_10k",), ("sandbox_throughput",)),
+    "bench": (("startup",), ("validate_10k",), ("plan_10k",), ("plan_1000",), ("plan_10_envs",), ("apply_1000",), ("apply_1000_postgres",), ("history_scale",), ("report_10k",), ("sandbox_throughput",)),
     "reliability": (("crash_trials", "fault_storm"), ("lost_answer_storm",), ("fuzz_inputs", "deadlines"), ("secret_canary", "stall_trials"), ("lock_loss_trials",)),
 }
 
