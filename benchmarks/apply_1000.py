@@ -14,7 +14,10 @@ CLI, ``llmplan apply --env bench --auto-approve``, runs as a child process,
 parallelism 10, with the local-files records (fsync on):
 
 - latency-bound: no rate limit that matters (10^8 requests per 60 s):
-  bound = start-up + N x RTT / P = 5 s + start-up;
+  bound = start-up + N x RTT / P = 5 s + start-up.  For scale, the same
+  PUTs by a bare client (a ``requests`` session per thread, nothing
+  recorded) against a sandbox of their own: what the sandbox itself (a
+  Python server on the same cores) adds to every round trip;
 - rate-bound: 100 requests per 1 s window: bound = start-up + max(N / rate,
   N x RTT / P) = 10 s + start-up.
 
@@ -243,6 +246,31 @@ def apply_case(workdir: Path, name: str, models: int, rate: int, window: float, 
     }
 
 
+def bare_client_seconds(models: int) -> float:
+    """The same number of PUTs by a bare client (a keep-alive ``requests`` session per thread, ``PARALLELISM``
+    threads, nothing recorded) against a latency-bound sandbox of its own: what the sandbox itself costs
+    on this machine beyond N x RTT / P, the floor under any client's PUT phase."""
+    with sandbox_process(*sandbox_options(models, UNLIMITED_RATE, UNLIMITED_WINDOW_SECONDS)) as sandbox:
+        bearer = {"Authorization": f"Bearer {token(sandbox.url)}"}
+        local = threading.local()
+
+        def put(job: tuple[str, Mapping[str, Any]]) -> int:
+            if not hasattr(local, "session"):
+                local.session = requests.Session()
+                local.session.trust_env = False
+            model_id, body = job
+            return int(local.session.put(sandbox.url + CONFIG_PATH.format(model_id), json=dict(body), headers=bearer, timeout=15).status_code)
+
+        jobs = reference_jobs(models)
+        started = time.monotonic()
+        with ThreadPoolExecutor(PARALLELISM) as pool:
+            statuses = list(pool.map(put, jobs))
+        elapsed = time.monotonic() - started
+    if set(statuses) != {200}:
+        raise SystemExit(f"the bare client's PUTs were not all answered 200: {Counter(statuses)}")
+    return elapsed
+
+
 def reference_case(models: int) -> dict[str, Any]:
     """The reference client against the rate-bound sandbox, with fresh models."""
     with sandbox_process(*sandbox_options(models, RATE, WINDOW_SECONDS)) as sandbox:
@@ -310,6 +338,13 @@ def main() -> int:
         workdir = Path(directory)
         results["latency_bound"] = apply_case(workdir, "latency", models, UNLIMITED_RATE, UNLIMITED_WINDOW_SECONDS, startup)
         print(_case_line("latency-bound (50 ms, no rate limit)", results["latency_bound"]), flush=True)
+        bare = results["latency_bound"]["bare_client_put_seconds"] = round(bare_client_seconds(models), 3)
+        ideal = models * LATENCY_MS / 1000 / PARALLELISM
+        print(
+            f"latency-bound: a bare client's {models} PUTs (nothing recorded) take {bare:.2f} s = {bare / ideal:.2f} x N x RTT / P ({ideal:g} s): "
+            f"the sandbox's own cost on this machine; llmplan's PUT phase {results['latency_bound']['llmplan']['breakdown_seconds'].get('put_phase', 0):.2f} s",
+            flush=True,
+        )
         results["rate_bound"] = apply_case(workdir, "rate", models, RATE, WINDOW_SECONDS, startup)
         print(_case_line(f"rate-bound (50 ms, {RATE} requests/s)", results["rate_bound"]), flush=True)
         if not options.skip_reference:
@@ -344,7 +379,8 @@ def main() -> int:
     results["checks"] = checks
     latency, rate = results["latency_bound"], results["rate_bound"]
     figure = (
-        f"latency-bound {latency['llmplan']['elapsed_seconds']:.2f} s = {latency['ratio']:.2f} x the bound {latency['bound_seconds']:.2f} s, "
+        f"latency-bound {latency['llmplan']['elapsed_seconds']:.2f} s = {latency['ratio']:.2f} x the bound {latency['bound_seconds']:.2f} s "
+        f"(a bare client's PUTs alone: {latency['bare_client_put_seconds']:.2f} s), "
         f"rate-bound {rate['llmplan']['elapsed_seconds']:.2f} s = {rate['ratio']:.2f} x the bound {rate['bound_seconds']:.2f} s "
         f"(start-up {startup:.2f} s); 429s {rate['llmplan']['share_429'] * 100:.2f} %"
     )

@@ -38,6 +38,7 @@ def test_apply_1000_runs_the_latency_bound_and_the_rate_bound_case(tmp_path: Pat
     for case in (latency, rate):
         ours = case["llmplan"]
         assert ours["exit_code"] == 0 and ours["state_resources"] == 20 and ours["audit_success_entries"] == 20 and ours["audit_verifies"]
+    assert latency["bare_client_put_seconds"] > 0  # the sandbox's own cost, measured beside llmplan's
     assert "latency-bound" in last and "rate-bound" in last and "x the bound" in last
 
 
