@@ -65,6 +65,7 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
     parser.add_argument("--runs", type=int, default=5)
     parser.add_argument("--models", type=int, default=MODELS)
+    parser.add_argument("--sample", type=int, default=SAMPLE_MODELS, help="models read by the sequential GETs, extrapolated to all (default 100)")
     parser.add_argument("--output", type=Path, help="where the results go (default benchmarks/results/plan_1000.json)")
     options = parser.parse_args()
     models, changed = options.models, min(CHANGED, options.models)
@@ -93,7 +94,7 @@ def main() -> int:
             tokens = sum(1 for entry in log if entry["path"] == "/oauth/token")
             requests_sent = len(log)
         floor = yaml_floor(project.env_dir, "plan", loads=loads)
-        sample_models = min(SAMPLE_MODELS, models)
+        sample_models = min(options.sample, models)
         sample = sequential_gets(sandbox.url, sample_models)
 
     plan_seconds = median(plans)

@@ -48,7 +48,8 @@ def test_plan_10k_times_llmplan_plan_with_the_live_fetch(tmp_path: Path) -> None
 
 
 def test_plan_1000_takes_its_bound_from_the_floor_not_from_its_own_run(tmp_path: Path) -> None:
-    _, document = run_benchmark("plan_1000", tmp_path / "plan_1000.json", "--models", "120", "--runs", "1")
+    _, document = run_benchmark("plan_1000", tmp_path / "plan_1000.json", "--models", "120", "--runs", "1", "--sample", "10")
     assert document["changed"] == 100 and document["fetch_round_trips"] == 3
     assert document["bound_seconds"] == pytest.approx(document["floor"]["seconds"] + 3 * 0.020, abs=0.002)
     assert "no_gateway_seconds" not in document
+    assert (document["sequential_sample"]["models"], document["sequential_sample"]["gets"]) == (10, 20)  # extrapolated to 120 models
