@@ -232,8 +232,15 @@ class Executor:
                 return None
             return self._pending.popleft()
 
-    def _lane(self, report: Callable[[Outcome], None]) -> None:
-        """Send changes one after another; each write holds the outcome of the change just sent and the intent of the next."""
+    def _lane(self, report: Callable[[Outcome | None], None]) -> None:
+        """Send changes one after another; each write holds the outcome of the change just sent and
+        the intent of the next. Every outcome goes to ``report``, then None once the lane has ended."""
+        try:
+            self._run_lane(report)
+        finally:
+            report(None)
+
+    def _run_lane(self, report: Callable[[Outcome | None], None]) -> None:
         session = self.recorder.session
         sent: _Sent | None = None
         change = self._take()
@@ -334,15 +341,10 @@ class Executor:
         shown: set[int] = set()  # the outcomes already passed to hooks.outcome
         reports: queue.Queue[Outcome | None] = queue.Queue()  # each outcome as it comes, for the progress shown; None: a lane has ended
 
-        def report(outcome: Outcome) -> None:
-            finished.append(outcome)
+        def report(outcome: Outcome | None) -> None:
+            if outcome is not None:
+                finished.append(outcome)
             reports.put(outcome)
-
-        def lane() -> None:
-            try:
-                self._lane(report)
-            finally:
-                reports.put(None)
 
         def show(outcome: Outcome) -> None:
             if id(outcome) not in shown:
@@ -353,7 +355,7 @@ class Executor:
         with ThreadPoolExecutor(max_workers=max(1, min(self.parallelism, len(self._pending))), thread_name_prefix="llmplan-apply") as pool:
             try:
                 for _ in range(min(self.parallelism, len(self._pending))):
-                    lanes.append(pool.submit(lane))
+                    lanes.append(pool.submit(self._lane, report))
                 ended = 0
                 while ended < len(lanes):
                     reported = reports.get()
