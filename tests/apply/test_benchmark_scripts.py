@@ -3,29 +3,11 @@
 
 from __future__ import annotations
 
-import json
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parents[2]
-
-
-def run_benchmark(name: str, output: Path, *arguments: str) -> tuple[str, dict]:
-    done = subprocess.run(
-        [sys.executable, "-m", f"benchmarks.{name}", *arguments, "--output", str(output)],
-        capture_output=True,
-        text=True,
-        timeout=300,
-        check=False,
-        cwd=ROOT,
-    )
-    assert done.returncode in (0, 1), done.stderr  # 1: a goal missed, which tiny runs (start-up dominates) do
-    last = done.stdout.strip().splitlines()[-1]
-    assert last.startswith(f"{name}: ") and last.endswith((" PASS", " MISS")), done.stdout
-    return last, json.loads(output.read_text(encoding="utf-8"))
+from tests.benchmark_scripts import run_benchmark
 
 
 def test_apply_1000_runs_the_latency_bound_and_the_rate_bound_case(tmp_path: Path) -> None:

@@ -3,30 +3,17 @@
 
 from __future__ import annotations
 
-import json
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parents[2]
+from tests.benchmark_scripts import run_benchmark as run_tiny_benchmark
 
 
 def run_benchmark(name: str, output: Path, *arguments: str) -> tuple[str, dict]:
-    done = subprocess.run(
-        [sys.executable, "-m", f"benchmarks.{name}", *arguments, "--output", str(output)],
-        capture_output=True,
-        text=True,
-        timeout=300,
-        check=False,
-        cwd=ROOT,
-    )
-    assert done.returncode in (0, 1), done.stderr  # 1: a goal missed, which tiny runs on a busy machine may
-    last = done.stdout.strip().splitlines()[-1]
-    assert last.startswith(f"{name}: ") and last.endswith((" PASS", " MISS")), done.stdout
+    last, document = run_tiny_benchmark(name, output, *arguments)
     assert " x the bound " in last and "load " in last, last
-    return last, json.loads(output.read_text(encoding="utf-8"))
+    return last, document
 
 
 def test_validate_10k_times_llmplan_validate_against_the_csafeloader_floor(tmp_path: Path) -> None:

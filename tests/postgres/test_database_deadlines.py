@@ -43,6 +43,7 @@ def through(project: PgProject, peer: peers.Peer, *, timeout: float | None = Non
     return {"LLMPLAN_PG_DSN": f"postgresql://{USER}:{PASSWORD}@127.0.0.1:{peer.port}/{DATABASE}"}
 
 
+@pytest.mark.slow(reason="waits out the 5 s records deadline it sets, as the user would, then a second apply")
 def test_a_database_that_stalls_mid_apply_is_said_then_ends_it_within_its_deadline_and_the_next_apply_converges(
     first: PgProject, gateway: SandboxAdmin, proxy: tuple[peers.Peer, peers.TcpProxy]
 ) -> None:
@@ -75,13 +76,15 @@ def test_a_database_that_stalls_mid_apply_is_said_then_ends_it_within_its_deadli
 def test_a_database_that_accepts_and_never_answers_is_said_and_ends_the_command_naming_host_and_port(first: PgProject, proxy: tuple[peers.Peer, peers.TcpProxy]) -> None:
     peer, tcp = proxy
     tcp.stall()
-    done = first.subprocess("plan", "--env", "dev", env=through(first, peer))
+    environ = {"LLMPLAN_PG_DSN": through(first, peer)["LLMPLAN_PG_DSN"] + "?connect_timeout=5"}  # the DSN's limit (10 s when it sets none)
+    done = first.subprocess("plan", "--env", "dev", env=environ)
     assert done.code == 1, str(done)
-    assert f"waiting for PostgreSQL {USER}@127.0.0.1:{peer.port}/{DATABASE}" in done.stderr and "to accept the connection (at most 10 s)" in done.stderr, str(done)
+    assert f"waiting for PostgreSQL {USER}@127.0.0.1:{peer.port}/{DATABASE}" in done.stderr and "to accept the connection (at most 5 s)" in done.stderr, str(done)
     assert f"Error: the records database PostgreSQL {USER}@127.0.0.1:{peer.port}/{DATABASE}" in done.stderr and "cannot be reached" in done.stderr
     assert PASSWORD not in done.stdout + done.stderr
 
 
+@pytest.mark.slow(reason="the stall is announced after 3 s of waiting, and only then is the signal sent")
 def test_sigterm_ends_an_apply_waiting_on_a_stalled_database_within_5_s(first: PgProject, gateway: SandboxAdmin, proxy: tuple[peers.Peer, peers.TcpProxy]) -> None:
     peer, tcp = proxy
     environ = through(first, peer)  # the default deadline, 30 s: the signal, not the deadline, must end it

@@ -95,7 +95,8 @@ def connect(dsn: str, target: Target, *, autocommit: bool = False, timeout: floa
     parts.setdefault("application_name", "llmplan")
     for name, value in KEEPALIVES.items():
         parts.setdefault(name, value)
-    slow = threading.Timer(ANNOUNCE_AFTER_SECONDS, announce, args=(f"waiting for {target.describe()} to accept the connection (at most {CONNECT_TIMEOUT_SECONDS} s)",))
+    # a connect_timeout in the DSN is libpq's own limit, and the one to announce
+    slow = threading.Timer(ANNOUNCE_AFTER_SECONDS, announce, args=(f"waiting for {target.describe()} to accept the connection (at most {parts['connect_timeout']} s)",))
     slow.daemon = True
     slow.start()
     try:
