@@ -43,7 +43,7 @@ import uuid
 from pathlib import Path
 from typing import Any, Iterator
 
-from benchmarks._common import ApplyProject, SandboxAdmin, cli_environ, configure_live, finish, llmplan_command, model_yaml, sandbox_process
+from benchmarks._common import ApplyProject, SandboxAdmin, cli_environ, configure_live, finish, llmplan_command, measured, model_yaml, sandbox_process
 from planner.adapters.records.chain import GENESIS_HASH
 from planner.adapters.records.local_audit import LocalAuditTrail
 from planner.model.catalog import generated_model_id
@@ -56,17 +56,6 @@ RATIO_GOAL = 1.2
 MEMORY_GOAL_MB = 50
 VERIFY_SECONDS_GOAL = 20.0
 VERIFY_MB_GOAL = 100
-
-
-def run_measured(argv: list[str], environ: dict[str, str]) -> tuple[int, float, float, str]:
-    """Exit code, wall seconds and peak RSS (MB) of one child process, and its stderr."""
-    started = time.monotonic()
-    process = subprocess.Popen(argv, env=environ, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    assert process.stderr is not None
-    stderr = process.stderr.read().decode("utf-8", "replace")
-    _, status, usage = os.wait4(process.pid, 0)
-    process.returncode = os.waitstatus_to_exitcode(status)
-    return process.returncode, time.monotonic() - started, usage.ru_maxrss / 1024, stderr
 
 
 def history_entries(count: int, previous: str, environment: str) -> Iterator[tuple[str, str]]:
@@ -122,10 +111,10 @@ def one_model_applies(project: ApplyProject, runs: int, start: int) -> list[tupl
     for run in range(runs):
         tokens = 1024 if run % 2 else 1025 + start + run
         project.write_model("bench-00001", project_model(tokens))
-        code, seconds, peak, stderr = run_measured([*llmplan_command(), "apply", "--env", project.env, "--auto-approve", "--root", str(project.root)], environ)
-        if code != 0:
-            raise SystemExit(f"apply exited {code}:\n{stderr}")
-        results.append((seconds, peak))
+        done = measured([*llmplan_command(), "apply", "--env", project.env, "--auto-approve", "--root", str(project.root)], environ=environ)
+        if done.code != 0:
+            raise SystemExit(f"apply exited {done.code}:\n{done.stderr}")
+        results.append((done.seconds, done.peak_rss_mb))
     return results
 
 
@@ -168,21 +157,21 @@ def compared(before: list[tuple[float, float]], after: list[tuple[float, float]]
 def plans_after_a_failed_apply(project: ApplyProject, admin: SandboxAdmin, runs: int, tokens: int) -> list[tuple[float, float]]:
     """(seconds, peak MB) of ``runs`` plans made after an apply that landed and one the gateway refused."""
     project.write_model("bench-00001", project_model(tokens))
-    code, _, _, stderr = run_measured([*llmplan_command(), "apply", "--env", project.env, "--auto-approve", "--root", str(project.root)], project.child_environ())
-    if code != 0:
-        raise SystemExit(f"apply exited {code}:\n{stderr}")
+    done = measured([*llmplan_command(), "apply", "--env", project.env, "--auto-approve", "--root", str(project.root)], environ=project.child_environ())
+    if done.code != 0:
+        raise SystemExit(f"apply exited {done.code}:\n{done.stderr}")
     project.write_model("bench-00002", model_yaml(generated_model_id(2), max_tokens=tokens))
     admin.faults(rules=[admin.fail_puts(generated_model_id(2), 400)])
-    code, _, _, stderr = run_measured([*llmplan_command(), "apply", "--env", project.env, "--auto-approve", "--root", str(project.root)], project.child_environ())
+    done = measured([*llmplan_command(), "apply", "--env", project.env, "--auto-approve", "--root", str(project.root)], environ=project.child_environ())
     admin.clear_faults()
-    if code != 1:
-        raise SystemExit(f"the refused apply exited {code}, not 1:\n{stderr}")
+    if done.code != 1:
+        raise SystemExit(f"the refused apply exited {done.code}, not 1:\n{done.stderr}")
     results = []
     for _ in range(runs):
-        code, seconds, peak, stderr = run_measured([*llmplan_command(), "plan", "--env", project.env, "--root", str(project.root)], project.child_environ())
-        if code != 0:
-            raise SystemExit(f"plan exited {code}:\n{stderr}")
-        results.append((seconds, peak))
+        done = measured([*llmplan_command(), "plan", "--env", project.env, "--root", str(project.root)], environ=project.child_environ())
+        if done.code != 0:
+            raise SystemExit(f"plan exited {done.code}:\n{done.stderr}")
+        results.append((done.seconds, done.peak_rss_mb))
     return results
 
 
@@ -210,10 +199,10 @@ def verify_million(workdir: Path, entries: int) -> dict[str, Any]:
     began = time.monotonic()
     grow_trail(trail, entries, "history")
     written = time.monotonic() - began
-    code, seconds, peak, stderr = run_measured([*llmplan_command(), "audit", "verify", "--env", "history", "--root", str(root)], cli_environ())
-    if code != 0:
-        raise SystemExit(f"audit verify exited {code}:\n{stderr}")
-    return {"entries": entries, "bytes": trail.stat().st_size, "write_seconds": round(written, 1), "verify_seconds": round(seconds, 2), "verify_peak_mb": round(peak, 1)}
+    done = measured([*llmplan_command(), "audit", "verify", "--env", "history", "--root", str(root)], environ=cli_environ())
+    if done.code != 0:
+        raise SystemExit(f"audit verify exited {done.code}:\n{done.stderr}")
+    return {"entries": entries, "bytes": trail.stat().st_size, "write_seconds": round(written, 1), "verify_seconds": round(done.seconds, 2), "verify_peak_mb": round(done.peak_rss_mb, 1)}
 
 
 def main() -> int:

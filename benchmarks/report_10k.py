@@ -26,7 +26,6 @@ the entries over ten times the days (``--entries 1000000 --history-days
 from __future__ import annotations
 
 import argparse
-import os
 import subprocess
 import sys
 import tempfile
@@ -36,7 +35,7 @@ from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any, Iterator
 
-from benchmarks._common import ROOT, cli_environ, finish, llmplan_command, model_yaml
+from benchmarks._common import ROOT, cli_environ, finish, llmplan_command, measured, model_yaml
 from planner.adapters.records.chain import GENESIS_HASH
 from planner.adapters.records.interfaces import Change
 from planner.adapters.records.local import LocalRecords
@@ -142,26 +141,16 @@ def write_environment(root: Path, environment: int, models: int, entries: int, n
     records.remember_drift({"format_version": 1, "environment": name, "checked_at": stamp(now - timedelta(hours=1)), "models": models, "unmanaged": 0, "drifted": drifted})
 
 
-def measured(argv: list[str]) -> tuple[int, float, float, float, str]:
-    """Exit code, wall seconds, CPU seconds, peak RSS (MB) and stderr of one child process."""
-    started = time.monotonic()
-    process = subprocess.Popen(argv, env=cli_environ(), stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    assert process.stderr is not None
-    stderr = process.stderr.read().decode("utf-8", "replace")
-    _, status, usage = os.wait4(process.pid, 0)
-    return os.waitstatus_to_exitcode(status), time.monotonic() - started, usage.ru_utime + usage.ru_stime, usage.ru_maxrss / 1024, stderr
-
-
 def report_runs(root: Path, out: Path, extra: list[str], runs: int) -> dict[str, Any]:
     """``runs`` reports into ``out``: every wall and CPU time, the peak memory, the site's size."""
     walls, cpus, peaks = [], [], []
     for _ in range(runs):
-        code, seconds, cpu, peak, stderr = measured([*llmplan_command(), "report", "--out", str(out), "--all", "--offline", "--root", str(root), *extra])
-        if code != 0:
-            raise SystemExit(f"llmplan report exited {code}:\n{stderr}")
-        walls.append(round(seconds, 2))
-        cpus.append(round(cpu, 2))
-        peaks.append(round(peak, 1))
+        done = measured([*llmplan_command(), "report", "--out", str(out), "--all", "--offline", "--root", str(root), *extra], environ=cli_environ())
+        if done.code != 0:
+            raise SystemExit(f"llmplan report exited {done.code}:\n{done.stderr}")
+        walls.append(round(done.seconds, 2))
+        cpus.append(round(done.cpu_seconds, 2))
+        peaks.append(round(done.peak_rss_mb, 1))
     pages = sum(1 for _ in out.rglob("*.html"))
     size = sum(path.stat().st_size for path in out.rglob("*") if path.is_file())
     return {"seconds": walls, "cpu_seconds": cpus, "best": min(walls), "peak_mb": max(peaks), "pages": pages, "megabytes": round(size / 1e6, 1)}
