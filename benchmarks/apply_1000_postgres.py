@@ -8,7 +8,8 @@ The sandbox (its own process) answers after 50 ms with no rate limit that
 matters; its 1,000 models are configured (max_tokens 1024) and the YAML says
 2048, so each apply is 1,000 updates at parallelism 10. A PostgreSQL server
 is started for the run (tests/pg_server.py: Debian's binaries, or the
-pgserver wheel), on 127.0.0.1 with password authentication and fsync on.
+pgserver wheel), on 127.0.0.1 with password authentication and fsync on,
+unless ``--dsn`` names one (its tests use their own).
 Each backend applies ``--runs`` times, alternately, each time to fresh live
 configurations and a fresh schema or folder; the figures are the medians.
 Bound, as apply_1000's latency-bound case: the measured start-up (``llmplan
@@ -23,6 +24,8 @@ import argparse
 import json
 import statistics
 import tempfile
+import uuid
+from contextlib import nullcontext
 from pathlib import Path
 from typing import Any
 
@@ -48,7 +51,7 @@ def make_project(directory: Path, url: str, backend: str, schema: str, models: i
 
 def one_apply(workdir: Path, url: str, backend: str, run: int, dsn: str, models: int) -> dict[str, Any]:
     configure_live(url, models)  # every model back to max_tokens 1024: 1,000 updates again
-    project = make_project(workdir / f"{backend}-{run}", url, backend, f"bench_{run}", models)
+    project = make_project(workdir / f"{backend}-{run}", url, backend, f"bench_{uuid.uuid4().hex[:8]}_{run}", models)  # a server of its own or not: a schema of its own
     environ = cli_environ({**CREDENTIALS, "LLMPLAN_PG_DSN": dsn})
     done = timed([*llmplan_command(), "apply", "--env", "bench", "--auto-approve", "--root", str(project.root)], environ=environ, timeout=600)
     if done.code != 0:
@@ -64,15 +67,17 @@ def main() -> int:
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--models", type=int, default=MODELS)
     parser.add_argument("--output", type=Path, help="where the results go (default benchmarks/results/apply_1000_postgres.json)")
+    parser.add_argument("--dsn", help="a PostgreSQL server to use instead of starting one (postgresql://user:password@127.0.0.1:port/database)")
     options = parser.parse_args()
     startup = llmplan_startup("apply")
     bound = startup + options.models * LATENCY_MS / 1000 / PARALLELISM
     results: list[dict[str, Any]] = []
-    with tempfile.TemporaryDirectory(prefix="llmplan-pg-bench-") as temp, running_postgres() as server:
+    with tempfile.TemporaryDirectory(prefix="llmplan-pg-bench-") as temp, (nullcontext(None) if options.dsn else running_postgres()) as server:
+        dsn = options.dsn or server.dsn
         with sandbox_process("--no-catalog", "--latency-ms", str(LATENCY_MS), "--rate-limit", "100000000") as sandbox:
             for run in range(options.runs):
                 for backend in ("local", "postgres") if run % 2 == 0 else ("postgres", "local"):
-                    result = one_apply(Path(temp), sandbox.url, backend, run, server.dsn, options.models)
+                    result = one_apply(Path(temp), sandbox.url, backend, run, dsn, options.models)
                     print(f"  run {run + 1} {backend:8} {result['seconds']:.2f} s = {result['seconds'] / bound:.2f} x the bound, {result['resources']} resources, {result['audit']}", flush=True)
                     results.append(result)
     local = statistics.median(r["seconds"] for r in results if r["backend"] == "local")

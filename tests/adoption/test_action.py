@@ -228,6 +228,7 @@ def test_the_example_command_of_the_header_is_one_the_cli_accepts() -> None:
 
 
 @pytest.mark.oracle
+@pytest.mark.slow(reason="pip installs llmplan and its dependencies by hash into a virtual environment of its own, as the action does")
 def test_the_action_installs_llmplan_by_hash_in_a_virtual_environment_of_its_own(tmp_path: Path, snapshot: Snapshot, config_repo: Path) -> None:
     run = Runner(tmp_path, config_repo)
     done, _ = run.run("Install llmplan", ACTION_PATH=str(snapshot.path), PYTHON=sys.executable)

@@ -111,6 +111,7 @@ def pre_commit_home(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.mark.oracle
+@pytest.mark.slow(reason="pre-commit try-repo builds a virtual environment with llmplan for the hooks, as a config repository does")
 def test_the_hooks_pass_a_valid_repository_and_fail_a_typo_naming_file_line_and_field(snapshot: Snapshot, config_repo: Path, pre_commit_home: Path) -> None:
     assert sorted(path.name for path in config_repo.iterdir()) == [".git", "environments"]
     done = try_repo(snapshot, config_repo, pre_commit_home, "--all-files")
@@ -127,6 +128,7 @@ def test_the_hooks_pass_a_valid_repository_and_fail_a_typo_naming_file_line_and_
 
 
 @pytest.mark.oracle
+@pytest.mark.slow(reason="pre-commit try-repo builds a virtual environment with llmplan for the hooks, as a config repository does")
 def test_the_hooks_check_only_what_the_commit_changes(snapshot: Snapshot, config_repo: Path, pre_commit_home: Path) -> None:
     # prod is broken on the branch already; a commit that touches only dev is judged on dev
     broken = config_repo / "environments" / "prod" / "models" / "summarizer.yaml"

@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from tests.benchmark_scripts import run_benchmark
+from tests.pg_server import PostgresServer
 
 
 def test_apply_1000_runs_the_latency_bound_and_the_rate_bound_case(tmp_path: Path) -> None:
@@ -24,8 +25,8 @@ def test_apply_1000_runs_the_latency_bound_and_the_rate_bound_case(tmp_path: Pat
     assert "latency-bound" in last and "rate-bound" in last and "x the bound" in last
 
 
-def test_apply_1000_postgres_holds_both_backends_to_the_same_bound(tmp_path: Path) -> None:
-    last, document = run_benchmark("apply_1000_postgres", tmp_path / "pg.json", "--models", "12", "--runs", "1")
+def test_apply_1000_postgres_holds_both_backends_to_the_same_bound(tmp_path: Path, postgres: PostgresServer) -> None:
+    last, document = run_benchmark("apply_1000_postgres", tmp_path / "pg.json", "--models", "12", "--runs", "1", "--dsn", postgres.dsn)
     assert document["bound_seconds"] == pytest.approx(document["startup_seconds"] + 12 * 0.05 / 10, abs=0.002)
     assert sorted(run["backend"] for run in document["runs"]) == ["local", "postgres"]
     assert all(run["resources"] == 12 and run["audit_verifies"] for run in document["runs"])
