@@ -86,7 +86,7 @@ def test_drift_pages_separately_for_a_weakening_made_outside_llmplan(tmp_path: P
     run = project(tmp_path, "refuse")
     support_bot = "a1b2c3d4-e5f6-7890-abcd-ef1234567890"
     fail = find_step(workflow("drift.yml"), "drift", "Fail the run when safety was weakened")
-    assert fail["if"] == "steps.weakening.outputs.weakened == 'true'"
+    assert fail["if"] == "steps.weakening.outputs.weakened == 'true' || steps.drift.outputs.failed == 'true' || steps.weakening.outputs.failed == 'true'"
 
     # a console edit that weakens nothing: drift (an issue), no page
     assert llmplan(run, "sandbox", "edit", "--env", "dev", support_bot, "max_tokens=1024").returncode == 0
@@ -102,13 +102,34 @@ def test_drift_pages_separately_for_a_weakening_made_outside_llmplan(tmp_path: P
     report = (run.root / "weakened.md").read_text(encoding="utf-8")
     assert report.startswith("### llmplan drift · 1 environment · 1 with safety weakened outside llmplan\n")
     assert "#### ⚠️ Safety weakened outside llmplan: 1 model" in report and '`"permissive" → "strict"`' in report  # live → last applied
-    result, _ = run.step("drift.yml", "drift", "Fail the run when safety was weakened")
+    result, _ = run.step("drift.yml", "drift", "Fail the run when safety was weakened", WEAKENED="true")
     assert result.returncode == 1
     assert "::error title=llmplan safety::safety was weakened outside llmplan" in result.stdout
+    assert "not every environment could be checked" not in result.stdout
 
-    # an error is never "not weakened"
+    # a region that cannot be checked hides no weakening in the others: the page goes out, then the run fails
+    shutil.copytree(run.root / "environments" / "dev", run.root / "environments" / "eu")
+    broken = run.root / "environments" / "eu" / "models" / "support-bot.yaml"
+    broken.write_text(broken.read_text(encoding="utf-8").replace("max_tokens: 2048", "max_tokens: lots"), encoding="utf-8")
+    result, outputs = run.step("drift.yml", "drift", "Detect drift")
+    assert (result.returncode, outputs) == (0, {"drift": "true", "failed": "true"}), result.stderr
+    assert (run.root / "drift.md").read_text(encoding="utf-8").startswith("### llmplan drift · 2 environments · 1 drifted, 1 failed\n")
+    result, outputs = run.step("drift.yml", "drift", "Detect safety weakened")
+    assert (result.returncode, outputs) == (0, {"weakened": "true", "failed": "true"}), result.stderr
+    assert "::error title=llmplan drift::weakenings could not be checked in every environment (exit code 1)" in result.stdout
+    report = (run.root / "weakened.md").read_text(encoding="utf-8")
+    assert report.startswith("### llmplan drift · 2 environments · 1 with safety weakened outside llmplan, 1 failed\n"), report
+    result, _ = run.step("drift.yml", "drift", "Fail the run when safety was weakened", WEAKENED="true", UNCHECKED="true")
+    assert result.returncode == 1
+    assert "::error title=llmplan safety::safety was weakened outside llmplan" in result.stdout
+    assert "::error title=llmplan drift::not every environment could be checked" in result.stdout
+
+    # an error is never "not weakened": with nothing found in the others, the safety issue is left as it is
     model = run.root / "environments" / "dev" / "models" / "support-bot.yaml"
     model.write_text(model.read_text(encoding="utf-8").replace("max_tokens: 2048", "max_tokens: lots"), encoding="utf-8")
     result, outputs = run.step("drift.yml", "drift", "Detect safety weakened")
-    assert result.returncode == 1 and outputs == {}
+    assert (result.returncode, outputs) == (0, {"weakened": "unknown", "failed": "true"}), result.stderr
     assert "::error title=llmplan drift::weakenings could not be checked in every environment (exit code 1)" in result.stdout
+    result, _ = run.step("drift.yml", "drift", "Fail the run when safety was weakened", WEAKENED="unknown", UNCHECKED="true")
+    assert result.returncode == 1
+    assert "::error title=llmplan drift::not every environment could be checked" in result.stdout and "llmplan safety" not in result.stdout
