@@ -9,12 +9,15 @@ environment.
 
 from __future__ import annotations
 
-from typing import Any, Mapping, Sequence, TextIO
+from typing import Any, Callable, Mapping, Sequence, TextIO, TypeVar
 
 from planner import __version__
 from planner.model.errors import LlmplanError
+from planner.model.fleet import EnvironmentResult
 from planner.model.printable import printable
 from planner.render.errors import error_document, render_error
+
+T = TypeVar("T")
 
 FLEET_FORMAT_VERSION = "1.0"  # of the document that holds one member per environment
 DASH = "—"
@@ -81,5 +84,17 @@ def fleet_document(command: str, members: Mapping[str, dict[str, Any]], summary:
     }
 
 
-def error_member(error: LlmplanError, *, command: str, environment: str) -> dict[str, Any]:
-    return error_document(error, command=command, environment=environment)
+def members(results: Sequence[EnvironmentResult[T]], document: Callable[[T], dict[str, Any]], *, command: str) -> dict[str, dict[str, Any]]:
+    """The JSON member of each environment: its own document, or its error's diagnostics."""
+    found: dict[str, dict[str, Any]] = {}
+    for result in results:
+        if result.result is not None:
+            found[result.environment] = document(result.result)
+        elif result.error is not None:
+            found[result.environment] = error_document(result.error, command=command, environment=result.environment)
+    return found
+
+
+def code_first(row: list[str]) -> list[str]:
+    """A markdown table row whose first cell, the environment's name, is shown as code."""
+    return [f"`{row[0]}`", *row[1:]]

@@ -20,12 +20,13 @@ from planner.render.common import COLORS, RESET, count
 from planner.render.drift import drift_document, render_drift_markdown, render_drift_text
 from planner.render.fleet import (
     DASH,
+    code_first,
     error_markdown,
-    error_member,
     error_text,
     first_line,
     fleet_document,
     markdown_table,
+    members,
     section_break,
     section_heading,
     text_table,
@@ -119,7 +120,7 @@ def render_drifts_markdown(results: Sequence[EnvironmentResult[DriftReport]], ou
     named = _named(results, focus)
     out.write(f"### llmplan drift · {count(len(results), 'environment')} · {_counts(results, focus)}\n\n")
     if named:
-        markdown_table(out, HEADER, [_markdown_row(result) for result in named], right=NUMBERS)
+        markdown_table(out, HEADER, [code_first(_row(result, failed_mark="❌ ")) for result in named], right=NUMBERS)
     quiet = _quiet_line(results, focus)
     if quiet:
         out.write(printable(quiet) + "\n")
@@ -131,19 +132,7 @@ def render_drifts_markdown(results: Sequence[EnvironmentResult[DriftReport]], ou
             error_markdown(out, result.error, command="drift", environment=result.environment)
 
 
-def _markdown_row(result: EnvironmentResult[DriftReport]) -> list[str]:
-    row = _row(result, failed_mark="❌ ")
-    row[0] = f"`{row[0]}`"
-    return row
-
-
 def drifts_document(results: Sequence[EnvironmentResult[DriftReport]]) -> dict[str, Any]:
-    members: dict[str, dict[str, Any]] = {}
-    for result in results:
-        if result.result is not None:
-            members[result.environment] = drift_document(result.result)
-        elif result.error is not None:
-            members[result.environment] = error_member(result.error, command="drift", environment=result.environment)
     summary = {
         "environments": len(results),
         "drifted": [result.environment for result in results if result.result is not None and result.result.has_drift],
@@ -151,7 +140,7 @@ def drifts_document(results: Sequence[EnvironmentResult[DriftReport]]) -> dict[s
         "failed": [result.environment for result in results if result.failed],
         "without_drift": sum(1 for result in results if result.result is not None and not result.result.has_drift),
     }
-    return fleet_document("drift", members, summary)
+    return fleet_document("drift", members(results, drift_document, command="drift"), summary)
 
 
 def render_drifts(results: Sequence[EnvironmentResult[DriftReport]], out: TextIO, output_format: str, *, focus: Focus = DRIFT, color: bool = False) -> None:

@@ -19,12 +19,13 @@ from planner.model.printable import printable
 from planner.render.common import COLORS, RESET, count
 from planner.render.fleet import (
     DASH,
+    code_first,
     error_markdown,
-    error_member,
     error_text,
     first_line,
     fleet_document,
     markdown_table,
+    members,
     section_break,
     section_heading,
     text_table,
@@ -87,7 +88,7 @@ def render_plans_markdown(results: Sequence[EnvironmentResult[Plan]], out: TextI
         out.write(f"### llmplan plan · no environment to plan\n\n{printable(empty or summary_line(results))}\n")
         return
     out.write(f"### llmplan plan · {count(len(results), 'environment')} · {_counts(results)}\n\n")
-    markdown_table(out, HEADER, [_markdown_row(result) for result in results], right=NUMBERS)
+    markdown_table(out, HEADER, [code_first(_row(result, failed_mark="❌ ")) for result in results], right=NUMBERS)
     for index, result in enumerate(results):
         if index:
             section_break(out)
@@ -97,19 +98,7 @@ def render_plans_markdown(results: Sequence[EnvironmentResult[Plan]], out: TextI
             error_markdown(out, result.error, command="plan", environment=result.environment)
 
 
-def _markdown_row(result: EnvironmentResult[Plan]) -> list[str]:
-    row = _row(result, failed_mark="❌ ")
-    row[0] = f"`{row[0]}`"
-    return row
-
-
 def plans_document(results: Sequence[EnvironmentResult[Plan]]) -> dict[str, Any]:
-    members: dict[str, dict[str, Any]] = {}
-    for result in results:
-        if result.result is not None:
-            members[result.environment] = to_document(result.result)
-        elif result.error is not None:
-            members[result.environment] = error_member(result.error, command="plan", environment=result.environment)
     plans = [result.result for result in results if result.result is not None]
     summary = {
         "environments": len(results),
@@ -117,7 +106,7 @@ def plans_document(results: Sequence[EnvironmentResult[Plan]]) -> dict[str, Any]
         "without_changes": sorted(plan.environment for plan in plans if not plan.has_changes),
         "failed": [result.environment for result in results if result.failed],
     }
-    return fleet_document("plan", members, summary)
+    return fleet_document("plan", members(results, to_document, command="plan"), summary)
 
 
 def render_plans(results: Sequence[EnvironmentResult[Plan]], out: TextIO, output_format: str, *, color: bool = False, empty: str = "") -> None:
