@@ -42,7 +42,7 @@ from planner.app.session import RecordsSession
 from planner.core.diff import to_payload
 from planner.core.plan_file import to_document
 from planner.core.safety import audit_fields
-from planner.model.audit import FAILURE, FORGET_ACTION, MOVE_ACTION, PENDING, READ_BACK, SUCCESS, UPDATE_ACTION
+from planner.model.audit import FAILURE, FORGET_ACTION, MOVE_ACTION, PENDING, READ_BACK, SUCCESS, UPDATE_ACTION, recorded_without_request
 from planner.model.clock import utc_now
 from planner.model.configuration import Capabilities, payload_hash
 from planner.model.errors import Cancelled, GatewayError, LockLost, OutcomeUnknown, StateError, TerminationRequested, VersionConflict
@@ -301,17 +301,9 @@ class Executor:
             return Outcome(change.address, change.model_id, MOVE, FAILURE, error_code="not_in_state", error_message=message, previous_address=change.previous_address)
         resource = replace(previous, address=change.address)
         fields = {
-            "operation_id": str(uuid.uuid4()),
-            "environment": self.recorder.environment,
-            "address": change.address,
+            **recorded_without_request(self.recorder.environment, MOVE_ACTION, resource),
+            "model_id": change.model_id,  # as the plan spells it
             "previous_address": change.previous_address,
-            "model_id": change.model_id,
-            "action": MOVE_ACTION,
-            "status": SUCCESS,
-            "latency_ms": 0,
-            "payload_hash": resource.payload_hash,
-            "compliance_mode": resource.configuration.get("compliance_mode"),
-            "version": resource.version,
             "plan_checksum": self._plan_checksum,
         }
         self.recorder.session.record_one(Change(fields, resource=resource, forget=change.previous_address))

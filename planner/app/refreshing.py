@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import uuid
 from typing import Any, Iterable, Mapping
 
 from planner.adapters.records.interfaces import Change
 from planner.app.executor import Recorder, resource_state
 from planner.core.diff import configuration_hash
-from planner.model.audit import REFRESH_ACTION, SUCCESS
+from planner.model.audit import REFRESH_ACTION, recorded_without_request
 from planner.model.configuration import Capabilities
 from planner.model.plan import NO_OP, Plan, ResourceChange
 from planner.model.state import ResourceState, State
@@ -66,17 +65,5 @@ def record_live(
     model_id = str(live["model_id"]).lower()
     change = ResourceChange(address, model_id, NO_OP, live, live, (), live.get("version"))
     resource = resource_state(change, live, capabilities, recorder.clock())
-    fields = {
-        "operation_id": str(uuid.uuid4()),
-        "environment": recorder.environment,
-        "address": address,
-        "model_id": model_id,
-        "action": action,
-        "status": SUCCESS,
-        "latency_ms": 0,
-        "payload_hash": resource.payload_hash,
-        "compliance_mode": resource.configuration.get("compliance_mode"),
-        "version": resource.version,
-    }
-    recorder.session.record_one(Change(fields, resource=resource))
+    recorder.session.record_one(Change(recorded_without_request(recorder.environment, action, resource), resource=resource))
     return resource

@@ -10,16 +10,15 @@ its ``state:`` block, not valid YAML.
 
 from __future__ import annotations
 
-import uuid
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any, Iterator, Mapping, Sequence
+from typing import Iterator, Mapping, Sequence
 
 from planner.adapters.records.interfaces import Change
 from planner.app.connections import records_of
 from planner.app.session import RecordsSession
-from planner.model.audit import STATE_MV_ACTION, STATE_RM_ACTION, SUCCESS
+from planner.model.audit import STATE_MV_ACTION, STATE_RM_ACTION, recorded_without_request
 from planner.model.errors import ConfigurationError
 from planner.model.settings import ADDRESS_PATTERN, ENVIRONMENTS_DIR, MODEL_SUFFIXES, MODELS_DIR
 from planner.model.state import ResourceState, State
@@ -41,7 +40,7 @@ def remove(root: Path, env_name: str, addresses: Sequence[str], *, lock_timeout:
     with _session(root, env_name, "state rm", lock_timeout, environ) as session:
         resources = [_recorded(session.state, address, env_name) for address in dict.fromkeys(addresses)]
         for resource in resources:
-            session.record_one(Change(_fields(env_name, STATE_RM_ACTION, resource), forget=resource.address))
+            session.record_one(Change(recorded_without_request(env_name, STATE_RM_ACTION, resource), forget=resource.address))
     return [StateEdit(r.address, r.model_id, file=model_file(root, env_name, r.address)) for r in resources]
 
 
@@ -54,7 +53,7 @@ def move(root: Path, env_name: str, old: str, new: str, *, lock_timeout: float =
         if session.state is not None and new in session.state.resources:
             raise ConfigurationError(f"{new} is already in the state of environment {env_name}", hint=f"remove it first with `llmplan state rm --env {env_name} {new}` if it is stale")
         moved = replace(resource, address=new)
-        session.record_one(Change({**_fields(env_name, STATE_MV_ACTION, moved), "previous_address": old}, resource=moved, forget=old))
+        session.record_one(Change({**recorded_without_request(env_name, STATE_MV_ACTION, moved), "previous_address": old}, resource=moved, forget=old))
     return StateEdit(new, resource.model_id, previous_address=old, file=model_file(root, env_name, new))
 
 
@@ -83,18 +82,3 @@ def _recorded(state: State | None, address: str, env_name: str) -> ResourceState
         known = ", ".join(sorted(state.resources)) if state is not None and state.resources else "none"
         raise ConfigurationError(f"{address} is not in the state of environment {env_name} (addresses in state: {known})")
     return resource
-
-
-def _fields(env_name: str, action: str, resource: ResourceState) -> dict[str, Any]:
-    return {
-        "operation_id": str(uuid.uuid4()),
-        "environment": env_name,
-        "address": resource.address,
-        "model_id": resource.model_id,
-        "action": action,
-        "status": SUCCESS,
-        "latency_ms": 0,
-        "payload_hash": resource.payload_hash,
-        "compliance_mode": resource.configuration.get("compliance_mode"),
-        "version": resource.version,
-    }

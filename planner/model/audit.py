@@ -6,6 +6,11 @@ these are the words llmplan writes in them, named once.
 
 from __future__ import annotations
 
+import uuid
+from typing import Any
+
+from planner.model.state import ResourceState
+
 # action: what an entry records
 UPDATE_ACTION = "configuration_update"  # a PUT (its pending intent, then its outcome)
 FORGET_ACTION = "state_forget"  # a model file removed: dropped from state, live left alone
@@ -25,3 +30,20 @@ FAILURE = "failure"
 # resolved: how an outcome was known
 READ_BACK = "read_back"  # the answer was lost; the configuration was read back
 SETTLED = "settled"  # a later command settled an operation an interrupted run left open
+
+
+def recorded_without_request(environment: str, action: str, resource: ResourceState) -> dict[str, Any]:
+    """The entry of a record made without a request to the gateway (import,
+    refresh, a moved file, ``state mv``/``rm``): it succeeds as it is written."""
+    return {
+        "operation_id": str(uuid.uuid4()),
+        "environment": environment,
+        "address": resource.address,
+        "model_id": resource.model_id,
+        "action": action,
+        "status": SUCCESS,
+        "latency_ms": 0,
+        "payload_hash": resource.payload_hash,
+        "compliance_mode": resource.configuration.get("compliance_mode"),
+        "version": resource.version,
+    }
