@@ -11,7 +11,7 @@ from tests.benchmark_scripts import run_benchmark as run_tiny_benchmark
 
 
 def run_benchmark(name: str, output: Path, *arguments: str) -> tuple[str, dict]:
-    last, document = run_tiny_benchmark(name, output, *arguments)
+    last, document, _ = run_tiny_benchmark(name, output, *arguments)
     assert " x the bound " in last and "load " in last, last
     return last, document
 

@@ -2,26 +2,12 @@
 
 from __future__ import annotations
 
-import json
-import subprocess
-import sys
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[2]
+from tests.benchmark_scripts import run_benchmark
 
 
 def test_the_benchmark_runs_end_to_end_and_reports(tmp_path: Path) -> None:
-    output = tmp_path / "report.json"
-    result = subprocess.run(
-        [sys.executable, "-m", "benchmarks.report_10k", "--environments", "2", "--models", "12", "--entries", "400", "--output", str(output)],
-        capture_output=True,
-        text=True,
-        timeout=300,
-        check=False,
-        cwd=ROOT,
-    )
-    assert result.returncode == 0, result.stderr
-    assert result.stdout.strip().splitlines()[-1].startswith("report_10k: ")
-    document = json.loads(output.read_text(encoding="utf-8"))
+    _, document, _ = run_benchmark("report_10k", tmp_path / "report.json", "--environments", "2", "--models", "12", "--entries", "400", exit_codes=(0,))
     assert (document["environments"], document["models"], document["entries"]) == (2, 12, 400)
     assert document["window_30_days"]["pages"] == 3 + 12 and len(document["window_30_days"]["seconds"]) == 3
