@@ -237,6 +237,13 @@ class Child:
     def kill(self, sig: int = signal.SIGKILL) -> None:
         self.process.send_signal(sig)
 
+    def signal_and_finish(self, sig: int, *, timeout: float = 60.0) -> tuple[Run, float]:
+        """Send ``sig`` and wait for the end: the run, and the seconds from the signal to the exit."""
+        signalled = time.monotonic()
+        self.kill(sig)
+        done = self.finish(timeout=timeout)
+        return done, time.monotonic() - signalled
+
 
 class SandboxAdmin(Admin):
     """Admin endpoints used by apply tests: faults, the webhook receiver, PUT counts."""

@@ -47,10 +47,7 @@ def test_a_signal_ends_plan_within_5_s_while_the_gateway_trickles_its_answer(tmp
         project.add_generated(3)
         child = project.start("plan", "--env", "dev")  # the default deadlines: 15 s an attempt, 30 s in all
         assert gateway.reached.wait(60), "plan never reached the gateway"
-        signalled = time.monotonic()
-        child.kill(sig)
-        done = child.finish()
-        elapsed = time.monotonic() - signalled
+        done, elapsed = child.signal_and_finish(sig)
     assert done.code == code, str(done)
     assert done.stderr.rstrip().endswith(said) and "Traceback" not in done.stderr, str(done)
     assert elapsed < SIGNAL_WITHIN, elapsed
@@ -62,10 +59,7 @@ def test_sigterm_ends_an_apply_whose_put_answers_trickle_within_5_s_and_the_next
         written = project.add_generated(8)
         child = project.start("apply", "--env", "dev", "--auto-approve")  # parallelism 4
         assert gateway.reached.wait(60), "apply never sent a PUT"
-        signalled = time.monotonic()
-        child.kill(signal.SIGTERM)
-        done = child.finish()
-        elapsed = time.monotonic() - signalled
+        done, elapsed = child.signal_and_finish(signal.SIGTERM)
     assert done.code == 143, str(done)
     assert "Terminated." in done.stderr and "Traceback" not in done.stderr, str(done)
     assert elapsed < SIGNAL_WITHIN, elapsed
@@ -104,10 +98,7 @@ def test_sigterm_ends_an_apply_whose_workers_wait_on_a_trickling_receiver_within
         project.add_generated(8)
         child = project.start("apply", "--env", "dev", "--auto-approve")
         assert receiver.reached.wait(60), "apply never delivered an event"
-        signalled = time.monotonic()
-        child.kill(signal.SIGTERM)
-        done = child.finish()
-        elapsed = time.monotonic() - signalled
+        done, elapsed = child.signal_and_finish(signal.SIGTERM)
     assert done.code == 143, str(done)
     assert elapsed < SIGNAL_WITHIN, elapsed
     # every landed PUT is recorded once, as a success: delivery was cut, not the records

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import json
 import signal
-import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Callable
 
@@ -239,10 +238,7 @@ def test_a_signal_ends_plan_all_within_5_s_while_one_gateway_trickles(tmp_path: 
         fleet = Fleet(tmp_path / "config", {"dev": make_sandbox(rate_limit=RATE_LIMIT).url, "prod": gateway.url})
         child = ApplyProject(fleet.root, gateway.url, env="prod").start("plan", "--all")  # a child process, real signals
         assert gateway.reached.wait(60), "plan never reached the trickling gateway"
-        signalled = time.monotonic()
-        child.kill(sig)
-        done = child.finish()
-        elapsed = time.monotonic() - signalled
+        done, elapsed = child.signal_and_finish(sig)
     assert done.code == code, str(done)
     assert done.stderr.rstrip().endswith(said) and "Traceback" not in done.stderr, str(done)
     assert elapsed < 5.0, elapsed  # the promise: a signal ends any command within 5 s

@@ -93,10 +93,7 @@ def test_sigterm_ends_an_apply_waiting_on_a_stalled_database_within_5_s(first: P
     running.wait_for_progress(2)
     tcp.stall()
     running.wait_for_stderr("to answer (3 s so far; at most 30 s)")  # it waits on the database now
-    signalled = time.monotonic()
-    running.kill(signal.SIGTERM)
-    done = running.finish(timeout=60)
-    elapsed = time.monotonic() - signalled
+    done, elapsed = running.signal_and_finish(signal.SIGTERM, timeout=60)
     assert done.code == 143, str(done)
     assert elapsed < SIGNAL_WITHIN, elapsed
     assert "Traceback" not in done.stderr
